@@ -1,0 +1,53 @@
+# Quick start: `make run` (demo on 127.0.0.1:8000) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+GATEWAY_BIND ?= 127.0.0.1:8000
+GATEWAY_WORKERS ?= 2
+FAKE_PROVIDER_PORT ?= 8099
+
+.PHONY: install install-dev run serve test lint bench migrate
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+# Demo: migrate, create demo org/workspace/admin/key (printed), start the fake provider,
+# then serve with the embedded defaults (SQLite, in-process tasks, one worker).
+run: migrate
+	$(BIN)/python manage.py gateway_demo --fake-provider-url http://127.0.0.1:$(FAKE_PROVIDER_PORT)
+	$(BIN)/python manage.py fake_provider --port $(FAKE_PROVIDER_PORT) & \
+	  FAKE_PID=$$!; trap "kill $$FAKE_PID 2>/dev/null" EXIT INT TERM; \
+	  GATEWAY_WORKERS=1 $(MAKE) --no-print-directory serve
+
+# Production server on $GATEWAY_BIND with the current environment, no set-up.
+serve: install
+	$(BIN)/gunicorn gateway_site.asgi:application \
+	  --worker-class uvicorn.workers.UvicornWorker \
+	  --workers $(GATEWAY_WORKERS) --bind $(GATEWAY_BIND) \
+	  --graceful-timeout 10 --keep-alive 75
+
+test: install-dev
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install-dev
+	$(BIN)/python bench/run_all.py

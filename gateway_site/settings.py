@@ -1,0 +1,234 @@
+"""Settings for the LLM Gateway: one module, read top to bottom, configured from the environment.
+
+Embedded defaults make `make run` work on a fresh machine: no DATABASE_URL means SQLite in
+BASE_DIR/db.sqlite3, no REDIS_URL means tasks run in-process and the cache is local memory.
+Every variable is documented in docs/configuration.md, in the order it appears here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlparse
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: str = "False") -> bool:
+    """Only the literal strings True and False are accepted (as healthchecks' envbool)."""
+    value = os.environ.get(name, default)
+    if value not in ("True", "False"):
+        raise ImproperlyConfigured(f"{name} must be True or False, not {value!r}")
+    return value == "True"
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from exc
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_secret(name: str, default: str = "") -> str:
+    """Read NAME_FILE first (Docker/Kubernetes secrets), then NAME, then the default."""
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return os.environ.get(name, default)
+
+
+def parse_database_url(url: str) -> dict[str, object]:
+    """postgres://user:pass@host:port/name?sslmode=... → Django DATABASES entry (psycopg 3)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise ImproperlyConfigured(f"DATABASE_URL scheme {parsed.scheme!r} is not supported")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": parsed.hostname or "",
+        "PORT": str(parsed.port or ""),
+        "OPTIONS": dict(parse_qsl(parsed.query)),
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+DEV_SECRET_KEY = "dev-insecure-gateway-secret-key-change-me"  # noqa: S105
+# A valid Fernet key used only for development; refused when DEBUG=False.
+DEV_SECRETS_KEY = "ZGV2LWluc2VjdXJlLWdhdGV3YXktc2VjcmV0cy1rZXk="  # noqa: S105
+DEV_KEY_PEPPER = "dev-insecure-gateway-key-pepper"  # noqa: S105
+
+DEBUG = env_bool("DEBUG", "True")
+SECRET_KEY = env_secret("SECRET_KEY", DEV_SECRET_KEY)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+# Provider-secret encryption: comma-separated Fernet keys, newest first. Encryption uses the
+# first; decryption tries each (MultiFernet), so adding a key in front and running
+# `manage.py gateway_rotate_secrets` rotates without downtime.
+GATEWAY_SECRETS_KEYS = [
+    k.strip() for k in env_secret("GATEWAY_SECRETS_KEYS", DEV_SECRETS_KEY).split(",") if k.strip()
+]
+# Key pepper(s) for the HMAC of gateway keys: "id:value" pairs, newest first. A key hashed
+# under an older pepper still verifies and is re-hashed under the newest on its next use.
+GATEWAY_KEY_PEPPERS = [
+    p.strip() for p in env_secret("GATEWAY_KEY_PEPPERS", f"1:{DEV_KEY_PEPPER}").split(",") if p.strip()
+]
+
+if not DEBUG:
+    if SECRET_KEY == DEV_SECRET_KEY:
+        raise ImproperlyConfigured("DEBUG=False with the development SECRET_KEY: set SECRET_KEY")
+    if DEV_SECRETS_KEY in GATEWAY_SECRETS_KEYS:
+        raise ImproperlyConfigured(
+            "DEBUG=False with the development GATEWAY_SECRETS_KEYS: generate one with "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+        )
+    if any(p.endswith(DEV_KEY_PEPPER) for p in GATEWAY_KEY_PEPPERS):
+        raise ImproperlyConfigured("DEBUG=False with the development GATEWAY_KEY_PEPPERS")
+    if "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured("DEBUG=False with ALLOWED_HOSTS=*: list the gateway's host names")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "orgs",
+    "secrets_vault",
+    "policies",
+    "proxy",
+    "tracing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gateway_site.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "gateway_site.wsgi.application"
+ASGI_APPLICATION = "gateway_site.asgi.application"
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": parse_database_url(DATABASE_URL)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+            # WAL lets the proxy's background refresh read while the admin writes.
+            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_TASK_ALWAYS_EAGER = False
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CELERY_BROKER_URL = "memory://"
+    CELERY_TASK_ALWAYS_EAGER = True  # no broker: tasks run in-process
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {"TITLE": "LLM Gateway management API", "VERSION": "1.0.0"}
+
+# --- Gateway -------------------------------------------------------------------------------
+# Hosts a non-superuser may use as a provider-secret base URL override (SSRF guard).
+GATEWAY_UPSTREAM_ALLOWED_HOSTS = env_list("GATEWAY_UPSTREAM_ALLOWED_HOSTS")
+GATEWAY_OPENAI_BASE_URL = env_str("GATEWAY_OPENAI_BASE_URL", "https://api.openai.com")
+GATEWAY_ANTHROPIC_BASE_URL = env_str("GATEWAY_ANTHROPIC_BASE_URL", "https://api.anthropic.com")
+GATEWAY_GEMINI_BASE_URL = env_str(
+    "GATEWAY_GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"
+)
+# How often each gateway process reloads keys, roles, flags and secrets (seconds).
+GATEWAY_AUTH_REFRESH_SECONDS = env_float("GATEWAY_AUTH_REFRESH_SECONDS", 30.0)
+# last_used_at is written at most this often per key (seconds).
+GATEWAY_KEY_LAST_USED_INTERVAL = env_int("GATEWAY_KEY_LAST_USED_INTERVAL", 60)
+GATEWAY_BIND = env_str("GATEWAY_BIND", "127.0.0.1:8000")

@@ -1,0 +1,58 @@
+"""Provider secrets per workspace: ciphertext only (SPEC §1)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from orgs.models import Workspace
+
+
+class ProviderSecretQuerySet(models.QuerySet["ProviderSecret"]):
+    def for_workspace(self, workspace: Workspace) -> ProviderSecretQuerySet:
+        return self.filter(workspace=workspace)
+
+
+class ProviderSecret(models.Model):
+    """One provider key of one workspace, encrypted with Fernet (secrets_vault.crypto).
+
+    `ciphertext` is the only form of the value in the database; `last4` is what interfaces show.
+    `base_url` optionally overrides the provider's upstream origin for this workspace (an Azure-style
+    or regional endpoint, an egress proxy, the built-in fake provider); see services.secret_set
+    for the SSRF guard.
+    """
+
+    class Name(models.TextChoices):
+        ANTHROPIC = "ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY (Anthropic)"
+        OPENAI = "OPENAI_API_KEY", "OPENAI_API_KEY (OpenAI)"
+        GOOGLE = "GOOGLE_API_KEY", "GOOGLE_API_KEY (Google Gemini)"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="provider_secrets")
+    name = models.CharField(max_length=40, choices=Name.choices)
+    ciphertext = models.TextField(editable=False)
+    last4 = models.CharField(max_length=4, editable=False)
+    base_url = models.URLField(max_length=500, blank=True)
+    set_at = models.DateTimeField(default=timezone.now, editable=False)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = ProviderSecretQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("workspace", "name")
+        constraints = [
+            models.UniqueConstraint(fields=("workspace", "name"), name="provider_secret_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (…{self.last4})"
+
+
+# Which secret each proxy dialect needs.
+PROVIDER_SECRET_NAMES: dict[str, str] = {
+    "openai": ProviderSecret.Name.OPENAI,
+    "anthropic": ProviderSecret.Name.ANTHROPIC,
+    "gemini": ProviderSecret.Name.GOOGLE,
+}

@@ -1,0 +1,125 @@
+"""Writes and the one read of provider secrets. Values are write-only everywhere but here."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from orgs.services import audit_record
+from secrets_vault import crypto
+from secrets_vault.models import ProviderSecret
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from orgs.models import Workspace
+
+logger = logging.getLogger(__name__)
+
+
+def base_url_check(*, base_url: str, actor: AbstractBaseUser | None) -> str:
+    """Validate a base URL override: http(s) origin, no credentials. Only a superuser (or the
+    CLI, actor=None, which runs as the operator) may point at an arbitrary host; others only at
+    hosts in GATEWAY_UPSTREAM_ALLOWED_HOSTS, so a workspace setting cannot make the gateway
+    request internal addresses (SSRF)."""
+    base_url = base_url.strip().rstrip("/")
+    parsed = urlparse(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValidationError("base URL must be an http(s) URL with a host")
+    if parsed.username or parsed.password or parsed.query or parsed.fragment:
+        raise ValidationError("base URL must not carry credentials, a query or a fragment")
+    is_operator = actor is None or getattr(actor, "is_superuser", False)
+    if not is_operator and parsed.hostname.lower() not in {
+        h.lower() for h in settings.GATEWAY_UPSTREAM_ALLOWED_HOSTS
+    }:
+        raise PermissionDenied(
+            f"only a superuser may set a base URL on host {parsed.hostname}; "
+            "ask the operator to add it to GATEWAY_UPSTREAM_ALLOWED_HOSTS"
+        )
+    return base_url
+
+
+@transaction.atomic
+def secret_set(
+    *,
+    workspace: Workspace,
+    name: str,
+    value: str | None,
+    base_url: str | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> ProviderSecret:
+    """Set (or replace) a provider secret. value=None keeps the stored value and changes only the
+    base URL. The audit entry records the last 4 characters and the base URL, never the value."""
+    if name not in ProviderSecret.Name.values:
+        raise ValidationError(f"unknown provider secret {name!r} ({', '.join(ProviderSecret.Name.values)})")
+    secret = ProviderSecret.objects.select_for_update().filter(workspace=workspace, name=name).first()
+    if value is not None:
+        value = value.strip()
+        if not value:
+            raise ValidationError("the secret value is empty")
+        if any(ch.isspace() for ch in value):
+            raise ValidationError("the secret value contains whitespace")
+    elif secret is None:
+        raise ValidationError("a new provider secret needs a value")
+    if base_url:
+        base_url = base_url_check(base_url=base_url, actor=actor)
+    before = None if secret is None else {"last4": secret.last4, "base_url": secret.base_url}
+    if secret is None:
+        secret = ProviderSecret(workspace=workspace, name=name)
+    if value is not None:
+        secret.ciphertext = crypto.encrypt(value)
+        secret.last4 = value[-4:]
+        secret.set_at = timezone.now()
+    if base_url is not None:
+        secret.base_url = base_url
+    secret.set_by = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    secret.save()
+    audit_record(
+        action="provider_secret.set" if before is None else "provider_secret.update",
+        obj=secret,
+        actor=actor,
+        organization=workspace.organization,
+        workspace=workspace,
+        before=before,
+        after={"last4": secret.last4, "base_url": secret.base_url, "value_changed": value is not None},
+    )
+    return secret
+
+
+@transaction.atomic
+def secret_delete(*, secret: ProviderSecret, actor: AbstractBaseUser | None = None) -> None:
+    audit_record(
+        action="provider_secret.delete", obj=secret, actor=actor,
+        organization=secret.workspace.organization, workspace=secret.workspace,
+        before={"last4": secret.last4, "base_url": secret.base_url},
+    )
+    secret.delete()
+
+
+def secret_decrypt(*, secret: ProviderSecret) -> str:
+    """The plaintext value, for the proxy's upstream call only. Never log or return it."""
+    return crypto.decrypt(secret.ciphertext)
+
+
+def secrets_rotate() -> int:
+    """Re-encrypt every provider secret under the newest GATEWAY_SECRETS_KEYS key.
+
+    Each row is updated in its own short transaction, so rotation of many secrets never holds a
+    long lock; running it twice is harmless. Returns the number of rows re-encrypted."""
+    count = 0
+    for pk in ProviderSecret.objects.values_list("pk", flat=True):
+        with transaction.atomic():
+            secret = ProviderSecret.objects.select_for_update().filter(pk=pk).first()
+            if secret is None:
+                continue
+            secret.ciphertext = crypto.rotate(secret.ciphertext)
+            secret.save(update_fields=["ciphertext"])
+            count += 1
+    logger.info("re-encrypted %d provider secrets under the newest key", count)
+    return count
