@@ -114,7 +114,7 @@ if not DEBUG:
         raise ImproperlyConfigured("DEBUG=False with ALLOWED_HOSTS=*: list the gateway's host names")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "orgs.apps.GatewayAdminConfig",  # django.contrib.admin with the product UI site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,6 +1,18 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class OrgsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'orgs'
+    default = True  # orgs.apps also holds the admin's config; this one is the orgs app
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "orgs"
+    verbose_name = "Organizations"
+
+
+class GatewayAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with orgs.admin_site.GatewayAdminSite as `admin.site`."""
+
+    default = False
+    default_site = "orgs.admin_site.GatewayAdminSite"
