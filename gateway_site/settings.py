@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "policies",
     "proxy",
     "tracing",
+    "rollout",
 ]
 
 MIDDLEWARE = [
