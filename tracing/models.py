@@ -1,3 +1,200 @@
-from django.db import models
+"""Tracing projects, runs and the lean usage rows (SPEC §4).
 
-# Create your models here.
+Every gateway call becomes one `Run` (the full trace, shown in the admin) and one `UsageRecord`
+(the few columns spend accounting and usage summaries aggregate). They are separate tables so
+that aggregation scans narrow rows, and so that runs (large, content-bearing) can be pruned much
+sooner than the usage that spend windows and invoices need.
+
+Caller columns (organization, workspace, key, user) are foreign keys with db_constraint=False and
+on_delete=DO_NOTHING: a run is a historical record that must outlive the key or user it names
+(the run keeps `key_prefix` as text), ingestion must never fail a whole batch because a key was
+deleted between the call and the insert, and bulk inserts skip one index probe per FK per row.
+The ORM relation is still there for joins and admin filters. Code reading `run.key` must expect
+the row to be gone (use `key_id`/`key_prefix`, or select_related, which yields None).
+Only `Run.project` is a real constraint: projects are created by ingestion in the same
+transaction, and deleting a workspace deletes its projects and their runs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from orgs.models import ApiKey, Organization, Workspace
+
+DEFAULT_PROJECT = "gateway"
+# Names accepted in `x-gateway-project` (the proxy validates with `project_name_is_valid`).
+PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def project_name_is_valid(name: str) -> bool:
+    """1-100 characters: letters, digits, '.', '_', '-', starting with a letter or digit."""
+    return bool(PROJECT_NAME_RE.match(name))
+
+
+def _loose_fk(model: type[models.Model] | str, **kwargs: object) -> models.ForeignKey:
+    return models.ForeignKey(
+        model,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # the composite indexes below start with these columns where needed
+        **kwargs,
+    )
+
+
+class TracingProjectQuerySet(models.QuerySet["TracingProject"]):
+    def for_workspace(self, workspace: Workspace) -> TracingProjectQuerySet:
+        return self.filter(workspace=workspace)
+
+
+class TracingProject(models.Model):
+    """A named bucket of runs inside one workspace; `gateway` is created on first use."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="tracing_projects"
+    )
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TracingProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("workspace_id", "name")
+        verbose_name = "project"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("workspace", "name"), name="tracing_project_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunQuerySet(models.QuerySet["Run"]):
+    def for_workspace(self, workspace: Workspace) -> RunQuerySet:
+        return self.filter(workspace=workspace)
+
+
+class Run(models.Model):
+    """One gateway call: success, upstream error or policy block."""
+
+    class Status(models.TextChoices):
+        SUCCESS = "success", "Success"
+        ERROR = "error", "Error"
+        BLOCKED = "blocked", "Blocked"
+
+    class PolicyOutcome(models.TextChoices):
+        NONE = "none", "No policy applied"
+        PASSED = "passed", "Passed"
+        REDACTED = "redacted", "Passed with redaction"
+        BLOCKED = "blocked", "Blocked by a policy"
+
+    run_id = models.UUIDField(unique=True, editable=False)  # the idempotency key of ingestion
+    trace_id = models.CharField(max_length=64, db_index=True)
+    project = models.ForeignKey(
+        TracingProject, on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
+    organization = _loose_fk(Organization)
+    workspace = _loose_fk(Workspace)
+    key = _loose_fk(ApiKey)
+    key_prefix = models.CharField(max_length=64, blank=True)
+    user = _loose_fk(settings.AUTH_USER_MODEL)
+    name = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    first_token_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    http_status = models.PositiveSmallIntegerField(default=200)
+    error = models.TextField(blank=True)
+    dialect = models.CharField(max_length=16, blank=True)
+    provider = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    method = models.CharField(max_length=8, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    stream = models.BooleanField(default=False)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    price_missing = models.BooleanField(default=False)
+    policy_outcome = models.CharField(
+        max_length=10, choices=PolicyOutcome.choices, default=PolicyOutcome.NONE
+    )
+    policy_results = models.JSONField(default=dict, blank=True)
+    redaction_counts = models.JSONField(default=dict, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    request_metadata = models.JSONField(default=dict, blank=True)
+    # Only when the workspace's trace_content is on; already redacted by the proxy.
+    request_content = models.JSONField(null=True, blank=True)
+    response_content = models.JSONField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-started_at",)
+        indexes = [
+            # The runs list: one project, newest first, optionally narrowed by one filter.
+            models.Index(fields=("project", "-started_at"), name="run_project_start"),
+            models.Index(fields=("project", "status", "-started_at"), name="run_project_status"),
+            models.Index(fields=("project", "model", "-started_at"), name="run_project_model"),
+            models.Index(
+                fields=("project", "policy_outcome", "-started_at"), name="run_project_policy"
+            ),
+            models.Index(fields=("key", "-started_at"), name="run_key_start"),
+            models.Index(fields=("user", "-started_at"), name="run_user_start"),
+            # Retention prune scans by age alone.
+            models.Index(fields=("started_at",), name="run_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'run'} {self.run_id}"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class UsageRecord(models.Model):
+    """One narrow row per call for spend accounting and usage summaries (never content).
+
+    Kept longer than runs (GATEWAY_USAGE_RETENTION_DAYS, at least 40 days) because spend
+    windows (monthly caps) are computed from it.
+    """
+
+    run_id = models.UUIDField(unique=True, editable=False)
+    started_at = models.DateTimeField(db_index=True)
+    organization = _loose_fk(Organization)
+    workspace = _loose_fk(Workspace)
+    key = _loose_fk(ApiKey)
+    user = _loose_fk(settings.AUTH_USER_MODEL)
+    provider = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Run.Status.choices)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_read_tokens = models.PositiveIntegerField(default=0)
+    cache_write_tokens = models.PositiveIntegerField(default=0)
+    reasoning_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    price_missing = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ("-started_at",)
+        indexes = [
+            models.Index(fields=("workspace", "started_at"), name="usage_ws_start"),
+            models.Index(fields=("organization", "started_at"), name="usage_org_start"),
+            models.Index(fields=("key", "started_at"), name="usage_key_start"),
+            models.Index(fields=("user", "started_at"), name="usage_user_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"usage {self.run_id}"

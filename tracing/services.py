@@ -1,0 +1,272 @@
+"""Writes of the tracing app: ingesting call records as runs, pruning old ones.
+
+Ingestion is the only writer of runs. It is idempotent by `run_id`: the shipping pipeline is
+at-least-once (a Redis stream entry is re-delivered when a worker dies before acknowledging,
+a spooled file may be replayed twice after a crash), so the same record may arrive more than
+once and must be stored once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from gateway_site.lib.callrecord import CallRecord
+from orgs.models import Workspace
+from tracing.models import DEFAULT_PROJECT, Run, TracingProject, UsageRecord, project_name_is_valid
+
+logger = logging.getLogger(__name__)
+
+UTC = dt.UTC
+
+
+def _ts(value: float | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, tz=UTC)
+
+
+def _cost(value: float | None) -> Decimal | None:
+    # Quantised to the column's 10 decimal places so the stored value round-trips exactly.
+    return None if value is None else Decimal(repr(float(value))).quantize(Decimal("1e-10"))
+
+
+def _names(entries: Any) -> bool:
+    return bool(entries) and isinstance(entries, list | tuple | dict)
+
+
+def policy_outcome_of(record: CallRecord) -> str:
+    """Collapse policy results into the one value the runs list filters on.
+
+    blocked: the call was blocked (status) or a policy reports a violation; redacted: it
+    passed and redaction replaced something; passed: a policy matched and passed; none: no
+    policy applied.
+    """
+    results = record.policy_results or {}
+    if record.status == Run.Status.BLOCKED or _names(results.get("violated")):
+        return Run.PolicyOutcome.BLOCKED
+    if any(int(n or 0) > 0 for n in (record.redaction_counts or {}).values()):
+        return Run.PolicyOutcome.REDACTED
+    if _names(results.get("matched")) or _names(results.get("passed")):
+        return Run.PolicyOutcome.PASSED
+    return Run.PolicyOutcome.NONE
+
+
+def _project_ids(keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """(workspace_id, name) → project id, creating missing projects (race-safe: the unique
+    constraint plus ignore_conflicts lets two workers create the same project at once)."""
+    workspace_ids = {ws for ws, _ in keys}
+    names = {name for _, name in keys}
+
+    def existing() -> dict[tuple[int, str], int]:
+        rows = TracingProject.objects.filter(workspace_id__in=workspace_ids, name__in=names)
+        return {(ws, name): pk for pk, ws, name in rows.values_list("pk", "workspace_id", "name")}
+
+    found = existing()
+    missing = keys - found.keys()
+    if missing:
+        TracingProject.objects.bulk_create(
+            [TracingProject(workspace_id=ws, name=name) for ws, name in missing],
+            ignore_conflicts=True,
+        )
+        found = existing()
+    return found
+
+
+def _run_and_usage(
+    record: CallRecord, *, project_id: int, organization_id: int | None, keep_content: bool
+) -> tuple[Run, UsageRecord]:
+    run_uuid = uuid.UUID(record.run_id)
+    started = _ts(record.started_at)
+    cost = _cost(record.cost_usd)
+    run = Run(
+        run_id=run_uuid,
+        trace_id=record.trace_id or record.run_id,
+        project_id=project_id,
+        organization_id=organization_id,
+        workspace_id=record.workspace_id,
+        key_id=record.key_id,
+        key_prefix=record.key_prefix[:64],
+        user_id=record.user_id,
+        name=record.name[:64],
+        started_at=started,
+        ended_at=_ts(record.ended_at),
+        first_token_at=_ts(record.first_token_at),
+        status=record.status,
+        http_status=record.http_status,
+        error=record.error or "",
+        dialect=record.dialect[:16],
+        provider=record.provider[:32],
+        model=record.model[:200],
+        method=record.method[:8],
+        path=record.path[:500],
+        stream=record.stream,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        cache_read_tokens=record.cache_read_tokens,
+        cache_write_tokens=record.cache_write_tokens,
+        reasoning_tokens=record.reasoning_tokens,
+        cost_usd=cost,
+        price_missing=record.price_missing,
+        policy_outcome=policy_outcome_of(record),
+        policy_results=record.policy_results or {},
+        redaction_counts=record.redaction_counts or {},
+        user_agent=record.user_agent[:500],
+        request_metadata=record.request_metadata or {},
+        request_content=record.request_content if keep_content else None,
+        response_content=record.response_content if keep_content else None,
+    )
+    usage = UsageRecord(
+        run_id=run_uuid,
+        started_at=started,
+        organization_id=organization_id,
+        workspace_id=record.workspace_id,
+        key_id=record.key_id,
+        user_id=record.user_id,
+        provider=run.provider,
+        model=run.model,
+        status=record.status,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        cache_read_tokens=record.cache_read_tokens,
+        cache_write_tokens=record.cache_write_tokens,
+        reasoning_tokens=record.reasoning_tokens,
+        cost_usd=cost,
+        price_missing=record.price_missing,
+    )
+    return run, usage
+
+
+def _usable(records: Iterable[CallRecord]) -> dict[str, CallRecord]:
+    """Dedupe by run id; drop records that cannot be stored (no workspace, bad run id)."""
+    kept: dict[str, CallRecord] = {}
+    dropped = 0
+    for record in records:
+        try:
+            key = uuid.UUID(record.run_id).hex
+        except (ValueError, TypeError, AttributeError):
+            dropped += 1
+            continue
+        if record.workspace_id is None:
+            dropped += 1
+            continue
+        if not project_name_is_valid(record.project_name or ""):
+            record.project_name = DEFAULT_PROJECT
+        kept.setdefault(key, record)
+    if dropped:
+        logger.warning(
+            "tracing: dropped %d record(s) without a workspace or a valid run id", dropped
+        )
+    return kept
+
+
+def runs_ingest(records: list[CallRecord]) -> int:
+    """Store each record as one Run and one UsageRecord; return how many were new.
+
+    Guarantees: idempotent by run_id (a record already stored is skipped, and the insert uses
+    ON CONFLICT DO NOTHING for a concurrent duplicate); the project named by the record is
+    created on first use in the record's workspace; content is kept only when the workspace's
+    trace_content is on at ingest time (the proxy captures it only when on, and a workspace
+    that has since turned it off gets none stored); both tables are written in one
+    transaction, so a run never exists without its usage row. Records without a workspace
+    (e.g. unauthenticated calls) cannot belong to a project and are dropped with a warning.
+    Newly stored runs are then handed to the OTLP exporter when one is configured.
+    """
+    usable = _usable(records)
+    if not usable:
+        return 0
+    uuids = [uuid.UUID(k) for k in usable]
+    with transaction.atomic():
+        seen = {
+            u.hex
+            for u in UsageRecord.objects.filter(run_id__in=uuids).values_list("run_id", flat=True)
+        }
+        fresh = [r for k, r in usable.items() if k not in seen]
+        if not fresh:
+            return 0
+        workspaces = dict(
+            Workspace.objects.filter(pk__in={r.workspace_id for r in fresh}).values_list(
+                "pk", "trace_content"
+            )
+        )
+        org_of = dict(
+            Workspace.objects.filter(pk__in=workspaces).values_list("pk", "organization_id")
+        )
+        fresh = [r for r in fresh if r.workspace_id in workspaces]
+        projects = _project_ids({(r.workspace_id, r.project_name) for r in fresh})  # type: ignore[misc]
+        runs, usages = [], []
+        for record in fresh:
+            ws_id: int = record.workspace_id  # type: ignore[assignment]
+            run, usage = _run_and_usage(
+                record,
+                project_id=projects[(ws_id, record.project_name)],
+                organization_id=record.organization_id or org_of.get(ws_id),
+                keep_content=bool(workspaces.get(ws_id)),
+            )
+            runs.append(run)
+            usages.append(usage)
+        Run.objects.bulk_create(runs, ignore_conflicts=True, batch_size=1000)
+        UsageRecord.objects.bulk_create(usages, ignore_conflicts=True, batch_size=1000)
+    if settings.GATEWAY_OTLP_ENDPOINT:
+        from tracing.otlp import otlp_export
+
+        otlp_export(fresh)
+    return len(fresh)
+
+
+def _prune(
+    model: type[Run] | type[UsageRecord], *, cutoff: dt.datetime, batch_size: int, max_batches: int
+) -> int:
+    deleted = 0
+    for _ in range(max_batches):
+        ids = list(
+            model.objects.filter(started_at__lt=cutoff)
+            .order_by()
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        # One short transaction per batch: row locks are held for a few thousand rows at most.
+        deleted += model.objects.filter(pk__in=ids).delete()[0]
+    return deleted
+
+
+def runs_prune(
+    *,
+    now: dt.datetime | None = None,
+    run_days: int | None = None,
+    usage_days: int | None = None,
+    batch_size: int = 5000,
+    max_batches: int = 200,
+) -> tuple[int, int]:
+    """Delete runs older than GATEWAY_TRACE_RETENTION_DAYS and usage rows older than
+    GATEWAY_USAGE_RETENTION_DAYS, in batches of `batch_size` ids (no long locks, bounded work
+    per call: the beat task comes back for the rest). Usage newer than 40 days is never deleted,
+    whatever the setting, because monthly spend windows are computed from it.
+    Returns (runs deleted, usage rows deleted)."""
+    now = now or dt.datetime.now(tz=UTC)
+    run_days = settings.GATEWAY_TRACE_RETENTION_DAYS if run_days is None else run_days
+    usage_days = settings.GATEWAY_USAGE_RETENTION_DAYS if usage_days is None else usage_days
+    usage_days = max(usage_days, 40)
+    runs = (
+        _prune(
+            Run,
+            cutoff=now - dt.timedelta(days=run_days),
+            batch_size=batch_size,
+            max_batches=max_batches,
+        )
+        if run_days > 0
+        else 0
+    )
+    usage = _prune(
+        UsageRecord,
+        cutoff=now - dt.timedelta(days=usage_days),
+        batch_size=batch_size,
+        max_batches=max_batches,
+    )
+    return runs, usage

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from tracing.models import Run, TracingProject, UsageRecord
+from tracing.services import runs_ingest, runs_prune
+from tracing.tests.factories import call_record
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_stores_tokens_cost_and_caller(owner):
+    record = call_record(owner, reasoning_tokens=5, cache_write_tokens=7)
+    assert runs_ingest([record]) == 1
+    run = Run.objects.get(run_id=uuid.UUID(record.run_id))
+    assert run.project.name == "gateway"
+    assert run.project.workspace == owner.workspace
+    assert (run.input_tokens, run.output_tokens, run.cache_read_tokens) == (120, 30, 10)
+    assert (run.cache_write_tokens, run.reasoning_tokens) == (7, 5)
+    assert run.cost_usd == Decimal("0.0000375000")
+    assert run.key_id == owner.key.pk
+    assert run.key_prefix == owner.key.display_prefix
+    assert run.user_id == owner.user.pk
+    assert run.organization_id == owner.organization.pk
+    assert run.status == "success"
+    assert run.policy_outcome == "none"
+    assert run.started_at == dt.datetime.fromtimestamp(record.started_at, tz=dt.UTC)
+    usage = UsageRecord.objects.get(run_id=run.run_id)
+    assert (usage.workspace_id, usage.key_id, usage.user_id) == (
+        owner.workspace.pk,
+        owner.key.pk,
+        owner.user.pk,
+    )
+    assert usage.cost_usd == run.cost_usd
+    assert usage.input_tokens == 120
+
+
+def test_replaying_the_same_batch_stores_each_run_once(owner):
+    batch = [call_record(owner) for _ in range(5)]
+    assert runs_ingest(batch) == 5
+    assert runs_ingest(batch) == 0
+    assert runs_ingest(batch + batch[:2]) == 0
+    assert Run.objects.count() == 5
+    assert UsageRecord.objects.count() == 5
+    assert TracingProject.objects.count() == 1
+
+
+def test_content_is_absent_unless_the_workspace_turns_it_on(owner):
+    off = call_record(owner)
+    runs_ingest([off])
+    run = Run.objects.get(run_id=uuid.UUID(off.run_id))
+    assert run.request_content is None
+    assert run.response_content is None
+
+    owner.workspace.trace_content = True
+    owner.workspace.save()
+    on = call_record(owner)
+    runs_ingest([on])
+    run = Run.objects.get(run_id=uuid.UUID(on.run_id))
+    assert run.request_content == {"messages": [{"role": "user", "content": "hello"}]}
+    assert run.response_content == {"choices": [{"message": {"content": "hi"}}]}
+
+
+def test_a_project_header_routes_to_a_project_created_on_first_use(owner, outsider):
+    runs_ingest(
+        [call_record(owner, project_name="agents"), call_record(outsider, project_name="agents")]
+    )
+    projects = TracingProject.objects.filter(name="agents")
+    assert {p.workspace_id for p in projects} == {owner.workspace.pk, outsider.workspace.pk}
+    runs_ingest([call_record(owner, project_name="agents")])
+    assert TracingProject.objects.filter(name="agents").count() == 2
+    assert (
+        Run.objects.filter(project__workspace=owner.workspace, project__name="agents").count() == 2
+    )
+
+
+def test_it_falls_back_to_gateway_for_an_invalid_project_name(owner):
+    runs_ingest([call_record(owner, project_name="../etc passwd")])
+    assert Run.objects.get().project.name == "gateway"
+
+
+def test_records_without_a_workspace_or_run_id_are_dropped(owner):
+    assert runs_ingest([call_record(None), call_record(owner, run_id="not-a-uuid")]) == 0
+    assert Run.objects.count() == 0
+
+
+def test_a_blocked_call_keeps_its_policy_outcome(owner):
+    record = call_record(
+        owner,
+        status="blocked",
+        http_status=402,
+        output_tokens=0,
+        cost_usd=None,
+        policy_results={"violated": [{"id": 3, "name": "team cap"}]},
+    )
+    runs_ingest([record])
+    run = Run.objects.get()
+    assert (run.status, run.http_status, run.policy_outcome) == ("blocked", 402, "blocked")
+    assert run.cost_usd is None
+    assert run.policy_results == {"violated": [{"id": 3, "name": "team cap"}]}
+
+
+def test_redaction_counts_mark_the_run_redacted(owner):
+    runs_ingest([call_record(owner, redaction_counts={"EMAIL": 2})])
+    assert Run.objects.get().policy_outcome == "redacted"
+
+
+def test_prune_deletes_only_old_runs_and_keeps_recent_usage(owner):
+    now = dt.datetime.now(tz=dt.UTC)
+    old = call_record(owner, started_at=(now - dt.timedelta(days=31)).timestamp())
+    ancient = call_record(owner, started_at=(now - dt.timedelta(days=500)).timestamp())
+    fresh = call_record(owner, started_at=(now - dt.timedelta(days=29)).timestamp())
+    runs_ingest([old, ancient, fresh])
+    runs_deleted, usage_deleted = runs_prune(run_days=30, usage_days=400, batch_size=1)
+    assert (runs_deleted, usage_deleted) == (2, 1)
+    assert [r.hex for r in Run.objects.values_list("run_id", flat=True)] == [fresh.run_id]
+    assert UsageRecord.objects.count() == 2
+
+
+def test_prune_never_deletes_usage_newer_than_40_days(owner):
+    now = dt.datetime.now(tz=dt.UTC)
+    runs_ingest([call_record(owner, started_at=(now - dt.timedelta(days=35)).timestamp())])
+    assert runs_prune(run_days=1, usage_days=1) == (1, 0)
+    assert UsageRecord.objects.count() == 1
