@@ -233,3 +233,24 @@ GATEWAY_AUTH_REFRESH_SECONDS = env_float("GATEWAY_AUTH_REFRESH_SECONDS", 30.0)
 # last_used_at is written at most this often per key (seconds).
 GATEWAY_KEY_LAST_USED_INTERVAL = env_int("GATEWAY_KEY_LAST_USED_INTERVAL", 60)
 GATEWAY_BIND = env_str("GATEWAY_BIND", "127.0.0.1:8000")
+
+# --- Tracing (tracing/) ----------------------------------------------------------------------
+# Runs older than this are deleted by the beat task tracing.tasks.prune_runs (0 = keep forever).
+GATEWAY_TRACE_RETENTION_DAYS = env_int("GATEWAY_TRACE_RETENTION_DAYS", 30)
+# Usage rows (spend accounting) are kept longer; never less than 40 days whatever is set.
+GATEWAY_USAGE_RETENTION_DAYS = env_int("GATEWAY_USAGE_RETENTION_DAYS", 400)
+# Local spool for call records while Redis (or, without Redis, the database) is unreachable.
+GATEWAY_SPOOL_DIR = env_str("GATEWAY_SPOOL_DIR", str(BASE_DIR / "var" / "spool"))
+GATEWAY_SPOOL_MAX_BYTES = env_int("GATEWAY_SPOOL_MAX_BYTES", 512 * 1024 * 1024)  # per host
+# OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); empty = no export.
+GATEWAY_OTLP_ENDPOINT = env_str("GATEWAY_OTLP_ENDPOINT")
+CELERY_BEAT_SCHEDULE["tracing-drain-runs"] = {
+    "task": "tracing.tasks.drain_runs",
+    "schedule": 1.0,
+    "options": {"expires": 5},
+}
+CELERY_BEAT_SCHEDULE["tracing-prune-runs"] = {
+    "task": "tracing.tasks.prune_runs",
+    "schedule": 600.0,
+    "options": {"expires": 300},
+}
