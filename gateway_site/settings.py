@@ -122,12 +122,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI/Redoc assets served locally (no CDN)
     "orgs",
     "secrets_vault",
     "policies",
     "proxy",
+    "pricing",
     "tracing",
     "rollout",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -218,7 +221,15 @@ LOGGING = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "LLM Gateway management API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LLM Gateway management API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- Gateway -------------------------------------------------------------------------------
 # Hosts a non-superuser may use as a provider-secret base URL override (SSRF guard).
@@ -233,6 +244,21 @@ GATEWAY_AUTH_REFRESH_SECONDS = env_float("GATEWAY_AUTH_REFRESH_SECONDS", 30.0)
 # last_used_at is written at most this often per key (seconds).
 GATEWAY_KEY_LAST_USED_INTERVAL = env_int("GATEWAY_KEY_LAST_USED_INTERVAL", 60)
 GATEWAY_BIND = env_str("GATEWAY_BIND", "127.0.0.1:8000")
+# --- Proxy hot path (proxy/, docs/architecture.md §1-6) ---
+# Policy gates run on every proxied call, in order (dotted paths; spend first, then redaction).
+GATEWAY_PROXY_GATES = env_list("GATEWAY_PROXY_GATES", "")
+# Where call records go, in batches, from a worker thread (dotted path to sink(records)).
+GATEWAY_RECORD_SINK = env_str("GATEWAY_RECORD_SINK", "proxy.record.memory_sink")
+GATEWAY_RECORD_QUEUE_SIZE = env_int("GATEWAY_RECORD_QUEUE_SIZE", 50_000)  # per process
+GATEWAY_RECORD_BATCH_SIZE = env_int("GATEWAY_RECORD_BATCH_SIZE", 500)
+GATEWAY_RECORD_FLUSH_SECONDS = env_float("GATEWAY_RECORD_FLUSH_SECONDS", 0.5)
+GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 32 * 1024 * 1024)  # 413 above
+GATEWAY_UPSTREAM_CONNECT_TIMEOUT = env_float("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", 10.0)
+# Longest silence between two reads of an upstream response (streams think for minutes).
+GATEWAY_UPSTREAM_READ_TIMEOUT = env_float("GATEWAY_UPSTREAM_READ_TIMEOUT", 600.0)
+GATEWAY_UPSTREAM_MAX_CONNECTIONS = env_int("GATEWAY_UPSTREAM_MAX_CONNECTIONS", 0)  # 0 = no cap
+# Request/response content kept in a trace when the workspace turns on trace_content.
+GATEWAY_TRACE_CONTENT_MAX_BYTES = env_int("GATEWAY_TRACE_CONTENT_MAX_BYTES", 256 * 1024)
 
 # --- Tracing (tracing/) ----------------------------------------------------------------------
 # Runs older than this are deleted by the beat task tracing.tasks.prune_runs (0 = keep forever).
@@ -244,6 +270,8 @@ GATEWAY_SPOOL_DIR = env_str("GATEWAY_SPOOL_DIR", str(BASE_DIR / "var" / "spool")
 GATEWAY_SPOOL_MAX_BYTES = env_int("GATEWAY_SPOOL_MAX_BYTES", 512 * 1024 * 1024)  # per host
 # OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces); empty = no export.
 GATEWAY_OTLP_ENDPOINT = env_str("GATEWAY_OTLP_ENDPOINT")
+# Redis stream the gateway appends call records to and Celery drains.
+GATEWAY_RECORD_STREAM = env_str("GATEWAY_RECORD_STREAM", "gw:runs")
 CELERY_BEAT_SCHEDULE["tracing-drain-runs"] = {
     "task": "tracing.tasks.drain_runs",
     "schedule": 1.0,

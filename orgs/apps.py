@@ -10,6 +10,17 @@ class OrgsConfig(AppConfig):
     name = "orgs"
     verbose_name = "Organizations"
 
+    def ready(self) -> None:
+        # Signals for cache invalidation only (STYLE 2.2): the proxy's in-process auth table.
+        from gateway_site.lib import invalidation
+        from orgs import models
+
+        for model in (
+            models.Organization, models.Workspace, models.Role, models.OrganizationMember,
+            models.WorkspaceMember, models.ApiKey,
+        ):
+            invalidation.connect_model(model)
+
 
 class GatewayAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with orgs.admin_site.GatewayAdminSite as `admin.site`."""

@@ -1,0 +1,121 @@
+"""OpenAI wire format: chat completions, Responses API, embeddings, models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from pricing.table import Usage
+
+PROVIDER = "openai"
+SECRET_NAME = "OPENAI_API_KEY"
+
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "insufficient_quota",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",
+    424: "failed_dependency",
+    429: "rate_limit_error",
+    501: "not_implemented",
+    502: "api_error",
+    504: "timeout",
+}
+_CODES = {
+    401: "invalid_api_key",
+    402: "spend_limit_exceeded",
+    413: "request_too_large",
+    501: "path_not_allowed",
+}
+
+
+def auth_header(secret: str) -> tuple[str, str]:
+    return ("Authorization", f"Bearer {secret}")
+
+
+def error_body(status: int, message: str) -> bytes:
+    """OpenAI's `{"error": {"message", "type", "param", "code"}}`."""
+    return orjson.dumps(
+        {
+            "error": {
+                "message": message,
+                "type": _TYPES.get(
+                    status, "api_error" if status >= 500 else "invalid_request_error"
+                ),
+                "param": None,
+                "code": _CODES.get(status),
+            }
+        }
+    )
+
+
+def prepare_body(endpoint: str, body: dict[str, Any], *, stream: bool) -> bool:
+    """Ask for usage on chat-completion streams (SPEC §2); True when `body` was changed.
+
+    The extra final chunk (empty `choices`, with `usage`) then reaches the client too: the
+    official SDKs and agents ignore it, and stripping it would mean rewriting the stream.
+    """
+    if endpoint != "ChatCompletions" or not stream:
+        return False
+    options = body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage") is True:
+        return False
+    body["stream_options"] = {
+        **(options if isinstance(options, dict) else {}),
+        "include_usage": True,
+    }
+    return True
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def usage_from_obj(usage: Any) -> Usage | None:
+    """Normalise a chat (`prompt_tokens`) or Responses (`input_tokens`) usage object.
+
+    Cached tokens are part of prompt/input tokens in OpenAI's counts, so they are subtracted
+    from input_tokens (pricing.table.Usage)."""
+    if not isinstance(usage, dict):
+        return None
+    if "prompt_tokens" in usage:
+        total_in = _int(usage.get("prompt_tokens"))
+        output = _int(usage.get("completion_tokens"))
+        in_details = usage.get("prompt_tokens_details") or {}
+        out_details = usage.get("completion_tokens_details") or {}
+    elif "input_tokens" in usage:
+        total_in = _int(usage.get("input_tokens"))
+        output = _int(usage.get("output_tokens"))
+        in_details = usage.get("input_tokens_details") or {}
+        out_details = usage.get("output_tokens_details") or {}
+    else:
+        return None
+    cached = _int(in_details.get("cached_tokens")) if isinstance(in_details, dict) else 0
+    reasoning = _int(out_details.get("reasoning_tokens")) if isinstance(out_details, dict) else 0
+    return Usage(
+        input_tokens=max(total_in - cached, 0),
+        output_tokens=output,
+        cache_read_tokens=cached,
+        reasoning_tokens=reasoning,
+    )
+
+
+def usage_from_body(endpoint: str, obj: Any) -> Usage | None:
+    """Usage of a whole JSON response."""
+    if not isinstance(obj, dict):
+        return None
+    return usage_from_obj(obj.get("usage"))
+
+
+def usage_from_event(endpoint: str, obj: Any, current: Usage | None) -> Usage | None:
+    """Usage after one SSE event: the chat usage chunk, or `response.completed` (Responses)."""
+    if not isinstance(obj, dict):
+        return current
+    usage = obj.get("usage")
+    if usage is None and isinstance(obj.get("response"), dict):
+        usage = obj["response"].get("usage")
+    parsed = usage_from_obj(usage)
+    return parsed if parsed is not None else current
