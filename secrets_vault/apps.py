@@ -7,3 +7,10 @@ class SecretsVaultConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "secrets_vault"
     verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        # Signals for cache invalidation only (STYLE 2.2): the proxy's in-process secret table.
+        from gateway_site.lib import invalidation
+        from secrets_vault.models import ProviderSecret
+
+        invalidation.connect_model(ProviderSecret)
