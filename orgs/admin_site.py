@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 SECTION_ORDER: tuple[str, ...] = (
     "Settings → Gateway",
+    "Settings → Workspaces",
     "Settings → Members & roles",
     "Settings → Integrations",
     "API keys",

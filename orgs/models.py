@@ -254,6 +254,22 @@ class ApiKey(models.Model):
         return self.expires_at is None or self.expires_at > timezone.now()
 
 
+class ServiceKey(ApiKey):
+    """Admin view of the service keys (kind=service); same table as ApiKey."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "service key"
+
+
+class PersonalAccessToken(ApiKey):
+    """Admin view of the personal access tokens (kind=personal); same table as ApiKey."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "personal access token"
+
+
 class AuditLogEntry(models.Model):
     """Who changed what, when, with before/after values. Secret values are never recorded."""
 
@@ -285,6 +301,10 @@ class AuditLogEntry(models.Model):
 
 
 def actor_label_for(user: AbstractBaseUser | None, fallback: str = "system") -> str:
+    # A non-user actor (the management API's api.authentication.KeyActor) names itself.
+    audit_label = getattr(user, "audit_label", None)
+    if audit_label:
+        return str(audit_label)
     if user is None or not getattr(user, "is_authenticated", False):
         return fallback
     return str(user.get_username())

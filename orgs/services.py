@@ -163,21 +163,16 @@ def role_get(*, organization: Organization, name: str, scope: str) -> Role:
     return role
 
 
-@transaction.atomic
-def role_upsert(
-    *,
-    organization: Organization,
-    name: str,
-    permissions: list[str],
-    description: str = "",
-    actor: AbstractBaseUser | None = None,
-) -> Role:
-    """Create or update a custom workspace role (enterprise plan only; built-ins are immutable)."""
+CUSTOM_ROLES_NEED_ENTERPRISE = (
+    "Custom roles need the enterprise plan; on the basic plan use the built-in "
+    "WORKSPACE_ADMIN role (it includes gateway:invoke and workspaces:read)."
+)
+
+
+def role_check(*, organization: Organization, name: str, permissions: list[str]) -> None:
+    """The rules every custom-role write obeys; the admin form calls it to show errors inline."""
     if organization.plan != Organization.Plan.ENTERPRISE:
-        raise ValidationError(
-            "Custom roles need the enterprise plan; on the basic plan use the built-in "
-            "WORKSPACE_ADMIN role (it includes gateway:invoke and workspaces:read)."
-        )
+        raise ValidationError(CUSTOM_ROLES_NEED_ENTERPRISE)
     if Role.objects.filter(builtin=True, name=name).exists():
         raise BuiltinRoleImmutable(f"{name} is a built-in role and cannot be changed.")
     unknown = sorted(set(permissions) - set(WORKSPACE_PERMISSIONS))
@@ -188,6 +183,37 @@ def role_upsert(
         )
     if not permissions:
         raise ValidationError("a role needs at least one permission")
+
+
+@transaction.atomic
+def role_delete(*, role: Role, actor: AbstractBaseUser | None = None) -> None:
+    """Delete a custom role that nobody holds. Built-in roles are refused (immutable), and a
+    role still held by a member or a key is refused with the count, not cascaded."""
+    if role.builtin:
+        raise BuiltinRoleImmutable(f"{role.name} is a built-in role and cannot be deleted.")
+    in_use = role.workspace_members.count() + role.org_members.count() + role.api_keys.count()
+    if in_use:
+        raise ValidationError(
+            f"role {role.name} is still held by {in_use} member(s) or key(s); reassign them first"
+        )
+    audit_record(
+        action="role.delete", obj=role, actor=actor, organization=role.organization,
+        before={"name": role.name, "permissions": role.permissions},
+    )
+    role.delete()
+
+
+@transaction.atomic
+def role_upsert(
+    *,
+    organization: Organization,
+    name: str,
+    permissions: list[str],
+    description: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> Role:
+    """Create or update a custom workspace role (enterprise plan only; built-ins are immutable)."""
+    role_check(organization=organization, name=name, permissions=permissions)
     perms = sorted(set(permissions))
     role = Role.objects.filter(organization=organization, name=name).first()
     before = None if role is None else {"permissions": role.permissions}
@@ -224,6 +250,16 @@ def user_get_or_create(*, email: str) -> AbstractBaseUser:
     return user
 
 
+def member_check(*, workspace: Workspace, role: Role, org_role: Role | None = None) -> None:
+    """The rules every membership write obeys; the admin form calls it to show errors inline."""
+    if role.scope != Role.Scope.WORKSPACE:
+        raise ValidationError(f"{role.name} is not a workspace role")
+    if role.organization_id not in (None, workspace.organization_id):
+        raise ValidationError(f"role {role.name} belongs to another organization")
+    if org_role is not None and org_role.scope != Role.Scope.ORGANIZATION:
+        raise ValidationError(f"{org_role.name} is not an organization role")
+
+
 @transaction.atomic
 def member_set(
     *,
@@ -236,12 +272,7 @@ def member_set(
     """Give `user` `role` in `workspace` (one role per workspace) and ensure an org membership
     (ORGANIZATION_USER unless `org_role` says otherwise)."""
     org = workspace.organization
-    if role.scope != Role.Scope.WORKSPACE:
-        raise ValidationError(f"{role.name} is not a workspace role")
-    if role.organization_id not in (None, org.pk):
-        raise ValidationError(f"role {role.name} belongs to another organization")
-    if org_role is not None and org_role.scope != Role.Scope.ORGANIZATION:
-        raise ValidationError(f"{org_role.name} is not an organization role")
+    member_check(workspace=workspace, role=role, org_role=org_role)
     org_member = OrganizationMember.objects.filter(organization=org, user=user).first()
     if org_member is None:
         org_member = OrganizationMember.objects.create(
@@ -280,6 +311,55 @@ def member_set(
 
 
 @transaction.atomic
+def org_member_set(
+    *,
+    organization: Organization,
+    user: AbstractBaseUser,
+    role: Role,
+    actor: AbstractBaseUser | None = None,
+) -> OrganizationMember:
+    """Give `user` the organization role `role` (one per organization), creating the membership."""
+    if role.scope != Role.Scope.ORGANIZATION or not role.builtin:
+        raise ValidationError(f"{role.name} is not an organization role")
+    member = OrganizationMember.objects.select_for_update().filter(
+        organization=organization, user=user
+    ).first()
+    if member is None:
+        member = OrganizationMember.objects.create(organization=organization, user=user, role=role)
+        audit_record(
+            action="org_member.create", obj=member, actor=actor, organization=organization,
+            after={"user": user.get_username(), "role": role.name},
+        )
+    elif member.role_id != role.pk:
+        before = {"role": member.role.name}
+        member.role = role
+        member.save(update_fields=["role"])
+        audit_record(
+            action="org_member.update", obj=member, actor=actor, organization=organization,
+            before=before, after={"role": role.name},
+        )
+    return member
+
+
+@transaction.atomic
+def org_member_remove(
+    *, organization: Organization, user: AbstractBaseUser, actor: AbstractBaseUser | None = None
+) -> None:
+    """Remove `user` from `organization` and from all its workspaces (their keys stay, and stop
+    working: a personal token carries its user's role, which is gone)."""
+    for member in WorkspaceMember.objects.filter(workspace__organization=organization, user=user):
+        member_remove(workspace=member.workspace, user=user, actor=actor)
+    member = OrganizationMember.objects.filter(organization=organization, user=user).first()
+    if member is None:
+        return
+    audit_record(
+        action="org_member.delete", obj=member, actor=actor, organization=organization,
+        before={"user": user.get_username(), "role": member.role.name},
+    )
+    member.delete()
+
+
+@transaction.atomic
 def member_remove(*, workspace: Workspace, user: AbstractBaseUser, actor: AbstractBaseUser | None = None) -> None:
     member = WorkspaceMember.objects.filter(workspace=workspace, user=user).first()
     if member is None:
@@ -311,19 +391,16 @@ def _key_state(key: ApiKey) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
-def api_key_create(
+def api_key_check(
     *,
     organization: Organization,
     workspace: Workspace | None,
-    kind: str = ApiKey.Kind.SERVICE,
-    role: Role | None = None,
-    user: AbstractBaseUser | None = None,
-    name: str = "",
-    expires_at: dt.datetime | None = None,
-    actor: AbstractBaseUser | None = None,
-) -> CreatedKey:
-    """Issue a service key or personal token. The plaintext is returned once and never stored."""
+    kind: str,
+    role: Role | None,
+    user: AbstractBaseUser | None,
+    expires_at: dt.datetime | None,
+) -> None:
+    """The rules every new key obeys; the admin form calls it to show errors inline."""
     if workspace is not None and workspace.organization_id != organization.pk:
         raise ValidationError("workspace belongs to another organization")
     if expires_at is not None and expires_at <= timezone.now():
@@ -335,6 +412,10 @@ def api_key_create(
             raise ValidationError(f"role {role.name} belongs to another organization")
         if workspace is not None and role.scope != Role.Scope.WORKSPACE:
             raise ValidationError(f"a workspace-scoped key needs a workspace role, not {role.name}")
+        if user is not None and not OrganizationMember.objects.filter(
+            organization=organization, user=user
+        ).exists():
+            raise ValidationError(f"{user.get_username()} is not a member of {organization.slug}")
     elif kind == ApiKey.Kind.PERSONAL:
         if user is None or workspace is None:
             raise ValidationError("a personal token needs a user and a workspace")
@@ -348,6 +429,25 @@ def api_key_create(
             raise PermissionDenied(f"{user.get_username()} is not a member of {workspace}")
     else:
         raise ValidationError(f"unknown key kind {kind!r}")
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    organization: Organization,
+    workspace: Workspace | None,
+    kind: str = ApiKey.Kind.SERVICE,
+    role: Role | None = None,
+    user: AbstractBaseUser | None = None,
+    name: str = "",
+    expires_at: dt.datetime | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> CreatedKey:
+    """Issue a service key or personal token. The plaintext is returned once and never stored."""
+    api_key_check(
+        organization=organization, workspace=workspace, kind=kind, role=role, user=user,
+        expires_at=expires_at,
+    )
     plaintext, lookup_id = keys.generate_key(kind)
     pepper_id = keys.current_pepper_id()
     digest = keys.key_digest(plaintext, pepper_id)

@@ -45,6 +45,17 @@ def base_url_check(*, base_url: str, actor: AbstractBaseUser | None) -> str:
     return base_url
 
 
+def secret_value_check(*, value: str) -> str:
+    """The stripped value, or ValidationError when it cannot be an API key (the message never
+    quotes the value)."""
+    value = value.strip()
+    if not value:
+        raise ValidationError("the secret value is empty")
+    if any(ch.isspace() for ch in value):
+        raise ValidationError("the secret value contains whitespace")
+    return value
+
+
 @transaction.atomic
 def secret_set(
     *,
@@ -60,14 +71,12 @@ def secret_set(
         raise ValidationError(f"unknown provider secret {name!r} ({', '.join(ProviderSecret.Name.values)})")
     secret = ProviderSecret.objects.select_for_update().filter(workspace=workspace, name=name).first()
     if value is not None:
-        value = value.strip()
-        if not value:
-            raise ValidationError("the secret value is empty")
-        if any(ch.isspace() for ch in value):
-            raise ValidationError("the secret value contains whitespace")
+        value = secret_value_check(value=value)
     elif secret is None:
         raise ValidationError("a new provider secret needs a value")
-    if base_url:
+    if base_url and (secret is None or base_url.strip().rstrip("/") != secret.base_url):
+        # An unchanged override is kept as it is: a workspace admin replacing the value of a
+        # secret whose base URL the operator set must not be refused by the host guard.
         base_url = base_url_check(base_url=base_url, actor=actor)
     before = None if secret is None else {"last4": secret.last4, "base_url": secret.base_url}
     if secret is None:

@@ -1,0 +1,111 @@
+"""Admin scoping: a workspace admin of one organization gets 404 on every page of another's
+objects, and sees only their own rows in every changelist."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from orgs import services
+from orgs.models import AuditLogEntry, OrganizationMember, Role, WorkspaceMember
+from secrets_vault import services as secret_services
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client, persona):
+    assert client.login(username=persona.user.username, password=persona.password)
+    return client
+
+
+def _other_org_objects(owner):
+    """One object of every admin model, all belonging to owner's organization (acme)."""
+    secret = secret_services.secret_set(
+        workspace=owner.workspace, name="OPENAI_API_KEY", value="sk-acme-secret-1234"
+    )
+    return {
+        "organization": owner.organization,
+        "workspace": owner.workspace,
+        "workspacemember": WorkspaceMember.objects.get(user=owner.user, workspace=owner.workspace),
+        "organizationmember": OrganizationMember.objects.get(user=owner.user),
+        "servicekey": owner.key,
+        "auditlogentry": AuditLogEntry.objects.filter(workspace=owner.workspace).first(),
+        "providersecret": secret,
+    }
+
+
+def _app(model_name):
+    return "secrets_vault" if model_name == "providersecret" else "orgs"
+
+
+def test_outsider_gets_404_on_every_object_page_of_another_org(client, owner, outsider):
+    objects = _other_org_objects(owner)
+    _login(client, outsider)
+    for model_name, obj in objects.items():
+        app = _app(model_name)
+        for view in ("change", "delete", "history"):
+            url = reverse(f"admin:{app}_{model_name}_{view}", args=[obj.pk])
+            assert client.get(url).status_code == 404, url
+            assert client.post(url, {"post": "yes"}).status_code == 404, url
+
+
+def test_outsider_changelists_show_only_their_own_rows(client, owner, outsider):
+    objects = _other_org_objects(owner)
+    secret_services.secret_set(workspace=outsider.workspace, name="OPENAI_API_KEY", value="sk-other-9876")
+    # Even an organization admin of "other" sees nothing of acme.
+    services.org_member_set(
+        organization=outsider.organization, user=outsider.user,
+        role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
+    )
+    _login(client, outsider)
+    for model_name in objects:
+        url = reverse(f"admin:{_app(model_name)}_{model_name}_changelist")
+        response = client.get(url)
+        assert response.status_code == 200, url
+        rows = list(response.context["cl"].result_list)
+        assert rows, url
+        for row in rows:
+            text = str(row)
+            assert "acme" not in text and "alice" not in text, (url, text)
+    listing = client.get(reverse("admin:orgs_servicekey_changelist")).content.decode()
+    assert owner.key.display_prefix not in listing
+    assert outsider.key.display_prefix in listing
+
+
+def test_member_without_manage_sees_no_settings_pages(client, owner, member):
+    _login(client, member)
+    assert client.get(reverse("admin:index")).status_code == 200
+    for name in ("orgs_servicekey", "secrets_vault_providersecret", "orgs_workspacemember"):
+        assert client.get(reverse(f"admin:{name}_changelist")).status_code == 403
+    url = reverse("admin:orgs_servicekey_change", args=[owner.key.pk])
+    assert client.get(url).status_code == 404
+
+
+def test_superuser_sees_every_organization(client, owner, outsider, django_user_model):
+    django_user_model.objects.create_superuser("root", "root@example.test", "pw-root-123")
+    assert client.login(username="root", password="pw-root-123")
+    response = client.get(reverse("admin:orgs_organization_changelist"))
+    slugs = {org.slug for org in response.context["cl"].result_list}
+    assert slugs == {"acme", "other"}
+
+
+def test_index_groups_pages_into_the_product_sections(client, owner):
+    _login(client, owner)
+    response = client.get(reverse("admin:index"))
+    names = [app["name"] for app in response.context["app_list"]]
+    assert names[:6] == [
+        "Settings → Gateway", "Settings → Workspaces", "Settings → Members & roles",
+        "Settings → Integrations", "API keys", "Audit log",
+    ]
+
+
+def test_outsider_cannot_add_into_another_orgs_workspace(client, owner, outsider):
+    _login(client, outsider)
+    response = client.post(
+        reverse("admin:secrets_vault_providersecret_add"),
+        {"workspace": owner.workspace.pk, "name": "OPENAI_API_KEY", "value": "sk-evil-0000"},
+    )
+    assert response.status_code == 200
+    assert "workspace" in response.context["adminform"].form.errors
+    assert not owner.workspace.provider_secrets.exists()
+    services.api_key_revoke(api_key=outsider.key)
