@@ -1,0 +1,223 @@
+"""The verification call of `manage.py verify_gateway`, and what each answer means (SPEC §5).
+
+`verification_request` builds the one small call a user would make (the quick-start curl, in
+the chosen provider's dialect); `diagnose` turns the gateway's answer into plain words with the
+fix, from the status, the error message in the dialect's envelope and `x-gateway-metadata`.
+Both are pure. `http_call` does the HTTP (stdlib only, so the command has no extra dependency);
+`run_find` looks the recorded run up by trace id in the tracing tables.
+
+The key travels only in the request header; nothing here prints or logs it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+PROVIDERS = ("openai", "anthropic", "gemini")
+DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash"}
+SECRET_NAMES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GOOGLE_API_KEY"}
+GATEWAY_401_MESSAGE = "invalid or missing gateway key"
+ROLE_FIX = (
+    "Give the key a role with both gateway:invoke and workspaces:read in its workspace: "
+    "option A (enterprise plan) a custom workspace role with those two permissions, option B "
+    "the built-in WORKSPACE_ADMIN role. For a personal token, change its owner's role in the "
+    "workspace. Role changes apply within a minute; the key need not be rotated."
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """x-gateway-metadata as a dict ({} when absent or not JSON)."""
+        try:
+            value = json.loads(self.headers.get("x-gateway-metadata", ""))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def error_message(self) -> str:
+        """error.message from any of the three dialects' envelopes ('' if none)."""
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            return ""
+        error = data.get("error") if isinstance(data, dict) else None
+        if isinstance(error, dict):
+            return str(error.get("message", ""))
+        return ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of the verification call: which check failed (or none), why, and the fix."""
+
+    ok: bool
+    check: str  # the failed step: gateway | key | flag | scope | role | secret | policy | upstream
+    problem: str
+    fix: str
+
+
+def verification_request(*, provider: str, base_url: str, key: str, model: str) -> Request:
+    """The smallest real call in `provider`'s own dialect, authenticated the way its SDK does."""
+    prompt = "Reply with the single word: ok"
+    if provider == "openai":
+        body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": 16}
+        return Request(
+            "POST",
+            f"{base_url}/openai/v1/chat/completions",
+            {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            json.dumps(body).encode(),
+        )
+    if provider == "anthropic":
+        body = {"model": model, "max_tokens": 16, "messages": [{"role": "user", "content": prompt}]}
+        return Request(
+            "POST",
+            f"{base_url}/anthropic/v1/messages",
+            {"x-api-key": key, "anthropic-version": "2023-06-01", "Content-Type": "application/json"},
+            json.dumps(body).encode(),
+        )
+    if provider == "gemini":
+        body = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+        return Request(
+            "POST",
+            f"{base_url}/gemini/v1beta/models/{model}:generateContent",
+            {"x-goog-api-key": key, "Content-Type": "application/json"},
+            json.dumps(body).encode(),
+        )
+    raise ValueError(f"unknown provider {provider!r} (choose from {', '.join(PROVIDERS)})")
+
+
+def http_call(request: Request, *, timeout: float) -> Response:
+    """Send `request`; HTTP error statuses are answers too (returned, not raised). Connection
+    failures raise OSError (urllib.error.URLError is one)."""
+    req = urllib.request.Request(request.url, data=request.body, headers=request.headers, method=request.method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) checked by caller
+            return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+    except urllib.error.HTTPError as err:
+        with err:
+            return Response(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
+
+
+def diagnose(response: Response, *, provider: str) -> Verdict:
+    """Plain words and the fix for the gateway's answer to the verification call."""
+    status, message, secret = response.status, response.error_message, SECRET_NAMES[provider]
+    if 200 <= status < 300:
+        return Verdict(True, "", "", "")
+    if not response.metadata and status in (404, 405):
+        return Verdict(
+            False, "gateway",
+            f"HTTP {status} without x-gateway-metadata: this URL does not look like the gateway.",
+            "Pass the gateway root as --base-url (e.g. https://gateway.example.com, without "
+            "/openai/v1), and check that a load balancer or proxy in between forwards the path.",
+        )
+    if status == 401:
+        if message == GATEWAY_401_MESSAGE or response.metadata.get("outcome") != "upstream_error":
+            return Verdict(
+                False, "key",
+                "The gateway did not accept the key: it is unknown, malformed, expired or revoked "
+                "(the gateway gives the same answer for each, on purpose).",
+                "Check that the whole key was copied (gw_sk_… or gw_pt_…); otherwise ask a "
+                "workspace admin for a new workspace-scoped service key (Admin → API keys).",
+            )
+    if status == 403:
+        if "not enabled" in message.lower():
+            return Verdict(
+                False, "flag",
+                f"The LLM Gateway is not enabled for this key's organization ({message}).",
+                "A superuser (the platform operator) must turn on 'LLM Gateway enabled' for the "
+                "organization in Admin → Organizations.",
+            )
+        if "workspace-scoped" in message.lower() or "organization-scoped" in message.lower():
+            return Verdict(
+                False, "scope",
+                "This is an organization-scoped key; the gateway accepts only workspace-scoped keys.",
+                "Create a workspace-scoped service key (Admin → API keys, pick the workspace) "
+                "with a role that has gateway:invoke and workspaces:read.",
+            )
+        return Verdict(
+            False, "role",
+            f"The key's role lacks a permission the gateway needs ({message or 'HTTP 403'}).",
+            ROLE_FIX,
+        )
+    if status == 424:
+        return Verdict(
+            False, "secret",
+            f"The workspace has no provider secret for {provider} ({message or secret + ' is missing'}).",
+            f"A workspace admin adds {secret} under Settings → Integrations → Provider secrets "
+            "(Admin → Provider secrets) for the key's workspace.",
+        )
+    if status == 502:
+        return Verdict(
+            False, "upstream",
+            f"The gateway could not reach the {provider} API ({message or 'HTTP 502'}).",
+            "On the gateway host, check outbound network access (firewall, egress proxy, DNS) to "
+            "the provider and GATEWAY_OPENAI_BASE_URL / GATEWAY_ANTHROPIC_BASE_URL / "
+            "GATEWAY_GEMINI_BASE_URL, and any base URL override on the provider secret.",
+        )
+    if status == 504:
+        return Verdict(
+            False, "upstream",
+            f"The {provider} API did not answer in time ({message or 'HTTP 504'}).",
+            "Retry; if it persists, check the provider's status page and the gateway host's "
+            "network path to it, and GATEWAY_UPSTREAM_READ_TIMEOUT.",
+        )
+    if status == 402:
+        return Verdict(
+            False, "policy",
+            f"A spend limit blocked the call ({message}).",
+            "An organization admin raises the cap or waits for the window to reset "
+            "(Settings → Gateway → LLM Gateway → Spend limits).",
+        )
+    if status == 501:
+        return Verdict(
+            False, "gateway",
+            f"The gateway does not serve this path ({message}).",
+            "Use the gateway root as --base-url; the client paths are /openai/v1, /anthropic "
+            "and /gemini.",
+        )
+    if response.metadata.get("outcome") == "blocked":
+        return Verdict(
+            False, "policy",
+            f"A gateway policy blocked the call ({message or 'HTTP ' + str(status)}).",
+            "Ask an organization admin to review the gateway policies (Settings → Gateway).",
+        )
+    return Verdict(
+        False, "upstream",
+        f"The {provider} API refused the call with HTTP {status}: {message or response.body[:200]!r}.",
+        f"If it is an authentication error, the workspace's {secret} is wrong or revoked: "
+        "replace it under Provider secrets. If the model is unknown, pass --model.",
+    )
+
+
+def run_find(*, trace_id: str, timeout: float, interval: float = 0.25) -> Any:
+    """The tracing Run recorded for `trace_id`, polling up to `timeout` seconds (records are
+    shipped off the request path, so the run appears shortly after the response). None if it
+    never appears. Bounded: at most timeout/interval + 1 queries."""
+    from tracing.models import Run
+
+    deadline = time.monotonic() + timeout
+    while True:
+        run = Run.objects.select_related("project").filter(trace_id=trace_id).order_by("started_at").first()
+        if run is not None or time.monotonic() >= deadline:
+            return run
+        time.sleep(interval)
