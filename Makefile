@@ -6,7 +6,7 @@ GATEWAY_BIND ?= 127.0.0.1:8000
 GATEWAY_WORKERS ?= 2
 FAKE_PROVIDER_PORT ?= 8099
 
-.PHONY: install install-dev run serve test lint bench migrate
+.PHONY: install install-dev run serve test lint bench migrate worker beat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Celery worker and beat (need REDIS_URL): drain call records into the database, prune old runs.
+worker: install
+	$(BIN)/celery -A gateway_site worker --loglevel INFO --concurrency $${CELERY_CONCURRENCY:-2}
+
+beat: install
+	mkdir -p var && $(BIN)/celery -A gateway_site beat --loglevel INFO --schedule var/celerybeat-schedule
 
 bench: install-dev
 	$(BIN)/python bench/run_all.py

@@ -1,0 +1,189 @@
+"""Shipping call records off the request path: the sink the proxy calls, and the drain.
+
+    proxy asyncio.Queue ──batches──► ship_records (a worker thread of the gateway process)
+        REDIS_URL set:   XADD one entry per batch to the stream GATEWAY_RECORD_STREAM
+                         ──► tracing.tasks.drain_runs (Celery, beat every second)
+                             XREADGROUP ► runs_ingest (PostgreSQL) ► XACK + XDEL
+        REDIS_URL unset: runs_ingest in that thread (the embedded, in-process writer)
+        on failure:      append to the local spool (tracing.spool); the next successful
+                         ship replays the spool first
+
+Why a stream with a consumer group and not a list: an entry stays pending until a worker
+acknowledges it after the database commit, so a worker killed mid-batch, or a database that is
+briefly down, loses nothing: the next drain reclaims entries idle for CLAIM_IDLE_MS
+(XAUTOCLAIM). Delivery is at-least-once; runs_ingest is idempotent by run_id.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+
+import orjson
+import redis
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connection
+
+from gateway_site.lib.callrecord import CallRecord
+from tracing.services import runs_ingest
+from tracing.spool import spool_pending, spool_replay, spool_write
+
+logger = logging.getLogger(__name__)
+
+GROUP = "ingest"
+CLAIM_IDLE_MS = 60_000
+# After a failed connection, skip Redis for this long and spool directly: a dead broker must
+# not cost every batch a connect timeout.
+RETRY_AFTER_SECONDS = 1.0
+
+
+@dataclass
+class _Broker:
+    """The per-process Redis client for one URL, and when it last failed."""
+
+    client: redis.Redis
+    down_until: float = 0.0
+    group_ready: set[str] = field(default_factory=set)
+
+
+_brokers: dict[str, _Broker] = {}
+
+
+def _broker(url: str) -> _Broker:
+    broker = _brokers.get(url)
+    if broker is None:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=0.5, socket_timeout=5.0, health_check_interval=30
+        )
+        broker = _brokers.setdefault(url, _Broker(client=client))
+    return broker
+
+
+def _stream() -> str:
+    return settings.GATEWAY_RECORD_STREAM
+
+
+def _encode(records: list[CallRecord]) -> bytes:
+    return orjson.dumps([r.to_dict() for r in records])
+
+
+def records_push(records: list[CallRecord]) -> None:
+    """XADD one stream entry holding the batch (raises redis.RedisError when unreachable)."""
+    _broker(settings.REDIS_URL).client.xadd(_stream(), {"b": _encode(records)})
+
+
+def _ship_redis(records: list[CallRecord]) -> None:
+    broker = _broker(settings.REDIS_URL)
+    if time.monotonic() < broker.down_until:
+        spool_write(records)
+        return
+    try:
+        if spool_pending():
+            spool_replay(records_push)
+        records_push(records)
+    except redis.RedisError as exc:
+        broker.down_until = time.monotonic() + RETRY_AFTER_SECONDS
+        logger.warning("tracing: Redis unreachable (%s); spooling %d record(s)", exc, len(records))
+        spool_write(records)
+
+
+def _ship_local(records: list[CallRecord]) -> None:
+    # This thread outlives requests, so Django's per-request connection hygiene never runs
+    # here: drop a broken or expired connection first (never inside a caller's transaction).
+    if not connection.in_atomic_block:
+        close_old_connections()
+    try:
+        if spool_pending():
+            spool_replay(runs_ingest)
+        runs_ingest(records)
+    except DatabaseError as exc:
+        logger.warning(
+            "tracing: database unavailable (%s); spooling %d record(s)", exc, len(records)
+        )
+        spool_write(records)
+
+
+def ship_records(records: list[CallRecord]) -> None:
+    """The GATEWAY_RECORD_SINK: deliver a batch of call records without ever raising for an
+    unreachable broker or database (the records are spooled to disk instead).
+
+    Sync; the proxy calls it from a worker thread, never on the event loop.
+    """
+    if not records:
+        return
+    if settings.REDIS_URL:
+        _ship_redis(records)
+    else:
+        _ship_local(records)
+
+
+def _ensure_group(broker: _Broker, stream: str) -> None:
+    if stream in broker.group_ready:
+        return
+    try:
+        broker.client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    broker.group_ready.add(stream)
+
+
+def _decode(
+    entries: list[tuple[bytes, dict[bytes, bytes]]],
+) -> tuple[list[bytes], list[CallRecord]]:
+    ids, records = [], []
+    for entry_id, fields in entries:
+        ids.append(entry_id)
+        try:
+            records.extend(CallRecord.from_dict(d) for d in orjson.loads(fields[b"b"]))
+        except (KeyError, TypeError, orjson.JSONDecodeError) as exc:
+            # A poison entry would otherwise be re-delivered forever; it is acknowledged.
+            logger.error("tracing: dropped unreadable stream entry %r (%s)", entry_id, exc)
+    return ids, records
+
+
+def runs_drain(
+    *, max_seconds: float = 5.0, entries_per_read: int = 8, claim_idle_ms: int = CLAIM_IDLE_MS
+) -> int:
+    """Move records from the Redis stream into the database; return how many were read.
+
+    Reads in batches (entries_per_read stream entries, each one proxy batch), ingests each
+    batch in one transaction, then acknowledges and deletes the entries. Stops when the stream
+    is empty or after max_seconds (beat starts the next drain a second later). Entries a dead
+    worker (or a failed ingest) left pending for claim_idle_ms are taken over first.
+    """
+    broker = _broker(settings.REDIS_URL)
+    stream = _stream()
+    _ensure_group(broker, stream)
+    consumer = f"{socket.gethostname()}-{os.getpid()}"
+    _, claimed, *_ = broker.client.xautoclaim(
+        stream, GROUP, consumer, min_idle_time=claim_idle_ms, start_id="0-0", count=entries_per_read
+    )
+    deadline = time.monotonic() + max_seconds
+    total = 0
+    pending = claimed
+    while True:
+        if not pending:
+            response = broker.client.xreadgroup(
+                GROUP, consumer, {stream: ">"}, count=entries_per_read
+            )
+            pending = response[0][1] if response else []
+        if not pending:
+            break
+        ids, records = _decode(pending)
+        runs_ingest(records)
+        broker.client.xack(stream, GROUP, *ids)
+        broker.client.xdel(stream, *ids)
+        total += len(records)
+        pending = []
+        if time.monotonic() >= deadline:
+            break
+    return total
+
+
+def stream_length() -> int:
+    """Entries (batches) waiting in the stream, for health checks and benchmarks."""
+    return int(_broker(settings.REDIS_URL).client.xlen(_stream()))

@@ -1,0 +1,167 @@
+"""A bounded, append-only, on-disk spool for call records that could not be shipped.
+
+When Redis (or, without Redis, the database) is unreachable, the recorder appends the batch to
+`GATEWAY_SPOOL_DIR/records-<host>-<pid>.jsonl` (one JSON record per line, fsynced) and the
+gateway keeps serving. The next successful ship replays every spooled file first.
+
+Concurrency (several gateway processes may share one spool directory):
+- a writer appends only to its own file, under an exclusive flock, and after taking the lock
+  checks that the path still names the file it opened (a replayer may have renamed it away);
+- a replayer claims a file by renaming it to `*.replaying` (rename is atomic, so only one
+  process wins), then takes the flock, which waits for an in-flight append to finish, so it
+  reads only whole batches. On failure the claimed file is renamed back to a `.jsonl` name.
+- a claim left behind by a crashed process is taken over after STALE_CLAIM_SECONDS.
+Delivery is at-least-once (a crash between a push and the unlink replays the file again);
+ingestion is idempotent by run_id, so duplicates are harmless.
+
+Bounded: when the directory holds GATEWAY_SPOOL_MAX_BYTES, new records are dropped and an
+error is logged with their count. Losing the newest records of a very long outage is the
+accepted trade-off against filling the disk the gateway runs on.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+from django.conf import settings
+
+from gateway_site.lib.callrecord import CallRecord
+
+logger = logging.getLogger(__name__)
+
+STALE_CLAIM_SECONDS = 300.0
+_WRITE_ATTEMPTS = 5
+
+
+def _spool_dir() -> Path:
+    path = Path(settings.GATEWAY_SPOOL_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _own_file(directory: Path) -> Path:
+    return directory / f"records-{socket.gethostname()}-{os.getpid()}.jsonl"
+
+
+def spool_size() -> int:
+    """Bytes currently spooled (all processes sharing the directory)."""
+    total = 0
+    with os.scandir(_spool_dir()) as entries:
+        for entry in entries:
+            if entry.name.startswith("records-"):
+                try:
+                    total += entry.stat().st_size
+                except FileNotFoundError:
+                    continue
+    return total
+
+
+def spool_pending() -> bool:
+    """True when any spooled file waits for replay (a cheap directory listing)."""
+    directory = Path(settings.GATEWAY_SPOOL_DIR)
+    if not directory.is_dir():
+        return False
+    with os.scandir(directory) as entries:
+        return any(e.name.startswith("records-") for e in entries)
+
+
+def spool_write(records: list[CallRecord]) -> int:
+    """Append `records` durably; return how many were written (0 when the spool is full)."""
+    if not records:
+        return 0
+    data = b"".join(orjson.dumps(r.to_dict()) + b"\n" for r in records)
+    directory = _spool_dir()
+    if spool_size() + len(data) > settings.GATEWAY_SPOOL_MAX_BYTES:
+        logger.error(
+            "tracing spool full (%d bytes max): dropped %d call record(s)",
+            settings.GATEWAY_SPOOL_MAX_BYTES,
+            len(records),
+        )
+        return 0
+    path = _own_file(directory)
+    for _ in range(_WRITE_ATTEMPTS):
+        with path.open("ab") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                if path.stat().st_ino != os.fstat(fh.fileno()).st_ino:
+                    continue  # renamed away by a replayer between open and lock: reopen
+            except FileNotFoundError:
+                continue
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+            return len(records)
+    logger.error("tracing spool: could not append %d call record(s)", len(records))
+    return 0
+
+
+def _candidates(directory: Path) -> list[Path]:
+    now = time.time()
+    found = []
+    for path in sorted(directory.glob("records-*")):
+        if path.suffix == ".jsonl":
+            found.append(path)
+        elif path.suffix == ".replaying":
+            try:
+                if now - path.stat().st_mtime > STALE_CLAIM_SECONDS:
+                    found.append(path)
+            except FileNotFoundError:
+                continue
+    return found
+
+
+def _read(fh: object, path: Path) -> list[CallRecord]:
+    records = []
+    for number, line in enumerate(fh, start=1):  # type: ignore[attr-defined]
+        if not line.strip():
+            continue
+        try:
+            records.append(CallRecord.from_dict(orjson.loads(line)))
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            # A torn last line after a crash mid-append: that one record is unreadable.
+            logger.error("tracing spool: skipped unreadable line %d of %s (%s)", number, path, exc)
+    return records
+
+
+def _replay_file(path: Path, push: Callable[[list[CallRecord]], None], chunk: int) -> int:
+    claim = path.with_name(f"{path.stem}.{os.getpid()}-{time.time_ns()}.replaying")
+    try:
+        path.rename(claim)
+    except FileNotFoundError:
+        return 0  # another process claimed it first
+    os.utime(claim)
+    with claim.open("rb") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        records = _read(fh, claim)
+    try:
+        for start in range(0, len(records), chunk):
+            push(records[start : start + chunk])
+    except BaseException:
+        claim.rename(claim.with_name(f"records-returned-{os.getpid()}-{time.time_ns()}.jsonl"))
+        raise
+    claim.unlink()
+    return len(records)
+
+
+def spool_replay(push: Callable[[list[CallRecord]], None], *, chunk: int = 500) -> int:
+    """Hand every spooled record to `push` in chunks, oldest file first; return the count.
+
+    A file is deleted only after all its records were pushed; if `push` raises, the file is
+    put back for a later replay and the exception propagates (the caller spools its own batch).
+    """
+    directory = Path(settings.GATEWAY_SPOOL_DIR)
+    if not directory.is_dir():
+        return 0
+    replayed = 0
+    for path in _candidates(directory):
+        replayed += _replay_file(path, push, chunk)
+    if replayed:
+        logger.info("tracing spool: replayed %d call record(s)", replayed)
+    return replayed

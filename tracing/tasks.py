@@ -1,0 +1,28 @@
+"""Celery tasks of the tracing pipeline: thin wrappers around shipping and services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from tracing.services import runs_prune
+from tracing.shipping import runs_drain
+
+
+@shared_task(ignore_result=True)
+def drain_runs(max_seconds: float = 5.0) -> int:
+    """Drain the Redis stream of call records into the database (beat: every second).
+
+    Safe to run concurrently: each worker reads its own entries of the consumer group.
+    Without REDIS_URL there is nothing to drain (records are written in-process).
+    """
+    if not settings.REDIS_URL:
+        return 0
+    return runs_drain(max_seconds=max_seconds)
+
+
+@shared_task(ignore_result=True)
+def prune_runs() -> list[int]:
+    """Delete runs and usage rows past their retention, in small batches (beat: every 10 min)."""
+    runs, usage = runs_prune()
+    return [runs, usage]

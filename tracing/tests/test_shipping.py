@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import os
+import uuid
+
+import orjson
+import pytest
+import redis
+
+from tracing.models import Run, UsageRecord
+from tracing.shipping import GROUP, records_push, ship_records, stream_length
+from tracing.spool import spool_pending, spool_replay, spool_size, spool_write
+from tracing.tasks import drain_runs
+from tracing.tests.factories import call_record
+
+pytestmark = pytest.mark.django_db
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def spool(settings, tmp_path):
+    settings.GATEWAY_SPOOL_DIR = str(tmp_path / "spool")
+    settings.GATEWAY_SPOOL_MAX_BYTES = 10 * 1024 * 1024
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def live_redis(settings, spool):
+    """The real Redis of REDIS_URL with a stream of this test's own (deleted afterwards)."""
+    url = os.environ["REDIS_URL"]
+    settings.REDIS_URL = url
+    settings.GATEWAY_RECORD_STREAM = f"test:runs:{uuid.uuid4().hex}"
+    yield url
+    redis.Redis.from_url(url).delete(settings.GATEWAY_RECORD_STREAM)
+
+
+def stored_run_ids() -> set[str]:
+    return {u.hex for u in Run.objects.values_list("run_id", flat=True)}
+
+
+def test_without_redis_records_are_written_in_process(settings, spool, owner):
+    settings.REDIS_URL = ""
+    batch = [call_record(owner) for _ in range(3)]
+    ship_records(batch)
+    assert stored_run_ids() == {r.run_id for r in batch}
+    assert UsageRecord.objects.count() == 3
+    assert not spool_pending()
+
+
+def test_without_redis_a_spooled_batch_is_replayed_by_the_next_ship(settings, spool, owner):
+    settings.REDIS_URL = ""
+    spooled = [call_record(owner) for _ in range(4)]
+    assert spool_write(spooled) == 4
+    assert spool_pending()
+    later = [call_record(owner)]
+    ship_records(later)
+    assert stored_run_ids() == {r.run_id for r in spooled + later}
+    assert not spool_pending()
+
+
+def test_the_spool_is_bounded(settings, spool, owner):
+    settings.GATEWAY_SPOOL_MAX_BYTES = 2000
+    assert spool_write([call_record(owner)]) == 1
+    assert spool_write([call_record(owner) for _ in range(5)]) == 0
+    assert spool_size() <= 2000
+
+
+def test_a_torn_line_is_skipped_and_the_rest_replayed(spool, owner):
+    good = [call_record(owner), call_record(owner)]
+    spool_write(good)
+    (spool / "records-crashed-1.jsonl").write_bytes(orjson.dumps(good[0].to_dict())[:40])
+    pushed: list = []
+    assert spool_replay(pushed.extend) == 2
+    assert [r.run_id for r in pushed] == [r.run_id for r in good]
+    assert not spool_pending()
+
+
+def test_a_failed_replay_puts_the_file_back(spool, owner):
+    spool_write([call_record(owner), call_record(owner)])
+
+    def broken(records):
+        raise redis.ConnectionError("down")
+
+    with pytest.raises(redis.ConnectionError):
+        spool_replay(broken)
+    assert spool_pending()
+    pushed: list = []
+    assert spool_replay(pushed.extend) == 2
+
+
+@pytest.mark.redis
+def test_the_drain_task_moves_records_from_redis_into_the_database(live_redis, owner):
+    batches = [[call_record(owner) for _ in range(3)] for _ in range(4)]
+    for batch in batches:
+        ship_records(batch)
+    assert stream_length() == 4
+    assert Run.objects.count() == 0
+    assert drain_runs() == 12
+    assert stored_run_ids() == {r.run_id for b in batches for r in b}
+    assert UsageRecord.objects.count() == 12
+    assert stream_length() == 0
+
+
+@pytest.mark.redis
+def test_a_redelivered_entry_is_stored_once(live_redis, owner):
+    batch = [call_record(owner) for _ in range(3)]
+    records_push(batch)
+    records_push(batch)
+    assert drain_runs() == 6
+    assert Run.objects.count() == 3
+
+
+@pytest.mark.redis
+def test_entries_left_pending_by_a_dead_worker_are_reclaimed(live_redis, settings, owner):
+    from tracing.shipping import runs_drain
+
+    batch = [call_record(owner) for _ in range(2)]
+    records_push(batch)
+    client = redis.Redis.from_url(live_redis)
+    stream = settings.GATEWAY_RECORD_STREAM
+    client.xgroup_create(stream, GROUP, id="0")
+    assert client.xreadgroup(GROUP, "dead-worker", {stream: ">"}, count=10)
+    assert runs_drain(claim_idle_ms=60_000) == 0
+    assert runs_drain(claim_idle_ms=0) == 2
+    assert stored_run_ids() == {r.run_id for r in batch}
+
+
+@pytest.mark.redis
+def test_a_dead_redis_spools_and_loses_nothing_once_it_is_back(live_redis, settings, owner):
+    settings.REDIS_URL = DEAD_REDIS
+    during_outage = [[call_record(owner) for _ in range(5)] for _ in range(3)]
+    for batch in during_outage:
+        ship_records(batch)  # never raises: the gateway keeps serving
+    assert spool_pending()
+    assert Run.objects.count() == 0
+
+    settings.REDIS_URL = live_redis
+    after = [call_record(owner) for _ in range(2)]
+    ship_records(after)
+    assert not spool_pending()
+    drain_runs()
+    sent = {r.run_id for b in [*during_outage, after] for r in b}
+    assert len(sent) == 17
+    assert stored_run_ids() == sent
