@@ -13,4 +13,5 @@ admin.site.index_title = "Administration"
 urlpatterns = [
     path("admin/rollout/", include("rollout.urls")),  # before the admin's catch-all
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
 ]

@@ -1,0 +1,61 @@
+"""Routes of the management API, mounted at /api/v1/ by gateway_site/urls.py."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from api.views import audit, keys, members, organizations, roles, secrets, workspaces
+
+app_name = "api"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("organizations/", organizations.OrganizationListApi.as_view(), name="organizations"),
+    path(
+        "organizations/<int:organization_id>/",
+        organizations.OrganizationDetailApi.as_view(),
+        name="organization",
+    ),
+    path("organizations/<int:organization_id>/roles/", roles.RoleListApi.as_view(), name="roles"),
+    path(
+        "organizations/<int:organization_id>/roles/<int:role_id>/",
+        roles.RoleDetailApi.as_view(),
+        name="role",
+    ),
+    path("workspaces/", workspaces.WorkspaceListApi.as_view(), name="workspaces"),
+    path(
+        "workspaces/<int:workspace_id>/", workspaces.WorkspaceDetailApi.as_view(), name="workspace"
+    ),
+    path("workspaces/<int:workspace_id>/members/", members.MemberListApi.as_view(), name="members"),
+    path(
+        "workspaces/<int:workspace_id>/members/<int:user_id>/",
+        members.MemberDetailApi.as_view(),
+        name="member",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/service-keys/",
+        keys.ServiceKeyListApi.as_view(),
+        name="service-keys",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/service-keys/<int:key_id>/",
+        keys.ServiceKeyDetailApi.as_view(),
+        name="service-key",
+    ),
+    path("personal-tokens/", keys.PersonalTokenListApi.as_view(), name="personal-tokens"),
+    path(
+        "personal-tokens/<int:token_id>/",
+        keys.PersonalTokenDetailApi.as_view(),
+        name="personal-token",
+    ),
+    path("workspaces/<int:workspace_id>/secrets/", secrets.SecretListApi.as_view(), name="secrets"),
+    path(
+        "workspaces/<int:workspace_id>/secrets/<str:name>/",
+        secrets.SecretDetailApi.as_view(),
+        name="secret",
+    ),
+    path("audit-log/", audit.AuditLogApi.as_view(), name="audit-log"),
+]

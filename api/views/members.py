@@ -1,0 +1,110 @@
+"""Workspace members and their roles: list (workspaces:read), add or set a role, remove
+(workspaces:manage-members). Roles are named (built-in or the organization's custom ones)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.permissions import actor_of, check_grantable, workspace_for
+from api.schema import responses
+from api.selectors import member_get, member_list
+from api.views.base import ApiView
+from orgs.models import Role, Workspace, WorkspaceMember
+from orgs.services import member_remove, member_set, role_get, user_get_or_create
+
+
+class MemberOutput(serializers.ModelSerializer):
+    user_id = serializers.IntegerField(source="user.pk")
+    email = serializers.CharField(source="user.email")
+    username = serializers.CharField(source="user.username")
+    role = serializers.CharField(source="role.name")
+    permissions = serializers.ListField(child=serializers.CharField(), source="role.permissions")
+
+    class Meta:
+        model = WorkspaceMember
+        ref_name = "Member"
+        fields = ("user_id", "email", "username", "role", "permissions", "created_at")
+
+
+def _set_role(
+    request: Request, workspace: Workspace, user: object, role_name: str
+) -> WorkspaceMember:
+    role = role_get(organization=workspace.organization, name=role_name, scope=Role.Scope.WORKSPACE)
+    check_grantable(request, workspace, role.permission_set)
+    return member_set(workspace=workspace, user=user, role=role, actor=actor_of(request))
+
+
+class MemberListApi(ApiView):
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        role = serializers.CharField(max_length=100, help_text="A workspace role name.")
+
+        class Meta:
+            ref_name = "MemberAdd"
+
+    @extend_schema(
+        operation_id="members_list", responses=responses(MemberOutput(many=True), 403, 404)
+    )
+    def get(self, request: Request, workspace_id: int) -> Response:
+        ws = workspace_for(request, workspace_id, "workspaces:read")
+        return Response(MemberOutput(member_list(workspace=ws), many=True).data)
+
+    @extend_schema(
+        operation_id="members_set",
+        description="Add a user (by email; created if unknown) or change their role.",
+        request=InputSerializer,
+        responses=responses(MemberOutput, 400, 403, 404),
+    )
+    def post(self, request: Request, workspace_id: int) -> Response:
+        ws = workspace_for(request, workspace_id, "workspaces:manage-members")
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_get_or_create(email=serializer.validated_data["email"])
+        member = _set_role(request, ws, user, serializer.validated_data["role"])
+        return Response(MemberOutput(member).data)
+
+
+class MemberDetailApi(ApiView):
+    class InputSerializer(serializers.Serializer):
+        role = serializers.CharField(max_length=100, help_text="A workspace role name.")
+
+        class Meta:
+            ref_name = "MemberRole"
+
+    def _member(
+        self, request: Request, workspace_id: int, user_id: int, permission: str
+    ) -> WorkspaceMember:
+        ws = workspace_for(request, workspace_id, permission)
+        member = member_get(workspace=ws, user_id=user_id)
+        if member is None:
+            raise exceptions.NotFound("Member not found.")
+        return member
+
+    @extend_schema(operation_id="members_retrieve", responses=responses(MemberOutput, 403, 404))
+    def get(self, request: Request, workspace_id: int, user_id: int) -> Response:
+        return Response(
+            MemberOutput(self._member(request, workspace_id, user_id, "workspaces:read")).data
+        )
+
+    @extend_schema(
+        operation_id="members_update",
+        request=InputSerializer,
+        responses=responses(MemberOutput, 400, 403, 404),
+    )
+    def put(self, request: Request, workspace_id: int, user_id: int) -> Response:
+        member = self._member(request, workspace_id, user_id, "workspaces:manage-members")
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = _set_role(
+            request, member.workspace, member.user, serializer.validated_data["role"]
+        )
+        return Response(MemberOutput(member).data)
+
+    @extend_schema(operation_id="members_remove", responses=responses(None, 403, 404, status=204))
+    def delete(self, request: Request, workspace_id: int, user_id: int) -> Response:
+        member = self._member(request, workspace_id, user_id, "workspaces:manage-members")
+        member_remove(workspace=member.workspace, user=member.user, actor=actor_of(request))
+        return Response(status=204)
