@@ -1,16 +1,41 @@
-"""
-ASGI config for gateway_site project.
+"""The ASGI entry point: the proxy routes beside Django, in one process (SPEC §6, §7).
 
-It exposes the ASGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/asgi/
+`django.setup()` runs first (models, settings); then a tiny dispatcher sends /openai, /anthropic,
+/gemini and /health to the proxy's raw ASGI app (proxy.app.ProxyApp: no Django request
+machinery on the hot path) and everything else to Django's ASGI handler (admin, /api/v1).
+The lifespan starts and stops the proxy's resources: the auth-table refresher, the recorder's
+drain task and the one aiohttp ClientSession of this process. Served by gunicorn with uvicorn
+workers (`make serve`).
 """
+
+from __future__ import annotations
 
 import os
+from typing import Any
 
-from django.core.asgi import get_asgi_application
+import django
 
-os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'gateway_site.settings')
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
+django.setup(set_prefix=False)
 
-application = get_asgi_application()
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402 - after django.setup()
+
+from proxy.app import ProxyApp, lifespan  # noqa: E402
+
+PROXY_PREFIXES = ("/openai/", "/anthropic/", "/gemini/")
+
+proxy_app = ProxyApp()
+django_app = ASGIHandler()
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http":
+        path = scope["path"]
+        if path.startswith(PROXY_PREFIXES) or path == "/health":
+            await proxy_app.handle(scope, receive, send)
+        else:
+            await django_app(scope, receive, send)
+    elif scope["type"] == "lifespan":
+        await lifespan(proxy_app, receive, send)
+    else:
+        await django_app(scope, receive, send)

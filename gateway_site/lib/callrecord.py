@@ -8,8 +8,13 @@ spool as JSON (`to_dict` / `from_dict`).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+# A tracing project name a caller may pick with `x-gateway-project` (the proxy answers 400
+# otherwise): letters, digits, space, dot, underscore and hyphen, 1-100 characters.
+PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 
 
 @dataclass(slots=True)

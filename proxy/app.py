@@ -1,0 +1,323 @@
+"""The proxy: a small raw ASGI application mounted beside Django's (gateway_site/asgi.py).
+
+No Django request machinery, no ORM and no sync_to_async on this path (docs/architecture.md):
+one call = route → authenticate (in-process table) → read and parse the body → gates' before →
+upstream exchange → usage and cost → gates' after → one CallRecord on the recorder's queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+from django.conf import settings
+
+from gateway_site.lib.callrecord import CallRecord
+from pricing.table import Usage, cost
+from proxy import forward, providers, routing
+from proxy.auth import AuthState, AuthTable, UpstreamSecret
+from proxy.context import RequestContext
+from proxy.errors import (
+    BadRequest,
+    BodyTooLarge,
+    PathNotAllowed,
+    PolicyBlocked,
+    ProviderSecretMissing,
+    ProxyError,
+    render,
+)
+from proxy.gates import Gate, ProxyCall, load_gates
+from proxy.record import Recorder
+from proxy.request import extract_key, gateway_options, upstream_headers, upstream_query
+from proxy.upstream import Upstream
+
+logger = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Any
+Send = Any
+
+
+class ClientGone(Exception):
+    """The client disconnected before the call was sent upstream."""
+
+
+class ProxyApp:
+    """One instance per process; its resources live from lifespan start-up to shutdown."""
+
+    def __init__(self) -> None:
+        self.auth = AuthState()
+        self.upstream = Upstream()
+        self.recorder = Recorder()
+        self.gates: list[Gate] = load_gates()
+        self.max_body = settings.GATEWAY_MAX_BODY_BYTES
+        self.trace_limit = settings.GATEWAY_TRACE_CONTENT_MAX_BYTES
+        self.base_urls = {
+            "openai": settings.GATEWAY_OPENAI_BASE_URL.rstrip("/"),
+            "anthropic": settings.GATEWAY_ANTHROPIC_BASE_URL.rstrip("/"),
+            "gemini": settings.GATEWAY_GEMINI_BASE_URL.rstrip("/"),
+        }
+
+    async def startup(self) -> None:
+        await self.upstream.start()
+        self.recorder.start()
+        await self.auth.refresh()
+        self.auth.start()
+
+    async def shutdown(self) -> None:
+        await self.auth.stop()
+        await self.recorder.stop()
+        await self.upstream.close()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await lifespan(self, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        if path == "/health":
+            await self._health(send)
+            return
+        route = routing.match(scope["method"], path)
+        dialect = route.dialect if route is not None else routing.dialect_of(path) or "openai"
+        call: ProxyCall | None = None
+        ran: list[Gate] = []
+        try:
+            if route is None:
+                raise PathNotAllowed()
+            table = await self.auth.current()
+            entry = table.authenticate(extract_key(scope["headers"], scope["query_string"]))
+            if entry.ctx is None:
+                table.authorize(entry)  # organization-scoped key: 403, nothing to record
+            call = self._new_call(entry.ctx, route, scope)  # type: ignore[arg-type]
+            table.authorize(entry)
+            body, secret = await self._prepare(call, route, scope, receive, table)
+            for gate in self.gates:
+                ran.append(gate)
+                await gate.before(call)
+            await self._exchange(call, route, scope, receive, send, body, secret)
+        except ProxyError as exc:
+            await self._send_error(exc, dialect, call, send)
+        except ClientGone:
+            if call is not None:
+                call.record.error = "client disconnected"
+        finally:
+            if call is not None:
+                await self._finish(call, ran)
+
+    def _new_call(self, ctx: RequestContext, route: routing.Route, scope: Scope) -> ProxyCall:
+        run_id = uuid.uuid4().hex
+        record = CallRecord(
+            run_id=run_id,
+            trace_id=run_id,
+            started_at=time.time(),
+            organization_id=ctx.organization_id,
+            workspace_id=ctx.workspace_id,
+            key_id=ctx.key_id,
+            key_prefix=ctx.key_prefix,
+            user_id=ctx.user_id,
+            name=route.endpoint,
+            dialect=route.dialect,
+            provider=route.dialect,
+            model=route.model,
+            method=scope["method"],
+            path=scope["path"],
+            stream=route.stream,
+        )
+        return ProxyCall(
+            ctx=ctx,
+            dialect=route.dialect,
+            endpoint=route.endpoint,
+            model=route.model,
+            body=None,
+            stream=route.stream,
+            record=record,
+        )
+
+    async def _prepare(
+        self,
+        call: ProxyCall,
+        route: routing.Route,
+        scope: Scope,
+        receive: Receive,
+        table: AuthTable,
+    ) -> tuple[bytes, UpstreamSecret]:
+        """Read the body, learn model and stream, check the secret: 400/413/424 before gates."""
+        headers = scope["headers"]
+        project, metadata = gateway_options(headers)
+        call.record.project_name = project or "gateway"
+        call.record.request_metadata = metadata
+        call.headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in headers
+            if k not in (b"authorization", b"x-api-key", b"x-goog-api-key")
+        }
+        call.record.user_agent = call.headers.get("user-agent", "")[:300]
+        raw = await read_body(receive, headers, self.max_body)
+        if scope["method"] == "POST":
+            call.body = parse_body(raw)
+            model = call.body.get("model")
+            if not call.model and isinstance(model, str):
+                call.model = model
+            call.stream = route.stream or call.body.get("stream") is True
+        call.record.model = call.model
+        call.record.stream = call.stream
+        call.price = table.prices.get(call.model)
+        provider = providers.get(route.dialect)
+        secret = table.upstreams.get(call.ctx.workspace_id, {}).get(provider.SECRET_NAME)
+        if secret is None:
+            raise ProviderSecretMissing(
+                f"this workspace has no {provider.SECRET_NAME} provider secret: "
+                "a workspace admin can set it under Settings → Integrations"
+            )
+        return raw, secret
+
+    async def _exchange(
+        self,
+        call: ProxyCall,
+        route: routing.Route,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: bytes,
+        secret: UpstreamSecret,
+    ) -> None:
+        provider = providers.get(route.dialect)
+        if call.body is not None:
+            changed = provider.prepare_body(call.endpoint, call.body, stream=call.stream)
+            if changed or call.body_changed:
+                body = orjson.dumps(call.body)
+            if call.ctx.trace_content:
+                call.record.request_content = forward.bounded_content(body, self.trace_limit)
+        query = upstream_query(scope["query_string"])
+        url = (secret.base_url or self.base_urls[route.dialect]) + route.upstream_path
+        if query:
+            url = f"{url}?{query}"
+        headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
+        assert self.upstream.session is not None
+        resp = await forward.open_upstream(
+            self.upstream.session, scope["method"], url, headers, body
+        )
+        call.http_status = call.record.http_status = resp.status
+        streamed = resp.headers.get("content-type", "").startswith("text/event-stream")
+        if streamed or (call.stream and resp.status < 300):
+            await forward.relay_stream(
+                resp, call, provider, send, receive, trace_limit=self.trace_limit
+            )
+        else:
+            await forward.relay_whole(
+                resp, call, provider, send, billed=route.billed, trace_limit=self.trace_limit
+            )
+        if resp.status >= 400 and call.record.error is None:
+            call.record.error = f"upstream answered {resp.status}"
+
+    async def _send_error(
+        self, exc: ProxyError, dialect: str, call: ProxyCall | None, send: Send
+    ) -> None:
+        meta: dict[str, Any] = {"provider": dialect}
+        if call is not None:
+            meta = forward.gateway_metadata(call, exc.outcome)
+            call.http_status = call.record.http_status = exc.status
+            call.record.error = exc.message
+            if isinstance(exc, PolicyBlocked):
+                call.record.status = "blocked"
+        status, headers, body = render(exc, dialect, meta)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _finish(self, call: ProxyCall, ran: list[Gate]) -> None:
+        """Price the call, run every gate's after(), and queue the record. Never raises."""
+        record = call.record
+        if call.usage is None and call.http_status is not None and call.http_status < 300:
+            call.usage = Usage()
+        usage = call.usage or Usage()
+        if call.price is not None:
+            call.cost_usd = cost(call.price, usage)
+        elif call.endpoint in routing.UNBILLED:
+            call.cost_usd = 0.0
+        elif call.model:
+            record.price_missing = True  # cost stays None: unknown, never a silent 0
+        for gate in ran:
+            try:
+                await gate.after(call)
+            except Exception:
+                logger.exception("gate %s failed in after()", type(gate).__name__)
+        record.ended_at = time.time()
+        record.input_tokens = usage.input_tokens
+        record.output_tokens = usage.output_tokens
+        record.cache_read_tokens = usage.cache_read_tokens
+        record.cache_write_tokens = usage.cache_write_tokens
+        record.reasoning_tokens = usage.reasoning_tokens
+        record.cost_usd = call.cost_usd
+        if record.status != "blocked" and (record.error is not None or record.http_status >= 400):
+            record.status = "error"
+        self.recorder.submit(record)
+        self.recorder.touch_key(call.ctx.key_id)
+
+    async def _health(self, send: Send) -> None:
+        ready = self.auth.table is not None and self.upstream.session is not None
+        body = orjson.dumps({"status": "ok" if ready else "starting"})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200 if ready else 503,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("the request body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int) -> bytes:
+    """The whole request body; 413 as soon as it (or its Content-Length) passes `limit`."""
+    for name, value in headers:
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            raise BodyTooLarge(f"the request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def lifespan(app: ProxyApp, receive: Receive, send: Send) -> None:
+    """ASGI lifespan for the proxy alone (gateway_site.asgi runs the same for the whole site)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await app.startup()
+            except Exception as exc:
+                logger.exception("gateway proxy failed to start")
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await app.shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,201 @@
+"""The upstream exchange of one call: send it, then relay the answer whole or as a stream.
+
+The request body goes upstream byte for byte unless a gate or the include_usage rule changed
+it. Upstream errors are relayed with their status and body untouched. Streams are relayed as
+each chunk arrives (no buffering); a client that disconnects cancels the upstream request (the
+response is closed in `finally`, so the provider sees the connection go); an upstream that
+dies mid-stream ends the client's stream cleanly and the call is recorded as an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from proxy.errors import UpstreamTimeout, UpstreamUnreachable, metadata_header
+from proxy.request import DROP_RESPONSE
+from proxy.sse import UsageScanner
+
+if TYPE_CHECKING:
+    from proxy.gates import ProxyCall
+
+Send = Any
+Receive = Any
+
+
+def gateway_metadata(call: ProxyCall, outcome: str) -> dict[str, Any]:
+    return {
+        "outcome": outcome,
+        "provider": call.dialect,
+        "model": call.model,
+        "trace_id": call.record.trace_id,
+        **call.metadata,
+    }
+
+
+def _response_headers(resp: aiohttp.ClientResponse, call: ProxyCall) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in resp.headers.items()
+        if name.lower() not in DROP_RESPONSE
+    ]
+    outcome = "success" if resp.status < 400 else "error"
+    headers.append((b"x-gateway-metadata", metadata_header(gateway_metadata(call, outcome))))
+    return headers
+
+
+def bounded_content(data: bytes, limit: int) -> Any:
+    """What a trace keeps of a body: the JSON when it fits in `limit`, else a text prefix."""
+    if len(data) <= limit:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return data.decode("utf-8", "replace")
+    return data[:limit].decode("utf-8", "replace")
+
+
+async def open_upstream(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> aiohttp.ClientResponse:
+    """The upstream response (headers read), or 504 / 502 in the caller's dialect."""
+    try:
+        return await session.request(
+            method, URL(url, encoded=True), headers=headers, data=body or None
+        )
+    except TimeoutError as exc:
+        raise UpstreamTimeout("the upstream provider did not answer in time") from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamUnreachable(
+            f"the upstream provider is unreachable ({type(exc).__name__})"
+        ) from exc
+
+
+async def relay_whole(
+    resp: aiohttp.ClientResponse,
+    call: ProxyCall,
+    provider: ModuleType,
+    send: Send,
+    *,
+    billed: bool,
+    trace_limit: int,
+) -> None:
+    """Read the whole upstream body, take usage from it, send it on (through the filters)."""
+    try:
+        data = await resp.read()
+    except TimeoutError as exc:
+        raise UpstreamTimeout("the upstream provider stopped answering") from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamUnreachable(
+            f"the upstream provider broke the connection ({type(exc).__name__})"
+        ) from exc
+    finally:
+        resp.release()
+    call.record.first_token_at = time.time()
+    if billed and resp.status < 300 and data:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            call.usage = provider.usage_from_body(call.endpoint, orjson.loads(data))
+    if call.ctx.trace_content:
+        call.record.response_content = bounded_content(data, trace_limit)
+    for response_filter in call.response_filters:
+        data = response_filter.filter_body(data)
+    headers = _response_headers(resp, call)
+    headers.append((b"content-length", str(len(data)).encode()))
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def relay_stream(
+    resp: aiohttp.ClientResponse,
+    call: ProxyCall,
+    provider: ModuleType,
+    send: Send,
+    receive: Receive,
+    *,
+    trace_limit: int,
+) -> None:
+    """Relay a stream until it ends, the upstream dies, or the client goes away."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": resp.status,
+            "headers": _response_headers(resp, call),
+        }
+    )
+    pump = asyncio.ensure_future(_pump(resp, call, provider, send, trace_limit))
+    watch = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not pump.done():
+            pump.cancel()
+            call.record.error = "client disconnected"
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _pump(
+    resp: aiohttp.ClientResponse,
+    call: ProxyCall,
+    provider: ModuleType,
+    send: Send,
+    trace_limit: int,
+) -> None:
+    sse = resp.headers.get("content-type", "").startswith("text/event-stream")
+    scanner = UsageScanner(provider, call.endpoint, sse=sse)
+    filters = call.response_filters
+    kept: list[bytes] | None = [] if call.ctx.trace_content else None
+    kept_size = 0
+    finished = False
+    try:
+        async for chunk in resp.content.iter_any():
+            if call.record.first_token_at is None:
+                call.record.first_token_at = time.time()
+            scanner.feed(chunk)
+            if kept is not None and kept_size < trace_limit:
+                kept.append(chunk[: trace_limit - kept_size])
+                kept_size += len(kept[-1])
+            for response_filter in filters:
+                chunk = response_filter.feed(chunk)
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finished = True
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        call.record.error = f"upstream stream interrupted ({type(exc).__name__})"
+    finally:
+        if finished:
+            resp.release()
+        else:
+            resp.close()  # drop the connection: the provider stops generating
+        scanner.close()
+        call.usage = scanner.usage or call.usage
+        if kept is not None:
+            call.record.response_content = b"".join(kept).decode("utf-8", "replace")
+    tail = b""
+    for response_filter in filters:
+        tail = (
+            response_filter.feed(tail) + response_filter.flush()
+            if tail
+            else response_filter.flush()
+        )
+    await send({"type": "http.response.body", "body": tail, "more_body": False})

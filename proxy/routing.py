@@ -1,0 +1,73 @@
+"""The allow-list of proxied paths (SPEC §2). Anything else under a provider prefix is a 501."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PREFIXES: dict[str, str] = {"/openai/": "openai", "/anthropic/": "anthropic", "/gemini/": "gemini"}
+
+# Endpoints that are not billed: their calls cost 0, and a missing price is not flagged.
+UNBILLED = frozenset({"CountTokens", "Models"})
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    dialect: str
+    endpoint: str
+    upstream_path: str  # the provider's own path, appended to the base URL
+    model: str = ""  # from the path (Gemini); otherwise read from the body
+    stream: bool = False  # the endpoint always streams (Gemini streamGenerateContent)
+
+    @property
+    def billed(self) -> bool:
+        return self.endpoint not in UNBILLED
+
+
+_STATIC: dict[tuple[str, str], tuple[str, str]] = {
+    ("POST", "/openai/v1/chat/completions"): ("openai", "ChatCompletions"),
+    ("POST", "/openai/v1/responses"): ("openai", "Responses"),
+    ("POST", "/openai/v1/embeddings"): ("openai", "Embeddings"),
+    ("GET", "/openai/v1/models"): ("openai", "Models"),
+    ("POST", "/anthropic/v1/messages"): ("anthropic", "Messages"),
+    ("POST", "/anthropic/v1/messages/count_tokens"): ("anthropic", "CountTokens"),
+    ("GET", "/anthropic/v1/models"): ("anthropic", "Models"),
+    ("GET", "/gemini/v1beta/models"): ("gemini", "Models"),
+    ("GET", "/gemini/v1/models"): ("gemini", "Models"),
+}
+_GEMINI_RE = re.compile(
+    r"^/gemini/(v1beta|v1)/models/([A-Za-z0-9._-]+):(generateContent|streamGenerateContent|countTokens)$"
+)
+_GEMINI_ENDPOINTS = {
+    "generateContent": "GenerateContent",
+    "streamGenerateContent": "StreamGenerateContent",
+    "countTokens": "CountTokens",
+}
+
+
+def dialect_of(path: str) -> str | None:
+    """The dialect whose prefix `path` is under, or None (not a proxy path)."""
+    for prefix, dialect in PREFIXES.items():
+        if path.startswith(prefix):
+            return dialect
+    return None
+
+
+def match(method: str, path: str) -> Route | None:
+    """The route of an allow-listed (method, path), or None."""
+    static = _STATIC.get((method, path))
+    if static is not None:
+        dialect, endpoint = static
+        return Route(dialect=dialect, endpoint=endpoint, upstream_path=path[len(dialect) + 1 :])
+    if method == "POST":
+        found = _GEMINI_RE.match(path)
+        if found is not None:
+            endpoint = _GEMINI_ENDPOINTS[found.group(3)]
+            return Route(
+                dialect="gemini",
+                endpoint=endpoint,
+                upstream_path=path[len("/gemini") :],
+                model=found.group(2),
+                stream=endpoint == "StreamGenerateContent",
+            )
+    return None
