@@ -1,1 +1,268 @@
+"""Tracing → Projects → runs (SPEC §4): read-only pages scoped to the user's workspaces.
+
+Who sees what: projects need `projects:read` in their workspace; runs need `projects:read` and
+`runs:read` there (tracing.selectors.run_workspace_ids). A run outside that scope answers 404
+(orgs.admin_scoping.get_object). A member whose role lacks `runs:read` in every workspace
+cannot open the runs list at all (403 from Django admin: there is no list they may see) and
+gets 404 on any run page. Nothing here can add, change or delete a run.
+"""
+
 from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html
+
+from orgs.admin_scoping import WorkspaceScopedAdmin, workspace_ids_for
+from tracing.admin_filters import (
+    KeyFilter,
+    ModelFilter,
+    ProjectFilter,
+    TimeRangeFilter,
+    UserFilter,
+)
+from tracing.models import Run, TracingProject
+from tracing.selectors import run_totals
+
+if TYPE_CHECKING:
+    from django.core.paginator import Paginator
+    from django.db.models import Model, QuerySet
+    from django.http import HttpRequest, HttpResponse
+
+RUN_PERMISSIONS = ("projects:read", "runs:read")
+
+
+class _ReadOnlyScopedAdmin(WorkspaceScopedAdmin):
+    """Visible where the user holds every permission in `read_permissions`; never writable."""
+
+    read_permissions: tuple[str, ...] = ("projects:read",)
+    view_permission = "projects:read"
+
+    def _ids(self, request: HttpRequest) -> set[int] | None:
+        result: set[int] | None = None
+        for permission in self.read_permissions:
+            ids = workspace_ids_for(request, permission)
+            if ids is not None:
+                result = ids if result is None else result & ids
+        return result
+
+    def scope_filter(self, request: HttpRequest, permission: str) -> Q | None:
+        ids = self._ids(request)
+        return None if ids is None else Q(**{f"{self.workspace_field}__in": ids})
+
+    def object_in_scope(self, request: HttpRequest, obj: Model, permission: str) -> bool:
+        ids = self._ids(request)
+        return ids is None or obj.workspace_id in ids  # type: ignore[attr-defined]
+
+    def has_any_scope(self, request: HttpRequest, permission: str) -> bool:
+        ids = self._ids(request)
+        return ids is None or bool(ids)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(TracingProject)
+class TracingProjectAdmin(_ReadOnlyScopedAdmin):
+    admin_section = "Tracing"
+    admin_order = 1
+    list_display = ("name", "workspace", "created_at", "runs_link")
+    list_select_related = ("workspace__organization",)
+    search_fields = ("name",)
+    fields = ("name", "workspace", "created_at", "runs_link")
+    readonly_fields = fields
+
+    @admin.display(description="runs")
+    def runs_link(self, obj: TracingProject) -> str:
+        url = reverse("admin:tracing_run_changelist")
+        return format_html('<a href="{}?project={}">Runs</a>', url, obj.pk)
+
+
+def _pretty(value: Any) -> str:
+    if value in (None, {}, [], ""):
+        return "—"
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+
+
+def _seconds(start: Any, end: Any) -> str:
+    if start is None or end is None:
+        return "—"
+    return f"{(end - start).total_seconds():.3f} s"
+
+
+@admin.register(Run)
+class RunAdmin(_ReadOnlyScopedAdmin):
+    admin_section = "Tracing"
+    admin_order = 2
+    read_permissions = RUN_PERMISSIONS
+    view_permission = "runs:read"
+    show_full_result_count = False  # the filtered count comes with the totals, in one query
+    show_facets = admin.ShowFacets.NEVER  # facet counts would each scan the filtered runs
+    list_per_page = 50
+    list_display = (
+        "started_at",
+        "name",
+        "model",
+        "status",
+        "policy_outcome",
+        "key_prefix",
+        "user_label",
+        "total_tokens",
+        "cost_usd",
+        "duration",
+    )
+    list_filter = (
+        TimeRangeFilter,
+        ProjectFilter,
+        KeyFilter,
+        UserFilter,
+        ModelFilter,
+        "status",
+        "policy_outcome",
+    )
+    list_select_related = ("user",)
+    search_fields = ("=trace_id",)
+    search_help_text = "Exact trace id (from x-gateway-metadata)."
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "run_id",
+                    "trace_id",
+                    "project",
+                    "name",
+                    "status",
+                    "http_status",
+                    "error",
+                    "policy_outcome",
+                )
+            },
+        ),
+        ("Timing", {"fields": ("started_at", "ended_at", "duration", "time_to_first_token")}),
+        (
+            "Call",
+            {
+                "fields": (
+                    "dialect",
+                    "provider",
+                    "model",
+                    "method",
+                    "path",
+                    "stream",
+                    "user_agent",
+                    "metadata_pretty",
+                )
+            },
+        ),
+        (
+            "Caller",
+            {"fields": ("organization_id", "workspace_id", "key_prefix", "key_id", "user_label")},
+        ),
+        (
+            "Usage and cost",
+            {
+                "fields": (
+                    "input_tokens",
+                    "output_tokens",
+                    "cache_read_tokens",
+                    "cache_write_tokens",
+                    "reasoning_tokens",
+                    "cost_usd",
+                    "price_missing",
+                )
+            },
+        ),
+        ("Policies", {"fields": ("policy_results_pretty", "redaction_counts_pretty")}),
+        (
+            "Content (stored only when the workspace traces content; redacted)",
+            {
+                "fields": (
+                    "request_pretty",
+                    "response_pretty",
+                )
+            },
+        ),
+    )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        return [f for _, spec in self.fieldsets for f in spec["fields"]]
+
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Run],
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> Paginator:
+        """One aggregate gives both the totals shown above the list and the page count."""
+        totals = run_totals(queryset)
+        request._gw_run_totals = totals  # type: ignore[attr-defined]
+        paginator = super().get_paginator(
+            request, queryset, per_page, orphans, allow_empty_first_page
+        )
+        paginator.__dict__["count"] = totals["calls"]  # pre-fills the cached_property
+        return paginator
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context is not None:
+            context["run_totals"] = getattr(request, "_gw_run_totals", None)
+        return response
+
+    @admin.display(description="user")
+    def user_label(self, obj: Run) -> str:
+        if obj.user_id is None:
+            return "—"
+        try:
+            return obj.user.get_username()  # type: ignore[union-attr]
+        except (ObjectDoesNotExist, AttributeError):
+            return f"deleted user {obj.user_id}"  # runs outlive their users (no FK constraint)
+
+    @admin.display(description="tokens")
+    def total_tokens(self, obj: Run) -> int:
+        return obj.total_tokens
+
+    @admin.display(description="duration")
+    def duration(self, obj: Run) -> str:
+        return _seconds(obj.started_at, obj.ended_at)
+
+    @admin.display(description="time to first token")
+    def time_to_first_token(self, obj: Run) -> str:
+        return _seconds(obj.started_at, obj.first_token_at)
+
+    @admin.display(description="X-Gateway-* metadata")
+    def metadata_pretty(self, obj: Run) -> str:
+        return _pretty(obj.request_metadata)
+
+    @admin.display(description="policy results")
+    def policy_results_pretty(self, obj: Run) -> str:
+        return _pretty(obj.policy_results)
+
+    @admin.display(description="redaction counts")
+    def redaction_counts_pretty(self, obj: Run) -> str:
+        return _pretty(obj.redaction_counts)
+
+    @admin.display(description="request")
+    def request_pretty(self, obj: Run) -> str:
+        return _pretty(obj.request_content)
+
+    @admin.display(description="response")
+    def response_pretty(self, obj: Run) -> str:
+        return _pretty(obj.response_content)

@@ -140,10 +140,12 @@ class Run(models.Model):
     objects = RunQuerySet.as_manager()
 
     class Meta:
-        ordering = ("-started_at",)
+        ordering = ("-started_at", "-id")
         indexes = [
-            # The runs list: one project, newest first, optionally narrowed by one filter.
-            models.Index(fields=("project", "-started_at"), name="run_project_start"),
+            # The runs list: one workspace or project, newest first (the id breaks ties, as the
+            # admin's deterministic ordering adds it), optionally narrowed by one filter.
+            models.Index(fields=("workspace", "-started_at", "-id"), name="run_ws_start"),
+            models.Index(fields=("project", "-started_at", "-id"), name="run_project_start_id"),
             models.Index(fields=("project", "status", "-started_at"), name="run_project_status"),
             models.Index(fields=("project", "model", "-started_at"), name="run_project_model"),
             models.Index(
