@@ -28,6 +28,12 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
             item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL"))
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings: Any) -> None:
+    """Personas and logins hash passwords; PBKDF2's deliberate slowness only slows the suite."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @dataclass
 class Persona:
     user: Any

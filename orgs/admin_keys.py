@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.template.response import TemplateResponse
@@ -93,6 +94,8 @@ class ServiceKeyAdmin(_KeyAdmin):
     def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
         if obj is None:
             kwargs["fields"] = ("name", "workspace", "role", "expires_at")
+        else:
+            kwargs["form"] = forms.ModelForm  # existing keys: a read-only page
         form = super().get_form(request, obj, **kwargs)
         form.actor = request.user
         return form
