@@ -131,7 +131,9 @@ def diagnose(response: Response, *, provider: str) -> Verdict:
             "/openai/v1), and check that a load balancer or proxy in between forwards the path.",
         )
     if status == 401:
-        if message == GATEWAY_401_MESSAGE or response.metadata.get("outcome") != "upstream_error":
+        # The gateway's own 401 comes before a call exists (no trace id); an upstream 401
+        # (the provider refusing the workspace's secret) is passed through with one.
+        if message == GATEWAY_401_MESSAGE or "trace_id" not in response.metadata:
             return Verdict(
                 False, "key",
                 "The gateway did not accept the key: it is unknown, malformed, expired or revoked "

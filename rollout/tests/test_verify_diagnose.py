@@ -63,7 +63,7 @@ def test_a_404_without_gateway_metadata_is_not_the_gateway():
 
 def test_an_upstream_error_passed_through_names_the_secret():
     body = b'{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}'
-    response = Response(401, {"x-gateway-metadata": '{"outcome":"upstream_error"}'}, body)
+    response = Response(401, {"x-gateway-metadata": '{"outcome":"error","trace_id":"abc"}'}, body)
     verdict = diagnose(response, provider="openai")
     assert verdict.check == "upstream"
     assert "OPENAI_API_KEY" in verdict.fix
