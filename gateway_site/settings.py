@@ -282,3 +282,18 @@ CELERY_BEAT_SCHEDULE["tracing-prune-runs"] = {
     "schedule": 600.0,
     "options": {"expires": 300},
 }
+
+# --- Spend limits (policies/spend_*.py, docs/architecture.md §3) -------------------------------
+# Redis unreachable: False = refuse calls under a spend policy with 503 (fail closed), True = serve.
+GATEWAY_SPEND_FAIL_OPEN = env_bool("GATEWAY_SPEND_FAIL_OPEN", "False")
+# A reservation whose process died is released after this many seconds (longer than any call).
+GATEWAY_SPEND_RESERVATION_TTL = env_float("GATEWAY_SPEND_RESERVATION_TTL", 900.0)
+# Output bound assumed for a request that sets none, when the price table has no model maximum.
+GATEWAY_SPEND_DEFAULT_MAX_OUTPUT_TOKENS = env_int("GATEWAY_SPEND_DEFAULT_MAX_OUTPUT_TOKENS", 32_768)
+# How soon other gateway processes see a policy change (this process reloads at once).
+GATEWAY_SPEND_REFRESH_SECONDS = env_float("GATEWAY_SPEND_REFRESH_SECONDS", 5.0)
+CELERY_BEAT_SCHEDULE["spend-aggregate-totals"] = {
+    "task": "policies.spend_tasks.aggregate_spend_totals",
+    "schedule": 60.0,
+    "options": {"expires": 50},
+}

@@ -1,6 +1,17 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
 class PoliciesConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'policies'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "policies"
+    verbose_name = "Policies"
+
+    def ready(self) -> None:
+        # Signals for cache invalidation only (STYLE 2.2): the proxies' policy snapshots.
+        from gateway_site.lib import invalidation
+        from policies import models_spend, spend_tasks  # noqa: F401  (registers the Celery task)
+
+        for model in (models_spend.SpendPolicy, models_spend.SpendWindow):
+            invalidation.connect_model(model)

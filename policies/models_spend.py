@@ -66,7 +66,11 @@ class SpendPolicy(models.Model):
     scope = models.CharField(max_length=20, choices=Scope.choices)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TOTAL)
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="spend_policies",
+        Workspace,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="spend_policies",
         help_text="Workspace scope: the capped workspace. Per-member key/user policies: the group.",
     )
     api_key = models.ForeignKey(
@@ -80,7 +84,9 @@ class SpendPolicy(models.Model):
         related_name="spend_policies",
     )
     unpriced_models = models.CharField(
-        max_length=10, choices=Unpriced.choices, default=Unpriced.REFUSE,
+        max_length=10,
+        choices=Unpriced.choices,
+        default=Unpriced.REFUSE,
         help_text="What to do with a call to a model missing from the price table.",
     )
     fallback_input_per_mtok = models.DecimalField(

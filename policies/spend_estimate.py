@@ -1,0 +1,115 @@
+"""The most a call can cost, computed before it is forwarded (pure functions).
+
+The reservation must never be below the actual cost, or concurrent calls could together
+overshoot a cap. So every bound here errs high:
+- input tokens ≤ bytes of the request JSON: a BPE token covers at least one byte of UTF-8
+  text, and the JSON (keys, quotes, escapes) is longer than the text the model reads. Provider
+  side overhead (tool-use system prompts, chat formatting) is covered by INPUT_OVERHEAD_TOKENS,
+  each image-like part by MEDIA_PART_TOKENS, each file part by the model's context window; the
+  total is capped by the context window when the price table knows it. Every input token is
+  priced at the dearest input rate (input or cache write).
+- output tokens = the request's own bound (max_tokens, max_completion_tokens,
+  max_output_tokens, generationConfig.maxOutputTokens, plus a Gemini thinking budget) times the
+  number of choices asked for (n, candidateCount); without a bound, the model's maximum from the
+  price table, else settings.GATEWAY_SPEND_DEFAULT_MAX_OUTPUT_TOKENS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+INPUT_OVERHEAD_TOKENS = 1_000
+MEDIA_PART_TOKENS = 2_000
+_MEDIA_MARKERS = (
+    b'"image_url"',
+    b'"input_image"',
+    b'"image"',
+    b'"inline_data"',
+    b'"inlineData"',
+    b'"input_audio"',
+)
+_FILE_MARKERS = (b'"file_data"', b'"fileData"', b'"document"', b'"input_file"', b'"file"')
+_FREE_ENDPOINTS = frozenset({"CountTokens", "Models", "ListModels", "GetModel"})
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """USD per 1M tokens: the dearest input-side rate and the output rate."""
+
+    input: float
+    output: float
+
+
+def is_chargeable(endpoint: str, body: dict[str, Any] | None) -> bool:
+    """Listing models and counting tokens cost nothing; everything with a body may."""
+    return body is not None and endpoint not in _FREE_ENDPOINTS
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return max(int(value), 0)
+
+
+def output_bound(body: dict[str, Any]) -> int | None:
+    """The output tokens the request itself allows, or None when it sets no bound."""
+    bound = None
+    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):
+        value = _int(body.get(name))
+        if value is not None:
+            bound = value if bound is None else max(bound, value)
+    config = body.get("generationConfig") or body.get("generation_config")
+    if isinstance(config, dict):
+        value = _int(config.get("maxOutputTokens", config.get("max_output_tokens")))
+        if value is not None:
+            bound = value if bound is None else max(bound, value)
+            thinking = config.get("thinkingConfig") or config.get("thinking_config")
+            if isinstance(thinking, dict):
+                budget = _int(thinking.get("thinkingBudget", thinking.get("thinking_budget")))
+                bound += budget or 0
+    return bound
+
+
+def choices(body: dict[str, Any]) -> int:
+    n = _int(body.get("n")) or 1
+    config = body.get("generationConfig") or body.get("generation_config")
+    if isinstance(config, dict):
+        n = max(n, _int(config.get("candidateCount", config.get("candidate_count"))) or 1)
+    return n
+
+
+def input_bound(body: dict[str, Any], context_window: int | None) -> int:
+    """An upper bound on the input tokens of `body` (see the module docstring)."""
+    raw = orjson.dumps(body)
+    tokens = len(raw) + INPUT_OVERHEAD_TOKENS
+    tokens += MEDIA_PART_TOKENS * sum(raw.count(m) for m in _MEDIA_MARKERS)
+    files = sum(raw.count(m) for m in _FILE_MARKERS)
+    if files:
+        tokens += files * (context_window or 1_000_000)
+    if context_window:
+        tokens = min(tokens, context_window)
+    return tokens
+
+
+def max_cost_usd(
+    *,
+    endpoint: str,
+    body: dict[str, Any],
+    rates: Rates,
+    model_max_output: int | None,
+    context_window: int | None,
+    default_max_output: int,
+) -> float:
+    """The most the call can cost at `rates`, in USD."""
+    tokens_in = input_bound(body, context_window)
+    if endpoint == "Embeddings":
+        tokens_out = 0
+    else:
+        bound = output_bound(body)
+        if bound is None:
+            bound = model_max_output or default_max_output
+        tokens_out = bound * choices(body)
+    return (tokens_in * rates.input + tokens_out * rates.output) / 1_000_000

@@ -1,0 +1,120 @@
+"""Reads for spend limits: what a policy has spent, from the truth in PostgreSQL.
+
+`usage_cost` sums tracing.UsageRecord rows of one (policy, member) over a time range, using the
+(subject, started_at) indexes of that table. `counter_baseline_micros` is what a live counter
+is rebuilt to: the aggregated SpendTotal of its window plus the usage recorded since that total
+was computed, so a rebuild reads at most the last aggregation interval of raw usage (plus the
+whole window only for a window no aggregation has seen yet: its first minute, or a new policy).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import F, Q, QuerySet, Sum
+
+from policies.spend_snapshot import PolicyRule, usd_to_micros
+from policies.spend_windows import window_end
+
+if TYPE_CHECKING:
+    from policies.models_spend import SpendPolicy
+
+_MEMBER_FIELD = {"ws": "workspace_id", "key": "key_id", "user": "user_id"}
+
+
+def usage_filter(rule: PolicyRule, member: str) -> Q:
+    """The UsageRecord rows that count against (rule, member)."""
+    q = Q(organization_id=rule.organization_id)
+    if member:
+        kind, _, ident = member.partition(":")
+        q &= Q(**{_MEMBER_FIELD[kind]: int(ident)})
+        if rule.scope != "workspace" and rule.workspace_id is not None:
+            q &= Q(workspace_id=rule.workspace_id)
+    elif rule.scope == "workspace":
+        q &= Q(workspace_id=rule.workspace_id)
+    elif rule.scope == "api_key":
+        q &= Q(key_id=rule.api_key_id)
+    elif rule.scope == "user":
+        q &= Q(user_id=rule.user_id)
+    return q
+
+
+def _cost_aggregates() -> dict[str, Any]:
+    unpriced = Q(cost_usd__isnull=True)
+    return {
+        "cost": Sum("cost_usd"),
+        "unpriced_in": Sum(
+            F("input_tokens") + F("cache_read_tokens") + F("cache_write_tokens"), filter=unpriced
+        ),
+        "unpriced_out": Sum("output_tokens", filter=unpriced),
+    }
+
+
+def _cost_of(row: dict[str, Any], rule: PolicyRule) -> Decimal:
+    """Priced cost, plus unpriced tokens at the policy's fallback price when it charges one."""
+    total = Decimal(row.get("cost") or 0)
+    if rule.unpriced == "fallback":
+        tokens_in = row.get("unpriced_in") or 0
+        tokens_out = row.get("unpriced_out") or 0
+        total += (
+            Decimal(str(rule.fallback_input or 0)) * tokens_in
+            + Decimal(str(rule.fallback_output or 0)) * tokens_out
+        ) / 1_000_000
+    return total
+
+
+def usage_rows(rule: PolicyRule, since: dt.datetime, until: dt.datetime) -> QuerySet[Any]:
+    from tracing.models import UsageRecord
+
+    return UsageRecord.objects.filter(started_at__gte=since, started_at__lt=until)
+
+
+def usage_cost(rule: PolicyRule, member: str, since: dt.datetime, until: dt.datetime) -> Decimal:
+    """USD spent by (rule, member) on calls started in [since, until)."""
+    row = (
+        usage_rows(rule, since, until)
+        .filter(usage_filter(rule, member))
+        .aggregate(**_cost_aggregates())
+    )
+    return _cost_of(row, rule)
+
+
+def usage_cost_by_member(
+    rule: PolicyRule, field: str, since: dt.datetime, until: dt.datetime
+) -> dict[int, Decimal]:
+    """For a default-per-member policy: USD per member id (`field` is workspace_id, key_id or
+    user_id) in one GROUP BY."""
+    q = Q(organization_id=rule.organization_id) & Q(**{f"{field}__isnull": False})
+    if rule.scope != "workspace" and rule.workspace_id is not None:
+        q &= Q(workspace_id=rule.workspace_id)
+    rows = usage_rows(rule, since, until).filter(q).values(field).annotate(**_cost_aggregates())
+    return {row[field]: _cost_of(row, rule) for row in rows}
+
+
+def counter_baseline_micros(
+    rule: PolicyRule, member: str, window: str, start: dt.datetime, now: dt.datetime
+) -> int:
+    """What a counter missing from Redis (or a new DB counter) starts from: the truth."""
+    from policies.models_spend import SpendTotal
+
+    total = SpendTotal.objects.filter(
+        policy_id=rule.id, member=member, window=window, window_start=start
+    ).first()
+    end = max(window_end(window, start), now)
+    if total is None:
+        return usd_to_micros(usage_cost(rule, member, start, end))
+    since = max(total.computed_until, start)
+    return usd_to_micros(total.spent_usd + usage_cost(rule, member, since, end))
+
+
+def spend_policy_list_for_org(*, organization_id: int) -> QuerySet[SpendPolicy]:
+    """The organization's spend policies with their windows (admin, API, CLI)."""
+    from policies.models_spend import SpendPolicy
+
+    return (
+        SpendPolicy.objects.filter(organization_id=organization_id)
+        .select_related("workspace", "api_key", "user")
+        .prefetch_related("windows")
+    )

@@ -1,0 +1,105 @@
+"""Helpers shared by the spend tests: a call as the proxy hands it to gates, and a price under
+which a request's maximum cost is easy to reason about."""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from gateway_site.lib.callrecord import CallRecord
+from policies.spend_services import spend_policy_upsert
+from pricing.table import Price
+from proxy.context import RequestContext
+from proxy.gates import ProxyCall
+
+# Input is free and output costs $10,000 per 1M tokens: `max_tokens=100` reserves exactly $1.
+PRICE = Price(
+    model="gpt-test",
+    provider="openai",
+    input=0.0,
+    output=10_000.0,
+    cache_read=0.0,
+    cache_write=0.0,
+    max_output_tokens=1_000,
+    context_window=100_000,
+)
+ONE_DOLLAR_BODY: dict[str, Any] = {
+    "model": "gpt-test",
+    "max_tokens": 100,
+    "messages": [{"role": "user", "content": "hi"}],
+}
+
+
+def make_call(
+    persona: Any,
+    *,
+    key: Any = None,
+    body: dict[str, Any] | None = None,
+    price: Price | None = PRICE,
+    endpoint: str = "ChatCompletions",
+) -> ProxyCall:
+    key = key or persona.key
+    ctx = RequestContext(
+        organization_id=key.organization_id,
+        workspace_id=key.workspace_id,
+        key_id=key.pk,
+        key_prefix=key.display_prefix,
+        key_kind=key.kind,
+        user_id=key.user_id,
+        permissions=frozenset({"gateway:invoke", "workspaces:read"}),
+        trace_content=False,
+    )
+    record = CallRecord(run_id=uuid.uuid4().hex, trace_id=uuid.uuid4().hex, started_at=time.time())
+    return ProxyCall(
+        ctx=ctx,
+        dialect="openai",
+        endpoint=endpoint,
+        model="gpt-test",
+        body=dict(ONE_DOLLAR_BODY) if body is None else body,
+        stream=False,
+        record=record,
+        price=price,
+    )
+
+
+def policy(persona: Any, name: str, scope: str, windows: dict[str, str], **kw: Any) -> Any:
+    return spend_policy_upsert(
+        organization=persona.organization,
+        name=name,
+        scope=scope,
+        windows={w: Decimal(v) for w, v in windows.items()},
+        **kw,
+    )
+
+
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis), "db"])
+def store_mode(request: Any, settings: Any) -> str:
+    """Run a test against the Redis script and against the database counters."""
+    if request.param == "redis":
+        if not settings.REDIS_URL:
+            pytest.skip("needs REDIS_URL")
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    else:
+        settings.REDIS_URL = ""
+    return request.param
+
+
+def drive(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async test body under async_to_sync, so the gate's ORM work (sync_to_async,
+    thread_sensitive) runs in this test's thread and sees its transaction: the plain `db`
+    fixture suffices, no slow transactional flush per test."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        async_to_sync(fn)(*args, **kwargs)
+
+    return wrapper
