@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from api.views import audit, keys, members, organizations, roles, secrets, workspaces
+from api.views.base import endpoint_not_found
 
 app_name = "api"
 
@@ -58,4 +59,5 @@ urlpatterns = [
         name="secret",
     ),
     path("audit-log/", audit.AuditLogApi.as_view(), name="audit-log"),
+    re_path(r"^(?P<path>[\s\S]*)$", endpoint_not_found),  # last: JSON 404 for everything else
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.views import APIView
 
 from api.authentication import CsrfSessionAuthentication, GatewayKeyAuthentication
@@ -20,3 +22,10 @@ class ApiView(APIView):
 
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+
+@csrf_exempt  # it changes nothing, and a CSRF failure page would be HTML
+def endpoint_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Anything under /api/v1/ that matches no route (an id that is not a number, a typo) gets
+    the API's JSON 404 rather than Django's HTML page, so clients can always parse an error."""
+    return JsonResponse({"detail": "Not found: no such API endpoint or object."}, status=404)

@@ -1,0 +1,104 @@
+"""Property-based fuzzing of the live schema with schemathesis (every operation, a bounded number
+of examples each), authenticated as an organization-scoped ORGANIZATION_ADMIN service key of an
+enterprise organization, so most operations reach their success path.
+
+Each response must not be a 5xx, must match the schema (status code, content type, body), and
+must not contain any secret the fixture created: provider-secret plaintexts and the full keys
+(the fuzzer's own key included)."""
+
+from __future__ import annotations
+
+import hypothesis
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from hypothesis import strategies as st
+from schemathesis import checks as sc
+from schemathesis.specs.openapi import checks as oc
+
+from orgs.models import Role
+from orgs.services import api_key_create, organization_upsert
+from secrets_vault.services import secret_set
+
+SECRETS = {
+    "OPENAI_API_KEY": "sk-proj-FUZZOPENAI0123456789abcdefghij",
+    "ANTHROPIC_API_KEY": "sk-ant-api03-FUZZANTHROPIC0123456789abcd",
+    "GOOGLE_API_KEY": "AIzaSyFUZZGOOGLE0123456789abcdefghijk",
+}
+MAX_EXAMPLES = 10
+# Ids of real objects, filled by the fixture; path parameters are drawn from these half the time
+# so operations reach their success paths (random integers would only ever find 404s).
+REAL_IDS: dict[str, list[object]] = {}
+
+
+@pytest.fixture
+def fuzz_world(owner, member, outsider):
+    org = organization_upsert(slug=owner.organization.slug, plan="enterprise")
+    for name, value in SECRETS.items():
+        secret_set(workspace=owner.workspace, name=name, value=value)
+        secret_set(workspace=outsider.workspace, name=name, value=value + "x")
+    fuzz_key = api_key_create(
+        organization=org,
+        workspace=None,
+        role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
+        name="fuzzer",
+    ).plaintext
+    REAL_IDS.clear()
+    REAL_IDS.update(
+        organization_id=[org.pk, outsider.organization.pk],
+        workspace_id=[owner.workspace.pk, outsider.workspace.pk],
+        user_id=[owner.user.pk, member.user.pk, outsider.user.pk],
+        role_id=list(Role.objects.filter(builtin=True).values_list("pk", flat=True)),
+        key_id=[owner.key.pk, member.key.pk, outsider.key.pk],
+        token_id=[owner.key.pk],
+        name=list(SECRETS),
+    )
+    secrets = [
+        *SECRETS.values(),
+        fuzz_key,
+        owner.plaintext_key,
+        member.plaintext_key,
+        outsider.plaintext_key,
+    ]
+    return {"key": fuzz_key, "secrets": secrets}
+
+
+# Loaded at collection through the WSGI app (the schema view touches no database). The lazy
+# `schemathesis.pytest.from_fixture` loader is not used: with pytest 9 it fails on a private
+# node attribute (`_nodeid`).
+schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
+schema.config.phases.coverage.enabled = False  # bounded: examples + fuzzing only
+schema.config.phases.stateful.enabled = False
+
+
+@schema.hook
+def flatmap_path_parameters(context, path_parameters):
+    if not path_parameters:
+        return st.just(path_parameters)
+    known = {k: st.sampled_from(REAL_IDS[k]) for k in path_parameters if REAL_IDS.get(k)}
+    if not known:
+        return st.just(path_parameters)
+    real = st.fixed_dictionaries(known).map(lambda drawn: {**path_parameters, **drawn})
+    return st.one_of(real, st.just(path_parameters))
+
+
+@schema.parametrize()
+@hypothesis.settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(hypothesis.HealthCheck),
+)
+def test_api_fuzz(case, fuzz_world):
+    response = case.call_and_validate(
+        headers={"x-api-key": fuzz_world["key"]},
+        checks=[
+            sc.not_a_server_error,
+            oc.status_code_conformance,
+            oc.content_type_conformance,
+            oc.response_schema_conformance,
+        ],
+    )
+    for secret in fuzz_world["secrets"]:
+        assert secret not in response.text, f"a secret leaked in {case.method} {case.path}"
