@@ -118,3 +118,68 @@ def spend_policy_list_for_org(*, organization_id: int) -> QuerySet[SpendPolicy]:
         .select_related("workspace", "api_key", "user")
         .prefetch_related("windows")
     )
+
+
+def _live_micros(rule: PolicyRule, window: str, start: dt.datetime) -> int | None:
+    """Spent + reserved of the live counter (Redis, or the DB counter without Redis)."""
+    from django.conf import settings
+
+    from policies.models_spend import SpendCounter
+    from policies.spend_redis import Counter
+
+    if settings.REDIS_URL:
+        import redis
+
+        key = Counter(rule.organization_id, rule.id, "", window, start, 0, 0).key
+        try:
+            client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
+            )
+            spent, reserved = client.hmget(key, "spent", "reserved")
+        except (OSError, redis.RedisError):
+            return None
+        return None if spent is None else int(spent) + int(reserved or 0)
+    row = SpendCounter.objects.filter(
+        policy_id=rule.id, member="", window=window, window_start=start
+    ).first()
+    return None if row is None else row.spent_micros + row.reserved_micros
+
+
+def current_spend(policy: SpendPolicy) -> list[dict[str, Any]]:
+    """Per window of `policy`: what the current window has spent, its limit, and a note on
+    where the figure comes from (live counter, recorded usage, or the highest member)."""
+    from django.utils import timezone
+
+    from policies.models_spend import SpendTotal
+    from policies.spend_snapshot import rule_from_policy
+    from policies.spend_windows import window_start
+
+    rule = rule_from_policy(policy)
+    now = timezone.now()
+    rows = []
+    for w in rule.windows:
+        start = window_start(w.window, now)
+        if rule.per_member:
+            totals = SpendTotal.objects.filter(
+                policy_id=rule.id, window=w.window, window_start=start
+            )
+            top = totals.order_by("-spent_usd").first()
+            spent = float(top.spent_usd) if top else 0.0
+            note = (
+                f" (highest of {totals.count()} members: {top.member})"
+                if top
+                else " (no member has spent yet)"
+            )
+        else:
+            live = _live_micros(rule, w.window, start)
+            spent = live / 1e6 if live is not None else float(usage_cost(rule, "", start, now))
+            note = "" if live is not None else " (recorded usage)"
+        rows.append(
+            {
+                "window": w.window,
+                "spent_usd": spent,
+                "limit_usd": f"{w.limit_micros / 1e6:.2f}",
+                "note": note,
+            }
+        )
+    return rows

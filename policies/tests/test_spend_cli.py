@@ -22,9 +22,31 @@ def run(*args: str) -> str:
 
 def test_it_creates_a_limit_for_each_scope(owner: Any) -> None:
     run("--scope", "organization", "--subject", "acme", "--window", "monthly", "--usd", "1000")
-    run("--scope", "workspace", "--subject", "acme/main", "--window", "daily", "--usd", "50", "--name", "main daily")
-    run("--scope", "api_key", "--subject", owner.key.display_prefix, "--window", "hourly", "--usd", "5")
-    out = run("--scope", "user", "--subject", "ALICE@acme.test", "--window", "weekly", "--usd", "20.5")
+    run(
+        "--scope",
+        "workspace",
+        "--subject",
+        "acme/main",
+        "--window",
+        "daily",
+        "--usd",
+        "50",
+        "--name",
+        "main daily",
+    )
+    run(
+        "--scope",
+        "api_key",
+        "--subject",
+        owner.key.display_prefix,
+        "--window",
+        "hourly",
+        "--usd",
+        "5",
+    )
+    out = run(
+        "--scope", "user", "--subject", "ALICE@acme.test", "--window", "weekly", "--usd", "20.5"
+    )
     assert "weekly $20.500000" in out
     rows = {p.name: p for p in SpendPolicy.objects.all()}
     assert rows["main daily"].workspace == owner.workspace
@@ -35,20 +57,78 @@ def test_it_creates_a_limit_for_each_scope(owner: Any) -> None:
 
 
 def test_it_updates_a_policy_by_name_and_audits_before_and_after(owner: Any) -> None:
-    run("--scope", "organization", "--subject", "acme", "--window", "monthly", "--usd", "10", "--name", "cap")
-    run("--scope", "organization", "--subject", "acme", "--window", "monthly", "--usd", "20",
-        "--window", "daily", "--usd", "2", "--name", "cap")
+    run(
+        "--scope",
+        "organization",
+        "--subject",
+        "acme",
+        "--window",
+        "monthly",
+        "--usd",
+        "10",
+        "--name",
+        "cap",
+    )
+    run(
+        "--scope",
+        "organization",
+        "--subject",
+        "acme",
+        "--window",
+        "monthly",
+        "--usd",
+        "20",
+        "--window",
+        "daily",
+        "--usd",
+        "2",
+        "--name",
+        "cap",
+    )
     policy = SpendPolicy.objects.get(name="cap")
-    assert {w.window: str(w.limit_usd) for w in policy.windows.all()} == {"monthly": "20.000000", "daily": "2.000000"}
+    assert {w.window: str(w.limit_usd) for w in policy.windows.all()} == {
+        "monthly": "20.000000",
+        "daily": "2.000000",
+    }
     entry = AuditLogEntry.objects.filter(action="spend_policy.update").get()
     assert entry.before["windows"] == {"monthly": "10.000000"}
     assert entry.after["windows"]["daily"] == "2.000000"
 
 
 def test_it_creates_default_per_member_policies(owner: Any) -> None:
-    run("--scope", "api_key", "--subject", "acme/main", "--window", "monthly", "--usd", "200", "--default-per-member")
-    run("--scope", "user", "--subject", "acme", "--window", "monthly", "--usd", "100", "--default-per-member")
-    run("--scope", "workspace", "--subject", "acme", "--window", "monthly", "--usd", "300", "--default-per-member")
+    run(
+        "--scope",
+        "api_key",
+        "--subject",
+        "acme/main",
+        "--window",
+        "monthly",
+        "--usd",
+        "200",
+        "--default-per-member",
+    )
+    run(
+        "--scope",
+        "user",
+        "--subject",
+        "acme",
+        "--window",
+        "monthly",
+        "--usd",
+        "100",
+        "--default-per-member",
+    )
+    run(
+        "--scope",
+        "workspace",
+        "--subject",
+        "acme",
+        "--window",
+        "monthly",
+        "--usd",
+        "300",
+        "--default-per-member",
+    )
     kinds = set(SpendPolicy.objects.values_list("scope", "kind", "workspace_id"))
     assert kinds == {
         ("api_key", "default_per_member", owner.workspace.pk),
@@ -60,14 +140,44 @@ def test_it_creates_default_per_member_policies(owner: Any) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--scope", "organization", "--subject", "nope", "--window", "daily", "--usd", "1"], "no organization 'nope'"),
-        (["--scope", "workspace", "--subject", "acme/nope", "--window", "daily", "--usd", "1"], "no workspace 'acme/nope'"),
-        (["--scope", "api_key", "--subject", "gw_sk_missing", "--window", "daily", "--usd", "1"], "no API key"),
-        (["--scope", "user", "--subject", "ghost@acme.test", "--window", "daily", "--usd", "1"], "no user"),
-        (["--scope", "organization", "--subject", "acme", "--window", "daily", "--usd", "-3"], "non-negative"),
-        (["--scope", "organization", "--subject", "acme", "--window", "daily", "--usd", "lots"], "not an amount"),
-        (["--scope", "organization", "--subject", "acme", "--window", "daily", "--usd", "1", "--default-per-member"],
-         "use kind 'total'"),
+        (
+            ["--scope", "organization", "--subject", "nope", "--window", "daily", "--usd", "1"],
+            "no organization 'nope'",
+        ),
+        (
+            ["--scope", "workspace", "--subject", "acme/nope", "--window", "daily", "--usd", "1"],
+            "no workspace 'acme/nope'",
+        ),
+        (
+            ["--scope", "api_key", "--subject", "gw_sk_missing", "--window", "daily", "--usd", "1"],
+            "no API key",
+        ),
+        (
+            ["--scope", "user", "--subject", "ghost@acme.test", "--window", "daily", "--usd", "1"],
+            "no user",
+        ),
+        (
+            ["--scope", "organization", "--subject", "acme", "--window", "daily", "--usd", "-3"],
+            "non-negative",
+        ),
+        (
+            ["--scope", "organization", "--subject", "acme", "--window", "daily", "--usd", "lots"],
+            "not an amount",
+        ),
+        (
+            [
+                "--scope",
+                "organization",
+                "--subject",
+                "acme",
+                "--window",
+                "daily",
+                "--usd",
+                "1",
+                "--default-per-member",
+            ],
+            "use kind 'total'",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error(owner: Any, args: list[str], message: str) -> None:

@@ -29,10 +29,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--scope", required=True, choices=SpendPolicy.Scope.values)
-        parser.add_argument("--subject", required=True, help="org slug, ORG/WS, key id or prefix, user email")
-        parser.add_argument("--window", required=True, action="append", choices=Window.values,
-                            help="repeat with --usd for several windows")
-        parser.add_argument("--usd", required=True, action="append", help="limit in USD, one per --window")
+        parser.add_argument(
+            "--subject", required=True, help="org slug, ORG/WS, key id or prefix, user email"
+        )
+        parser.add_argument(
+            "--window",
+            required=True,
+            action="append",
+            choices=Window.values,
+            help="repeat with --usd for several windows",
+        )
+        parser.add_argument(
+            "--usd", required=True, action="append", help="limit in USD, one per --window"
+        )
         parser.add_argument("--default-per-member", action="store_true")
         parser.add_argument("--name", help="policy name (default: derived from scope and subject)")
         parser.add_argument("--disable", action="store_true", help="store the policy disabled")
@@ -42,18 +51,27 @@ class Command(BaseCommand):
             raise CommandError("give one --usd per --window")
         try:
             windows = {w: parse_limit(u) for w, u in zip(opts["window"], opts["usd"], strict=True)}
-            subject = self._subject(opts["scope"], opts["subject"], per_member=opts["default_per_member"])
+            subject = self._subject(
+                opts["scope"], opts["subject"], per_member=opts["default_per_member"]
+            )
             name = opts["name"] or self._default_name(opts, subject)
             policy = spend_policy_upsert(
-                organization=subject["organization"], name=name, scope=opts["scope"],
+                organization=subject["organization"],
+                name=name,
+                scope=opts["scope"],
                 kind="default_per_member" if opts["default_per_member"] else "total",
-                workspace=subject.get("workspace"), api_key=subject.get("api_key"),
-                user=subject.get("user"), windows=windows, enabled=not opts["disable"],
+                workspace=subject.get("workspace"),
+                api_key=subject.get("api_key"),
+                user=subject.get("user"),
+                windows=windows,
+                enabled=not opts["disable"],
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
         limits = ", ".join(f"{w.window} ${w.limit_usd}" for w in policy.windows.all())
-        self.stdout.write(f"spend limit {policy.name!r} (id {policy.pk}) in {policy.organization.slug}: {limits}")
+        self.stdout.write(
+            f"spend limit {policy.name!r} (id {policy.pk}) in {policy.organization.slug}: {limits}"
+        )
 
     @staticmethod
     def _default_name(opts: dict[str, Any], subject: dict[str, Any]) -> str:
