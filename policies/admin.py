@@ -1,3 +1,4 @@
 from django.contrib import admin
 
 # Register your models here.
+from policies import spend_admin  # noqa: F401  (spend limits admin, registered on import)
