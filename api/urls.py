@@ -5,7 +5,17 @@ from __future__ import annotations
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api.views import audit, keys, members, organizations, roles, secrets, workspaces
+from api.views import (
+    audit,
+    keys,
+    members,
+    organizations,
+    roles,
+    secrets,
+    tracing,
+    usage,
+    workspaces,
+)
 from api.views.base import endpoint_not_found
 
 app_name = "api"
@@ -59,5 +69,15 @@ urlpatterns = [
         name="secret",
     ),
     path("audit-log/", audit.AuditLogApi.as_view(), name="audit-log"),
+    path(
+        "workspaces/<int:workspace_id>/projects/", tracing.ProjectListApi.as_view(), name="projects"
+    ),
+    path("workspaces/<int:workspace_id>/runs/", tracing.RunListApi.as_view(), name="runs"),
+    path(
+        "workspaces/<int:workspace_id>/runs/<uuid:run_id>/",
+        tracing.RunDetailApi.as_view(),
+        name="run",
+    ),
+    path("usage/", usage.UsageSummaryApi.as_view(), name="usage"),
     re_path(r"^(?P<path>[\s\S]*)$", endpoint_not_found),  # last: JSON 404 for everything else
 ]

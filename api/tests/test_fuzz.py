@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from schemathesis import checks as sc
 from schemathesis.specs.openapi import checks as oc
 
+from api.tests.test_tracing import record
 from orgs.models import Role
 from orgs.services import api_key_create, organization_upsert
 from secrets_vault.services import secret_set
+from tracing.services import runs_ingest
 
 SECRETS = {
     "OPENAI_API_KEY": "sk-proj-FUZZOPENAI0123456789abcdefghij",
@@ -43,6 +45,8 @@ def fuzz_world(owner, member, outsider):
         role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
         name="fuzzer",
     ).plaintext
+    runs = [record(owner), record(owner, status="error", cost_usd=None), record(outsider)]
+    runs_ingest(runs)
     REAL_IDS.clear()
     REAL_IDS.update(
         organization_id=[org.pk, outsider.organization.pk],
@@ -52,6 +56,7 @@ def fuzz_world(owner, member, outsider):
         key_id=[owner.key.pk, member.key.pk, outsider.key.pk],
         token_id=[owner.key.pk],
         name=list(SECRETS),
+        run_id=[r.run_id for r in runs],
     )
     secrets = [
         *SECRETS.values(),
