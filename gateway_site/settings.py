@@ -246,7 +246,7 @@ GATEWAY_KEY_LAST_USED_INTERVAL = env_int("GATEWAY_KEY_LAST_USED_INTERVAL", 60)
 GATEWAY_BIND = env_str("GATEWAY_BIND", "127.0.0.1:8000")
 # --- Proxy hot path (proxy/, docs/architecture.md §1-6) ---
 # Policy gates run on every proxied call, in order (dotted paths; spend first, then redaction).
-GATEWAY_PROXY_GATES = env_list("GATEWAY_PROXY_GATES", "")
+GATEWAY_PROXY_GATES = env_list("GATEWAY_PROXY_GATES", "policies.redaction.gate.RedactionGate")
 # Where call records go, in batches, from a worker thread (dotted path to sink(records)).
 GATEWAY_RECORD_SINK = env_str("GATEWAY_RECORD_SINK", "proxy.record.memory_sink")
 GATEWAY_RECORD_QUEUE_SIZE = env_int("GATEWAY_RECORD_QUEUE_SIZE", 50_000)  # per process
@@ -297,3 +297,12 @@ CELERY_BEAT_SCHEDULE["spend-aggregate-totals"] = {
     "schedule": 60.0,
     "options": {"expires": 50},
 }
+
+# --- PII and secrets redaction (policies/redaction/, docs/architecture.md §4) ------------------
+# spaCy model for person names, locations and NRP (e.g. en_core_web_lg); empty = pattern-only.
+GATEWAY_PII_NLP_MODEL = env_str("GATEWAY_PII_NLP_MODEL", "")
+# Root of the per-workspace placeholder keys; empty = derived from SECRET_KEY. Changing it
+# changes every placeholder (one prompt-cache miss per conversation).
+GATEWAY_REDACTION_KEY = env_secret("GATEWAY_REDACTION_KEY", "")
+GATEWAY_REDACTION_CACHE_ENTRIES = env_int("GATEWAY_REDACTION_CACHE_ENTRIES", 20_000)  # per process
+GATEWAY_REDACTION_THREADS = env_int("GATEWAY_REDACTION_THREADS", 2)  # scanner threads per process

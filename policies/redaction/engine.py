@@ -1,0 +1,207 @@
+"""The scanner: one presidio AnalyzerEngine per process, curated recognizers, per-block cache.
+
+Built lazily on first use (`scanner()`), never per request. Without settings.GATEWAY_PII_NLP_MODEL
+the engine gets presidio's NoOpNlpEngine (no spaCy model is loaded, and none can be installed on
+these machines): detection is pattern-only, and the PERSON/LOCATION/NRP rules do nothing. With
+the setting, presidio's spaCy engine loads that model and its NER recognizer adds those types.
+
+`scan_text` returns (start, end, type) spans with overlaps resolved (highest priority, then
+longest, wins) and is what the per-block cache stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+from policies.redaction import rules as catalogue
+from policies.redaction.cache import Spans, block_key, scan_cache
+from policies.redaction.recognizers import ENTITY_PREFIX, GatewayRecognizer, build_recognizers
+
+ENGINE_VERSION = "1"  # part of every cache key: bump when recognizers change
+_NER_TYPES = {"PERSON": "PERSON", "LOCATION": "LOCATION", "GPE": "LOCATION", "NRP": "NRP"}
+_NER_RULE_FOR_ENTITY = {"PERSON": "person", "LOCATION": "location", "NRP": "nrp"}
+_deadline = threading.local()
+CUSTOM_PATTERN_TIMEOUT = 2.0  # seconds, when a scan runs without a deadline (tests, the CLI)
+
+
+class ScanTimeout(Exception):
+    """The scan passed its deadline (the policy's time limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanConfig:
+    """What to look for: rule ids and compiled custom patterns; `fingerprint` keys the cache."""
+
+    rule_ids: frozenset[str]
+    custom: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        return _fingerprint(self.rule_ids, self.custom)
+
+
+@lru_cache(maxsize=1024)
+def _fingerprint(rule_ids: frozenset[str], custom: tuple[tuple[str, str], ...]) -> str:
+    raw = repr((ENGINE_VERSION, sorted(rule_ids), custom)).encode()
+    return hashlib.sha256(raw).hexdigest()[:24]
+
+
+class _NoContext(ContextAwareEnhancer):
+    """Our recognizers decide with validators, not context words: skip that pass."""
+
+    def __init__(self) -> None:
+        super().__init__(0, 0, 0, 0)
+
+    def enhance_using_context(self, text: str, raw_results: list[RecognizerResult], *args: Any, **kwargs: Any) -> list[RecognizerResult]:
+        return raw_results
+
+
+class CustomRecognizer(GatewayRecognizer):
+    """An admin's regex: runs with the time left before the scan's deadline as its timeout."""
+
+    def match_timeout(self) -> float | None:
+        deadline = getattr(_deadline, "value", None)
+        if deadline is None:
+            return CUSTOM_PATTERN_TIMEOUT
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ScanTimeout("scan time limit reached")
+        return remaining
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> list[RecognizerResult]:
+        try:
+            return super().analyze(text, entities, nlp_artifacts, regex_flags)
+        except TimeoutError as exc:
+            raise ScanTimeout(f"custom pattern {self.rule_id!r} ran out of time") from exc
+
+
+def custom_type(name: str) -> str:
+    return "CUSTOM_" + "".join(c if c.isalnum() else "_" for c in name.upper())[:40]
+
+
+class Scanner:
+    def __init__(self, nlp_model: str = "") -> None:
+        self.nlp_model = nlp_model
+        registry = RecognizerRegistry(supported_languages=["en"])
+        self.recognizers = {r.rule_id: r for r in build_recognizers()}
+        for recognizer in self.recognizers.values():
+            registry.add_recognizer(recognizer)
+        nlp_engine: Any
+        if nlp_model:
+            from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+            nlp_engine = NlpEngineProvider(
+                nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": nlp_model}]}
+            ).create_engine()
+            registry.add_nlp_recognizer(nlp_engine=nlp_engine)
+        else:
+            nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+        self.analyzer = AnalyzerEngine(
+            registry=registry, nlp_engine=nlp_engine, supported_languages=["en"],
+            context_aware_enhancer=_NoContext(),
+        )
+        self._types = {r.supported_entities[0]: r.placeholder_type for r in self.recognizers.values()}
+        self._priority = {r.supported_entities[0]: r.priority for r in self.recognizers.values()}
+        self._custom: dict[tuple[tuple[str, str], ...], list[CustomRecognizer]] = {}
+        self._lock = threading.Lock()
+
+    def _entities(self, config: ScanConfig) -> list[str]:
+        entities = [ENTITY_PREFIX + rid.upper() for rid in config.rule_ids if rid in self.recognizers]
+        if self.nlp_model:
+            entities += [e for e, rid in _NER_RULE_FOR_ENTITY.items() if rid in config.rule_ids]
+        return entities
+
+    def _custom_recognizers(self, custom: tuple[tuple[str, str], ...]) -> list[CustomRecognizer]:
+        with self._lock:
+            found = self._custom.get(custom)
+            if found is None:
+                found = [
+                    CustomRecognizer(rule_id=f"custom_{i}", placeholder_type=custom_type(name),
+                                     patterns=[(name, pattern)], priority=60)
+                    for i, (name, pattern) in enumerate(custom)
+                ]
+                if len(self._custom) > 256:
+                    self._custom.clear()
+                self._custom[custom] = found
+            return found
+
+    def scan_text(self, text: str, config: ScanConfig) -> Spans:
+        """Detected spans in `text`, sorted, non-overlapping."""
+        entities = self._entities(config)
+        ad_hoc = self._custom_recognizers(config.custom) if config.custom else []
+        entities += [r.supported_entities[0] for r in ad_hoc]
+        if not entities or not text:
+            return ()
+        results = self.analyzer.analyze(
+            text=text, language="en", entities=entities, ad_hoc_recognizers=ad_hoc or None,
+        )
+        types = dict(self._types)
+        priority = dict(self._priority)
+        for r in ad_hoc:
+            types[r.supported_entities[0]] = r.placeholder_type
+            priority[r.supported_entities[0]] = r.priority
+        candidates = []
+        for result in results:
+            entity = result.entity_type
+            type_ = (result.recognition_metadata or {}).get("type") or types.get(entity) or _NER_TYPES.get(entity)
+            if type_ is None:
+                continue
+            candidates.append((priority.get(entity, 20), result.start, result.end, type_))
+        return resolve_overlaps(candidates)
+
+    def scan_blocks(self, texts: list[str], config: ScanConfig, deadline: float | None = None) -> list[Spans]:
+        """Spans for each text, from the cache when this text was seen under this config."""
+        cache = scan_cache()
+        fingerprint = config.fingerprint
+        out: list[Spans] = []
+        _deadline.value = deadline
+        try:
+            for text in texts:
+                key = block_key(fingerprint, text)
+                spans = cache.get(key)
+                if spans is None:
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise ScanTimeout("scan time limit reached")
+                    spans = self.scan_text(text, config)
+                    cache.put(key, spans)
+                out.append(spans)
+        finally:
+            _deadline.value = None
+        return out
+
+
+def resolve_overlaps(candidates: list[tuple[int, int, int, str]]) -> Spans:
+    """Keep the highest-priority, then longest, of overlapping (priority, start, end, type)."""
+    chosen: list[tuple[int, int, str]] = []
+    for _prio, start, end, type_ in sorted(candidates, key=lambda c: (-c[0], c[1] - c[2], c[1])):
+        if all(end <= s or start >= e for s, e, _t in chosen):
+            chosen.append((start, end, type_))
+    chosen.sort()
+    return tuple(chosen)
+
+
+_scanner_lock = threading.Lock()
+_scanner: list[Scanner] = []
+
+
+def scanner() -> Scanner:
+    """The process's scanner, built once (thread-safe) with settings.GATEWAY_PII_NLP_MODEL."""
+    if not _scanner:
+        with _scanner_lock:
+            if not _scanner:
+                _scanner.append(Scanner(getattr(settings, "GATEWAY_PII_NLP_MODEL", "")))
+    return _scanner[0]
+
+
+def all_rule_config() -> ScanConfig:
+    return ScanConfig(rule_ids=frozenset(r.id for r in catalogue.ALL_RULES))

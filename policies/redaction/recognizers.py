@@ -1,0 +1,345 @@
+"""The curated presidio recognizers: pattern PII and the secrets with recognisable shapes.
+
+Presidio's predefined recognizers as they come found ~9 % of the secrets in our corpus and
+altered ~44 % of the values that must stay intact (issue 6). These replace them:
+- every pattern is anchored on a literal or a narrow class (measured: a literal-led pattern
+  costs < 1 µs per KB with the `regex` engine, a `\\b`-led email pattern ~100 µs per KB);
+- the redacted span is the `v` group (the value, not the `password=` in front of it);
+- a validator (checksum, octet range, entropy, reference filter) decides each match, which is
+  what keeps UUIDs, SHAs, versions, timestamps and identifiers intact;
+- results carry a `priority` so overlapping matches resolve to the most specific type.
+
+Each recognizer is a presidio `PatternRecognizer` (its `Pattern` list, entity and name are
+registered in the AnalyzerEngine), with `analyze` reimplemented to use the value group and to
+skip presidio's per-match explanation objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import regex
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+
+from policies.redaction import validators as v
+
+Validator = Callable[[str, Any], bool]
+ENTITY_PREFIX = "GW_"
+
+
+class GatewayRecognizer(PatternRecognizer):
+    """A rule's patterns; `analyze` yields the `v` group of each validated match."""
+
+    def __init__(
+        self,
+        *,
+        rule_id: str,
+        patterns: list[tuple[str, str]],
+        validator: Validator | None = None,
+        priority: int = 50,
+        flags: int = 0,
+        placeholder_type: str = "",
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(
+            supported_entity=ENTITY_PREFIX + rule_id.upper(),
+            name=f"gateway_{rule_id}",
+            patterns=[Pattern(name=name, regex=rx, score=1.0) for name, rx in patterns],
+            global_regex_flags=flags,
+        )
+        self.rule_id = rule_id
+        self.placeholder_type = placeholder_type
+        self.priority = priority
+        self.validator = validator
+        self.timeout = timeout
+        self.compiled = [regex.compile(p.regex, flags) for p in self.patterns]
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None
+    ) -> list[RecognizerResult]:
+        results: list[RecognizerResult] = []
+        entity = self.supported_entities[0]
+        for compiled in self.compiled:
+            for match in compiled.finditer(text, timeout=self.match_timeout(), concurrent=True):
+                start, end = match.span("v") if "v" in compiled.groupindex else match.span()
+                span = self.refine(text, start, end, match)
+                if span is None:
+                    continue
+                start, end = span
+                results.append(
+                    RecognizerResult(
+                        entity,
+                        start,
+                        end,
+                        1.0,
+                        recognition_metadata={
+                            "recognizer_name": self.name,
+                            "priority": self.priority,
+                            "type": self.type_for(match),
+                        },
+                    )
+                )
+        return results
+
+    def type_for(self, match: Any) -> str:
+        """The placeholder type of one match (one per rule, except assigned secrets)."""
+        return self.placeholder_type
+
+    def match_timeout(self) -> float | None:
+        """Seconds a pattern may run; None for the built-in (linear-time) patterns."""
+        return self.timeout
+
+    def refine(self, text: str, start: int, end: int, match: Any) -> tuple[int, int] | None:
+        """The detected span for one match, or None when the validator rejects it."""
+        if start == end:
+            return None
+        if self.validator is not None and not self.validator(text[start:end], match):
+            return None
+        return start, end
+
+
+class EmailRecognizer(GatewayRecognizer):
+    """Matches from the "@" (a literal anchor: ~1 µs per KB instead of ~100 for a pattern that
+    starts with the local part) and extends the span left over the local part."""
+
+    def refine(self, text: str, start: int, end: int, match: Any) -> tuple[int, int] | None:
+        left = start
+        floor = max(0, start - 64)
+        while left > floor and (text[left - 1].isalnum() or text[left - 1] in "._%+-"):
+            left -= 1
+        while left < start and not text[left].isalnum():
+            left += 1
+        if left == start:
+            return None
+        return super().refine(text, left, end, match)
+
+
+class PhoneRecognizer(GatewayRecognizer):
+    """A greedy match may swallow a following number ("+1 415 555 0132 2024"): when the whole
+    match is not a valid number, retry without its trailing groups."""
+
+    def refine(self, text: str, start: int, end: int, match: Any) -> tuple[int, int] | None:
+        while end - start >= 8:
+            if v.phone_ok(text[start:end], None if text[start] == "+" else "US"):
+                return start, end
+            cut = max(text.rfind(sep, start, end) for sep in " .-")
+            if cut <= start:
+                return None
+            end = cut
+        return None
+
+
+class AssignedSecretRecognizer(GatewayRecognizer):
+    """`password = ...` gives PASSWORD, `api_token: ...` gives SECRET."""
+
+    def type_for(self, match: Any) -> str:
+        name = (match.groupdict().get("name") or "").lower()
+        return "PASSWORD" if name and regex.fullmatch(_PASSWORD_NAMES, name) else "SECRET"
+
+
+def _quoted(match: Any) -> bool:
+    return bool(match.group("q"))
+
+
+# Names whose value is a password (any literal) or a secret (a high-entropy literal). The name
+# must END with the keyword: `max_tokens`, `token_url`, `password_hash`, `api_key_id` do not.
+_PASSWORD_NAMES = r"passw(?:or)?d|passwd|pwd|passphrase|pass"
+_SECRET_NAMES = (
+    r"secret|secret[_-]?key|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+    r"auth[_-]?key|signing[_-]?key|encryption[_-]?key|master[_-]?key|client[_-]?secret|"
+    r"credentials?|auth"
+)
+_NAME_TAIL = r"(?![A-Za-z0-9])(?:[\"'\]]?)"  # end of the identifier, an optional closing quote
+_ASSIGN = r"[ \t]*(?::=|=>|=|:)[ \t]*"
+_VALUE = (
+    r"(?:(?P<q>[\"'`])(?P<v>[^\"'`\r\n]{1,300})(?P=q)"
+    r"|(?P<v>[^\s\"'`,;(){}\[\]<>]{1,300}+)(?![(\[]))"
+)
+
+
+def _assigned_validator(value: str, match: Any) -> bool:
+    if match.groupdict().get("qq") is not None:
+        return v.random_token_ok(value)
+    name = (match.groupdict().get("name") or "").lower()
+    quoted = _quoted(match)
+    if name and regex.fullmatch(_PASSWORD_NAMES, name):
+        return v.password_value_ok(value, quoted=quoted)
+    return v.secret_value_ok(value, quoted=quoted)
+
+
+def _email_validator(value: str, match: Any) -> bool:
+    local, _, domain = value.rpartition("@")
+    tld = domain.rsplit(".", 1)[-1].lower()
+    return bool(local) and local.lower() != "git" and tld not in _FILE_EXTENSIONS
+
+
+_FILE_EXTENSIONS = frozenset(
+    ["png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "js", "mjs", "cjs", "ts", "tsx", "jsx", "py", "rb", "go", "rs", "java", "kt", "css", "scss", "html", "json", "yaml", "yml", "toml", "md", "txt", "lock", "sh", "log", "xml", "csv", "pdf", "zip", "gz", "tar", "wasm", "map", "vue"]
+)
+
+
+def build_recognizers() -> list[GatewayRecognizer]:
+    """One recognizer per rule of policies.redaction.rules (except the NER ones)."""
+    cs = 0  # case-sensitive
+    ci = regex.IGNORECASE
+    word = r"(?<![A-Za-z0-9_-])"
+    end = r"(?![A-Za-z0-9_-])"
+    return [
+        EmailRecognizer(
+            rule_id="email", placeholder_type="EMAIL", priority=40, validator=_email_validator,
+            patterns=[("email", r"(?P<v>(?<=[A-Za-z0-9_%+-])@"
+                       r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24})"
+                       r"(?![\w-]|\.[A-Za-z0-9])")],
+        ),
+        PhoneRecognizer(
+            rule_id="phone", placeholder_type="PHONE", priority=30,
+            patterns=[
+                ("international", r"(?<![\w+/.=-])(?P<v>\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){2,6})"
+                                  r"(?![\w/]|[.-]\d)"),
+                ("north_american", r"(?<![\w/.=+-])(?P<v>(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4})"
+                                   r"(?![\w/]|[.-]\d)"),
+            ],
+        ),
+        GatewayRecognizer(
+            rule_id="us_ssn", placeholder_type="US_SSN", priority=35,
+            validator=lambda value, m: v.ssn_ok(value),
+            patterns=[("ssn", r"(?<![\w.-])(?P<v>\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})(?![\w-]|\.\d)")],
+        ),
+        GatewayRecognizer(
+            rule_id="credit_card", placeholder_type="CREDIT_CARD", priority=45,
+            validator=lambda value, m: v.credit_card_ok(value),
+            patterns=[("card", r"(?<![\w.+-])(?P<v>\d{4}(?:[ -]?\d){9,15})(?![\w-]|\.\d)")],
+        ),
+        GatewayRecognizer(
+            rule_id="iban", placeholder_type="IBAN", priority=45,
+            validator=lambda value, m: v.iban_ok(value),
+            patterns=[("iban", r"(?<![\w])(?P<v>[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?![\w])")],
+        ),
+        GatewayRecognizer(
+            rule_id="ip_address", placeholder_type="IP_ADDRESS", priority=30,
+            validator=lambda value, m: v.ipv6_ok(value) if ":" in value else v.ipv4_ok(value),
+            patterns=[
+                ("ipv4", r"(?<![\w.])(?P<v>\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?![\w]|\.\d)"),
+                ("ipv6", r"(?<![\w:.])(?P<v>(?:[0-9A-Fa-f]{1,4}:|::)(?:[0-9A-Fa-f]{0,4}:){1,6}"
+                         r"[0-9A-Fa-f]{1,4}(?:%\w+)?)(?![\w:])"),
+            ],
+        ),
+        GatewayRecognizer(
+            rule_id="aws", placeholder_type="AWS_KEY", priority=90, flags=cs,
+            patterns=[
+                ("access_key_id", rf"{word}(?P<v>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{{16}}){end}"),
+                ("secret_access_key", r"(?i:aws_?secret_?access_?key|aws_?secret(?:_?key)?|secret_?access_?key)"
+                                      r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
+            ],
+        ),
+        GatewayRecognizer(
+            rule_id="github", placeholder_type="GITHUB_TOKEN", priority=90, flags=cs,
+            patterns=[("github", r"(?<![A-Za-z0-9_])(?P<v>gh[pousr]_[A-Za-z0-9]{36,251}|"
+                                 r"github_pat_[A-Za-z0-9_]{50,255})(?![A-Za-z0-9_])")],
+        ),
+        GatewayRecognizer(
+            rule_id="gitlab", placeholder_type="GITLAB_TOKEN", priority=90, flags=cs,
+            patterns=[("gitlab", rf"{word}(?P<v>gl(?:pat|ptt|dt|rt|cbt|soat|ft|imt|agent|oas|ffct)-"
+                                 rf"[A-Za-z0-9_-]{{20,80}}|GR1348941[A-Za-z0-9_-]{{20,}}){end}")],
+        ),
+        GatewayRecognizer(
+            rule_id="openai", placeholder_type="OPENAI_KEY", priority=90, flags=cs,
+            patterns=[("openai", rf"{word}(?P<v>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{16,}}T3BlbkFJ"
+                                 rf"[A-Za-z0-9_-]{{16,}}|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{{40,}}|"
+                                 rf"sk-[A-Za-z0-9]{{48}}){end}")],
+        ),
+        GatewayRecognizer(
+            rule_id="anthropic", placeholder_type="ANTHROPIC_KEY", priority=92, flags=cs,
+            patterns=[("anthropic", rf"{word}(?P<v>sk-ant-(?:api|admin|oat|ort|sid)\d\d-[A-Za-z0-9_-]{{20,}}){end}")],
+        ),
+        GatewayRecognizer(
+            rule_id="google", placeholder_type="GOOGLE_KEY", priority=90, flags=cs,
+            patterns=[
+                ("api_key", rf"{word}(?P<v>AIza[0-9A-Za-z_-]{{35}}){end}"),
+                ("oauth_secret", rf"{word}(?P<v>GOCSPX-[A-Za-z0-9_-]{{28}}){end}"),
+                ("oauth_token", rf"{word}(?P<v>ya29\.[0-9A-Za-z_-]{{20,}}){end}"),
+            ],
+        ),
+        GatewayRecognizer(
+            rule_id="azure", placeholder_type="AZURE_KEY", priority=88, flags=cs,
+            patterns=[
+                ("storage_key", r"(?i:AccountKey|SharedAccessKey)=(?P<v>[A-Za-z0-9+/]{40,88}={0,2})"),
+                ("sas_signature", r"[?&]sig=(?P<v>[A-Za-z0-9%+/=]{30,})"),
+                # Entra ID client secrets: 3 chars, a digit, "Q~", then 31-34 chars.
+                ("client_secret", r"(?<![\w~.-])(?P<v>[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34})(?![\w~.-])"),
+                ("subscription_key", r"(?i:ocp-apim-subscription-key|azure[\w-]{0,30}(?:key|secret))"
+                                     r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[a-fA-F0-9]{32})(?![A-Za-z0-9])"),
+            ],
+        ),
+        GatewayRecognizer(
+            rule_id="slack", placeholder_type="SLACK_TOKEN", priority=90, flags=cs,
+            patterns=[
+                ("token", rf"{word}(?P<v>xox[abposre]-[A-Za-z0-9-]{{10,250}}|xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+){end}"),
+                ("webhook", r"(?P<v>https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{20,})"),
+            ],
+        ),
+        GatewayRecognizer(
+            rule_id="stripe", placeholder_type="STRIPE_KEY", priority=90, flags=cs,
+            patterns=[("stripe", rf"{word}(?P<v>(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{{20,247}}|whsec_[A-Za-z0-9+/=]{{32,}}){end}")],
+        ),
+        GatewayRecognizer(
+            rule_id="sendgrid", placeholder_type="SENDGRID_KEY", priority=90, flags=cs,
+            patterns=[("sendgrid", rf"{word}(?P<v>SG\.[A-Za-z0-9_-]{{22}}\.[A-Za-z0-9_-]{{43}}){end}")],
+        ),
+        GatewayRecognizer(
+            rule_id="datadog", placeholder_type="DATADOG_KEY", priority=88, flags=cs,
+            patterns=[("datadog", r"(?i:(?:dd|datadog)[_-]?(?:api|app|application)[_-]?key)[\"']?"
+                                  r"[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[a-f0-9]{40}|[a-f0-9]{32})(?![A-Za-z0-9])")],
+        ),
+        GatewayRecognizer(
+            rule_id="npm", placeholder_type="NPM_TOKEN", priority=90, flags=cs,
+            patterns=[("npm", rf"{word}(?P<v>npm_[A-Za-z0-9]{{36}}){end}")],
+        ),
+        GatewayRecognizer(
+            rule_id="pypi", placeholder_type="PYPI_TOKEN", priority=90, flags=cs,
+            patterns=[("pypi", rf"{word}(?P<v>pypi-AgE[IN][A-Za-z0-9_-]{{50,}}){end}")],
+        ),
+        GatewayRecognizer(
+            rule_id="jwt", placeholder_type="JWT", priority=85, flags=cs,
+            patterns=[("jwt", rf"{word}(?P<v>eyJ[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]*){end}")],
+        ),
+        GatewayRecognizer(
+            rule_id="private_key", placeholder_type="PRIVATE_KEY", priority=100, flags=cs,
+            patterns=[
+                ("pem", r"(?P<v>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+                        r"[\s\S]{16,16384}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)"),
+                # Truncated (a log line cut, a partial paste): the header and the body that follows.
+                ("pem_truncated", r"(?P<v>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+                                  r"(?:\\[rn]|\s)*[A-Za-z0-9+/=]{16,}(?:(?:\\[rn]|\s)+[A-Za-z0-9+/=]{4,})*)"),
+            ],
+        ),
+        GatewayRecognizer(
+            rule_id="connection_password", placeholder_type="PASSWORD", priority=80, flags=cs,
+            validator=lambda value, m: v.url_password_ok(value),
+            patterns=[("url_credentials", r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s:/@'\"`]{0,128}:"
+                                          r"(?P<v>[^\s@/'\"`]{1,256})@[\w.\[\]-]+")],
+        ),
+        GatewayRecognizer(
+            rule_id="gateway_key", placeholder_type="GATEWAY_KEY", priority=95, flags=cs,
+            patterns=[("gateway_key", rf"{word}(?P<v>gw_(?:sk|pt)_[a-z0-9]{{12}}_[a-z0-9]{{20,}}){end}")],
+        ),
+        AssignedSecretRecognizer(
+            rule_id="assigned_secret", placeholder_type="SECRET", priority=70, flags=ci,
+            validator=_assigned_validator,
+            patterns=[
+                ("assignment", rf"(?<![A-Za-z0-9])(?P<name>{_PASSWORD_NAMES}|{_SECRET_NAMES}){_NAME_TAIL}{_ASSIGN}{_VALUE}"),
+                ("camel_assignment", rf"(?<=[a-z0-9])(?P<name>(?-i:Password|Passwd|Pwd|Passphrase|Secret|"
+                                     rf"Token|ApiKey|AccessKey|PrivateKey|ClientSecret|Credentials?|SecretKey)){_NAME_TAIL}"
+                                     rf"{_ASSIGN}{_VALUE}"),
+                ("authorization", r"(?i:\bauthorization)[\"']?[ \t]*[:=][ \t]*[\"']?(?i:bearer|basic|token|apikey)[ \t]+"
+                                  r"(?P<q>)(?P<v>[A-Za-z0-9._~+/-]{12,}=*)"),
+                # A quoted random token with no name around it (a positional SQL value, a
+                # dict literal): only mixed-case alphanumerics of high entropy, which
+                # identifiers, hex ids and UUIDs are not.
+                ("quoted_random", r"(?P<qq>[\"'`])(?P<q>)(?P<v>[A-Za-z0-9]{20,64})(?P=qq)"),
+                ("bearer", r"(?<![A-Za-z])Bearer[ \t]+(?P<q>)(?P<v>[A-Za-z0-9._~+/-]{20,}=*)"),
+            ],
+        ),
+    ]

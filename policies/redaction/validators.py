@@ -1,0 +1,192 @@
+"""Checks that turn a pattern match into a detection: checksums, ranges, entropy, placeholders.
+
+Each function takes the matched value and answers whether it is really of its type. They are
+what keeps code intact: a 16-digit id fails Luhn, a version string fails the octet check, a
+variable reference or a type annotation is not a password.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections import Counter
+
+import phonenumbers
+
+_IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28,
+    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+    "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
+    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20,
+    "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18,
+    "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24,
+    "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
+    "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+_CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[0689]|35|6(?:011|5|4[4-9]|22)|62")
+
+
+def credit_card_ok(value: str) -> bool:
+    """13-19 digits with one kind of separator, a known issuer prefix and a valid Luhn sum."""
+    separators = {c for c in value if not c.isdigit()}
+    if len(separators) > 1:
+        return False
+    digits = value.replace(" ", "").replace("-", "")
+    if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits):
+        return False
+    if len(set(digits)) < 4:  # 4111... test fillers are cards; 4444444444444448 is noise
+        return False
+    return luhn_ok(digits)
+
+
+def iban_ok(value: str) -> bool:
+    compact = value.replace(" ", "")
+    if _IBAN_LENGTHS.get(compact[:2]) != len(compact):
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(c, 36)) for c in rearranged)
+    return int(number) % 97 == 1
+
+
+def ssn_ok(value: str) -> bool:
+    digits = value.replace("-", "").replace(" ", "")
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+        return False
+    return len(set(digits)) > 2
+
+
+def ipv4_ok(value: str) -> bool:
+    parts = value.split(".")
+    if any(len(p) > 1 and p[0] == "0" for p in parts):
+        return False  # zero-padded: a version or a date, not an address
+    try:
+        address = ipaddress.IPv4Address(value)
+    except ValueError:
+        return False
+    if address.is_loopback or address.is_unspecified or address.is_multicast:
+        return False
+    return parts[0] != "255"  # netmasks and broadcast
+
+
+def ipv6_ok(value: str) -> bool:
+    groups = [g for g in value.split(":") if g]
+    if len(groups) < 3 or not any(c.isdigit() for c in value):
+        return False
+    try:
+        address = ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified)
+
+
+def phone_ok(value: str, region: str | None = None) -> bool:
+    digits = sum(c.isdigit() for c in value)
+    if not 8 <= digits <= 15:
+        return False
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
+def shannon_entropy(value: str) -> float:
+    counts = Counter(value)
+    length = len(value)
+    return -sum(n / length * math.log2(n / length) for n in counts.values())
+
+
+_PLACEHOLDER_VALUES = re.compile(
+    r"(?i)^(?:x{3,}|\*{3,}|\.{3,}|-+|_+|#+|changeme|change[_-]?me|secret|password|passwd|pass|"
+    r"token|none|null|nil|true|false|undefined|empty|redacted|example|dummy|placeholder|todo|"
+    r"str|string|bytes|int|bool|any|optional|secretstr|required|hidden|masked|"
+    r"your[_-].*|my[_-]?(?:password|token|secret|key)|<.*>|\[.*\]|\{.*\}|\(.*\)|"
+    r"(?:test|fake|sample)[_-]?(?:password|token|secret|key)?|\w*_here|.*\.\.\.)$"
+)
+_REFERENCE = re.compile(
+    r"^(?:\$|%|@|&|\{|<|env[.:\[(]|os\.|process\.env|ENV\[|getenv|config\.|settings\.|self\.|"
+    r"this\.|params\.|args\.|options\.|opts\.|cfg\.|vault:|secretsmanager:|arn:|ref\+|"
+    r"!(?:ref|sub|getatt|secret|vault|env)|\w+\(|.*\$\{)",
+    re.IGNORECASE,
+)
+_DOTTED_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_]*(?:\.[A-Za-z_]\w*)+$")
+_PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_]+$")
+_REPEATED = re.compile(r"^(.)\1+$")
+
+
+def _looks_like_reference(value: str) -> bool:
+    return bool(
+        _PLACEHOLDER_VALUES.match(value)
+        or _REFERENCE.match(value)
+        or _DOTTED_IDENTIFIER.match(value)
+        or _REPEATED.match(value)
+        or value.startswith("[REDACTED:")
+    )
+
+
+def password_value_ok(value: str, *, quoted: bool) -> bool:
+    """A literal password: not a reference, a placeholder or (unquoted) a variable name."""
+    if len(value) < 6 or _looks_like_reference(value):
+        return False
+    if not quoted and _PLAIN_IDENTIFIER.match(value):
+        return False  # `password=user_password` in code: a variable, not a literal
+    return not value.isdigit() or len(value) >= 8
+
+
+def secret_value_ok(value: str, *, quoted: bool) -> bool:
+    """A literal token/key: long enough, varied enough, not a reference or a word."""
+    if len(value) < 12 or _looks_like_reference(value):
+        return False
+    classes = sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+            any(not c.isalnum() for c in value),
+        )
+    )
+    if classes < 2 or shannon_entropy(value) < 3.0:
+        return False
+    if " " in value:
+        return False
+    if not quoted and _PLAIN_IDENTIFIER.match(value):
+        return False
+    return not _PATH_OR_URL.match(value)
+
+
+_PATH_OR_URL = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*://|(?:/|\./|\.\./|~/)[\w.-]+(?:/[\w.-]+)*/?$|[A-Za-z]:\\)"
+    r"|\.(?:json|ya?ml|pem|key|crt|txt|env|p12|cfg|ini)$"
+)
+
+
+def random_token_ok(value: str) -> bool:
+    """A bare quoted string that is a random token: mixed case and digits, high entropy."""
+    upper = sum(c.isupper() for c in value)
+    lower = sum(c.islower() for c in value)
+    digits = sum(c.isdigit() for c in value)
+    return upper >= 3 and lower >= 3 and (digits >= 1 or len(value) >= 32) and shannon_entropy(value) >= 4.0
+
+
+def url_password_ok(value: str) -> bool:
+    """The password part of `scheme://user:PASSWORD@host`."""
+    if not value or _looks_like_reference(value) or value.lower() in ("password", "pass", "pwd"):
+        return False
+    return not value.isdigit()  # `host:5432@...` never, and `user:1234@` is a port-like artefact

@@ -1,0 +1,332 @@
+"""Redaction end to end: SDK or HTTP client → a real gateway (loopback) → the fake provider.
+
+For each dialect: no sensitive value reaches the provider, the caller gets the values back
+(JSON and streams, placeholders split across events included), the same request twice goes
+upstream byte-identically, a scan timeout blocks or allows per policy, and traces hold no
+original value.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+from django.test import override_settings
+
+from policies.redaction.services import redaction_policy_set
+from policies.tests.corpus.values import Gen
+from proxy import record
+from proxy.app import ProxyApp
+from proxy.tests.conftest import Servers, _serve
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+@pytest.fixture(scope="module")
+def rservers() -> Iterator[Servers]:
+    with override_settings(
+        GATEWAY_RECORD_FLUSH_SECONDS=0.01,
+        GATEWAY_AUTH_REFRESH_SECONDS=3600,
+        GATEWAY_PROXY_GATES=["policies.redaction.gate.RedactionGate"],
+    ):
+        app = ProxyApp()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+    thread = threading.Thread(target=_serve, args=(app, sock, ready, box), daemon=True)
+    thread.start()
+    assert ready.wait(10), "gateway did not start"
+    yield Servers(
+        url=f"http://127.0.0.1:{sock.getsockname()[1]}",
+        fake_url=f"http://127.0.0.1:{box['fake_port']}",
+        fake=box["fake"],
+        app=app,
+    )
+    box["server"].should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def gw(rservers: Servers, owner: Any) -> Iterator[Servers]:
+    from secrets_vault.services import secret_set
+
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
+        secret_set(
+            workspace=owner.workspace,
+            name=name,
+            value=f"sk-upstream-{name[:5].lower()}-0000",
+            base_url=rservers.fake_url,
+        )
+    owner.workspace.trace_content = True
+    owner.workspace.save(update_fields=["trace_content"])
+    redaction_policy_set(organization=owner.organization, scope="organization")
+    rservers.fake.requests.clear()
+    record.memory_clear()
+    yield rservers
+
+
+def _values() -> dict[str, str]:
+    gen = Gen(secrets.randbelow(10**9))
+    return {
+        "email": gen.email(),
+        "github": gen.github_token(),
+        "aws": gen.aws_key(),
+        "card": gen.credit_card(),
+        "anthropic": gen.anthropic_key(),
+        "password": gen.password(),
+    }
+
+
+def _prompt(values: dict[str, str]) -> str:
+    return (
+        f"Deploy failed for {values['email']}. Token {values['github']} and key {values['aws']}; "
+        f"card {values['card']}; export ANTHROPIC_API_KEY={values['anthropic']} and "
+        f'DB_PASSWORD="{values["password"]}" please check'
+    )
+
+
+def _assert_clean(blob: str, values: dict[str, str]) -> None:
+    for name, value in values.items():
+        assert value not in blob, f"{name} leaked"
+
+
+def _upstream_bodies(gw: Servers) -> list[bytes]:
+    return [
+        r["body"].encode() if isinstance(r["body"], str) else r["body"]
+        for r in gw.upstream_requests()
+    ]
+
+
+def test_openai_chat_json_is_redacted_upstream_and_restored_for_the_caller(gw, owner):
+    values = _values()
+    prompt = _prompt(values)
+    client = openai.OpenAI(
+        base_url=f"{gw.url}/openai/v1", api_key=owner.plaintext_key, max_retries=0
+    )
+    answer = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[
+            {"role": "system", "content": f"Operator contact {values['email']}"},
+            {"role": "user", "content": prompt},
+        ],
+    )
+    assert answer.choices[0].message.content == f"Echo: {prompt}"
+    (upstream,) = gw.upstream_requests()
+    _assert_clean(json.dumps(upstream), values)
+    assert "[REDACTED:GITHUB_TOKEN_" in upstream["body"] and "[REDACTED:EMAIL_" in upstream["body"]
+    (rec,) = gw.records(1)
+    _assert_clean(json.dumps(rec.to_dict(), default=str), values)
+    assert rec.redaction_counts["EMAIL"] == 2 and rec.redaction_counts["GITHUB_TOKEN"] == 1
+    assert rec.policy_results["matched"][0]["type"] == "redaction"
+
+
+def test_openai_chat_stream_restores_placeholders_split_across_events(gw, owner):
+    values = _values()
+    prompt = _prompt(values)
+    client = openai.OpenAI(
+        base_url=f"{gw.url}/openai/v1", api_key=owner.plaintext_key, max_retries=0
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": prompt}],
+            stream=True,
+        )
+    )
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"Echo: {prompt}"
+    )
+    _assert_clean(json.dumps(gw.upstream_requests()), values)
+    (rec,) = gw.records(1)
+    _assert_clean(json.dumps(rec.to_dict(), default=str), values)
+
+
+def test_tool_call_arguments_are_redacted_and_restored_as_valid_json(gw, owner):
+    values = _values()
+    values["key"] = Gen(7).private_key()  # newlines: must be JSON-escaped when put back
+    prompt = f"read {values['github']} and\n{values['key']}"
+    client = openai.OpenAI(
+        base_url=f"{gw.url}/openai/v1", api_key=owner.plaintext_key, max_retries=0
+    )
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    answer = client.chat.completions.create(
+        model="gpt-4o-mini",
+        tools=tools,
+        messages=[
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {
+                            "name": "lookup",
+                            "arguments": json.dumps({"token": values["aws"]}),
+                        },
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": f"user {values['email']}"},
+            {"role": "user", "content": prompt},
+        ],
+    )
+    arguments = json.loads(answer.choices[0].message.tool_calls[0].function.arguments)
+    assert arguments == {"echo": prompt}
+    _assert_clean(json.dumps(gw.upstream_requests()), values)
+
+
+def test_responses_stream_is_restored(gw, owner):
+    values = _values()
+    prompt = _prompt(values)
+    client = openai.OpenAI(
+        base_url=f"{gw.url}/openai/v1", api_key=owner.plaintext_key, max_retries=0
+    )
+    events = list(
+        client.responses.create(
+            model="gpt-5", input=prompt, instructions=values["email"], stream=True
+        )
+    )
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == f"Echo: {prompt}"
+    _assert_clean(json.dumps(gw.upstream_requests()), values)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_anthropic_messages_are_redacted_and_restored(gw, owner, stream):
+    values = _values()
+    prompt = _prompt(values)
+    client = anthropic.Anthropic(
+        base_url=f"{gw.url}/anthropic", api_key=owner.plaintext_key, max_retries=0
+    )
+    kwargs: dict[str, Any] = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 256,
+        "system": [{"type": "text", "text": values["email"]}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": prompt}]}],
+    }
+    if stream:
+        with client.messages.stream(**kwargs) as s:
+            text = "".join(s.text_stream)
+    else:
+        text = client.messages.create(**kwargs).content[0].text
+    assert text == f"Echo: {prompt}"
+    _assert_clean(json.dumps(gw.upstream_requests()), values)
+    (rec,) = gw.records(1)
+    _assert_clean(json.dumps(rec.to_dict(), default=str), values)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_generate_content_is_redacted_and_restored(gw, owner, stream):
+    values = _values()
+    prompt = _prompt(values)
+    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    body = {
+        "systemInstruction": {"parts": [{"text": values["email"]}]},
+        "contents": [
+            {
+                "role": "user",
+                "parts": [
+                    {"text": prompt},
+                    {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}},
+                ],
+            }
+        ],
+    }
+    resp = httpx.post(
+        f"{gw.url}/gemini/v1beta/models/gemini-2.5-flash:{method}",
+        json=body,
+        headers={"x-goog-api-key": owner.plaintext_key},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    if stream:
+        events = [
+            json.loads(line[5:]) for line in resp.text.splitlines() if line.startswith("data:")
+        ]
+        text = "".join(
+            p.get("text", "")
+            for e in events
+            for c in e.get("candidates", [])
+            for p in c["content"]["parts"]
+        )
+    else:
+        text = resp.json()["candidates"][0]["content"]["parts"][0]["text"]
+    assert text == f"Echo: {prompt}"
+    upstream = gw.upstream_requests()
+    _assert_clean(json.dumps(upstream), values)
+    assert "iVBORw0KGgo=" in upstream[0]["body"]
+
+
+def test_the_same_request_twice_is_forwarded_byte_identically(gw, owner):
+    values = _values()
+    client = openai.OpenAI(
+        base_url=f"{gw.url}/openai/v1", api_key=owner.plaintext_key, max_retries=0
+    )
+    messages = [{"role": "user", "content": _prompt(values)}]
+    client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    first, second = _upstream_bodies(gw)
+    assert first == second and b"[REDACTED:" in first
+
+
+def _slow_body(values: dict[str, str]) -> dict[str, Any]:
+    gen = Gen(secrets.randbelow(10**9))  # fresh text: nothing cached
+    filler = [
+        {
+            "role": "user",
+            "content": f"{gen.secret()} {values['email']} " + gen.s("abc def 123 ", 6000),
+        }
+        for _ in range(200)
+    ]
+    return {"model": "gpt-4o-mini", "messages": filler}
+
+
+@pytest.mark.parametrize("action", ["block", "allow"])
+def test_a_scan_timeout_blocks_or_allows_per_policy(gw, owner, action):
+    redaction_policy_set(
+        organization=owner.organization, scope="organization", timeout_ms=50, on_timeout=action
+    )
+    values = _values()
+    resp = httpx.post(
+        f"{gw.url}/openai/v1/chat/completions",
+        json=_slow_body(values),
+        headers={"authorization": f"Bearer {owner.plaintext_key}"},
+        timeout=30,
+    )
+    if action == "block":
+        assert resp.status_code == 503
+        message = resp.json()["error"]["message"]
+        assert message.startswith("request blocked by gateway policies: ")
+        assert "did not finish within 50 ms" in message
+        assert gw.upstream_requests() == []
+        (rec,) = gw.records(1)
+        assert rec.status == "blocked" and rec.policy_results["violated"][0]["type"] == "redaction"
+    else:
+        assert resp.status_code == 200
+        assert values["email"] in gw.upstream_requests()[0]["body"]
+
+
+def test_a_provider_error_passes_untouched(gw, owner):
+    values = _values()
+    resp = httpx.post(
+        f"{gw.url}/anthropic/v1/messages",
+        json={
+            "model": "claude-sonnet-4-5",
+            "max_tokens": 10,
+            "messages": [{"role": "user", "content": values["email"]}],
+        },
+        headers={"x-api-key": owner.plaintext_key, "x-fake-status": "429"},
+        timeout=10,
+    )
+    assert resp.status_code == 429
+    assert resp.json()["type"] == "error" and values["email"] not in resp.text
