@@ -201,7 +201,7 @@ class ProxyApp:
         headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
         assert self.upstream.session is not None
         resp = await forward.open_upstream(
-            self.upstream.session, scope["method"], url, headers, body
+            self.upstream.session, scope["method"], url, headers, body, self.upstream.timeout
         )
         call.http_status = call.record.http_status = resp.status
         streamed = resp.headers.get("content-type", "").startswith("text/event-stream")

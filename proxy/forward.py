@@ -67,11 +67,12 @@ async def open_upstream(
     url: str,
     headers: list[tuple[str, str]],
     body: bytes,
+    timeout: aiohttp.ClientTimeout,
 ) -> aiohttp.ClientResponse:
     """The upstream response (headers read), or 504 / 502 in the caller's dialect."""
     try:
         return await session.request(
-            method, URL(url, encoded=True), headers=headers, data=body or None
+            method, URL(url, encoded=True), headers=headers, data=body or None, timeout=timeout
         )
     except TimeoutError as exc:
         raise UpstreamTimeout("the upstream provider did not answer in time") from exc

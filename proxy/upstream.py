@@ -15,6 +15,11 @@ class Upstream:
 
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
+        self.timeout = aiohttp.ClientTimeout(
+            total=None,  # a stream may legitimately last many minutes
+            sock_connect=settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT,
+            sock_read=settings.GATEWAY_UPSTREAM_READ_TIMEOUT,
+        )
 
     async def start(self) -> None:
         if self.session is not None:
@@ -25,14 +30,9 @@ class Upstream:
             ttl_dns_cache=300,
             keepalive_timeout=60,
         )
-        timeout = aiohttp.ClientTimeout(
-            total=None,  # a stream may legitimately last many minutes
-            sock_connect=settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT,
-            sock_read=settings.GATEWAY_UPSTREAM_READ_TIMEOUT,
-        )
         self.session = aiohttp.ClientSession(
             connector=connector,
-            timeout=timeout,
+            timeout=self.timeout,
             auto_decompress=True,
             skip_auto_headers=("User-Agent",),
             cookie_jar=aiohttp.DummyCookieJar(),  # never carry one caller's cookies to another

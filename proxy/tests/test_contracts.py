@@ -20,8 +20,11 @@ class _Gate:
         return None
 
 
-def test_it_loads_no_gates_by_default() -> None:
+def test_it_loads_the_configured_gates(settings: object) -> None:
+    settings.GATEWAY_PROXY_GATES = []  # type: ignore[attr-defined]
     assert load_gates() == []
+    settings.GATEWAY_PROXY_GATES = [f"{__name__}._Gate"]  # type: ignore[attr-defined]
+    assert isinstance(load_gates()[0], _Gate)
 
 
 def test_it_instantiates_gates_in_order() -> None:
