@@ -1,6 +1,6 @@
 """A real gateway whose call records reach the tracing tables, for verify_gateway and the docs.
 
-Reuses the proxy engineer's server runner (proxy/tests/conftest.py: uvicorn on port 0 plus the
+Reuses the proxy engineer's runner (proxy.testing.running_gateway: uvicorn on port 0 plus the
 in-process fake provider in one background thread); the difference is the record sink:
 `tracing.shipping.ship_records` with its embedded in-process writer (REDIS_URL unset for the
 duration), so a run appears in the database as it would behind the Celery drain. The Redis
@@ -9,8 +9,6 @@ path of shipping is tested by the tracing app.
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,38 +16,16 @@ import pytest
 from django.test import override_settings
 
 from proxy.app import ProxyApp
-from proxy.tests.conftest import Servers, _serve
+from proxy.testing import RunningGateway, running_gateway
 
 
 @pytest.fixture(scope="module")
-def traced_servers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Servers]:
-    overrides = override_settings(
-        GATEWAY_RECORD_SINK="tracing.shipping.ship_records",
-        GATEWAY_RECORD_FLUSH_SECONDS=0.01,
-        GATEWAY_AUTH_REFRESH_SECONDS=3600,
-        REDIS_URL="",
-    )
-    overrides.enable()
-    try:
-        app = ProxyApp()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        ready = threading.Event()
-        box: dict[str, Any] = {}
-        thread = threading.Thread(target=_serve, args=(app, sock, ready, box), daemon=True)
-        with django_db_blocker.unblock():  # the start-up load of the auth table reads the DB
-            thread.start()
-            assert ready.wait(10), "gateway did not start"
-        port = sock.getsockname()[1]
-        yield Servers(
-            url=f"http://127.0.0.1:{port}", fake_url=f"http://127.0.0.1:{box['fake_port']}",
-            fake=box["fake"], app=app,
-        )
-        box["server"].should_exit = True
-        thread.join(10)
-    finally:
-        overrides.disable()
+def traced_servers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGateway]:
+    # REDIS_URL unset for the module: ship_records reads it per batch and takes the in-process path.
+    with override_settings(REDIS_URL=""), django_db_blocker.unblock(), running_gateway(
+        GATEWAY_RECORD_SINK="tracing.shipping.ship_records"
+    ) as gw:
+        yield gw
 
 
 def give_secrets(workspace: Any, base_url: str) -> None:
@@ -97,7 +73,7 @@ def wait_recorder_idle(app: ProxyApp, timeout: float = 5.0) -> None:
 
 
 @pytest.fixture
-def gateway(traced_servers: Servers, builtin_roles: None) -> Iterator[Servers]:
+def gateway(traced_servers: RunningGateway, builtin_roles: None) -> Iterator[RunningGateway]:
     """traced_servers for one transactional test, quiet again before the database is flushed."""
     yield traced_servers
     wait_recorder_idle(traced_servers.app)
