@@ -158,6 +158,8 @@ class PersonalAccessTokenAdmin(_KeyAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         if super().has_module_permission(request):
             return True
+        if not (request.user.is_authenticated and request.user.is_active):
+            return False
         return PersonalAccessToken.objects.filter(user=request.user, kind=self.kind).exists()
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:

@@ -109,3 +109,19 @@ def test_outsider_cannot_add_into_another_orgs_workspace(client, owner, outsider
     assert "workspace" in response.context["adminform"].form.errors
     assert not owner.workspace.provider_secrets.exists()
     services.api_key_revoke(api_key=outsider.key)
+
+
+def test_anonymous_gets_the_login_page_and_nothing_else(client, owner):
+    assert client.get(reverse("admin:login")).status_code == 200
+    response = client.get(reverse("admin:orgs_servicekey_changelist"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_member_without_staff_flag_may_enter_the_admin(client, owner, django_user_model):
+    owner.user.is_staff = False
+    owner.user.save()
+    _login(client, owner)
+    assert client.get(reverse("admin:orgs_servicekey_changelist")).status_code == 200
+    stranger = django_user_model.objects.create_user("nobody", "nobody@x.test", "pw-nobody-1")
+    client.force_login(stranger)
+    assert client.get(reverse("admin:index")).status_code == 302
