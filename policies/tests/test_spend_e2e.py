@@ -1,0 +1,169 @@
+"""Spend limits through a real gateway (uvicorn on loopback) and the fake provider, with the
+official SDKs: the 402 is each SDK's normal error, streams and disconnects are charged, blocks
+are traced, concurrent calls never overshoot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from typing import Any
+
+import aiohttp
+import anthropic
+import openai
+import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from policies.models_spend import SpendPolicy
+from policies.spend_gate import SpendGate
+from policies.spend_selectors import current_spend
+from policies.spend_snapshot import usd_to_micros
+from policies.tests.spend_helpers import policy, store_mode  # noqa: F401
+from proxy.tests.conftest import _fast_password_hashing, gw, servers  # noqa: F401
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("store_mode"),
+]
+
+
+@pytest.fixture
+def spend_gw(gw: Any) -> Any:
+    """The gateway with a fresh spend gate in front (the settings list it first as well)."""
+    saved = gw.app.gates
+    gw.app.gates = [SpendGate()]
+    yield gw
+    gw.app.gates = saved
+
+
+def spent_usd(name: str) -> float:
+    (row,) = [
+        r for r in current_spend(SpendPolicy.objects.get(name=name)) if r["window"] == "daily"
+    ]
+    return row["spent_usd"]
+
+
+def test_the_402_reaches_each_sdk_as_its_normal_error_and_is_traced(
+    spend_gw: Any, owner: Any
+) -> None:
+    policy(owner, "tiny team cap", "workspace", {"daily": "0.00001"}, workspace=owner.workspace)
+    client = openai.OpenAI(
+        base_url=f"{spend_gw.url}/openai/v1", api_key=owner.plaintext_key, max_retries=0
+    )
+    with pytest.raises(openai.APIStatusError) as oai:
+        client.chat.completions.create(
+            model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
+        )
+    assert oai.value.status_code == 402
+    assert "request blocked by gateway policies: tiny team cap" in str(oai.value)
+    meta = json.loads(oai.value.response.headers["x-gateway-metadata"])
+    assert (
+        meta["outcome"] == "blocked"
+        and meta["scopes"] == ["workspace"]
+        and meta["windows"] == ["daily"]
+    )
+
+    claude = anthropic.Anthropic(
+        base_url=f"{spend_gw.url}/anthropic", api_key=owner.plaintext_key, max_retries=0
+    )
+    with pytest.raises(anthropic.APIStatusError) as ant:
+        claude.messages.create(
+            model="claude-3-5-haiku-20241022",
+            max_tokens=20,
+            messages=[{"role": "user", "content": "hi"}],
+        )
+    assert ant.value.status_code == 402 and "tiny team cap" in str(ant.value)
+
+    gem = genai.Client(
+        api_key=owner.plaintext_key,
+        http_options=types.HttpOptions(base_url=f"{spend_gw.url}/gemini"),
+    )
+    with pytest.raises(genai_errors.APIError) as gcaught:
+        gem.models.generate_content(model="gemini-2.5-flash", contents="hi")
+    assert gcaught.value.code == 402 and "tiny team cap" in str(gcaught.value)
+
+    records = spend_gw.records(3)
+    assert [r.status for r in records] == ["blocked"] * 3
+    assert all(r.policy_results["violated"][0]["name"] == "tiny team cap" for r in records)
+    assert spend_gw.upstream_requests() == []
+
+
+def test_a_stream_is_charged_its_actual_cost(spend_gw: Any, owner: Any) -> None:
+    policy(owner, "org", "organization", {"daily": "5"})
+    client = openai.OpenAI(
+        base_url=f"{spend_gw.url}/openai/v1", api_key=owner.plaintext_key, max_retries=0
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            max_tokens=50,
+            stream=True,
+            messages=[{"role": "user", "content": "stream me"}],
+        )
+    )
+    assert chunks
+    (rec,) = spend_gw.records(1)
+    assert rec.cost_usd and rec.policy_results["passed"][0]["name"] == "org"
+    deadline = time.monotonic() + 3
+    while spent_usd("org") == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert spent_usd("org") == usd_to_micros(rec.cost_usd) / 1e6
+
+
+def test_a_disconnected_stream_is_charged_what_was_consumed(spend_gw: Any, owner: Any) -> None:
+    policy(owner, "org", "organization", {"daily": "5"})
+    body = b'{"model":"gpt-4o-mini","stream":true,"max_tokens":50,"messages":[{"role":"user","content":"slow"}]}'
+    sock = socket.create_connection(("127.0.0.1", int(spend_gw.url.rsplit(":", 1)[1])), timeout=10)
+    sock.sendall(
+        b"POST /openai/v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n"
+        + f"authorization: Bearer {owner.plaintext_key}\r\ncontent-length: {len(body)}\r\n".encode()
+        + b"x-fake-stream-pause-ms: 3000\r\n\r\n"
+        + body
+    )
+    data, deadline = b"", time.monotonic() + 5
+    while b'"role":"assistant"' not in data and time.monotonic() < deadline:
+        data += sock.recv(65536)
+    sock.close()
+    (rec,) = spend_gw.records(1, timeout=6)
+    assert rec.error == "client disconnected"
+    expected = usd_to_micros(rec.cost_usd or 0) / 1e6
+    deadline = time.monotonic() + 3
+    while spent_usd("org") != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert spent_usd("org") == expected  # what the proxy saw, not the $ reservation
+
+
+def test_concurrent_calls_through_the_gateway_never_overshoot(spend_gw: Any, owner: Any) -> None:
+    # Each call reserves ~ (body + 1,000 tokens) x $0.15/M + 400 x $0.60/M ≈ $0.0004; the cap
+    # lets a handful through at once and the actual costs (~$0.00001) are far below.
+    policy(owner, "org", "organization", {"daily": "0.002"})
+    body = {
+        "model": "gpt-4o-mini",
+        "max_tokens": 400,
+        "messages": [{"role": "user", "content": "x"}],
+    }
+
+    async def fire() -> list[int]:
+        headers = {"authorization": f"Bearer {owner.plaintext_key}", "x-fake-delay-ms": "200"}
+        async with aiohttp.ClientSession() as session:
+
+            async def one() -> int:
+                async with session.post(
+                    f"{spend_gw.url}/openai/v1/chat/completions", json=body, headers=headers
+                ) as r:
+                    await r.read()
+                    return r.status
+
+            return await asyncio.gather(*(one() for _ in range(40)))
+
+    statuses = asyncio.run(fire())
+    assert set(statuses) == {200, 402}
+    records = spend_gw.records(40)
+    charged = sum(r.cost_usd or 0 for r in records)
+    assert charged <= 0.002
+    assert statuses.count(200) <= 0.002 // 0.0003
