@@ -12,7 +12,6 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from django.db import transaction
 
 from gateway_site.lib.callrecord import CallRecord
 from orgs.models import Workspace
+from tracing.ingest_rows import record_rows, rows_insert
 from tracing.models import DEFAULT_PROJECT, Run, TracingProject, UsageRecord, project_name_is_valid
 
 logger = logging.getLogger(__name__)
@@ -27,17 +27,14 @@ logger = logging.getLogger(__name__)
 UTC = dt.UTC
 
 
-def _ts(value: float | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromtimestamp(value, tz=UTC)
-
-
-def _cost(value: float | None) -> Decimal | None:
-    # Quantised to the column's 10 decimal places so the stored value round-trips exactly.
-    return None if value is None else Decimal(repr(float(value))).quantize(Decimal("1e-10"))
-
-
 def _names(entries: Any) -> bool:
     return bool(entries) and isinstance(entries, list | tuple | dict)
+
+
+_BLOCKED = Run.PolicyOutcome.BLOCKED.value
+_REDACTED = Run.PolicyOutcome.REDACTED.value
+_PASSED = Run.PolicyOutcome.PASSED.value
+_NONE = Run.PolicyOutcome.NONE.value
 
 
 def policy_outcome_of(record: CallRecord) -> str:
@@ -47,14 +44,14 @@ def policy_outcome_of(record: CallRecord) -> str:
     passed and redaction replaced something; passed: a policy matched and passed; none: no
     policy applied.
     """
-    results = record.policy_results or {}
-    if record.status == Run.Status.BLOCKED or _names(results.get("violated")):
-        return Run.PolicyOutcome.BLOCKED
-    if any(int(n or 0) > 0 for n in (record.redaction_counts or {}).values()):
-        return Run.PolicyOutcome.REDACTED
-    if _names(results.get("matched")) or _names(results.get("passed")):
-        return Run.PolicyOutcome.PASSED
-    return Run.PolicyOutcome.NONE
+    results = record.policy_results
+    if record.status == "blocked" or (results and _names(results.get("violated"))):
+        return _BLOCKED
+    if record.redaction_counts and any(int(n or 0) > 0 for n in record.redaction_counts.values()):
+        return _REDACTED
+    if results and (_names(results.get("matched")) or _names(results.get("passed"))):
+        return _PASSED
+    return _NONE
 
 
 def _project_ids(keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
@@ -76,70 +73,6 @@ def _project_ids(keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
         )
         found = existing()
     return found
-
-
-def _run_and_usage(
-    record: CallRecord, *, project_id: int, organization_id: int | None, keep_content: bool
-) -> tuple[Run, UsageRecord]:
-    run_uuid = uuid.UUID(record.run_id)
-    started = _ts(record.started_at)
-    cost = _cost(record.cost_usd)
-    run = Run(
-        run_id=run_uuid,
-        trace_id=record.trace_id or record.run_id,
-        project_id=project_id,
-        organization_id=organization_id,
-        workspace_id=record.workspace_id,
-        key_id=record.key_id,
-        key_prefix=record.key_prefix[:64],
-        user_id=record.user_id,
-        name=record.name[:64],
-        started_at=started,
-        ended_at=_ts(record.ended_at),
-        first_token_at=_ts(record.first_token_at),
-        status=record.status,
-        http_status=record.http_status,
-        error=record.error or "",
-        dialect=record.dialect[:16],
-        provider=record.provider[:32],
-        model=record.model[:200],
-        method=record.method[:8],
-        path=record.path[:500],
-        stream=record.stream,
-        input_tokens=record.input_tokens,
-        output_tokens=record.output_tokens,
-        cache_read_tokens=record.cache_read_tokens,
-        cache_write_tokens=record.cache_write_tokens,
-        reasoning_tokens=record.reasoning_tokens,
-        cost_usd=cost,
-        price_missing=record.price_missing,
-        policy_outcome=policy_outcome_of(record),
-        policy_results=record.policy_results or {},
-        redaction_counts=record.redaction_counts or {},
-        user_agent=record.user_agent[:500],
-        request_metadata=record.request_metadata or {},
-        request_content=record.request_content if keep_content else None,
-        response_content=record.response_content if keep_content else None,
-    )
-    usage = UsageRecord(
-        run_id=run_uuid,
-        started_at=started,
-        organization_id=organization_id,
-        workspace_id=record.workspace_id,
-        key_id=record.key_id,
-        user_id=record.user_id,
-        provider=run.provider,
-        model=run.model,
-        status=record.status,
-        input_tokens=record.input_tokens,
-        output_tokens=record.output_tokens,
-        cache_read_tokens=record.cache_read_tokens,
-        cache_write_tokens=record.cache_write_tokens,
-        reasoning_tokens=record.reasoning_tokens,
-        cost_usd=cost,
-        price_missing=record.price_missing,
-    )
-    return run, usage
 
 
 def _usable(records: Iterable[CallRecord]) -> dict[str, CallRecord]:
@@ -180,39 +113,30 @@ def runs_ingest(records: list[CallRecord]) -> int:
     usable = _usable(records)
     if not usable:
         return 0
-    uuids = [uuid.UUID(k) for k in usable]
     with transaction.atomic():
-        seen = {
-            u.hex
-            for u in UsageRecord.objects.filter(run_id__in=uuids).values_list("run_id", flat=True)
+        workspaces = {
+            pk: (org_id, trace_content)
+            for pk, org_id, trace_content in Workspace.objects.filter(
+                pk__in={r.workspace_id for r in usable.values()}
+            ).values_list("pk", "organization_id", "trace_content")
         }
-        fresh = [r for k, r in usable.items() if k not in seen]
-        if not fresh:
-            return 0
-        workspaces = dict(
-            Workspace.objects.filter(pk__in={r.workspace_id for r in fresh}).values_list(
-                "pk", "trace_content"
-            )
-        )
-        org_of = dict(
-            Workspace.objects.filter(pk__in=workspaces).values_list("pk", "organization_id")
-        )
-        fresh = [r for r in fresh if r.workspace_id in workspaces]
-        projects = _project_ids({(r.workspace_id, r.project_name) for r in fresh})  # type: ignore[misc]
+        kept = [r for r in usable.values() if r.workspace_id in workspaces]
+        projects = _project_ids({(r.workspace_id, r.project_name) for r in kept})  # type: ignore[misc]
         runs, usages = [], []
-        for record in fresh:
-            ws_id: int = record.workspace_id  # type: ignore[assignment]
-            run, usage = _run_and_usage(
+        for record in kept:
+            org_id, trace_content = workspaces[record.workspace_id]  # type: ignore[index]
+            run, usage = record_rows(
                 record,
-                project_id=projects[(ws_id, record.project_name)],
-                organization_id=record.organization_id or org_of.get(ws_id),
-                keep_content=bool(workspaces.get(ws_id)),
+                project_id=projects[(record.workspace_id, record.project_name)],  # type: ignore[index]
+                organization_id=record.organization_id or org_id,
+                keep_content=trace_content,
+                policy_outcome=policy_outcome_of(record),
             )
             runs.append(run)
             usages.append(usage)
-        Run.objects.bulk_create(runs, ignore_conflicts=True, batch_size=1000)
-        UsageRecord.objects.bulk_create(usages, ignore_conflicts=True, batch_size=1000)
-    if settings.GATEWAY_OTLP_ENDPOINT:
+        new_ids = rows_insert(runs, usages) if runs else set()
+    fresh = [r for r in kept if uuid.UUID(r.run_id) in new_ids]
+    if fresh and settings.GATEWAY_OTLP_ENDPOINT:
         from tracing.otlp import otlp_export
 
         otlp_export(fresh)

@@ -21,6 +21,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 import redis
@@ -131,6 +132,13 @@ def _ensure_group(broker: _Broker, stream: str) -> None:
     broker.group_ready.add(stream)
 
 
+def _record(data: dict[str, Any]) -> CallRecord:
+    try:
+        return CallRecord(**data)  # the fast path: written by this same version
+    except TypeError:
+        return CallRecord.from_dict(data)  # a field added or removed across versions
+
+
 def _decode(
     entries: list[tuple[bytes, dict[bytes, bytes]]],
 ) -> tuple[list[bytes], list[CallRecord]]:
@@ -138,7 +146,7 @@ def _decode(
     for entry_id, fields in entries:
         ids.append(entry_id)
         try:
-            records.extend(CallRecord.from_dict(d) for d in orjson.loads(fields[b"b"]))
+            records.extend(_record(d) for d in orjson.loads(fields[b"b"]))
         except (KeyError, TypeError, orjson.JSONDecodeError) as exc:
             # A poison entry would otherwise be re-delivered forever; it is acknowledged.
             logger.error("tracing: dropped unreadable stream entry %r (%s)", entry_id, exc)

@@ -126,3 +126,12 @@ def test_prune_never_deletes_usage_newer_than_40_days(owner):
     runs_ingest([call_record(owner, started_at=(now - dt.timedelta(days=35)).timestamp())])
     assert runs_prune(run_days=1, usage_days=1) == (1, 0)
     assert UsageRecord.objects.count() == 1
+
+
+def test_a_batch_mixing_stored_and_new_runs_stores_only_the_new(owner):
+    stored = [call_record(owner) for _ in range(3)]
+    runs_ingest(stored)
+    new = [call_record(owner) for _ in range(2)]
+    assert runs_ingest([*stored, *new]) == 2
+    assert Run.objects.count() == 5
+    assert UsageRecord.objects.count() == 5
