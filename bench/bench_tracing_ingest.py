@@ -32,6 +32,7 @@ def main() -> None:
     setup_django(redis=True)
 
     import redis
+    from _tracing_setup import bench_persona
     from django.conf import settings
 
     from gateway_site import celery_app
@@ -39,8 +40,6 @@ def main() -> None:
     from tracing.models import UsageRecord
     from tracing.shipping import records_push
     from tracing.tests.factories import call_record
-
-    from _tracing_setup import bench_persona
 
     org, ws, user, key = bench_persona()
     persona = SimpleNamespace(organization=org, workspace=ws, user=user, key=key)
