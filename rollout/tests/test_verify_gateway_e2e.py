@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from orgs import services
 from orgs.models import Role
-from rollout.tests.conftest import give_secrets
+from rollout.tests.conftest import give_secrets, wait_recorder_idle
 from tracing.models import Run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -37,6 +37,7 @@ def test_it_passes_and_finds_the_run_in_the_gateway_project(gateway, owner, prov
     assert code == 0, text
     assert "All checks passed." in text
     assert "FAIL" not in text
+    wait_recorder_idle(gateway.app)
     run = Run.objects.get(workspace_id=owner.workspace.pk, provider=provider)
     assert run.project.name == "gateway"
     assert f"Run {run.run_id} in gateway" in text
