@@ -246,7 +246,9 @@ GATEWAY_KEY_LAST_USED_INTERVAL = env_int("GATEWAY_KEY_LAST_USED_INTERVAL", 60)
 GATEWAY_BIND = env_str("GATEWAY_BIND", "127.0.0.1:8000")
 # --- Proxy hot path (proxy/, docs/architecture.md §1-6) ---
 # Policy gates run on every proxied call, in order (dotted paths; spend first, then redaction).
-GATEWAY_PROXY_GATES = env_list("GATEWAY_PROXY_GATES", "policies.redaction.gate.RedactionGate")
+GATEWAY_PROXY_GATES = env_list(
+    "GATEWAY_PROXY_GATES", "policies.spend_gate.SpendGate,policies.redaction.gate.RedactionGate"
+)
 # Where call records go, in batches, from a worker thread (dotted path to sink(records)).
 GATEWAY_RECORD_SINK = env_str("GATEWAY_RECORD_SINK", "proxy.record.memory_sink")
 GATEWAY_RECORD_QUEUE_SIZE = env_int("GATEWAY_RECORD_QUEUE_SIZE", 50_000)  # per process

@@ -33,7 +33,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def spend_gw(gw: Any) -> Any:
+def spend_gw(gw: Any) -> Any:  # noqa: F811
     """The gateway with a fresh spend gate in front (the settings list it first as well)."""
     saved = gw.app.gates
     gw.app.gates = [SpendGate()]
