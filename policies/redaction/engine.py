@@ -12,6 +12,7 @@ longest, wins) and is what the per-block cache stores.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
 from policies.redaction import rules as catalogue
 from policies.redaction.cache import Spans, block_key, scan_cache
+from policies.redaction.prefilter import triggered
 from policies.redaction.recognizers import ENTITY_PREFIX, GatewayRecognizer, build_recognizers
 
 ENGINE_VERSION = "1"  # part of every cache key: bump when recognizers change
@@ -91,6 +93,8 @@ def custom_type(name: str) -> str:
 
 class Scanner:
     def __init__(self, nlp_model: str = "") -> None:
+        # presidio logs at INFO on every analyze call: noise, and time, on the hot path.
+        logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
         self.nlp_model = nlp_model
         registry = RecognizerRegistry(supported_languages=["en"])
         self.recognizers = {r.rule_id: r for r in build_recognizers()}
@@ -115,8 +119,9 @@ class Scanner:
         self._custom: dict[tuple[tuple[str, str], ...], list[CustomRecognizer]] = {}
         self._lock = threading.Lock()
 
-    def _entities(self, config: ScanConfig) -> list[str]:
-        entities = [ENTITY_PREFIX + rid.upper() for rid in config.rule_ids if rid in self.recognizers]
+    def _entities(self, text: str, config: ScanConfig) -> list[str]:
+        """Entities of the configured rules whose trigger fires in `text` (policies.redaction.prefilter)."""
+        entities = [ENTITY_PREFIX + rid.upper() for rid in triggered(text, config.rule_ids) if rid in self.recognizers]
         if self.nlp_model:
             entities += [e for e, rid in _NER_RULE_FOR_ENTITY.items() if rid in config.rule_ids]
         return entities
@@ -137,7 +142,7 @@ class Scanner:
 
     def scan_text(self, text: str, config: ScanConfig) -> Spans:
         """Detected spans in `text`, sorted, non-overlapping."""
-        entities = self._entities(config)
+        entities = self._entities(text, config)
         ad_hoc = self._custom_recognizers(config.custom) if config.custom else []
         entities += [r.supported_entities[0] for r in ad_hoc]
         if not entities or not text:

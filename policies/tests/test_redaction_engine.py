@@ -1,0 +1,161 @@
+"""The scanner, placeholders, the per-block cache and the request walkers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from policies.redaction.cache import ScanCache, block_key, scan_cache
+from policies.redaction.engine import ScanConfig, all_rule_config, scanner
+from policies.redaction.placeholders import (
+    PLACEHOLDER_RE,
+    Redaction,
+    make_placeholder,
+    workspace_key,
+)
+from policies.redaction.redactor import redact_body
+from policies.tests.corpus.values import Gen
+
+ALL = all_rule_config()
+
+
+def _found(text: str, config: ScanConfig = ALL) -> list[tuple[str, str]]:
+    return [(text[s:e], t) for s, e, t in scanner().scan_text(text, config)]
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "type_"),
+    [
+        ("export GITHUB_TOKEN=ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5", "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5", "GITHUB_TOKEN"),
+        ("mail jane.doe+work@acme-corp.io today", "jane.doe+work@acme-corp.io", "EMAIL"),
+        ("call +44 20 7946 0958 now", "+44 20 7946 0958", "PHONE"),
+        ("call (212) 555-0198 now", "(212) 555-0198", "PHONE"),
+        ("card 4539 1488 0343 6467.", "4539 1488 0343 6467", "CREDIT_CARD"),
+        ("ssn 123-45-6789", "123-45-6789", "US_SSN"),
+        ("iban GB82 WEST 1234 5698 7654 32", "GB82 WEST 1234 5698 7654 32", "IBAN"),
+        ("host 10.0.12.7 up", "10.0.12.7", "IP_ADDRESS"),
+        ("postgres://app:S3cr3tPass@db.internal:5432/app", "S3cr3tPass", "PASSWORD"),
+        ('DB_PASSWORD="Xk9#mP2vLq"', "Xk9#mP2vLq", "PASSWORD"),
+        ('"client_secret": "AbCdEf123456GhIjKl7890"', "AbCdEf123456GhIjKl7890", "SECRET"),
+        ("key gw_sk_abcdefghijkl_0123456789abcdefghij0123456789abcdefghij", "gw_sk_abcdefghijkl_0123456789abcdefghij0123456789abcdefghij", "GATEWAY_KEY"),
+    ],
+)
+def test_it_detects_each_shape(text, value, type_):
+    assert (value, type_) in _found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "request 3f2b8c1e-9d4a-4e6b-8f1a-2c3d4e5f6a7b at 2024-01-15T10:23:45.123Z",
+        "commit 9fceb02d0ae598e95dc970b74767f19372d61af8 image@sha256:" + "ab" * 32,
+        "version 2.31.0, color #ff00aa, localhost:8080, 127.0.0.1:5432, ticket JIRA-1234",
+        "max_tokens = 4096\npassword: str\ntoken = os.environ['X']\napi_key = settings.API_KEY",
+        "password = get_password()\nsecret_name = 'prod/db'\npassword_hash = make_hash(raw)",
+        "see https://docs.python.org/3/library/re.html and git@github.com:org/repo.git",
+        "icon@2x.png and @decorator and user@localhost, epoch 1716239022123",
+        "token: ${{ secrets.GITHUB_TOKEN }}\nDB_PASSWORD=${DB_PASSWORD}\napi_key: <your-api-key>",
+    ],
+)
+def test_code_survives(text):
+    assert _found(text) == []
+
+
+def test_rules_not_chosen_are_not_applied():
+    text = "mail a.b@acme.io with ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+    only_secrets = ScanConfig(rule_ids=frozenset({"github"}))
+    assert _found(text, only_secrets) == [("ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5", "GITHUB_TOKEN")]
+
+
+def test_custom_patterns_are_applied_with_their_name():
+    config = ScanConfig(rule_ids=frozenset(), custom=(("employee_id", r"EMP-\d{6}"),))
+    assert _found("ask EMP-123456 please", config) == [("EMP-123456", "CUSTOM_EMPLOYEE_ID")]
+
+
+def test_placeholders_are_deterministic_per_workspace_and_differ_across_workspaces(settings):
+    one, other = workspace_key(1), workspace_key(2)
+    first = make_placeholder(one, "EMAIL", "a@b.io")
+    assert first == make_placeholder(one, "EMAIL", "a@b.io")
+    assert first != make_placeholder(other, "EMAIL", "a@b.io")
+    assert PLACEHOLDER_RE.fullmatch(first)
+
+
+def test_the_cache_holds_spans_never_values():
+    cache = ScanCache(10)
+    value = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
+    text = f"token {value}"
+    spans = scanner().scan_text(text, ALL)
+    cache.put(block_key(ALL.fingerprint, text), spans)
+    dumped = repr(cache._data)
+    assert value not in dumped and "token" not in dumped
+    assert cache.get(block_key(ALL.fingerprint, text)) == spans
+
+
+def test_a_resent_block_is_served_from_the_cache():
+    text = f"mail {Gen(3).email()} about {Gen(4).uuid()}"
+    cache = scan_cache()
+    scanner().scan_blocks([text], ALL)
+    hits = cache.hits
+    assert scanner().scan_blocks([text], ALL) == scanner().scan_blocks([text], ALL)
+    assert cache.hits == hits + 2
+
+
+def test_redact_body_rewrites_every_text_the_provider_reads():
+    gen = Gen(11)
+    email, token, card = gen.email(), gen.github_token(), gen.credit_card()
+    body = {
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "system", "content": f"ops {email}"},
+            {"role": "user", "content": [{"type": "text", "text": f"card {card}"},
+                                         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+            {"role": "assistant", "tool_calls": [{"id": "1", "type": "function",
+             "function": {"name": "f", "arguments": json.dumps({"t": token, "n": 1})}}]},
+            {"role": "tool", "tool_call_id": "1", "content": f"done {email}"},
+        ],
+    }
+    redaction = Redaction(workspace_key(9))
+    assert redact_body(body, dialect="openai", endpoint="ChatCompletions", scan_system=True,
+                       config=ALL, redaction=redaction)
+    dumped = json.dumps(body)
+    assert email not in dumped and token not in dumped and card not in dumped
+    assert body["messages"][1]["content"][1]["image_url"]["url"] == "data:image/png;base64,AAAA"
+    assert json.loads(body["messages"][2]["tool_calls"][0]["function"]["arguments"])["n"] == 1
+    assert redaction.counts == {"EMAIL": 2, "CREDIT_CARD": 1, "GITHUB_TOKEN": 1}
+    assert set(redaction.mapping.values()) == {email, token, card}
+
+
+def test_system_prompts_are_left_alone_when_the_policy_says_so():
+    email = Gen(12).email()
+    body = {"system": [{"type": "text", "text": email}], "messages": [{"role": "user", "content": email}]}
+    redact_body(body, dialect="anthropic", endpoint="Messages", scan_system=False, config=ALL,
+                redaction=Redaction(workspace_key(1)))
+    assert body["system"][0]["text"] == email and email not in body["messages"][0]["content"]
+
+
+def test_gemini_parts_and_function_calls_are_scanned_but_inline_data_is_not():
+    email = Gen(13).email()
+    body = {
+        "systemInstruction": {"parts": [{"text": email}]},
+        "contents": [{"role": "user", "parts": [{"text": email}, {"inlineData": {"mimeType": "image/png", "data": email}}]},
+                     {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {"to": email}}}]}],
+    }
+    redact_body(body, dialect="gemini", endpoint="GenerateContent", scan_system=True, config=ALL,
+                redaction=Redaction(workspace_key(1)))
+    assert email not in body["systemInstruction"]["parts"][0]["text"]
+    assert email not in body["contents"][0]["parts"][0]["text"]
+    assert body["contents"][0]["parts"][1]["inlineData"]["data"] == email
+    assert email not in body["contents"][1]["parts"][0]["functionCall"]["args"]["to"]
+
+
+def test_responses_input_items_are_scanned():
+    email = Gen(14).email()
+    body = {"instructions": email, "input": [
+        {"role": "user", "content": [{"type": "input_text", "text": email}]},
+        {"type": "function_call", "call_id": "c", "name": "f", "arguments": json.dumps({"a": email})},
+        {"type": "function_call_output", "call_id": "c", "output": email},
+    ]}
+    redact_body(body, dialect="openai", endpoint="Responses", scan_system=True, config=ALL,
+                redaction=Redaction(workspace_key(1)))
+    assert email not in json.dumps(body)
