@@ -2,8 +2,9 @@
 
 A ModelAdmin joins a section by setting `admin_section` (e.g. "Settings → Gateway") and,
 optionally, `admin_order` (an int) to order it inside the section. The index and the side bar
-list the sections in SECTION_ORDER first, other sections after them by name, then the
-remaining apps as Django groups them. Each app's own index page (/admin/<app>/) is unchanged.
+list the sections in SECTION_ORDER first (a sub-section such as "Settings → Gateway → LLM
+Gateway" right after its parent), other sections after them by name, then the remaining apps
+as Django groups them. Each app's own index page (/admin/<app>/) is unchanged.
 
 Who may enter: an active user who is staff or a member of any organization. Members need no
 Django model permissions: what they see is decided by orgs.admin_scoping from their roles.
@@ -75,7 +76,12 @@ class GatewayAdminSite(admin.AdminSite):
             entry["models"].sort(key=lambda m: (m["_order"], m["name"]))
 
         def rank(name: str) -> tuple[int, str]:
-            return (SECTION_ORDER.index(name) if name in SECTION_ORDER else len(SECTION_ORDER), name)
+            # A sub-section ("Settings → Gateway → LLM Gateway") follows its parent section.
+            for index in range(len(SECTION_ORDER) - 1, -1, -1):
+                parent = SECTION_ORDER[index]
+                if name == parent or name.startswith(f"{parent} → "):
+                    return (index, name)
+            return (len(SECTION_ORDER), name)
 
         ordered = [sections[name] for name in sorted(sections, key=rank)]
         return ordered + remaining
