@@ -45,7 +45,7 @@ def _clean_rules(value: Any, allowed: tuple[str, ...], label: str) -> list[str]:
     return [rid for rid in allowed if rid in value]
 
 
-def _subject(
+def redaction_subject(
     *, organization: Organization, scope: str, workspace: Workspace | None, api_key: ApiKey | None,
     user: AbstractBaseUser | None,
 ) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def redaction_policy_set(
 
     Fields not given keep their value (or the default on creation: PII and secrets on with every
     pattern rule, system prompts scanned, responses restored, 2 s limit, block on timeout)."""
-    lookup = _subject(organization=organization, scope=scope, workspace=workspace, api_key=api_key, user=user)
+    lookup = redaction_subject(organization=organization, scope=scope, workspace=workspace, api_key=api_key, user=user)
     clean = clean_fields(fields)
     policy = RedactionPolicy.objects.select_for_update().filter(**lookup).first()
     before = policy_state(policy) if policy else None
