@@ -1,32 +1,35 @@
 """Usage summaries: calls, tokens and spend over a time range, in hourly, daily or weekly
-buckets, grouped by model, key or user, from tracing.models.UsageRecord (one narrow row per call).
+buckets, grouped by model, key or user.
 
-One GROUP BY query does the work in the database: the rows are filtered by workspace and time
-(index usage_ws_start / usage_org_start) and aggregated there; only the buckets come back.
-Buckets are calendar-aligned in UTC (weeks start on Monday 00:00 UTC, as the spend windows do),
-so a summary and a spend policy window agree on what "this week" means.
+Two sources, same sums: `tracing.UsageRecord` (one narrow row per call) and `api.UsageDaily`
+(the per-day totals of those rows, rebuilt by api.services.usage_rollup_refresh). Daily and
+weekly summaries read UsageDaily for whole days that are rolled up and raw rows for the rest
+(today, and a partial first or last day); hourly summaries read raw rows only, and are limited
+to 7 days so that one answer never aggregates more than a week of raw rows. Either way the
+aggregation is one GROUP BY per source in the database; only the buckets come back.
+
+Buckets are calendar-aligned in UTC (weeks start on Monday 00:00 UTC, as the spend windows
+do), so a summary and a spend policy window agree on what "this week" means.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
+from api.models import UsageDaily, UsageRollupState
 from orgs.models import ApiKey
 from tracing.models import UsageRecord
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
 TRUNC = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
-# The longest range per bucket size: bounds the answer to a few thousand buckets per group.
+# The longest range per bucket size (hourly reads raw rows only; see the module docstring).
 MAX_RANGE = {
-    "hour": dt.timedelta(days=31),
+    "hour": dt.timedelta(days=7),
     "day": dt.timedelta(days=400),
     "week": dt.timedelta(days=3 * 366),
 }
@@ -38,6 +41,7 @@ TOKEN_FIELDS = (
     "cache_write_tokens",
     "reasoning_tokens",
 )
+SUM_FIELDS = ("calls", "unpriced_calls", *TOKEN_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -63,51 +67,116 @@ def usage_summary(*, query: UsageQuery) -> dict[str, Any]:
     """Rows of {bucket, group, label, calls, tokens..., cost_usd, unpriced_calls}, oldest bucket
     first, plus the totals of the range. `cost_usd` sums priced calls only and `unpriced_calls`
     counts the others, so a total is never silently understated."""
-    qs = UsageRecord.objects.filter(started_at__gte=query.since, started_at__lt=query.until)
+    merged: dict[tuple[dt.datetime, Any], dict[str, Any]] = {}
+    for source, since, until in _sources(query):
+        for row in source(query, since, until):
+            key = (row["bucket"], row["group"])
+            if key not in merged:
+                merged[key] = row
+                continue
+            into = merged[key]
+            for name in SUM_FIELDS:
+                into[name] += row[name]
+            if row["cost_usd"] is not None:
+                into["cost_usd"] = (into["cost_usd"] or 0) + row["cost_usd"]
+    rows = sorted(merged.values(), key=_order)
+    labels = _labels(query.group_by, {row["group"] for row in rows})
+    for row in rows:
+        group = row["group"]
+        row["label"] = labels.get(group, "" if group is None else str(group))
+        row["group"] = None if group is None else str(group)
+    return {"rows": rows, "totals": _totals(rows)}
+
+
+def _order(row: dict[str, Any]) -> tuple[Any, ...]:
+    group = row["group"]
+    return (row["bucket"], group is None, group if group is not None else "")
+
+
+def _day_floor(value: dt.datetime) -> dt.datetime:
+    value = value.astimezone(dt.UTC)
+    return value.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _sources(query: UsageQuery) -> list[tuple[Any, dt.datetime, dt.datetime]]:
+    """Split [since, until) into raw and rolled-up parts (whole rolled-up days only)."""
+    state = UsageRollupState.objects.first()
+    if query.bucket == "hour" or state is None or state.rolled_through is None:
+        return [(_raw_rows, query.since, query.until)]
+    lo = _day_floor(query.since)
+    if lo < query.since:
+        lo += dt.timedelta(days=1)
+    rolled = dt.datetime.combine(state.rolled_through, dt.time.min, tzinfo=dt.UTC)
+    hi = min(_day_floor(query.until), rolled)
+    if lo >= hi:
+        return [(_raw_rows, query.since, query.until)]
+    parts: list[tuple[Any, dt.datetime, dt.datetime]] = [(_daily_rows, lo, hi)]
+    if query.since < lo:
+        parts.append((_raw_rows, query.since, lo))
+    if hi < query.until:
+        parts.append((_raw_rows, hi, query.until))
+    return parts
+
+
+def _scoped(qs: QuerySet[Any], query: UsageQuery) -> QuerySet[Any]:
     if query.workspace_ids is not None:
         qs = qs.filter(workspace_id__in=query.workspace_ids)
     if query.organization_id is not None:
         qs = qs.filter(organization_id=query.organization_id)
+    return qs.order_by()
+
+
+def _grouped(
+    qs: QuerySet[Any], query: UsageQuery, aggregates: dict[str, Any]
+) -> list[dict[str, Any]]:
     group_field = GROUP_FIELDS[query.group_by]
     keys = ["bucket", group_field] if group_field else ["bucket"]
-    aggregates = {
-        "calls": Count("id"),
-        # Aliases must differ from the column names (an annotation may not shadow a field).
-        **{f"{name}_sum": Sum(name) for name in TOKEN_FIELDS},
-        "cost_sum": Sum("cost_usd"),
-        "unpriced_calls": Count("id", filter=Q(cost_usd__isnull=True)),
-    }
-    rows = list(
-        qs.order_by()
-        .annotate(bucket=TRUNC[query.bucket]("started_at", tzinfo=dt.UTC))
-        .values(*keys)
-        .annotate(**aggregates)
-        .order_by(*keys)
+    return [
+        {
+            "bucket": row["bucket"],
+            "group": row.get(group_field) if group_field else None,
+            "cost_usd": row["cost_sum"],
+            **{name: row[f"{name}_sum"] or 0 for name in SUM_FIELDS},
+        }
+        for row in qs.values(*keys).annotate(**aggregates)
+    ]
+
+
+def _raw_rows(query: UsageQuery, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    qs = _scoped(UsageRecord.objects.filter(started_at__gte=since, started_at__lt=until), query)
+    qs = qs.annotate(bucket=TRUNC[query.bucket]("started_at", tzinfo=dt.UTC))
+    # Aliases differ from the column names (an annotation may not shadow a field); COUNT(*) and
+    # a count of started_at keep the query answerable from an index that covers these columns.
+    return _grouped(
+        qs,
+        query,
+        {
+            "calls_sum": Count("*"),
+            "unpriced_calls_sum": Count("started_at", filter=Q(cost_usd__isnull=True)),
+            "cost_sum": Sum("cost_usd"),
+            **{f"{name}_sum": Sum(name) for name in TOKEN_FIELDS},
+        },
     )
-    labels = _labels(query.group_by, {row[group_field] for row in rows} if group_field else set())
-    result_rows = [_row(row, group_field, labels) for row in rows]
-    return {"rows": result_rows, "totals": _totals(result_rows)}
 
 
-def _row(row: dict[str, Any], group_field: str | None, labels: dict[Any, str]) -> dict[str, Any]:
-    group = row.get(group_field) if group_field else None
-    out = {
-        "bucket": row["bucket"],
-        "group": None if group is None else str(group),
-        "label": labels.get(group, "" if group is None else str(group)),
-        "calls": row["calls"],
-        "cost_usd": row["cost_sum"],
-        "unpriced_calls": row["unpriced_calls"],
-    }
-    out.update({name: row[f"{name}_sum"] or 0 for name in TOKEN_FIELDS})
-    return out
+def _daily_rows(query: UsageQuery, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
+    qs = _scoped(UsageDaily.objects.filter(day__gte=since.date(), day__lt=until.date()), query)
+    qs = qs.annotate(bucket=TRUNC[query.bucket]("day"))
+    rows = _grouped(
+        qs,
+        query,
+        {"cost_sum": Sum("cost_usd"), **{f"{name}_sum": Sum(name) for name in SUM_FIELDS}},
+    )
+    for row in rows:  # a DateField truncates to a date; buckets are UTC datetimes
+        row["bucket"] = dt.datetime.combine(row["bucket"], dt.time.min, tzinfo=dt.UTC)
+    return rows
 
 
-def _totals(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    totals: dict[str, Any] = {"calls": 0, "cost_usd": None, "unpriced_calls": 0}
-    totals.update(dict.fromkeys(TOKEN_FIELDS, 0))
+def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    totals: dict[str, Any] = dict.fromkeys(SUM_FIELDS, 0)
+    totals["cost_usd"] = None
     for row in rows:
-        for name in ("calls", "unpriced_calls", *TOKEN_FIELDS):
+        for name in SUM_FIELDS:
             totals[name] += row[name]
         if row["cost_usd"] is not None:
             totals["cost_usd"] = (totals["cost_usd"] or 0) + row["cost_usd"]
@@ -116,13 +185,10 @@ def _totals(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 def _labels(group_by: str, ids: set[Any]) -> dict[Any, str]:
     """Readable names for key and user groups: one small query for the ids present."""
-    ids.discard(None)
+    ids = {i for i in ids if i is not None}
     if not ids or group_by not in ("key", "user"):
         return {}
     if group_by == "key":
-        return {
-            k.pk: k.display_prefix
-            for k in ApiKey.objects.filter(pk__in=ids).only("pk", "kind", "lookup_id")
-        }
-    users = get_user_model().objects.filter(pk__in=ids)
-    return {u.pk: u.get_username() for u in users}
+        keys = ApiKey.objects.filter(pk__in=ids).only("pk", "kind", "lookup_id")
+        return {k.pk: k.display_prefix for k in keys}
+    return {u.pk: u.get_username() for u in get_user_model().objects.filter(pk__in=ids)}

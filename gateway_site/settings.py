@@ -299,6 +299,12 @@ CELERY_BEAT_SCHEDULE["spend-aggregate-totals"] = {
     "schedule": 60.0,
     "options": {"expires": 50},
 }
+# Usage summaries of the management API read closed days from per-day totals (api/usage.py).
+CELERY_BEAT_SCHEDULE["api-usage-rollup"] = {
+    "task": "api.tasks.refresh_usage_rollup",
+    "schedule": 300.0,
+    "options": {"expires": 240},
+}
 
 # --- PII and secrets redaction (policies/redaction/, docs/architecture.md §4) ------------------
 # spaCy model for person names, locations and NRP (e.g. en_core_web_lg); empty = pattern-only.
