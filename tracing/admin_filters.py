@@ -40,14 +40,21 @@ def _int(value: str | None) -> int | None:
 
 
 class TimeRangeFilter(admin.ListFilter):
-    """A relative window (?period=1h|24h|7d|30d) or explicit ISO bounds (?since=&until=)."""
+    """A relative window (?period=1h|24h|7d|30d|all) or explicit ISO bounds (?since=&until=).
+
+    Without either, the list shows the last 24 hours: the totals above the list aggregate
+    every run of the filter, and an unbounded default would make the page that everyone opens
+    first scan the whole history. "Any time" is one click away (?period=all).
+    """
 
     title = "time range"
-    PERIODS = {
+    DEFAULT = "24h"
+    PERIODS: dict[str, tuple[str, dt.timedelta | None]] = {
         "1h": ("Last hour", dt.timedelta(hours=1)),
         "24h": ("Last 24 hours", dt.timedelta(days=1)),
         "7d": ("Last 7 days", dt.timedelta(days=7)),
         "30d": ("Last 30 days", dt.timedelta(days=30)),
+        "all": ("Any time", None),
     }
 
     def __init__(
@@ -62,6 +69,8 @@ class TimeRangeFilter(admin.ListFilter):
             raise IncorrectLookupParameters(f"unknown period {period!r}")
         self.since = self._parse("since")
         self.until = self._parse("until")
+        self.custom = self.since is not None or self.until is not None
+        self.period = period or (None if self.custom else self.DEFAULT)
 
     def _parse(self, name: str) -> dt.datetime | None:
         raw = self.used_parameters.get(name)
@@ -79,31 +88,25 @@ class TimeRangeFilter(admin.ListFilter):
         return ["period", "since", "until"]
 
     def choices(self, changelist: ChangeList) -> Any:
-        period = self.used_parameters.get("period")
-        custom = self.since is not None or self.until is not None
-        yield {
-            "selected": period is None and not custom,
-            "query_string": changelist.get_query_string(remove=self.expected_parameters()),
-            "display": "Any time",
-        }
         for code, (label, _) in self.PERIODS.items():
             yield {
-                "selected": period == code,
+                "selected": self.period == code,
                 "query_string": changelist.get_query_string({"period": code}, ["since", "until"]),
                 "display": label,
             }
-        if custom:
-            bounds = f"{self.since.isoformat() if self.since else '…'} → {self.until.isoformat() if self.until else '…'}"
+        if self.custom:
+            since = self.since.isoformat() if self.since else "…"
+            until = self.until.isoformat() if self.until else "…"
             yield {
                 "selected": True,
                 "query_string": changelist.get_query_string(),
-                "display": bounds,
+                "display": f"{since} → {until}",
             }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Run]) -> QuerySet[Run]:
-        period = self.used_parameters.get("period")
-        if period is not None:
-            queryset = queryset.filter(started_at__gte=timezone.now() - self.PERIODS[period][1])
+        window = self.PERIODS[self.period][1] if self.period else None
+        if window is not None:
+            queryset = queryset.filter(started_at__gte=timezone.now() - window)
         if self.since is not None:
             queryset = queryset.filter(started_at__gte=self.since)
         if self.until is not None:

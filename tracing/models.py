@@ -144,8 +144,18 @@ class Run(models.Model):
         indexes = [
             # The runs list: one workspace or project, newest first (the id breaks ties, as the
             # admin's deterministic ordering adds it), optionally narrowed by one filter.
-            models.Index(fields=("workspace", "-started_at", "-id"), name="run_ws_start"),
-            models.Index(fields=("project", "-started_at", "-id"), name="run_project_start_id"),
+            # The INCLUDEd columns let PostgreSQL compute the list's totals (calls, tokens,
+            # cost) for a time range from the index alone (an index-only scan).
+            models.Index(
+                fields=("workspace", "-started_at", "-id"),
+                include=("input_tokens", "output_tokens", "cost_usd"),
+                name="run_ws_start_totals",
+            ),
+            models.Index(
+                fields=("project", "-started_at", "-id"),
+                include=("input_tokens", "output_tokens", "cost_usd"),
+                name="run_project_start_totals",
+            ),
             models.Index(fields=("project", "status", "-started_at"), name="run_project_status"),
             models.Index(fields=("project", "model", "-started_at"), name="run_project_model"),
             models.Index(

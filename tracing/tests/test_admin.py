@@ -134,17 +134,20 @@ def test_filters_narrow_the_list_and_the_totals(client, owner, member):
         assert response.context["run_totals"]["calls"] == len(response.context["cl"].result_list)
         return {r.pk for r in response.context["cl"].result_list}
 
-    assert shown("") == {r.pk for r in runs}
-    assert shown("?model=gpt-4o") == {runs[0].pk, runs[2].pk}
+    assert shown("?period=all") == {r.pk for r in runs}
+    assert shown("") == {runs[0].pk, runs[1].pk}  # the default window is the last 24 hours
+    assert shown("?model=gpt-4o&period=all") == {runs[0].pk, runs[2].pk}
+    assert shown("?model=gpt-4o") == {runs[0].pk}
     assert shown("?status__exact=blocked") == {runs[1].pk}
     assert shown("?policy_outcome__exact=blocked") == {runs[1].pk}
-    assert shown(f"?key={member.key.pk}") == {runs[2].pk}
+    assert shown(f"?key={member.key.pk}&period=7d") == {runs[2].pk}
     assert shown(f"?user={owner.user.pk}") == {runs[0].pk, runs[1].pk}
     assert shown("?period=24h") == {runs[0].pk, runs[1].pk}
     until = (now - dt.timedelta(days=1)).isoformat()
     assert shown(f"?until={until}".replace("+", "%2B")) == {runs[2].pk}
     project = TracingProject.objects.get(workspace=owner.workspace)
-    assert shown(f"?project={project.pk}") == {r.pk for r in runs}
+    assert shown(f"?project={project.pk}&period=all") == {r.pk for r in runs}
+    assert "e=1" in client.get(LIST_URL + "?period=forever").url
     assert "e=1" in client.get(LIST_URL + "?since=yesterday").url
 
 
