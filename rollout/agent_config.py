@@ -105,7 +105,9 @@ def parse_models(value: str | None) -> list[str]:
     return models
 
 
-def claude_code_files(*, base_url: str, key: str, managed: bool, models: list[str]) -> list[AgentFile]:
+def claude_code_files(
+    *, base_url: str, key: str, managed: bool, models: list[str]
+) -> list[AgentFile]:
     """settings.json (or managed-settings.json) with the gateway in its `env` block.
 
     With models: the first is the main model (`model` and ANTHROPIC_MODEL), the second, when
@@ -113,7 +115,9 @@ def claude_code_files(*, base_url: str, key: str, managed: bool, models: list[st
     (ANTHROPIC_DEFAULT_HAIKU_MODEL).
     """
     env: dict[str, str] = {"ANTHROPIC_BASE_URL": f"{base_url}/anthropic", "ANTHROPIC_API_KEY": key}
-    settings: dict[str, object] = {"$schema": "https://json.schemastore.org/claude-code-settings.json"}
+    settings: dict[str, object] = {
+        "$schema": "https://json.schemastore.org/claude-code-settings.json"
+    }
     if models:
         env["ANTHROPIC_MODEL"] = models[0]
         settings["model"] = models[0]
@@ -221,7 +225,9 @@ def codex_files(*, base_url: str, key: str, managed: bool, models: list[str]) ->
     return files
 
 
-def gemini_cli_files(*, base_url: str, key: str, managed: bool, models: list[str]) -> list[AgentFile]:
+def gemini_cli_files(
+    *, base_url: str, key: str, managed: bool, models: list[str]
+) -> list[AgentFile]:
     """.env with the gateway URL and key (Gemini CLI reads these only from the environment or
     a .env file), and settings.json selecting API-key auth (system-wide with `managed`)."""
     env = {"GOOGLE_GEMINI_BASE_URL": f"{base_url}/gemini", "GEMINI_API_KEY": key}
@@ -282,7 +288,8 @@ def sdk_env_variables(*, base_url: str, key: str) -> dict[str, str]:
 def _env_files(*, stem: str, variables: dict[str, str], description: str) -> list[AgentFile]:
     posix = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())
     powershell = "".join(
-        f"$env:{name} = '{value.replace(chr(39), chr(39) * 2)}'\n" for name, value in variables.items()
+        f"$env:{name} = '{value.replace(chr(39), chr(39) * 2)}'\n"
+        for name, value in variables.items()
     )
     return [
         AgentFile(
@@ -320,7 +327,12 @@ _BUILDERS = {
 
 
 def build_agent_files(
-    *, agent: str, base_url: str, key: str | None, managed: bool = False, models: list[str] | None = None
+    *,
+    agent: str,
+    base_url: str,
+    key: str | None,
+    managed: bool = False,
+    models: list[str] | None = None,
 ) -> list[AgentFile]:
     """Every file for `agent`, validated. `key=None` writes KEY_PLACEHOLDER instead of a key
     (the admin download, which cannot show a key again)."""

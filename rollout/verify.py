@@ -19,8 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 PROVIDERS = ("openai", "anthropic", "gemini")
-DEFAULT_MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5", "gemini": "gemini-2.5-flash"}
-SECRET_NAMES = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GOOGLE_API_KEY"}
+DEFAULT_MODELS = {
+    "openai": "gpt-4o-mini",
+    "anthropic": "claude-haiku-4-5",
+    "gemini": "gemini-2.5-flash",
+}
+SECRET_NAMES = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GOOGLE_API_KEY",
+}
 GATEWAY_401_MESSAGE = "invalid or missing gateway key"
 ROLE_FIX = (
     "Give the key a role with both gateway:invoke and workspaces:read in its workspace: "
@@ -76,6 +84,13 @@ class Verdict:
     fix: str
 
 
+PASSED = Verdict(ok=True, check="", problem="", fix="")
+
+
+def _fail(check: str, problem: str, fix: str) -> Verdict:
+    return Verdict(ok=False, check=check, problem=problem, fix=fix)
+
+
 def verification_request(*, provider: str, base_url: str, key: str, model: str) -> Request:
     """The smallest real call in `provider`'s own dialect, authenticated the way its SDK does."""
     prompt = "Reply with the single word: ok"
@@ -92,7 +107,11 @@ def verification_request(*, provider: str, base_url: str, key: str, model: str) 
         return Request(
             "POST",
             f"{base_url}/anthropic/v1/messages",
-            {"x-api-key": key, "anthropic-version": "2023-06-01", "Content-Type": "application/json"},
+            {
+                "x-api-key": key,
+                "anthropic-version": "2023-06-01",
+                "Content-Type": "application/json",
+            },
             json.dumps(body).encode(),
         )
     if provider == "gemini":
@@ -109,10 +128,14 @@ def verification_request(*, provider: str, base_url: str, key: str, model: str) 
 def http_call(request: Request, *, timeout: float) -> Response:
     """Send `request`; HTTP error statuses are answers too (returned, not raised). Connection
     failures raise OSError (urllib.error.URLError is one)."""
-    req = urllib.request.Request(request.url, data=request.body, headers=request.headers, method=request.method)
+    req = urllib.request.Request(
+        request.url, data=request.body, headers=request.headers, method=request.method
+    )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) checked by caller
-            return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return Response(
+                resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+            )
     except urllib.error.HTTPError as err:
         with err:
             return Response(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
@@ -122,104 +145,116 @@ def diagnose(response: Response, *, provider: str) -> Verdict:
     """Plain words and the fix for the gateway's answer to the verification call."""
     status, message, secret = response.status, response.error_message, SECRET_NAMES[provider]
     if 200 <= status < 300:
-        return Verdict(True, "", "", "")
+        return PASSED
     if not response.metadata and status in (404, 405):
-        return Verdict(
-            False, "gateway",
+        return _fail(
+            "gateway",
             f"HTTP {status} without x-gateway-metadata: this URL does not look like the gateway.",
             "Pass the gateway root as --base-url (e.g. https://gateway.example.com, without "
             "/openai/v1), and check that a load balancer or proxy in between forwards the path.",
         )
-    if status == 401:
-        # The gateway's own 401 comes before a call exists (no trace id); an upstream 401
-        # (the provider refusing the workspace's secret) is passed through with one.
-        if message == GATEWAY_401_MESSAGE or "trace_id" not in response.metadata:
-            return Verdict(
-                False, "key",
-                "The gateway did not accept the key: it is unknown, malformed, expired or revoked "
-                "(the gateway gives the same answer for each, on purpose).",
-                "Check that the whole key was copied (gw_sk_… or gw_pt_…); otherwise ask a "
-                "workspace admin for a new workspace-scoped service key (Admin → API keys).",
-            )
+    # The gateway's own 401 comes before a call exists (no trace id); an upstream 401 (the
+    # provider refusing the workspace's secret) is passed through with one.
+    if status == 401 and (message == GATEWAY_401_MESSAGE or "trace_id" not in response.metadata):
+        return _fail(
+            "key",
+            "The gateway did not accept the key: it is unknown, malformed, expired or revoked "
+            "(the gateway gives the same answer for each, on purpose).",
+            "Check that the whole key was copied (gw_sk_… or gw_pt_…); otherwise ask a "
+            "workspace admin for a new workspace-scoped service key (Admin → API keys).",
+        )
     if status == 403:
         if "not enabled" in message.lower():
-            return Verdict(
-                False, "flag",
+            return _fail(
+                "flag",
                 f"The LLM Gateway is not enabled for this key's organization ({message}).",
                 "A superuser (the platform operator) must turn on 'LLM Gateway enabled' for the "
                 "organization in Admin → Organizations.",
             )
         if "workspace-scoped" in message.lower() or "organization-scoped" in message.lower():
-            return Verdict(
-                False, "scope",
+            return _fail(
+                "scope",
                 "This is an organization-scoped key; the gateway accepts only workspace-scoped keys.",
                 "Create a workspace-scoped service key (Admin → API keys, pick the workspace) "
                 "with a role that has gateway:invoke and workspaces:read.",
             )
-        return Verdict(
-            False, "role",
+        return _fail(
+            "role",
             f"The key's role lacks a permission the gateway needs ({message or 'HTTP 403'}).",
             ROLE_FIX,
         )
     if status == 424:
-        return Verdict(
-            False, "secret",
+        return _fail(
+            "secret",
             f"The workspace has no provider secret for {provider} ({message or secret + ' is missing'}).",
             f"A workspace admin adds {secret} under Settings → Integrations → Provider secrets "
             "(Admin → Provider secrets) for the key's workspace.",
         )
     if status == 502:
-        return Verdict(
-            False, "upstream",
+        return _fail(
+            "upstream",
             f"The gateway could not reach the {provider} API ({message or 'HTTP 502'}).",
             "On the gateway host, check outbound network access (firewall, egress proxy, DNS) to "
             "the provider and GATEWAY_OPENAI_BASE_URL / GATEWAY_ANTHROPIC_BASE_URL / "
             "GATEWAY_GEMINI_BASE_URL, and any base URL override on the provider secret.",
         )
     if status == 504:
-        return Verdict(
-            False, "upstream",
+        return _fail(
+            "upstream",
             f"The {provider} API did not answer in time ({message or 'HTTP 504'}).",
             "Retry; if it persists, check the provider's status page and the gateway host's "
             "network path to it, and GATEWAY_UPSTREAM_READ_TIMEOUT.",
         )
     if status == 402:
-        return Verdict(
-            False, "policy",
+        return _fail(
+            "policy",
             f"A spend limit blocked the call ({message}).",
             "An organization admin raises the cap or waits for the window to reset "
             "(Settings → Gateway → LLM Gateway → Spend limits).",
         )
     if status == 501:
-        return Verdict(
-            False, "gateway",
+        return _fail(
+            "gateway",
             f"The gateway does not serve this path ({message}).",
             "Use the gateway root as --base-url; the client paths are /openai/v1, /anthropic "
             "and /gemini.",
         )
     if response.metadata.get("outcome") == "blocked":
-        return Verdict(
-            False, "policy",
+        return _fail(
+            "policy",
             f"A gateway policy blocked the call ({message or 'HTTP ' + str(status)}).",
             "Ask an organization admin to review the gateway policies (Settings → Gateway).",
         )
-    return Verdict(
-        False, "upstream",
+    return _fail(
+        "upstream",
         f"The {provider} API refused the call with HTTP {status}: {message or response.body[:200]!r}.",
         f"If it is an authentication error, the workspace's {secret} is wrong or revoked: "
         "replace it under Provider secrets. If the model is unknown, pass --model.",
     )
 
 
-def run_find(*, trace_id: str, timeout: float, interval: float = 0.25) -> Any:
-    """The tracing Run recorded for `trace_id`, polling up to `timeout` seconds (records are
-    shipped off the request path, so the run appears shortly after the response). None if it
-    never appears. Bounded: at most timeout/interval + 1 queries."""
+def run_find(*, trace_id: str, timeout: float, interval: float = 0.25) -> tuple[Any, str]:
+    """(the tracing Run recorded for `trace_id` or None, the last database error or "").
+
+    Polls up to `timeout` seconds: records are shipped off the request path, so the run appears
+    shortly after the response. A database error (e.g. SQLite busy while the writer commits)
+    counts as "not yet". Bounded: at most timeout/interval + 1 queries."""
+    from django.db import OperationalError
+
     from tracing.models import Run
 
     deadline = time.monotonic() + timeout
+    error = ""
     while True:
-        run = Run.objects.select_related("project").filter(trace_id=trace_id).order_by("started_at").first()
+        try:
+            run = (
+                Run.objects.select_related("project")
+                .filter(trace_id=trace_id)
+                .order_by("started_at")
+                .first()
+            )
+        except OperationalError as exc:
+            run, error = None, str(exc)
         if run is not None or time.monotonic() >= deadline:
-            return run
+            return run, error
         time.sleep(interval)

@@ -79,7 +79,9 @@ def agent_config_page(request: HttpRequest, key_id: int) -> HttpResponse:
     agents = []
     for agent in AGENTS:
         files = build_agent_files(agent=agent, base_url=_base_url(request), key=None)
-        managed = build_agent_files(agent=agent, base_url=_base_url(request), key=None, managed=True)
+        managed = build_agent_files(
+            agent=agent, base_url=_base_url(request), key=None, managed=True
+        )
         agents.append(
             {
                 "slug": agent,

@@ -22,9 +22,11 @@ from proxy.testing import RunningGateway, running_gateway
 @pytest.fixture(scope="module")
 def traced_servers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGateway]:
     # REDIS_URL unset for the module: ship_records reads it per batch and takes the in-process path.
-    with override_settings(REDIS_URL=""), django_db_blocker.unblock(), running_gateway(
-        GATEWAY_RECORD_SINK="tracing.shipping.ship_records"
-    ) as gw:
+    with (
+        override_settings(REDIS_URL=""),
+        django_db_blocker.unblock(),
+        running_gateway(GATEWAY_RECORD_SINK="tracing.shipping.ship_records") as gw,
+    ):
         yield gw
 
 
@@ -33,8 +35,12 @@ def give_secrets(workspace: Any, base_url: str) -> None:
     from secrets_vault.services import secret_set
 
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
-        secret_set(workspace=workspace, name=name, value=f"sk-upstream-{name[:5].lower()}-0000",
-                   base_url=base_url)
+        secret_set(
+            workspace=workspace,
+            name=name,
+            value=f"sk-upstream-{name[:5].lower()}-0000",
+            base_url=base_url,
+        )
 
 
 @pytest.fixture

@@ -18,7 +18,9 @@ BASE = "https://gw.example.com"
 
 def export(tmp_path: Path, *args: str) -> str:
     out = io.StringIO()
-    call_command("export_agent_config", "--base-url", BASE, "--out", str(tmp_path), *args, stdout=out)
+    call_command(
+        "export_agent_config", "--base-url", BASE, "--out", str(tmp_path), *args, stdout=out
+    )
     return out.getvalue()
 
 
@@ -34,8 +36,14 @@ def test_it_writes_claude_code_settings(tmp_path):
 
 def test_it_writes_claude_code_managed_settings_with_models(tmp_path):
     printed = export(
-        tmp_path, "--agent", "claude-code", "--key", KEY, "--managed",
-        "--models", "claude-sonnet-4-5,claude-haiku-4-5",
+        tmp_path,
+        "--agent",
+        "claude-code",
+        "--key",
+        KEY,
+        "--managed",
+        "--models",
+        "claude-sonnet-4-5,claude-haiku-4-5",
     )
     settings = json.loads((tmp_path / "managed-settings.json").read_text())
     assert settings["model"] == "claude-sonnet-4-5"
@@ -52,7 +60,9 @@ def test_it_writes_claude_code_managed_settings_with_models(tmp_path):
 
 
 def test_it_writes_codex_config_toml_and_managed_config(tmp_path):
-    printed = export(tmp_path, "--agent", "codex", "--key", KEY, "--managed", "--models", "gpt-5-codex")
+    printed = export(
+        tmp_path, "--agent", "codex", "--key", KEY, "--managed", "--models", "gpt-5-codex"
+    )
     config = tomllib.loads((tmp_path / "config.toml").read_text())
     provider = config["model_providers"][config["model_provider"]]
     assert provider["base_url"] == f"{BASE}/openai/v1"
@@ -71,9 +81,7 @@ def test_it_writes_codex_config_toml_and_managed_config(tmp_path):
 
 def test_it_writes_gemini_cli_env_and_settings(tmp_path):
     printed = export(tmp_path, "--agent", "gemini-cli", "--key", KEY, "--models", "gemini-2.5-pro")
-    env = dict(
-        line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines() if line
-    )
+    env = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines() if line)
     assert env == {
         "GOOGLE_GEMINI_BASE_URL": f"{BASE}/gemini",
         "GEMINI_API_KEY": KEY,
@@ -97,7 +105,10 @@ def test_it_writes_the_sdk_env_snippets(tmp_path):
         f"export GEMINI_API_KEY={KEY}",
     ):
         assert line in text
-    assert f"$env:OPENAI_BASE_URL = '{BASE}/openai/v1'" in (tmp_path / "llm-gateway.env.ps1").read_text()
+    assert (
+        f"$env:OPENAI_BASE_URL = '{BASE}/openai/v1'"
+        in (tmp_path / "llm-gateway.env.ps1").read_text()
+    )
 
 
 def test_the_shell_snippet_sets_the_variables_in_a_real_shell(tmp_path):
@@ -105,8 +116,15 @@ def test_the_shell_snippet_sets_the_variables_in_a_real_shell(tmp_path):
 
     export(tmp_path, "--agent", "env", "--key", KEY)
     result = subprocess.run(
-        ["sh", "-c", f". {tmp_path / 'llm-gateway.env.sh'} && printf %s \"$OPENAI_BASE_URL $GEMINI_API_KEY\""],
-        capture_output=True, text=True, check=True, timeout=10,
+        [
+            "sh",
+            "-c",
+            f'. {tmp_path / "llm-gateway.env.sh"} && printf %s "$OPENAI_BASE_URL $GEMINI_API_KEY"',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
     )
     assert result.stdout == f"{BASE}/openai/v1 {KEY}"
 
@@ -121,11 +139,22 @@ def test_placeholder_writes_no_key(tmp_path):
 def test_a_base_url_path_prefix_is_kept_and_trailing_slash_dropped(tmp_path):
     out = io.StringIO()
     call_command(
-        "export_agent_config", "--agent", "codex", "--base-url", "http://127.0.0.1:8000/llm/",
-        "--key", KEY, "--out", str(tmp_path), stdout=out,
+        "export_agent_config",
+        "--agent",
+        "codex",
+        "--base-url",
+        "http://127.0.0.1:8000/llm/",
+        "--key",
+        KEY,
+        "--out",
+        str(tmp_path),
+        stdout=out,
     )
     config = tomllib.loads((tmp_path / "config.toml").read_text())
-    assert config["model_providers"]["llm_gateway"]["base_url"] == "http://127.0.0.1:8000/llm/openai/v1"
+    assert (
+        config["model_providers"]["llm_gateway"]["base_url"]
+        == "http://127.0.0.1:8000/llm/openai/v1"
+    )
 
 
 @pytest.mark.parametrize(
@@ -142,8 +171,15 @@ def test_a_base_url_path_prefix_is_kept_and_trailing_slash_dropped(tmp_path):
 def test_it_refuses_a_bad_base_url(tmp_path, base_url, message):
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call_command(
-            "export_agent_config", "--agent", "env", "--base-url", base_url, "--key", KEY,
-            "--out", str(tmp_path),
+            "export_agent_config",
+            "--agent",
+            "env",
+            "--base-url",
+            base_url,
+            "--key",
+            KEY,
+            "--out",
+            str(tmp_path),
         )
     assert list(tmp_path.iterdir()) == []
 
@@ -152,8 +188,15 @@ def test_it_refuses_a_malformed_key_without_echoing_it(tmp_path):
     bad = "sk-ant-not-a-gateway-key-1234567890"
     with pytest.raises(CommandError) as info:
         call_command(
-            "export_agent_config", "--agent", "env", "--base-url", BASE, "--key", bad,
-            "--out", str(tmp_path),
+            "export_agent_config",
+            "--agent",
+            "env",
+            "--base-url",
+            BASE,
+            "--key",
+            bad,
+            "--out",
+            str(tmp_path),
         )
     assert "not a gateway key" in str(info.value)
     assert bad not in str(info.value)

@@ -49,7 +49,10 @@ def test_the_verification_curl_works_against_the_demo(gateway):
     assert "export GW=" in block and "export KEY=" in block
     result = subprocess.run(
         ["bash", "-c", with_values(block, gateway.url, key)],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     answer = json.loads(result.stdout)
     assert answer["choices"][0]["message"]["content"] == "Echo: Say hello"
@@ -64,9 +67,18 @@ def test_the_sdk_snippets_work_against_the_demo(gateway):
     (env_block,) = [b for b in code_blocks("bash") if "OPENAI_BASE_URL" in b]
     (python_block,) = code_blocks("python")
     script = f"export GW={gateway.url} KEY={key}\n{env_block}\n{sys.executable} - <<'PY'\n{python_block}PY\n"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "ANTHROPIC", "GOOGLE", "GEMINI"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI", "ANTHROPIC", "GOOGLE", "GEMINI"))
+    }
     result = subprocess.run(
-        ["bash", "-c", script], capture_output=True, text=True, timeout=60, check=False, env=env,
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines() == ["Echo: hello", "Echo: hello", "Echo: hello"]

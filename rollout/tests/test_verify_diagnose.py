@@ -30,17 +30,29 @@ DIALECT_OF = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini"}
         (errors.AuthFailed(), "key", "did not accept the key"),
         (
             errors.Forbidden("LLM Gateway is not enabled for this organization"),
-            "flag", "superuser",
+            "flag",
+            "superuser",
         ),
         (
-            errors.Forbidden("organization-scoped keys cannot call the gateway: use a workspace-scoped key"),
-            "scope", "workspace-scoped service key",
+            errors.Forbidden(
+                "organization-scoped keys cannot call the gateway: use a workspace-scoped key"
+            ),
+            "scope",
+            "workspace-scoped service key",
         ),
         (errors.Forbidden("missing permission gateway:invoke"), "role", "WORKSPACE_ADMIN"),
-        (errors.ProviderSecretMissing("missing provider secret OPENAI_API_KEY"), "secret", "Provider secrets"),
+        (
+            errors.ProviderSecretMissing("missing provider secret OPENAI_API_KEY"),
+            "secret",
+            "Provider secrets",
+        ),
         (errors.UpstreamUnreachable("upstream unreachable"), "upstream", "outbound network"),
         (errors.UpstreamTimeout("upstream timed out"), "upstream", "did not answer in time"),
-        (errors.PolicyBlocked(402, "request blocked by gateway policies: cap"), "policy", "spend limit"),
+        (
+            errors.PolicyBlocked(402, "request blocked by gateway policies: cap"),
+            "policy",
+            "spend limit",
+        ),
         (errors.PathNotAllowed(), "gateway", "gateway root"),
     ],
 )
@@ -70,7 +82,11 @@ def test_an_upstream_error_passed_through_names_the_secret():
 
 
 def test_the_key_goes_only_in_the_header_each_sdk_uses():
-    for provider, header in (("openai", "Authorization"), ("anthropic", "x-api-key"), ("gemini", "x-goog-api-key")):
+    for provider, header in (
+        ("openai", "Authorization"),
+        ("anthropic", "x-api-key"),
+        ("gemini", "x-goog-api-key"),
+    ):
         request = verification_request(provider=provider, base_url="http://gw", key=KEY, model="m")
         assert KEY in request.headers[header]
         assert KEY not in request.url
@@ -84,8 +100,14 @@ def test_it_explains_an_unreachable_gateway():
     out = io.StringIO()
     with pytest.raises(CommandError) as info:
         call_command(
-            "verify_gateway", "--base-url", f"http://127.0.0.1:{port}", "--key", KEY,
-            "--timeout", "2", stdout=out,
+            "verify_gateway",
+            "--base-url",
+            f"http://127.0.0.1:{port}",
+            "--key",
+            KEY,
+            "--timeout",
+            "2",
+            stdout=out,
         )
     assert info.value.returncode == 1
     text = out.getvalue()

@@ -22,8 +22,17 @@ def verify(servers, key: str, *args: str) -> tuple[int, str]:
     out = io.StringIO()
     try:
         call_command(
-            "verify_gateway", "--base-url", servers.url, "--key", key, "--timeout", "10",
-            "--trace-timeout", "5", *args, stdout=out,
+            "verify_gateway",
+            "--base-url",
+            servers.url,
+            "--key",
+            key,
+            "--timeout",
+            "10",
+            "--trace-timeout",
+            "5",
+            *args,
+            stdout=out,
         )
     except CommandError as exc:
         return exc.returncode, out.getvalue()
@@ -76,8 +85,10 @@ def test_it_explains_a_role_without_gateway_invoke(gateway, owner, member):
 
 def test_it_explains_an_organization_scoped_key(gateway, owner):
     created = services.api_key_create(
-        organization=owner.organization, workspace=None,
-        role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"), name="org key",
+        organization=owner.organization,
+        workspace=None,
+        role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
+        name="org key",
     )
     code, text = verify(gateway, created.plaintext)
     assert code == 1

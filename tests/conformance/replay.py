@@ -20,9 +20,19 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # secret), hop-by-hop headers, and those describing this connection or its encoding.
 NOT_FORWARDED = frozenset(
     {
-        "authorization", "x-api-key", "x-goog-api-key",
-        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-        "upgrade", "host", "content-length", "accept-encoding",
+        "authorization",
+        "x-api-key",
+        "x-goog-api-key",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "accept-encoding",
     }
 )
 # Headers the upstream HTTP client adds for its own connection.
@@ -46,7 +56,9 @@ def names() -> list[str]:
 
 
 def body_bytes(fixture: dict[str, Any]) -> bytes:
-    return json.dumps(fixture["request"]["body"], separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(
+        fixture["request"]["body"], separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 def send(base_url: str, method: str, path: str, headers: dict[str, str], body: bytes) -> Exchange:

@@ -66,7 +66,9 @@ def test_the_client_receives_the_provider_answer_unchanged(gateway, owner, name)
     through_gateway = replay.send(gateway.url, request["method"], request["path"], headers, body)
     direct_headers = {k: v for k, v in headers.items() if k not in ("x-api-key", "authorization")}
     direct_headers[UPSTREAM_AUTH[fixture["dialect"]]] = "sk-upstream-direct"
-    direct = replay.send(gateway.fake_url, request["method"], fixture["upstream_path"], direct_headers, body)
+    direct = replay.send(
+        gateway.fake_url, request["method"], fixture["upstream_path"], direct_headers, body
+    )
 
     assert through_gateway.status == direct.status == 200
     assert replay.without_timestamps(through_gateway.body) == replay.without_timestamps(direct.body)
@@ -82,8 +84,12 @@ def test_the_fixtures_carry_the_shapes_the_clients_depend_on():
     claude = [f for n, f in fixtures.items() if n.startswith("claude_code")]
     codex = [f for n, f in fixtures.items() if n.startswith("codex")]
     betas = ",".join(f["request"]["headers"]["anthropic-beta"] for f in claude)
-    for beta in ("claude-code-20250219", "interleaved-thinking-2025-05-14",
-                 "fine-grained-tool-streaming-2025-05-14", "token-counting-2024-11-01"):
+    for beta in (
+        "claude-code-20250219",
+        "interleaved-thinking-2025-05-14",
+        "fine-grained-tool-streaming-2025-05-14",
+        "token-counting-2024-11-01",
+    ):
         assert beta in betas
     assert all(f["request"]["path"].endswith("?beta=true") for f in claude)
     assert any("count_tokens" in f["request"]["path"] for f in claude)

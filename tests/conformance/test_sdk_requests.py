@@ -23,7 +23,11 @@ TOOL = {
     "function": {
         "name": "get_weather",
         "description": "Weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
     },
 }
 
@@ -53,9 +57,20 @@ def _check_forwarded(gateway, capture: Capture, key: str) -> None:
 
 
 def _direct(gateway, sent: httpx.Request, auth: tuple[str, str], prefix: str) -> replay.Exchange:
-    headers = {k: v for k, v in sent.headers.items()
-               if k.lower() not in ("authorization", "x-api-key", "x-goog-api-key", "host",
-                                    "content-length", "accept-encoding", "connection")}
+    headers = {
+        k: v
+        for k, v in sent.headers.items()
+        if k.lower()
+        not in (
+            "authorization",
+            "x-api-key",
+            "x-goog-api-key",
+            "host",
+            "content-length",
+            "accept-encoding",
+            "connection",
+        )
+    }
     headers[auth[0]] = auth[1]
     path = sent.url.raw_path.decode().removeprefix(prefix)
     return replay.send(gateway.fake_url, sent.method, path, headers, sent.content)
@@ -70,30 +85,54 @@ def ready(gateway, owner):
 
 def test_openai_sdk_chat_tools_stream_and_responses(ready, owner):
     capture = Capture()
-    client = openai.OpenAI(base_url=f"{ready.url}/openai/v1", api_key=owner.plaintext_key,
-                           http_client=capture.client, max_retries=0)
+    client = openai.OpenAI(
+        base_url=f"{ready.url}/openai/v1",
+        api_key=owner.plaintext_key,
+        http_client=capture.client,
+        max_retries=0,
+    )
     raw = client.chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=[{"role": "system", "content": "Be brief."},
-                                       {"role": "user", "content": "Weather in Paris?"}],
-        tools=[TOOL], tool_choice="auto", temperature=0.2, user="dev-42",
+        model="gpt-4o-mini",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Weather in Paris?"},
+        ],
+        tools=[TOOL],
+        tool_choice="auto",
+        temperature=0.2,
+        user="dev-42",
     )
     completion = raw.parse()
     assert completion.choices[0].message.tool_calls[0].function.name == "get_weather"
-    response = client.responses.create(model="gpt-5", input="hello", store=False,
-                                       include=["reasoning.encrypted_content"],
-                                       reasoning={"effort": "low"})
+    response = client.responses.create(
+        model="gpt-5",
+        input="hello",
+        store=False,
+        include=["reasoning.encrypted_content"],
+        reasoning={"effort": "low"},
+    )
     assert response.output_text == "Echo: hello"
     _check_forwarded(ready, capture, owner.plaintext_key)
-    direct = _direct(ready, capture.sent[0], ("authorization", "Bearer sk-upstream-direct"), "/openai")
-    assert replay.without_timestamps(raw.http_response.content) == replay.without_timestamps(direct.body)
+    direct = _direct(
+        ready, capture.sent[0], ("authorization", "Bearer sk-upstream-direct"), "/openai"
+    )
+    assert replay.without_timestamps(raw.http_response.content) == replay.without_timestamps(
+        direct.body
+    )
 
 
 def test_openai_sdk_chat_stream_with_usage(ready, owner):
     capture = Capture()
-    client = openai.OpenAI(base_url=f"{ready.url}/openai/v1", api_key=owner.plaintext_key,
-                           http_client=capture.client, max_retries=0)
+    client = openai.OpenAI(
+        base_url=f"{ready.url}/openai/v1",
+        api_key=owner.plaintext_key,
+        http_client=capture.client,
+        max_retries=0,
+    )
     stream = client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "count"}], stream=True,
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "count"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
@@ -103,19 +142,34 @@ def test_openai_sdk_chat_stream_with_usage(ready, owner):
 
 def test_anthropic_sdk_messages_cache_control_count_tokens_and_stream(ready, owner):
     capture = Capture(httpx2)
-    client = anthropic.Anthropic(base_url=f"{ready.url}/anthropic", api_key=owner.plaintext_key,
-                                 http_client=capture.client, max_retries=0)
+    client = anthropic.Anthropic(
+        base_url=f"{ready.url}/anthropic",
+        api_key=owner.plaintext_key,
+        http_client=capture.client,
+        max_retries=0,
+    )
     system = [{"type": "text", "text": "You are terse.", "cache_control": {"type": "ephemeral"}}]
     raw = client.messages.with_raw_response.create(
-        model="claude-haiku-4-5", max_tokens=64, system=system,
-        messages=[{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}],
+        model="claude-haiku-4-5",
+        max_tokens=64,
+        system=system,
+        messages=[
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}],
+            }
+        ],
         metadata={"user_id": "dev-42"},
     )
     assert raw.parse().content[0].text == "Echo: hi"
-    count = client.messages.count_tokens(model="claude-haiku-4-5", messages=[{"role": "user", "content": "hi"}])
+    count = client.messages.count_tokens(
+        model="claude-haiku-4-5", messages=[{"role": "user", "content": "hi"}]
+    )
     assert count.input_tokens > 0
     with client.beta.messages.stream(
-        model="claude-haiku-4-5", max_tokens=64, messages=[{"role": "user", "content": "stream"}],
+        model="claude-haiku-4-5",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "stream"}],
         betas=["interleaved-thinking-2025-05-14"],
     ) as stream:
         assert "".join(stream.text_stream) == "Echo: stream"
@@ -128,16 +182,23 @@ def test_anthropic_sdk_messages_cache_control_count_tokens_and_stream(ready, own
 
 def test_google_genai_sdk_generate_count_and_stream(ready, owner):
     capture = Capture()
-    client = genai.Client(api_key=owner.plaintext_key, http_options=genai_types.HttpOptions(
-        base_url=f"{ready.url}/gemini", httpx_client=capture.client))
+    client = genai.Client(
+        api_key=owner.plaintext_key,
+        http_options=genai_types.HttpOptions(
+            base_url=f"{ready.url}/gemini", httpx_client=capture.client
+        ),
+    )
     answer = client.models.generate_content(
-        model="gemini-2.5-flash", contents="hello",
+        model="gemini-2.5-flash",
+        contents="hello",
         config=genai_types.GenerateContentConfig(system_instruction="Be brief.", temperature=0.1),
     )
     assert answer.text == "Echo: hello"
     assert client.models.count_tokens(model="gemini-2.5-flash", contents="hello").total_tokens > 0
-    streamed = "".join(c.text or "" for c in client.models.generate_content_stream(
-        model="gemini-2.5-flash", contents="stream"))
+    streamed = "".join(
+        c.text or ""
+        for c in client.models.generate_content_stream(model="gemini-2.5-flash", contents="stream")
+    )
     assert streamed == "Echo: stream"
     _check_forwarded(ready, capture, owner.plaintext_key)
     received = ready.upstream_requests()
@@ -145,7 +206,11 @@ def test_google_genai_sdk_generate_count_and_stream(ready, owner):
     headers = {k.lower(): v for k, v in received[0]["headers"]}
     assert headers["x-goog-api-key"].startswith("sk-upstream-")
     direct = _direct(ready, capture.sent[0], ("x-goog-api-key", "sk-upstream-direct"), "/gemini")
-    through = replay.send(ready.url, "POST", capture.sent[0].url.raw_path.decode(),
-                          {"x-goog-api-key": owner.plaintext_key, "content-type": "application/json"},
-                          capture.sent[0].content)
+    through = replay.send(
+        ready.url,
+        "POST",
+        capture.sent[0].url.raw_path.decode(),
+        {"x-goog-api-key": owner.plaintext_key, "content-type": "application/json"},
+        capture.sent[0].content,
+    )
     assert through.body == direct.body

@@ -26,7 +26,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--agent", required=True, choices=AGENTS)
-        parser.add_argument("--base-url", required=True, help="gateway root, e.g. https://gw.example.com")
+        parser.add_argument(
+            "--base-url", required=True, help="gateway root, e.g. https://gw.example.com"
+        )
         who = parser.add_mutually_exclusive_group(required=True)
         who.add_argument("--key", help="the gateway key (gw_sk_... or gw_pt_...)")
         who.add_argument(
@@ -55,16 +57,24 @@ class Command(BaseCommand):
             raise CommandError(f"--out {out} exists and is not a directory")
         existing = [f.name for f in files if (out / f.name).exists()]
         if existing and not options["force"]:
-            raise CommandError(f"{', '.join(existing)} already exist in {out}; use --force to overwrite")
+            raise CommandError(
+                f"{', '.join(existing)} already exist in {out}; use --force to overwrite"
+            )
         out.mkdir(parents=True, exist_ok=True)
         for f in files:
             self._write(out / f.name, f.content, secret=f.secret and not options["placeholder"])
-        self.stdout.write(f"Wrote {len(files)} file(s) for {options['agent']} to {out.resolve()}:\n")
+        self.stdout.write(
+            f"Wrote {len(files)} file(s) for {options['agent']} to {out.resolve()}:\n"
+        )
         self.stdout.write(locations_text(files))
         if options["placeholder"]:
-            self.stdout.write(f"Replace {KEY_PLACEHOLDER} with each user's gateway key before use.\n")
+            self.stdout.write(
+                f"Replace {KEY_PLACEHOLDER} with each user's gateway key before use.\n"
+            )
         else:
-            self.stdout.write("Files marked with the key are readable by you only (0600): do not commit them.\n")
+            self.stdout.write(
+                "Files marked with the key are readable by you only (0600): do not commit them.\n"
+            )
 
     @staticmethod
     def _write(path: Path, content: str, *, secret: bool) -> None:

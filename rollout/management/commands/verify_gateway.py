@@ -41,17 +41,22 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--base-url", required=True, help="gateway root, e.g. https://gw.example.com")
+        parser.add_argument(
+            "--base-url", required=True, help="gateway root, e.g. https://gw.example.com"
+        )
         parser.add_argument("--key", required=True, help="the gateway key to verify")
         parser.add_argument("--provider", choices=PROVIDERS, default="openai")
         parser.add_argument("--model", help="model for the call (default per provider)")
         parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout, seconds")
         parser.add_argument(
-            "--trace-timeout", type=float, default=10.0,
+            "--trace-timeout",
+            type=float,
+            default=10.0,
             help="how long to wait for the run to appear in tracing, seconds",
         )
         parser.add_argument(
-            "--skip-trace", action="store_true",
+            "--skip-trace",
+            action="store_true",
             help="do not look the run up (when this host has no access to the gateway's database)",
         )
 
@@ -63,7 +68,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         provider = options["provider"]
         words = {"base": base, "secret": SECRET_NAMES[provider], "provider": provider}
-        self.stdout.write(f"Verifying {base} with {provider} (model {options['model'] or DEFAULT_MODELS[provider]})")
+        self.stdout.write(
+            f"Verifying {base} with {provider} (model {options['model'] or DEFAULT_MODELS[provider]})"
+        )
         failed = self._run_checks(base=base, key=key, provider=provider, options=options)
         failed_at, problem, fix = failed if failed else ("", "", "")
         reached = True
@@ -109,8 +116,11 @@ class Command(BaseCommand):
         try:
             response = http_call(request, timeout=timeout)
         except OSError as exc:
-            return ("upstream", f"The call did not complete ({getattr(exc, 'reason', exc)}).",
-                    "Retry with a larger --timeout; check the gateway's logs.")
+            return (
+                "upstream",
+                f"The call did not complete ({getattr(exc, 'reason', exc)}).",
+                "Retry with a larger --timeout; check the gateway's logs.",
+            )
         verdict = diagnose(response, provider=provider)
         if not verdict.ok:
             return (verdict.check, verdict.problem, verdict.fix)
@@ -121,21 +131,28 @@ class Command(BaseCommand):
     def _check_trace(self, response: Response, *, timeout: float) -> tuple[str, str, str] | None:
         trace_id = response.metadata.get("trace_id")
         if not trace_id:
-            return ("trace", "The response has no trace id in x-gateway-metadata.",
-                    "Check that a load balancer in between does not strip the x-gateway-metadata header.")
-        run = run_find(trace_id=str(trace_id), timeout=timeout)
+            return (
+                "trace",
+                "The response has no trace id in x-gateway-metadata.",
+                "Check that a load balancer in between does not strip the x-gateway-metadata header.",
+            )
+        run, db_error = run_find(trace_id=str(trace_id), timeout=timeout)
         if run is None:
             return (
                 "trace",
-                f"No run with trace id {trace_id} appeared within {timeout:g} s.",
+                f"No run with trace id {trace_id} appeared within {timeout:g} s"
+                + (f" (last database error: {db_error})." if db_error else "."),
                 "Check that the Celery worker is running and can reach Redis and the database "
                 "(records are shipped off the request path), that this command uses the gateway's "
                 "DATABASE_URL, and GATEWAY_RECORD_SINK; or pass --skip-trace on a host without "
                 "database access.",
             )
         if run.project.name != "gateway":
-            return ("trace", f"The run was recorded in project {run.project.name!r}, not 'gateway'.",
-                    "Do not send x-gateway-project with the verification call.")
+            return (
+                "trace",
+                f"The run was recorded in project {run.project.name!r}, not 'gateway'.",
+                "Do not send x-gateway-project with the verification call.",
+            )
         self.stdout.write(
             f"Run {run.run_id} in {run.project.name} (workspace id {run.workspace_id}): "
             f"status {run.status}, {run.input_tokens} input / {run.output_tokens} output tokens, "
