@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from orgs import services
 from orgs.models import ApiKey
@@ -50,9 +51,12 @@ def browser_page(monkeypatch):
             yield page
         finally:
             browser.close()
+            # ORM calls made while Playwright's loop runs get their own connection (a separate
+            # context); close it here, or PostgreSQL refuses to drop the test database.
+            connections.close_all()
 
 
-def test_workspace_admin_adds_a_secret_and_sees_a_new_key_once(live_server, owner, browser_page):
+def test_workspace_admin_adds_a_secret_and_sees_a_new_key_once(owner, live_server, browser_page):
     page = browser_page
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", owner.user.username)
