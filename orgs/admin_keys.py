@@ -9,6 +9,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Q
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from orgs import services
 from orgs.admin_forms import ServiceKeyForm
@@ -86,10 +88,18 @@ class ServiceKeyAdmin(_KeyAdmin):
     def get_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
         if obj is None:
             return ("name", "workspace", "role", "assignee", "expires_at")
-        return KEY_DETAIL_FIELDS
+        return (*KEY_DETAIL_FIELDS, "agent_configuration")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
-        return () if obj is None else KEY_DETAIL_FIELDS
+        return () if obj is None else (*KEY_DETAIL_FIELDS, "agent_configuration")
+
+    @admin.display(description="agent configuration")
+    def agent_configuration(self, obj: ApiKey) -> str:
+        # Link to the roll-out app's download (rollout/views.py), added by the roll-out part.
+        if obj.workspace_id is None:
+            return "organization-scoped keys cannot call the gateway"
+        url = reverse("rollout:agent-config", args=[obj.pk])
+        return format_html('<a href="{}">Claude Code, Codex, Gemini CLI and SDK files</a>', url)
 
     def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs: Any) -> Any:
         if obj is None:

@@ -107,3 +107,9 @@ def test_an_organization_scoped_key_is_refused_with_an_explanation(client, owner
     response = login(client, owner).get(url(created.api_key.pk, "env"))
     assert response.status_code == 400
     assert b"workspace-scoped" in response.content
+
+
+def test_the_service_key_page_links_to_the_download(client, owner):
+    response = login(client, owner).get(f"/admin/orgs/servicekey/{owner.key.pk}/change/")
+    assert response.status_code == 200
+    assert url(owner.key.pk).encode() in response.content
