@@ -219,6 +219,23 @@ def diagnose(response: Response, *, provider: str) -> Verdict:
             "Use the gateway root as --base-url; the client paths are /openai/v1, /anthropic "
             "and /gemini.",
         )
+    if status == 503 and "spend limits cannot be checked" in message:
+        return _fail(
+            "policy",
+            f"The gateway cannot check spend limits right now ({message}).",
+            "Restore the gateway's connection to Redis (REDIS_URL), where the live spend counters "
+            "are; GATEWAY_SPEND_FAIL_OPEN=True would serve such calls unchecked meanwhile.",
+        )
+    if (
+        status == 503
+        and "configuration" in message
+        and response.metadata.get("outcome") != "blocked"
+    ):
+        return _fail(
+            "gateway",
+            f"The gateway cannot serve yet ({message}).",
+            "Check that the gateway reaches its database (DATABASE_URL) and see its logs.",
+        )
     if response.metadata.get("outcome") == "blocked":
         return _fail(
             "policy",

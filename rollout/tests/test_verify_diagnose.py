@@ -9,6 +9,7 @@ import socket
 import pytest
 from django.core.management import CommandError, call_command
 
+from policies.spend_gate import SpendUnavailable
 from proxy import errors
 from rollout.verify import Response, diagnose, verification_request
 
@@ -54,6 +55,24 @@ DIALECT_OF = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini"}
             "spend limit",
         ),
         (errors.PathNotAllowed(), "gateway", "gateway root"),
+        (
+            SpendUnavailable(
+                "spend limits cannot be checked right now (the counter store is unreachable)",
+                metadata={"reason": "spend_store_unavailable"},
+            ),
+            "policy",
+            "REDIS_URL",
+        ),
+        (
+            errors.ProxyError("the gateway cannot read its configuration yet", status=503),
+            "gateway",
+            "DATABASE_URL",
+        ),
+        (
+            errors.PolicyBlocked(503, "request blocked by gateway policies: pii (scan timed out)"),
+            "policy",
+            "review the gateway policies",
+        ),
     ],
 )
 def test_it_explains_each_gateway_refusal(provider, error, check, words):
