@@ -514,8 +514,9 @@ def api_key_authenticate(presented: str, *, include_inactive: bool = False) -> A
         return None
     if not keys.digest_matches(presented, key.pepper_id, key.digest):
         return None
-    if not include_inactive and not key.is_active:
-        return None
+    if not key.is_active:
+        # include_inactive serves lookups (gateway_revoke_key); an inactive key is not "used".
+        return key if include_inactive else None
     api_key_rehash_if_needed(api_key=key, plaintext=presented)
     api_key_touch(api_key=key)
     return key

@@ -23,7 +23,15 @@ def _other_org_objects(owner):
     secret = secret_services.secret_set(
         workspace=owner.workspace, name="OPENAI_API_KEY", value="sk-acme-secret-1234"
     )
+    services.organization_upsert(slug=owner.organization.slug, plan="enterprise")
+    owner.organization.refresh_from_db()
+    role = services.role_upsert(organization=owner.organization, name="Acme invokers",
+                                permissions=["gateway:invoke", "workspaces:read"])
+    token = services.api_key_create(organization=owner.organization, workspace=owner.workspace,
+                                    kind="personal", user=owner.user)
     return {
+        "role": role,
+        "personalaccesstoken": token.api_key,
         "organization": owner.organization,
         "workspace": owner.workspace,
         "workspacemember": WorkspaceMember.objects.get(user=owner.user, workspace=owner.workspace),
@@ -52,6 +60,8 @@ def test_outsider_gets_404_on_every_object_page_of_another_org(client, owner, ou
 def test_outsider_changelists_show_only_their_own_rows(client, owner, outsider):
     objects = _other_org_objects(owner)
     secret_services.secret_set(workspace=outsider.workspace, name="OPENAI_API_KEY", value="sk-other-9876")
+    services.api_key_create(organization=outsider.organization, workspace=outsider.workspace,
+                            kind="personal", user=outsider.user)
     # Even an organization admin of "other" sees nothing of acme.
     services.org_member_set(
         organization=outsider.organization, user=outsider.user,
@@ -65,7 +75,7 @@ def test_outsider_changelists_show_only_their_own_rows(client, owner, outsider):
         rows = list(response.context["cl"].result_list)
         assert rows, url
         for row in rows:
-            text = str(row)
+            text = str(row).lower()
             assert "acme" not in text and "alice" not in text, (url, text)
     listing = client.get(reverse("admin:orgs_servicekey_changelist")).content.decode()
     assert owner.key.display_prefix not in listing
