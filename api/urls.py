@@ -10,6 +10,7 @@ from api.views import (
     keys,
     members,
     organizations,
+    policies,
     roles,
     secrets,
     tracing,
@@ -35,6 +36,26 @@ urlpatterns = [
         "organizations/<int:organization_id>/roles/<int:role_id>/",
         roles.RoleDetailApi.as_view(),
         name="role",
+    ),
+    path(
+        "organizations/<int:organization_id>/spend-limits/",
+        policies.SpendLimitListApi.as_view(),
+        name="spend-limits",
+    ),
+    path(
+        "organizations/<int:organization_id>/spend-limits/<int:policy_id>/",
+        policies.SpendLimitDetailApi.as_view(),
+        name="spend-limit",
+    ),
+    path(
+        "organizations/<int:organization_id>/redaction-policies/",
+        policies.RedactionPolicyListApi.as_view(),
+        name="redaction-policies",
+    ),
+    path(
+        "organizations/<int:organization_id>/redaction-policies/<int:policy_id>/",
+        policies.RedactionPolicyDetailApi.as_view(),
+        name="redaction-policy",
     ),
     path("workspaces/", workspaces.WorkspaceListApi.as_view(), name="workspaces"),
     path(

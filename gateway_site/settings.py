@@ -229,6 +229,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ApiKeyKindEnum": "orgs.models.ApiKey.Kind",
+        "RoleScopeEnum": "orgs.models.Role.Scope",
+        "PolicyScopeEnum": "policies.models_spend.SpendPolicy.Scope",
+        "SpendLimitKindEnum": "policies.models_spend.SpendPolicy.Kind",
+    },
 }
 
 # --- Gateway -------------------------------------------------------------------------------

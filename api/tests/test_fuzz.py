@@ -8,6 +8,8 @@ must not contain any secret the fixture created: provider-secret plaintexts and 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import hypothesis
 import pytest
 import schemathesis
@@ -19,6 +21,8 @@ from schemathesis.specs.openapi import checks as oc
 from api.tests.test_tracing import record
 from orgs.models import Role
 from orgs.services import api_key_create, organization_upsert
+from policies.redaction.services import redaction_policy_set
+from policies.spend_services import spend_policy_upsert
 from secrets_vault.services import secret_set
 from tracing.services import runs_ingest
 
@@ -45,6 +49,14 @@ def fuzz_world(owner, member, outsider):
         role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
         name="fuzzer",
     ).plaintext
+    spend = spend_policy_upsert(
+        organization=org,
+        name="ws cap",
+        scope="workspace",
+        workspace=owner.workspace,
+        windows={"monthly": Decimal("100")},
+    )
+    redaction = redaction_policy_set(organization=org, scope="organization")
     runs = [record(owner), record(owner, status="error", cost_usd=None), record(outsider)]
     runs_ingest(runs)
     REAL_IDS.clear()
@@ -57,6 +69,7 @@ def fuzz_world(owner, member, outsider):
         token_id=[owner.key.pk],
         name=list(SECRETS),
         run_id=[r.run_id for r in runs],
+        policy_id=[spend.pk, redaction.pk],
     )
     secrets = [
         *SECRETS.values(),
