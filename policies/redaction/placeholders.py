@@ -31,8 +31,8 @@ def workspace_key(workspace_id: int) -> bytes:
 
 
 def make_placeholder(key: bytes, type_: str, value: str) -> str:
-    digest = hmac.new(key, f"{type_}\0{value}".encode(), hashlib.sha256).hexdigest()
-    return f"[REDACTED:{type_}_{digest[:8]}]"
+    digest = hmac.digest(key, f"{type_}\0{value}".encode(), "sha256")
+    return f"[REDACTED:{type_}_{digest[:4].hex()}]"
 
 
 class Redaction:

@@ -17,22 +17,19 @@ from __future__ import annotations
 import re
 
 # rule: (pattern searched in the text, pattern searched in the lower-cased text). Every match
-# of the rule contains a match of one of the two. Lower-case literals replace case-insensitive
+# of the rule contains a match of one of the two. The digit-shaped PII rules (SSN, card, IBAN,
+# IP) have no trigger: measured, a trigger for them cost as much as the recognizer itself. Lower-case literals replace case-insensitive
 # alternations, which neither regex engine can search quickly.
 TRIGGERS: dict[str, tuple[str, str]] = {
     "email": (r"@[A-Za-z0-9]", ""),
     "phone": (r"\+[1-9]|\d{3}[-. )]", ""),
-    "us_ssn": (r"-\d\d-\d{4}| \d\d \d{4}", ""),
-    "credit_card": (r"\d{4}[ -]?\d{4}", ""),
-    "iban": (r"[A-Z]{2}\d\d ?[A-Z0-9]{4}", ""),
-    "ip_address": (r"\.\d{1,3}\.\d|:[0-9A-Fa-f]{0,4}:", ""),
     "aws": (r"A(?:KIA|SIA|BIA|CCA|3T)", r"secret_?access|aws_?secret"),
     "github": (r"gh[pousr]_|github_pat_", ""),
     "gitlab": (r"gl[a-z]{1,5}-|GR1348941", ""),
     "openai": (r"sk-", ""),
     "anthropic": (r"sk-ant-", ""),
     "google": (r"AIza|GOCSPX-|ya29\.", ""),
-    "azure": (r"\dQ~", r"accountkey|sharedaccesskey|sig=|ocp-apim|azure"),
+    "azure": (r"Q~", r"accountkey|sharedaccesskey|sig=|ocp-apim|azure"),
     "slack": (r"xox[a-z]-|xapp-|hooks\.slack\.com", ""),
     "stripe": (r"_live_|_test_|whsec_", ""),
     "sendgrid": (r"SG\.", ""),

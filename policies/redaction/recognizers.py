@@ -16,6 +16,7 @@ skip presidio's per-match explanation objects.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,7 @@ class GatewayRecognizer(PatternRecognizer):
         flags: int = 0,
         placeholder_type: str = "",
         timeout: float | None = None,
+        left_boundary: str = "",
     ) -> None:
         super().__init__(
             supported_entity=ENTITY_PREFIX + rule_id.upper(),
@@ -53,6 +55,11 @@ class GatewayRecognizer(PatternRecognizer):
         self.priority = priority
         self.validator = validator
         self.timeout = timeout
+        # Characters that may not precede a value. Checked here rather than with a look-behind
+        # at the start of the pattern: a pattern that starts with a literal is found by the
+        # regex engine's fast string search, one that starts with a look-behind is tried at
+        # every position (measured 3-10x slower per KB).
+        self.left_boundary = frozenset(left_boundary)
         self.compiled = [regex.compile(p.regex, flags) for p in self.patterns]
 
     def analyze(
@@ -96,6 +103,8 @@ class GatewayRecognizer(PatternRecognizer):
         """The detected span for one match, or None when the validator rejects it."""
         if start == end:
             return None
+        if start and text[start - 1] in self.left_boundary:
+            return None
         if self.validator is not None and not self.validator(text[start:end], match):
             return None
         return start, end
@@ -136,8 +145,7 @@ class GatewayAssignedSecretRecognizer(GatewayRecognizer):
     """`password = ...` gives PASSWORD, `api_token: ...` gives SECRET."""
 
     def type_for(self, match: Any) -> str:
-        name = (match.groupdict().get("name") or "").lower()
-        return "PASSWORD" if name and regex.fullmatch(_PASSWORD_NAMES, name) else "SECRET"
+        return "PASSWORD" if _is_password_name(_name_of(match)) else "SECRET"
 
 
 def _quoted(match: Any) -> bool:
@@ -160,12 +168,33 @@ _VALUE = (
 )
 
 
+_NAME_BEFORE = regex.compile(
+    rf"(?i)(?<![A-Za-z0-9])({_PASSWORD_NAMES}|{_SECRET_NAMES}){_NAME_TAIL}[ \t]*$"
+)
+
+
+def _name_of(match: Any) -> str:
+    """The name a value is assigned to: the `name` group, or (operator-anchored pattern) the
+    keyword right before the operator."""
+    groups = match.groupdict()
+    if groups.get("name"):
+        return str(groups["name"]).lower()
+    if groups.get("op") is None:
+        return ""
+    start = match.start()
+    found = _NAME_BEFORE.search(match.string, max(0, start - 80), start)
+    return found.group(1).lower() if found else ""
+
+
+def _is_password_name(name: str) -> bool:
+    return bool(name) and regex.fullmatch(_PASSWORD_NAMES, name) is not None
+
+
 def _assigned_validator(value: str, match: Any) -> bool:
     if match.groupdict().get("qq") is not None:
         return v.random_token_ok(value)
-    name = (match.groupdict().get("name") or "").lower()
     quoted = _quoted(match)
-    if name and regex.fullmatch(_PASSWORD_NAMES, name):
+    if _is_password_name(_name_of(match)):
         return v.password_value_ok(value, quoted=quoted)
     return v.secret_value_ok(value, quoted=quoted)
 
@@ -185,7 +214,7 @@ def build_recognizers() -> list[GatewayRecognizer]:
     """One recognizer per rule of policies.redaction.rules (except the NER ones)."""
     cs = 0  # case-sensitive
     ci = regex.IGNORECASE
-    word = r"(?<![A-Za-z0-9_-])"
+    token_left = string.ascii_letters + string.digits + "_-"
     end = r"(?![A-Za-z0-9_-])"
     return [
         GatewayEmailRecognizer(
@@ -196,23 +225,23 @@ def build_recognizers() -> list[GatewayRecognizer]:
                        r"(?![\w-]|\.[A-Za-z0-9])")],
         ),
         GatewayPhoneRecognizer(
-            rule_id="phone", placeholder_type="PHONE", priority=30,
+            rule_id="phone", placeholder_type="PHONE", priority=30, left_boundary=string.ascii_letters + string.digits + "_+/.=-",
             patterns=[
-                ("international", r"(?<![\w+/.=-])(?P<v>\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){2,6})"
-                                  r"(?![\w/]|[.-]\d)"),
-                ("north_american", r"(?<![\w/.=+-])(?P<v>(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4})"
-                                   r"(?![\w/]|[.-]\d)"),
+                ("international", r"(?P<v>\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){2,6})(?![\w/]|[.-]\d)"),
+                ("north_american", r"(?P<v>(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4})(?![\w/]|[.-]\d)"),
             ],
         ),
         GatewayRecognizer(
             rule_id="us_ssn", placeholder_type="US_SSN", priority=35,
             validator=lambda value, m: v.ssn_ok(value),
-            patterns=[("ssn", r"(?<![\w.-])(?P<v>\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})(?![\w-]|\.\d)")],
+            left_boundary=string.ascii_letters + string.digits + "_.-",
+            patterns=[("ssn", r"(?P<v>\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})(?![\w-]|\.\d)")],
         ),
         GatewayRecognizer(
             rule_id="credit_card", placeholder_type="CREDIT_CARD", priority=45,
             validator=lambda value, m: v.credit_card_ok(value),
-            patterns=[("card", r"(?<![\w.+-])(?P<v>\d{4}(?:[ -]?\d){9,15})(?![\w-]|\.\d)")],
+            left_boundary=string.ascii_letters + string.digits + "_.+-",
+            patterns=[("card", r"(?P<v>\d{4}(?:[ -]?\d){9,15})(?![\w-]|\.\d)")],
         ),
         GatewayRecognizer(
             rule_id="iban", placeholder_type="IBAN", priority=45,
@@ -229,9 +258,9 @@ def build_recognizers() -> list[GatewayRecognizer]:
             ],
         ),
         GatewayRecognizer(
-            rule_id="aws", placeholder_type="AWS_KEY", priority=90, flags=cs,
+            rule_id="aws", placeholder_type="AWS_KEY", priority=90, flags=cs, left_boundary=token_left,
             patterns=[
-                ("access_key_id", rf"{word}(?P<v>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{{16}}){end}"),
+                ("access_key_id", rf"(?P<v>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{{16}}){end}"),
                 ("secret_access_key", r"(?i:aws_?secret_?access_?key|aws_?secret(?:_?key)?|secret_?access_?key)"
                                       r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
             ],
@@ -242,26 +271,26 @@ def build_recognizers() -> list[GatewayRecognizer]:
                                  r"github_pat_[A-Za-z0-9_]{50,255})(?![A-Za-z0-9_])")],
         ),
         GatewayRecognizer(
-            rule_id="gitlab", placeholder_type="GITLAB_TOKEN", priority=90, flags=cs,
-            patterns=[("gitlab", rf"{word}(?P<v>gl(?:pat|ptt|dt|rt|cbt|soat|ft|imt|agent|oas|ffct)-"
+            rule_id="gitlab", placeholder_type="GITLAB_TOKEN", priority=90, flags=cs, left_boundary=token_left,
+            patterns=[("gitlab", rf"(?P<v>gl(?:pat|ptt|dt|rt|cbt|soat|ft|imt|agent|oas|ffct)-"
                                  rf"[A-Za-z0-9_-]{{20,80}}|GR1348941[A-Za-z0-9_-]{{20,}}){end}")],
         ),
         GatewayRecognizer(
-            rule_id="openai", placeholder_type="OPENAI_KEY", priority=90, flags=cs,
-            patterns=[("openai", rf"{word}(?P<v>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{16,}}T3BlbkFJ"
+            rule_id="openai", placeholder_type="OPENAI_KEY", priority=90, flags=cs, left_boundary=token_left,
+            patterns=[("openai", rf"(?P<v>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{16,}}T3BlbkFJ"
                                  rf"[A-Za-z0-9_-]{{16,}}|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{{40,}}|"
                                  rf"sk-[A-Za-z0-9]{{48}}){end}")],
         ),
         GatewayRecognizer(
-            rule_id="anthropic", placeholder_type="ANTHROPIC_KEY", priority=92, flags=cs,
-            patterns=[("anthropic", rf"{word}(?P<v>sk-ant-(?:api|admin|oat|ort|sid)\d\d-[A-Za-z0-9_-]{{20,}}){end}")],
+            rule_id="anthropic", placeholder_type="ANTHROPIC_KEY", priority=92, flags=cs, left_boundary=token_left,
+            patterns=[("anthropic", rf"(?P<v>sk-ant-(?:api|admin|oat|ort|sid)\d\d-[A-Za-z0-9_-]{{20,}}){end}")],
         ),
         GatewayRecognizer(
-            rule_id="google", placeholder_type="GOOGLE_KEY", priority=90, flags=cs,
+            rule_id="google", placeholder_type="GOOGLE_KEY", priority=90, flags=cs, left_boundary=token_left,
             patterns=[
-                ("api_key", rf"{word}(?P<v>AIza[0-9A-Za-z_-]{{35}}){end}"),
-                ("oauth_secret", rf"{word}(?P<v>GOCSPX-[A-Za-z0-9_-]{{28}}){end}"),
-                ("oauth_token", rf"{word}(?P<v>ya29\.[0-9A-Za-z_-]{{20,}}){end}"),
+                ("api_key", rf"(?P<v>AIza[0-9A-Za-z_-]{{35}}){end}"),
+                ("oauth_secret", rf"(?P<v>GOCSPX-[A-Za-z0-9_-]{{28}}){end}"),
+                ("oauth_token", rf"(?P<v>ya29\.[0-9A-Za-z_-]{{20,}}){end}"),
             ],
         ),
         GatewayRecognizer(
@@ -276,19 +305,19 @@ def build_recognizers() -> list[GatewayRecognizer]:
             ],
         ),
         GatewayRecognizer(
-            rule_id="slack", placeholder_type="SLACK_TOKEN", priority=90, flags=cs,
+            rule_id="slack", placeholder_type="SLACK_TOKEN", priority=90, flags=cs, left_boundary=token_left,
             patterns=[
-                ("token", rf"{word}(?P<v>xox[abposre]-[A-Za-z0-9-]{{10,250}}|xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+){end}"),
+                ("token", rf"(?P<v>xox[abposre]-[A-Za-z0-9-]{{10,250}}|xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+){end}"),
                 ("webhook", r"(?P<v>https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{20,})"),
             ],
         ),
         GatewayRecognizer(
-            rule_id="stripe", placeholder_type="STRIPE_KEY", priority=90, flags=cs,
-            patterns=[("stripe", rf"{word}(?P<v>(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{{20,247}}|whsec_[A-Za-z0-9+/=]{{32,}}){end}")],
+            rule_id="stripe", placeholder_type="STRIPE_KEY", priority=90, flags=cs, left_boundary=token_left,
+            patterns=[("stripe", rf"(?P<v>(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{{20,247}}|whsec_[A-Za-z0-9+/=]{{32,}}){end}")],
         ),
         GatewayRecognizer(
-            rule_id="sendgrid", placeholder_type="SENDGRID_KEY", priority=90, flags=cs,
-            patterns=[("sendgrid", rf"{word}(?P<v>SG\.[A-Za-z0-9_-]{{22}}\.[A-Za-z0-9_-]{{43}}){end}")],
+            rule_id="sendgrid", placeholder_type="SENDGRID_KEY", priority=90, flags=cs, left_boundary=token_left,
+            patterns=[("sendgrid", rf"(?P<v>SG\.[A-Za-z0-9_-]{{22}}\.[A-Za-z0-9_-]{{43}}){end}")],
         ),
         GatewayRecognizer(
             rule_id="datadog", placeholder_type="DATADOG_KEY", priority=88, flags=cs,
@@ -296,16 +325,16 @@ def build_recognizers() -> list[GatewayRecognizer]:
                                   r"[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[a-f0-9]{40}|[a-f0-9]{32})(?![A-Za-z0-9])")],
         ),
         GatewayRecognizer(
-            rule_id="npm", placeholder_type="NPM_TOKEN", priority=90, flags=cs,
-            patterns=[("npm", rf"{word}(?P<v>npm_[A-Za-z0-9]{{36}}){end}")],
+            rule_id="npm", placeholder_type="NPM_TOKEN", priority=90, flags=cs, left_boundary=token_left,
+            patterns=[("npm", rf"(?P<v>npm_[A-Za-z0-9]{{36}}){end}")],
         ),
         GatewayRecognizer(
-            rule_id="pypi", placeholder_type="PYPI_TOKEN", priority=90, flags=cs,
-            patterns=[("pypi", rf"{word}(?P<v>pypi-AgE[IN][A-Za-z0-9_-]{{50,}}){end}")],
+            rule_id="pypi", placeholder_type="PYPI_TOKEN", priority=90, flags=cs, left_boundary=token_left,
+            patterns=[("pypi", rf"(?P<v>pypi-AgE[IN][A-Za-z0-9_-]{{50,}}){end}")],
         ),
         GatewayRecognizer(
-            rule_id="jwt", placeholder_type="JWT", priority=85, flags=cs,
-            patterns=[("jwt", rf"{word}(?P<v>eyJ[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]*){end}")],
+            rule_id="jwt", placeholder_type="JWT", priority=85, flags=cs, left_boundary=token_left,
+            patterns=[("jwt", rf"(?P<v>eyJ[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]*){end}")],
         ),
         GatewayRecognizer(
             rule_id="private_key", placeholder_type="PRIVATE_KEY", priority=100, flags=cs,
@@ -324,14 +353,17 @@ def build_recognizers() -> list[GatewayRecognizer]:
                                           r"(?P<v>[^\s@/'\"`]{1,256})@[\w.\[\]-]+")],
         ),
         GatewayRecognizer(
-            rule_id="gateway_key", placeholder_type="GATEWAY_KEY", priority=95, flags=cs,
-            patterns=[("gateway_key", rf"{word}(?P<v>gw_(?:sk|pt)_[a-z0-9]{{12}}_[a-z0-9]{{20,}}){end}")],
+            rule_id="gateway_key", placeholder_type="GATEWAY_KEY", priority=95, flags=cs, left_boundary=token_left,
+            patterns=[("gateway_key", rf"(?P<v>gw_(?:sk|pt)_[a-z0-9]{{12}}_[a-z0-9]{{20,}}){end}")],
         ),
         GatewayAssignedSecretRecognizer(
             rule_id="assigned_secret", placeholder_type="SECRET", priority=70, flags=ci,
             validator=_assigned_validator,
             patterns=[
-                ("assignment", rf"(?<![A-Za-z0-9])(?P<name>{_PASSWORD_NAMES}|{_SECRET_NAMES}){_NAME_TAIL}{_ASSIGN}{_VALUE}"),
+                # Anchored on the operator, the name checked by a look-behind: 3-4x faster than a
+                # pattern that starts with the case-insensitive name alternation (measured).
+                ("assignment", rf"(?<=(?<![A-Za-z0-9])(?i:{_PASSWORD_NAMES}|{_SECRET_NAMES}){_NAME_TAIL}[ \t]*)"
+                               rf"(?P<op>:=|=>|=|:)[ \t]*{_VALUE}"),
                 ("camel_assignment", rf"(?<=[a-z0-9])(?P<name>(?-i:Password|Passwd|Pwd|Passphrase|Secret|"
                                      rf"Token|ApiKey|AccessKey|PrivateKey|ClientSecret|Credentials?|SecretKey)){_NAME_TAIL}"
                                      rf"{_ASSIGN}{_VALUE}"),

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,59 +17,28 @@ import anthropic
 import httpx
 import openai
 import pytest
-from django.test import override_settings
 
 from policies.redaction.services import redaction_policy_set
 from policies.tests.corpus.values import Gen
-from proxy import record
-from proxy.app import ProxyApp
-from proxy.tests.conftest import Servers, _serve
+from proxy.testing import RunningGateway, running_gateway
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture(scope="module")
-def rservers() -> Iterator[Servers]:
-    with override_settings(
-        GATEWAY_RECORD_FLUSH_SECONDS=0.01,
-        GATEWAY_AUTH_REFRESH_SECONDS=3600,
-        GATEWAY_PROXY_GATES=["policies.redaction.gate.RedactionGate"],
-    ):
-        app = ProxyApp()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-    thread = threading.Thread(target=_serve, args=(app, sock, ready, box), daemon=True)
-    thread.start()
-    assert ready.wait(10), "gateway did not start"
-    yield Servers(
-        url=f"http://127.0.0.1:{sock.getsockname()[1]}",
-        fake_url=f"http://127.0.0.1:{box['fake_port']}",
-        fake=box["fake"],
-        app=app,
-    )
-    box["server"].should_exit = True
-    thread.join(10)
+def rservers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGateway]:
+    with django_db_blocker.unblock(), running_gateway(gates=["policies.redaction.gate.RedactionGate"]) as gw:
+        yield gw
 
 
 @pytest.fixture
-def gw(rservers: Servers, owner: Any) -> Iterator[Servers]:
-    from secrets_vault.services import secret_set
-
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
-        secret_set(
-            workspace=owner.workspace,
-            name=name,
-            value=f"sk-upstream-{name[:5].lower()}-0000",
-            base_url=rservers.fake_url,
-        )
+def gw(rservers: RunningGateway, owner: Any) -> RunningGateway:
+    rservers.give_secrets(owner.workspace)
     owner.workspace.trace_content = True
     owner.workspace.save(update_fields=["trace_content"])
     redaction_policy_set(organization=owner.organization, scope="organization")
-    rservers.fake.requests.clear()
-    record.memory_clear()
-    yield rservers
+    rservers.reset()
+    return rservers
 
 
 def _values() -> dict[str, str]:
@@ -99,7 +66,7 @@ def _assert_clean(blob: str, values: dict[str, str]) -> None:
         assert value not in blob, f"{name} leaked"
 
 
-def _upstream_bodies(gw: Servers) -> list[bytes]:
+def _upstream_bodies(gw: RunningGateway) -> list[bytes]:
     return [
         r["body"].encode() if isinstance(r["body"], str) else r["body"]
         for r in gw.upstream_requests()
