@@ -53,6 +53,7 @@ class ProxyApp:
         self.upstream = Upstream()
         self.recorder = Recorder()
         self.gates: list[Gate] = load_gates()
+        self.inflight = 0  # calls being served now (read by tests and the bench)
         self.max_body = settings.GATEWAY_MAX_BODY_BYTES
         self.trace_limit = settings.GATEWAY_TRACE_CONTENT_MAX_BYTES
         self.base_urls = {
@@ -87,6 +88,7 @@ class ProxyApp:
         dialect = route.dialect if route is not None else routing.dialect_of(path) or "openai"
         call: ProxyCall | None = None
         ran: list[Gate] = []
+        self.inflight += 1
         try:
             if route is None:
                 raise PathNotAllowed()
@@ -109,6 +111,7 @@ class ProxyApp:
         finally:
             if call is not None:
                 await self._finish(call, ran)
+            self.inflight -= 1
 
     def _new_call(self, ctx: RequestContext, route: routing.Route, scope: Scope) -> ProxyCall:
         run_id = uuid.uuid4().hex

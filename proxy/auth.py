@@ -106,22 +106,33 @@ class AuthTable:
 
 
 def build_table() -> AuthTable:
-    """Read keys, roles, memberships, flags, secrets and prices (sync ORM; worker thread)."""
-    from django.db import close_old_connections
-
+    """Read keys, roles, memberships, flags, secrets and prices (sync ORM)."""
     from proxy.auth_build import load_keys, load_upstreams
+
+    return AuthTable(
+        keys=load_keys(),
+        upstreams=load_upstreams(),
+        prices=PriceTable.load(),
+        peppers=dict(peppers()),
+        built_at=time.time(),
+    )
+
+
+def _build_in_worker() -> AuthTable:
+    """build_table in the auth thread, on a healthy connection (CONN_MAX_AGE honoured)."""
+    from django.db import close_old_connections
 
     close_old_connections()
     try:
-        return AuthTable(
-            keys=load_keys(),
-            upstreams=load_upstreams(),
-            prices=PriceTable.load(),
-            peppers=dict(peppers()),
-            built_at=time.time(),
-        )
+        return build_table()
     finally:
         close_old_connections()
+
+
+def _close_worker_connection() -> None:
+    from django.db import connections
+
+    connections.close_all()
 
 
 class AuthState:
@@ -138,7 +149,7 @@ class AuthState:
         generation = invalidation.generation()
         loop = asyncio.get_running_loop()
         try:
-            table = await loop.run_in_executor(self._executor, build_table)
+            table = await loop.run_in_executor(self._executor, _build_in_worker)
         except Exception:
             self._generation = generation  # do not retry on every request; the timer will
             logger.exception("could not rebuild the gateway auth table; keeping the previous one")
@@ -169,6 +180,7 @@ class AuthState:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await asyncio.get_running_loop().run_in_executor(self._executor, _close_worker_connection)
         self._executor.shutdown(wait=False)
 
     async def _timer(self) -> None:

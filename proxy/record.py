@@ -59,6 +59,12 @@ def _touch_keys(key_ids: list[int]) -> None:
         api_key_touch(api_key=ApiKey(pk=key_id, last_used_at=None))
 
 
+def _close_connections() -> None:
+    from django.db import connections
+
+    connections.close_all()
+
+
 class Recorder:
     """The per-process queue and its drain task. start() and stop() run in the ASGI lifespan."""
 
@@ -74,6 +80,7 @@ class Recorder:
         self._touched: dict[int, float] = {}  # key id -> monotonic time of the last touch
         self._pending_touch: set[int] = set()
         self._task: asyncio.Task[None] | None = None
+        self._delivering = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-recorder")
 
     def submit(self, record: CallRecord) -> None:
@@ -84,6 +91,10 @@ class Recorder:
             self.dropped += 1
             if self.dropped % 1000 == 1:
                 logger.error("record queue full: %d call records dropped so far", self.dropped)
+
+    def pending(self) -> int:
+        """Records queued and not yet handed to the sink."""
+        return self._queue.qsize() + self._delivering
 
     def touch_key(self, key_id: int) -> None:
         """Note a key's use; its last_used_at is written by the drain thread, rate-limited."""
@@ -108,6 +119,7 @@ class Recorder:
             self._task = None
         while not self._queue.empty() or self._pending_touch:
             await self._flush_once()
+        await asyncio.get_running_loop().run_in_executor(self._executor, _close_connections)
         self._executor.shutdown(wait=True)
 
     async def _run(self) -> None:
@@ -127,7 +139,11 @@ class Recorder:
         touches = list(self._pending_touch)
         self._pending_touch.clear()
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._deliver, batch, touches)
+        self._delivering = len(batch)
+        try:
+            await loop.run_in_executor(self._executor, self._deliver, batch, touches)
+        finally:
+            self._delivering = 0
         return len(batch) >= self.batch_size
 
     def _deliver(self, batch: list[CallRecord], touches: list[int]) -> None:

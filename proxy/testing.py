@@ -54,7 +54,11 @@ class RunningGateway:
     def upstream_requests(self) -> list[dict[str, Any]]:
         return list(self.fake.requests)
 
-    def reset(self) -> None:
+    def reset(self, timeout: float = 5.0) -> None:
+        """Forget earlier calls, once the ones still finishing have been recorded."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and (self.app.inflight or self.app.recorder.pending()):
+            time.sleep(0.01)
         self.fake.requests.clear()
         record.memory_clear()
 

@@ -9,7 +9,7 @@ import pytest
 from google import genai
 from google.genai import types
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e]
 
 
 def _claude(gw, key: str) -> anthropic.Anthropic:
@@ -134,3 +134,17 @@ def test_a_key_in_the_query_string_authenticates_and_is_removed(gw, owner):
     (upstream,) = gw.upstream_requests()
     assert upstream["query"] == "foo=bar"
     assert owner.plaintext_key not in json.dumps(upstream)
+
+
+@pytest.mark.django_db
+def test_the_price_table_knows_the_claude_and_gemini_models_used_here():
+    from pricing.table import PriceTable
+
+    table = PriceTable.load()
+    models = (
+        "claude-sonnet-4-5-20250929",
+        "claude-haiku-4-5",
+        "gemini-2.5-flash",
+        "gemini-2.5-pro",
+    )
+    assert all(table.get(m) for m in models)

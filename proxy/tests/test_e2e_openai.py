@@ -7,7 +7,7 @@ import json
 import openai
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e]
 
 
 def _client(gw, key: str) -> openai.OpenAI:
@@ -113,3 +113,11 @@ def test_an_unknown_model_is_served_with_no_cost_and_flagged(gw, owner):
     )
     (rec,) = gw.records(1)
     assert rec.cost_usd is None and rec.price_missing is True and rec.input_tokens > 0
+
+
+@pytest.mark.django_db
+def test_the_price_table_knows_the_openai_models_used_here():
+    from pricing.table import PriceTable
+
+    table = PriceTable.load()
+    assert all(table.get(m) for m in ("gpt-4o-mini", "gpt-5", "text-embedding-3-small"))

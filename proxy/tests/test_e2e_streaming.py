@@ -12,7 +12,7 @@ import pytest
 from orgs.models import ApiKey
 from proxy.errors import PolicyBlocked
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e]
 
 CHAT = b'{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"slow"}]}'
 
@@ -112,9 +112,14 @@ def test_content_is_traced_only_when_the_workspace_opts_in(gw, owner):
     services.workspace_upsert(
         organization=owner.organization, slug=owner.workspace.slug, trace_content=True
     )
-    client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "shown"}]
-    )
+    try:
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "shown"}]
+        )
+    finally:
+        services.workspace_upsert(
+            organization=owner.organization, slug=owner.workspace.slug, trace_content=False
+        )
     first, second = gw.records(2)
     assert first.request_content is None and first.response_content is None
     assert second.request_content["messages"][0]["content"] == "shown"
@@ -183,3 +188,19 @@ def test_last_used_at_is_written_off_the_request_path(gw, owner):
     while time.monotonic() < deadline and ApiKey.objects.get(pk=owner.key.pk).last_used_at is None:
         time.sleep(0.02)
     assert ApiKey.objects.get(pk=owner.key.pk).last_used_at is not None
+
+
+@pytest.mark.django_db
+def test_the_auth_table_decrypts_secrets_with_their_base_url():
+    from orgs import services
+    from proxy.auth import build_table
+    from secrets_vault.services import secret_set
+
+    org = services.organization_upsert(slug="sec", llm_gateway_enabled=True)
+    ws = services.workspace_upsert(organization=org, slug="w")
+    secret_set(
+        workspace=ws, name="ANTHROPIC_API_KEY", value="sk-ant-xyz", base_url="http://127.0.0.1:9/"
+    )
+    upstream = build_table().upstreams[ws.pk]["ANTHROPIC_API_KEY"]
+    assert upstream.secret == "sk-ant-xyz" and upstream.base_url == "http://127.0.0.1:9"
+    assert "sk-ant-xyz" not in repr(upstream)
