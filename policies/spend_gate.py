@@ -55,16 +55,20 @@ class SpendUnavailable(ProxyError):
 
 class _SnapshotHolder:
     """The policy snapshot of this process. Reloaded before the next call after a committed
-    policy change in this process (invalidation.generation()), and in the background once it is
-    older than GATEWAY_SPEND_REFRESH_SECONDS (how soon other processes see a change)."""
+    policy change: in this process through invalidation.generation(), in every other process
+    through the Redis invalidation channel (a listener task per process); and in the background
+    once older than GATEWAY_SPEND_REFRESH_SECONDS (the bound when a message is lost)."""
 
     def __init__(self) -> None:
         self.snapshot: SpendSnapshot | None = None
         self.generation = -1
         self.loaded_at = 0.0
+        self.stale = False
         self._loading: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
 
     async def _load(self, generation: int) -> None:
+        self.stale = False
         snapshot = await _in_db_thread(load_snapshot)
         self.snapshot, self.generation, self.loaded_at = snapshot, generation, time.monotonic()
 
@@ -75,13 +79,54 @@ class _SnapshotHolder:
         return task
 
     async def get(self) -> SpendSnapshot:
+        self._ensure_listener()
         generation = invalidation.generation()
-        if self.snapshot is None or generation != self.generation:
+        if self.snapshot is None or self.stale or generation != self.generation:
             await asyncio.shield(self._start(generation))
         elif time.monotonic() - self.loaded_at > settings.GATEWAY_SPEND_REFRESH_SECONDS:
             self._start(generation)
-        assert self.snapshot is not None
+        if self.snapshot is None:  # only if the very first load failed (it raised above)
+            raise SpendUnavailable("spend policies cannot be read yet")
         return self.snapshot
+
+    def _ensure_listener(self) -> None:
+        task = self._listener
+        if not settings.REDIS_URL:
+            return
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            self._listener = asyncio.ensure_future(self._listen(settings.REDIS_URL))
+
+    async def _listen(self, url: str) -> None:
+        """Mark the snapshot stale on every policy invalidation message; reconnect with a
+        bounded back-off (meanwhile the timer refresh still applies changes). Nothing is
+        awaited on the way out unless the task is cancelled: when the loop itself is discarded
+        (process or test shutdown) the coroutine is closed without awaiting."""
+        import redis.asyncio as aioredis
+
+        delay = 1.0
+        while True:
+            client = aioredis.Redis.from_url(url)
+            pubsub = client.pubsub()
+            try:
+                await pubsub.subscribe(invalidation.CHANNEL)
+                delay = 1.0
+                async for message in pubsub.listen():
+                    data = message.get("data")
+                    if (
+                        message.get("type") == "message"
+                        and isinstance(data, bytes)
+                        and data.startswith(b"policies.")
+                    ):
+                        self.stale = True
+            except asyncio.CancelledError:
+                await pubsub.aclose()
+                await client.aclose()
+                raise
+            except (OSError, RedisError):
+                await pubsub.aclose()
+                await client.aclose()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
 
 @dataclass(slots=True)

@@ -23,7 +23,7 @@ from policies.spend_gate import SpendGate
 from policies.spend_selectors import current_spend
 from policies.spend_snapshot import usd_to_micros
 from policies.tests.spend_helpers import policy, store_mode  # noqa: F401
-from proxy.tests.conftest import _fast_password_hashing, gw, servers  # noqa: F401
+from proxy.testing import RunningGateway, running_gateway
 
 pytestmark = [
     pytest.mark.e2e,
@@ -32,13 +32,23 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(scope="module")
+def servers(django_db_setup: Any, django_db_blocker: Any) -> Any:
+    with (
+        django_db_blocker.unblock(),
+        running_gateway(gates=["policies.spend_gate.SpendGate"]) as gw,
+    ):
+        yield gw
+
+
 @pytest.fixture
-def spend_gw(gw: Any) -> Any:  # noqa: F811
-    """The gateway with a fresh spend gate in front (the settings list it first as well)."""
-    saved = gw.app.gates
-    gw.app.gates = [SpendGate()]
-    yield gw
-    gw.app.gates = saved
+def spend_gw(servers: RunningGateway, owner: Any) -> Any:
+    """The gateway with a fresh spend gate (a new policy snapshot) and owner's workspace
+    pointed at the fake provider."""
+    servers.reset()
+    servers.give_secrets(owner.workspace)
+    servers.app.gates = [SpendGate()]
+    return servers
 
 
 def spent_usd(name: str) -> float:
@@ -166,4 +176,4 @@ def test_concurrent_calls_through_the_gateway_never_overshoot(spend_gw: Any, own
     records = spend_gw.records(40)
     charged = sum(r.cost_usd or 0 for r in records)
     assert charged <= 0.002
-    assert statuses.count(200) <= 0.002 // 0.0003
+    assert statuses.count(402) >= 20  # most of the burst found the cap full
