@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from orgs import admin_keys  # noqa: F401 - registers the key admins
-from orgs import services
+from orgs import (
+    admin_keys,  # noqa: F401 - registers the key admins
+    services,
+)
 from orgs.admin_forms import (
     OrganizationForm,
     OrganizationMemberForm,
@@ -22,7 +24,14 @@ from orgs.admin_scoping import (
     WorkspaceScopedAdmin,
     organization_ids_for,
 )
-from orgs.models import AuditLogEntry, Organization, OrganizationMember, Role, Workspace, WorkspaceMember
+from orgs.models import (
+    AuditLogEntry,
+    Organization,
+    OrganizationMember,
+    Role,
+    Workspace,
+    WorkspaceMember,
+)
 
 if TYPE_CHECKING:
     from django.db.models import Model, Q, QuerySet
@@ -248,14 +257,31 @@ class AuditLogAdmin(WorkspaceScopedAdmin):
     admin_section = "Audit log"
     organization_field = "organization"
     required_permission = "workspaces:manage"
-    list_display = ("created_at", "actor_label", "action", "object_type", "object_repr",
-                    "organization", "workspace")
+    list_display = (
+        "created_at",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_repr",
+        "organization",
+        "workspace",
+    )
     list_filter = ("action", "object_type")
     search_fields = ("actor_label", "action", "object_repr")
     date_hierarchy = "created_at"
     list_select_related = ("organization", "workspace__organization")
-    fields = ("created_at", "actor_label", "action", "object_type", "object_id", "object_repr",
-              "organization", "workspace", "before", "after")
+    fields = (
+        "created_at",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "organization",
+        "workspace",
+        "before",
+        "after",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

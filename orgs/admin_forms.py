@@ -98,9 +98,11 @@ class WorkspaceMemberForm(EmailMemberForm):
             except ValidationError as exc:
                 raise _as_form_error(exc) from exc
         user = self.existing_user() if self.instance.pk is None else None
-        if ws is not None and user is not None and WorkspaceMember.objects.filter(
-            workspace=ws, user=user
-        ).exists():
+        if (
+            ws is not None
+            and user is not None
+            and WorkspaceMember.objects.filter(workspace=ws, user=user).exists()
+        ):
             self.add_error("email", f"{user.get_username()} is already a member of {ws}.")
         return data
 
@@ -121,9 +123,11 @@ class OrganizationMemberForm(EmailMemberForm):
         data = super().clean()
         org = data.get("organization")
         user = self.existing_user() if self.instance.pk is None else None
-        if org is not None and user is not None and OrganizationMember.objects.filter(
-            organization=org, user=user
-        ).exists():
+        if (
+            org is not None
+            and user is not None
+            and OrganizationMember.objects.filter(organization=org, user=user).exists()
+        ):
             self.add_error("email", f"{user.get_username()} is already a member of {org}.")
         return data
 
@@ -171,8 +175,12 @@ class ServiceKeyForm(forms.ModelForm):
         if ws is not None and role is not None:
             try:
                 services.api_key_check(
-                    organization=ws.organization, workspace=ws, kind=ApiKey.Kind.SERVICE,
-                    role=role, user=user, expires_at=data.get("expires_at"),
+                    organization=ws.organization,
+                    workspace=ws,
+                    kind=ApiKey.Kind.SERVICE,
+                    role=role,
+                    user=user,
+                    expires_at=data.get("expires_at"),
                 )
             except (ValidationError, PermissionDenied) as exc:
                 raise _as_form_error(exc) from exc

@@ -22,8 +22,18 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
 
 KEY_DETAIL_FIELDS = (
-    "prefix", "name", "status", "organization", "workspace", "role", "user", "created_by",
-    "created_at", "expires_at", "revoked_at", "last_used_at",
+    "prefix",
+    "name",
+    "status",
+    "organization",
+    "workspace",
+    "role",
+    "user",
+    "created_by",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+    "last_used_at",
 )
 
 
@@ -32,8 +42,17 @@ class _KeyAdmin(WorkspaceScopedAdmin):
     organization_field = "organization"
     required_permission = "workspaces:manage"
     kind: str = ApiKey.Kind.SERVICE
-    list_display = ("prefix", "name", "workspace", "role", "user", "created_at", "expires_at",
-                    "last_used_at", "status")
+    list_display = (
+        "prefix",
+        "name",
+        "workspace",
+        "role",
+        "user",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "status",
+    )
     list_filter = ("revoked_at",)
     search_fields = ("lookup_id", "name", "user__email")
     list_select_related = ("workspace__organization", "organization", "role", "user")
@@ -126,7 +145,9 @@ class ServiceKeyAdmin(_KeyAdmin):
         # Kept on the request only, for response_add; never in the session or the database.
         request._gw_created_key = created.plaintext  # type: ignore[attr-defined]
 
-    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> HttpResponse:
+    def response_add(
+        self, request: HttpRequest, obj: Any, post_url_continue: Any = None
+    ) -> HttpResponse:
         context = {
             **self.admin_site.each_context(request),
             "title": "Service key created",

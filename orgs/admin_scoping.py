@@ -122,7 +122,9 @@ class _ScopedAdminBase(admin.ModelAdmin):
         condition = self.scope_filter(request, self._view_perm())
         return qs if condition is None else qs.filter(condition)
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
         """Outside the user's scope (or missing) → 404, never a redirect or a 403."""
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
@@ -213,7 +215,10 @@ class WorkspaceScopedAdmin(_ScopedAdminBase):
         if self.organization_field:
             org_ids = organization_ids_for(request, self.organization_permission) or set()
             condition |= Q(
-                **{f"{self.workspace_field}__isnull": True, f"{self.organization_field}__in": org_ids}
+                **{
+                    f"{self.workspace_field}__isnull": True,
+                    f"{self.organization_field}__in": org_ids,
+                }
             )
         return condition
 

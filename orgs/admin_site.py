@@ -44,7 +44,9 @@ class GatewayAdminSite(admin.AdminSite):
 
         return OrganizationMember.objects.filter(user=user).exists()
 
-    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
+    def get_app_list(
+        self, request: HttpRequest, app_label: str | None = None
+    ) -> list[dict[str, Any]]:
         app_list = super().get_app_list(request, app_label)
         if app_label is not None:
             return app_list

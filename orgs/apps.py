@@ -16,8 +16,12 @@ class OrgsConfig(AppConfig):
         from orgs import models
 
         for model in (
-            models.Organization, models.Workspace, models.Role, models.OrganizationMember,
-            models.WorkspaceMember, models.ApiKey,
+            models.Organization,
+            models.Workspace,
+            models.Role,
+            models.OrganizationMember,
+            models.WorkspaceMember,
+            models.ApiKey,
         ):
             invalidation.connect_model(model)
 

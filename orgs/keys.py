@@ -69,7 +69,9 @@ def parse_key(key: str) -> ParsedKey | None:
     match = KEY_RE.match(key)
     if match is None:
         return None
-    return ParsedKey(kind="service" if match.group(1) == "sk" else "personal", lookup_id=match.group(2))
+    return ParsedKey(
+        kind="service" if match.group(1) == "sk" else "personal", lookup_id=match.group(2)
+    )
 
 
 def digest_matches(key: str, pepper_id: str, stored_digest: str) -> bool:
@@ -81,5 +83,5 @@ def digest_matches(key: str, pepper_id: str, stored_digest: str) -> bool:
 
 def dummy_compare(key: str) -> None:
     """Spend the same HMAC work on a miss, so an unknown lookup id is not faster than a wrong secret."""
-    pid, value = peppers()[0]
+    _, value = peppers()[0]
     hmac.compare_digest(hmac.new(value, key.encode(), hashlib.sha256).hexdigest(), "0" * 64)

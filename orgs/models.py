@@ -120,10 +120,6 @@ class Role(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def permission_set(self) -> frozenset[str]:
-        return frozenset(self.permissions or ())
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The one piece of logic in save(): immutability must hold for every caller.
         if self.pk and type(self).objects.filter(pk=self.pk, builtin=True).exists():
@@ -135,11 +131,13 @@ class Role(models.Model):
             raise BuiltinRoleImmutable("Built-in roles cannot be deleted.")
         return super().delete(*args, **kwargs)
 
+    @property
+    def permission_set(self) -> frozenset[str]:
+        return frozenset(self.permissions or ())
+
 
 class OrganizationMember(models.Model):
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="members"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="members")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="org_memberships"
     )

@@ -23,7 +23,7 @@ The resolution rules, in order:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from orgs.models import ApiKey, OrganizationMember, Workspace, WorkspaceMember
 from orgs.permissions_catalogue import (
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from orgs.models import Organization
 
-    Principal = Union[AbstractBaseUser, AnonymousUser, ApiKey]
+    Principal = AbstractBaseUser | AnonymousUser | ApiKey
 
 ALL_PERMISSIONS = frozenset(ORG_PERMISSIONS) | frozenset(WORKSPACE_PERMISSIONS)
 
@@ -59,7 +59,9 @@ def _cache(principal: object) -> dict[tuple[str, int], frozenset[str]]:
     return cache
 
 
-def _user_org_role(user: AbstractBaseUser, organization_id: int) -> tuple[str, frozenset[str]] | None:
+def _user_org_role(
+    user: AbstractBaseUser, organization_id: int
+) -> tuple[str, frozenset[str]] | None:
     member = (
         OrganizationMember.objects.select_related("role")
         .filter(user=user, organization_id=organization_id)
@@ -73,7 +75,9 @@ def _user_org_role(user: AbstractBaseUser, organization_id: int) -> tuple[str, f
 def _user_workspace_permissions(user: AbstractBaseUser, workspace: Workspace) -> frozenset[str]:
     org_role = _user_org_role(user, workspace.organization_id)
     member = (
-        WorkspaceMember.objects.select_related("role").filter(user=user, workspace=workspace).first()
+        WorkspaceMember.objects.select_related("role")
+        .filter(user=user, workspace=workspace)
+        .first()
     )
     return resolve_workspace_permissions(
         org_role_name=org_role[0] if org_role else None,
@@ -90,7 +94,9 @@ def workspace_permissions(principal: Principal, workspace: Workspace) -> frozens
     result: frozenset[str]
     if isinstance(principal, ApiKey):
         result = _key_workspace_permissions(principal, workspace)
-    elif not getattr(principal, "is_authenticated", False) or not getattr(principal, "is_active", False):
+    elif not getattr(principal, "is_authenticated", False) or not getattr(
+        principal, "is_active", False
+    ):
         result = frozenset()
     elif getattr(principal, "is_superuser", False):
         result = frozenset(WORKSPACE_PERMISSIONS)
@@ -113,7 +119,9 @@ def _key_workspace_permissions(key: ApiKey, workspace: Workspace) -> frozenset[s
     if role is None:
         return frozenset()
     if role.scope == role.Scope.ORGANIZATION:
-        return resolve_workspace_permissions(org_role_name=role.name, workspace_role_permissions=None)
+        return resolve_workspace_permissions(
+            org_role_name=role.name, workspace_role_permissions=None
+        )
     return role.permission_set
 
 
@@ -153,44 +161,62 @@ def has_permission(
 ) -> bool:
     """May `principal` do `permission` in `workspace` (or, for organization:*, `organization`)?"""
     if permission in ORG_PERMISSIONS:
-        org = organization if organization is not None else (workspace.organization if workspace else None)
+        org = (
+            organization
+            if organization is not None
+            else (workspace.organization if workspace else None)
+        )
         return org is not None and permission in organization_permissions(principal, org)
     if workspace is None:
         return False
     return permission in workspace_permissions(principal, workspace)
 
 
-def visible_workspace_ids(principal: Principal, permission: str = "workspaces:read") -> set[int] | None:
+def visible_workspace_ids(
+    principal: Principal, permission: str = "workspaces:read"
+) -> set[int] | None:
     """Workspace ids where `principal` holds `permission`; None means all (superuser)."""
     if isinstance(principal, ApiKey):
         if principal.workspace_id is not None:
             ws = principal.workspace
-            return {ws.pk} if ws is not None and has_permission(principal, permission, workspace=ws) else set()
+            return (
+                {ws.pk}
+                if ws is not None and has_permission(principal, permission, workspace=ws)
+                else set()
+            )
         return {
             ws.pk
             for ws in Workspace.objects.filter(organization_id=principal.organization_id)
             if has_permission(principal, permission, workspace=ws)
         }
-    if not getattr(principal, "is_authenticated", False) or not getattr(principal, "is_active", False):
+    if not getattr(principal, "is_authenticated", False) or not getattr(
+        principal, "is_active", False
+    ):
         return set()
     if getattr(principal, "is_superuser", False):
         return None
     admin_orgs = OrganizationMember.objects.filter(
         user=principal, role__name=ORGANIZATION_ADMIN, role__builtin=True
     ).values_list("organization_id", flat=True)
-    ids = set(Workspace.objects.filter(organization_id__in=list(admin_orgs)).values_list("pk", flat=True))
+    ids = set(
+        Workspace.objects.filter(organization_id__in=list(admin_orgs)).values_list("pk", flat=True)
+    )
     for member in WorkspaceMember.objects.select_related("role").filter(user=principal):
         if permission in member.role.permission_set:
             ids.add(member.workspace_id)
     return ids
 
 
-def visible_organization_ids(principal: Principal, permission: str = "organization:read") -> set[int] | None:
+def visible_organization_ids(
+    principal: Principal, permission: str = "organization:read"
+) -> set[int] | None:
     """Organization ids where `principal` holds the org-level `permission`; None means all."""
     if isinstance(principal, ApiKey):
         org = principal.organization
         return {org.pk} if has_permission(principal, permission, organization=org) else set()
-    if not getattr(principal, "is_authenticated", False) or not getattr(principal, "is_active", False):
+    if not getattr(principal, "is_authenticated", False) or not getattr(
+        principal, "is_active", False
+    ):
         return set()
     if getattr(principal, "is_superuser", False):
         return None

@@ -34,7 +34,10 @@ WORKSPACE_VIEWER = "WORKSPACE_VIEWER"
 # its organization; that is applied by orgs.permissions, not by listing workspace permissions here.
 BUILTIN_ROLES: dict[str, tuple[str, frozenset[str]]] = {
     ORGANIZATION_ADMIN: ("organization", frozenset(ORG_PERMISSIONS)),
-    ORGANIZATION_USER: ("organization", frozenset({"organization:read", "organization:pats:create"})),
+    ORGANIZATION_USER: (
+        "organization",
+        frozenset({"organization:read", "organization:pats:create"}),
+    ),
     ORGANIZATION_VIEWER: ("organization", frozenset({"organization:read"})),
     WORKSPACE_ADMIN: ("workspace", frozenset(WORKSPACE_PERMISSIONS)),
     WORKSPACE_USER: ("workspace", frozenset({"workspaces:read", "projects:read", "runs:read"})),

@@ -85,9 +85,13 @@ def organization_upsert(
         org = Organization(slug=slug, name=name or slug)
         org.full_clean()
     before = None if created else _org_state(org)
-    if llm_gateway_enabled is not None and llm_gateway_enabled != org.llm_gateway_enabled:
-        if actor is not None and not getattr(actor, "is_superuser", False):
-            raise PermissionDenied("Only a superuser may change the LLM Gateway flag.")
+    if (
+        llm_gateway_enabled is not None
+        and llm_gateway_enabled != org.llm_gateway_enabled
+        and actor is not None
+        and not getattr(actor, "is_superuser", False)
+    ):
+        raise PermissionDenied("Only a superuser may change the LLM Gateway flag.")
     if name is not None:
         org.name = name
     if plan is not None:
@@ -148,9 +152,11 @@ def workspace_get_by_path(path: str) -> Workspace:
     org_slug, sep, ws_slug = path.partition("/")
     if not sep or not org_slug or not ws_slug:
         raise ValidationError(f"workspace must be ORG/WS, not {path!r}")
-    ws = Workspace.objects.select_related("organization").filter(
-        organization__slug=org_slug, slug=ws_slug
-    ).first()
+    ws = (
+        Workspace.objects.select_related("organization")
+        .filter(organization__slug=org_slug, slug=ws_slug)
+        .first()
+    )
     if ws is None:
         raise ValidationError(f"no workspace {path!r}")
     return ws
@@ -197,7 +203,10 @@ def role_delete(*, role: Role, actor: AbstractBaseUser | None = None) -> None:
             f"role {role.name} is still held by {in_use} member(s) or key(s); reassign them first"
         )
     audit_record(
-        action="role.delete", obj=role, actor=actor, organization=role.organization,
+        action="role.delete",
+        obj=role,
+        actor=actor,
+        organization=role.organization,
         before={"name": role.name, "permissions": role.permissions},
     )
     role.delete()
@@ -281,7 +290,10 @@ def member_set(
             role=org_role or Role.objects.get(builtin=True, name="ORGANIZATION_USER"),
         )
         audit_record(
-            action="org_member.create", obj=org_member, actor=actor, organization=org,
+            action="org_member.create",
+            obj=org_member,
+            actor=actor,
+            organization=org,
             after={"user": user.get_username(), "role": org_member.role.name},
         )
     elif org_role is not None and org_member.role_id != org_role.pk:
@@ -289,14 +301,22 @@ def member_set(
         org_member.role = org_role
         org_member.save(update_fields=["role"])
         audit_record(
-            action="org_member.update", obj=org_member, actor=actor, organization=org,
-            before=before, after={"role": org_role.name},
+            action="org_member.update",
+            obj=org_member,
+            actor=actor,
+            organization=org,
+            before=before,
+            after={"role": org_role.name},
         )
     member = WorkspaceMember.objects.filter(workspace=workspace, user=user).first()
     if member is None:
         member = WorkspaceMember.objects.create(workspace=workspace, user=user, role=role)
         audit_record(
-            action="member.create", obj=member, actor=actor, organization=org, workspace=workspace,
+            action="member.create",
+            obj=member,
+            actor=actor,
+            organization=org,
+            workspace=workspace,
             after={"user": user.get_username(), "role": role.name},
         )
     elif member.role_id != role.pk:
@@ -304,8 +324,13 @@ def member_set(
         member.role = role
         member.save(update_fields=["role"])
         audit_record(
-            action="member.update", obj=member, actor=actor, organization=org, workspace=workspace,
-            before=before, after={"role": role.name},
+            action="member.update",
+            obj=member,
+            actor=actor,
+            organization=org,
+            workspace=workspace,
+            before=before,
+            after={"role": role.name},
         )
     return member
 
@@ -321,13 +346,18 @@ def org_member_set(
     """Give `user` the organization role `role` (one per organization), creating the membership."""
     if role.scope != Role.Scope.ORGANIZATION or not role.builtin:
         raise ValidationError(f"{role.name} is not an organization role")
-    member = OrganizationMember.objects.select_for_update().filter(
-        organization=organization, user=user
-    ).first()
+    member = (
+        OrganizationMember.objects.select_for_update()
+        .filter(organization=organization, user=user)
+        .first()
+    )
     if member is None:
         member = OrganizationMember.objects.create(organization=organization, user=user, role=role)
         audit_record(
-            action="org_member.create", obj=member, actor=actor, organization=organization,
+            action="org_member.create",
+            obj=member,
+            actor=actor,
+            organization=organization,
             after={"user": user.get_username(), "role": role.name},
         )
     elif member.role_id != role.pk:
@@ -335,8 +365,12 @@ def org_member_set(
         member.role = role
         member.save(update_fields=["role"])
         audit_record(
-            action="org_member.update", obj=member, actor=actor, organization=organization,
-            before=before, after={"role": role.name},
+            action="org_member.update",
+            obj=member,
+            actor=actor,
+            organization=organization,
+            before=before,
+            after={"role": role.name},
         )
     return member
 
@@ -353,20 +387,29 @@ def org_member_remove(
     if member is None:
         return
     audit_record(
-        action="org_member.delete", obj=member, actor=actor, organization=organization,
+        action="org_member.delete",
+        obj=member,
+        actor=actor,
+        organization=organization,
         before={"user": user.get_username(), "role": member.role.name},
     )
     member.delete()
 
 
 @transaction.atomic
-def member_remove(*, workspace: Workspace, user: AbstractBaseUser, actor: AbstractBaseUser | None = None) -> None:
+def member_remove(
+    *, workspace: Workspace, user: AbstractBaseUser, actor: AbstractBaseUser | None = None
+) -> None:
     member = WorkspaceMember.objects.filter(workspace=workspace, user=user).first()
     if member is None:
         return
     audit_record(
-        action="member.delete", obj=member, actor=actor, organization=workspace.organization,
-        workspace=workspace, before={"user": user.get_username(), "role": member.role.name},
+        action="member.delete",
+        obj=member,
+        actor=actor,
+        organization=workspace.organization,
+        workspace=workspace,
+        before={"user": user.get_username(), "role": member.role.name},
     )
     member.delete()
 
@@ -412,9 +455,10 @@ def api_key_check(
             raise ValidationError(f"role {role.name} belongs to another organization")
         if workspace is not None and role.scope != Role.Scope.WORKSPACE:
             raise ValidationError(f"a workspace-scoped key needs a workspace role, not {role.name}")
-        if user is not None and not OrganizationMember.objects.filter(
-            organization=organization, user=user
-        ).exists():
+        if (
+            user is not None
+            and not OrganizationMember.objects.filter(organization=organization, user=user).exists()
+        ):
             raise ValidationError(f"{user.get_username()} is not a member of {organization.slug}")
     elif kind == ApiKey.Kind.PERSONAL:
         if user is None or workspace is None:
@@ -445,13 +489,17 @@ def api_key_create(
 ) -> CreatedKey:
     """Issue a service key or personal token. The plaintext is returned once and never stored."""
     api_key_check(
-        organization=organization, workspace=workspace, kind=kind, role=role, user=user,
+        organization=organization,
+        workspace=workspace,
+        kind=kind,
+        role=role,
+        user=user,
         expires_at=expires_at,
     )
     plaintext, lookup_id = keys.generate_key(kind)
     pepper_id = keys.current_pepper_id()
     digest = keys.key_digest(plaintext, pepper_id)
-    assert digest is not None  # noqa: S101 - current pepper always exists
+    assert digest is not None
     key = ApiKey.objects.create(
         kind=kind,
         lookup_id=lookup_id,
@@ -462,12 +510,18 @@ def api_key_create(
         workspace=workspace,
         role=role,
         user=user,
-        created_by=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+        created_by=actor
+        if actor is not None and getattr(actor, "is_authenticated", False)
+        else None,
         expires_at=expires_at,
     )
     audit_record(
-        action="api_key.create", obj=key, actor=actor, organization=organization,
-        workspace=workspace, after=_key_state(key),
+        action="api_key.create",
+        obj=key,
+        actor=actor,
+        organization=organization,
+        workspace=workspace,
+        after=_key_state(key),
     )
     logger.info("created %s key %s", kind, key.display_prefix)
     return CreatedKey(api_key=key, plaintext=plaintext)
@@ -480,8 +534,13 @@ def api_key_revoke(*, api_key: ApiKey, actor: AbstractBaseUser | None = None) ->
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
         audit_record(
-            action="api_key.revoke", obj=api_key, actor=actor, organization=api_key.organization,
-            workspace=api_key.workspace, before={"revoked": False}, after={"revoked": True},
+            action="api_key.revoke",
+            obj=api_key,
+            actor=actor,
+            organization=api_key.organization,
+            workspace=api_key.workspace,
+            before={"revoked": False},
+            after={"revoked": True},
         )
     return api_key
 

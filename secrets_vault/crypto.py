@@ -41,7 +41,9 @@ def decrypt(token: str) -> str:
     try:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable("provider secret does not decrypt under GATEWAY_SECRETS_KEYS") from exc
+        raise SecretUnreadable(
+            "provider secret does not decrypt under GATEWAY_SECRETS_KEYS"
+        ) from exc
 
 
 def rotate(token: str) -> str:
@@ -49,4 +51,6 @@ def rotate(token: str) -> str:
     try:
         return fernet().rotate(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable("provider secret does not decrypt under GATEWAY_SECRETS_KEYS") from exc
+        raise SecretUnreadable(
+            "provider secret does not decrypt under GATEWAY_SECRETS_KEYS"
+        ) from exc

@@ -28,7 +28,9 @@ class ProviderSecret(models.Model):
         OPENAI = "OPENAI_API_KEY", "OPENAI_API_KEY (OpenAI)"
         GOOGLE = "GOOGLE_API_KEY", "GOOGLE_API_KEY (Google Gemini)"
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="provider_secrets")
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="provider_secrets"
+    )
     name = models.CharField(max_length=40, choices=Name.choices)
     ciphertext = models.TextField(editable=False)
     last4 = models.CharField(max_length=4, editable=False)
@@ -43,7 +45,9 @@ class ProviderSecret(models.Model):
     class Meta:
         ordering = ("workspace", "name")
         constraints = [
-            models.UniqueConstraint(fields=("workspace", "name"), name="provider_secret_unique_name")
+            models.UniqueConstraint(
+                fields=("workspace", "name"), name="provider_secret_unique_name"
+            )
         ]
 
     def __str__(self) -> str:

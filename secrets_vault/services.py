@@ -68,8 +68,12 @@ def secret_set(
     """Set (or replace) a provider secret. value=None keeps the stored value and changes only the
     base URL. The audit entry records the last 4 characters and the base URL, never the value."""
     if name not in ProviderSecret.Name.values:
-        raise ValidationError(f"unknown provider secret {name!r} ({', '.join(ProviderSecret.Name.values)})")
-    secret = ProviderSecret.objects.select_for_update().filter(workspace=workspace, name=name).first()
+        raise ValidationError(
+            f"unknown provider secret {name!r} ({', '.join(ProviderSecret.Name.values)})"
+        )
+    secret = (
+        ProviderSecret.objects.select_for_update().filter(workspace=workspace, name=name).first()
+    )
     if value is not None:
         value = secret_value_check(value=value)
     elif secret is None:
@@ -87,7 +91,9 @@ def secret_set(
         secret.set_at = timezone.now()
     if base_url is not None:
         secret.base_url = base_url
-    secret.set_by = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    secret.set_by = (
+        actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    )
     secret.save()
     audit_record(
         action="provider_secret.set" if before is None else "provider_secret.update",
@@ -96,7 +102,11 @@ def secret_set(
         organization=workspace.organization,
         workspace=workspace,
         before=before,
-        after={"last4": secret.last4, "base_url": secret.base_url, "value_changed": value is not None},
+        after={
+            "last4": secret.last4,
+            "base_url": secret.base_url,
+            "value_changed": value is not None,
+        },
     )
     return secret
 
@@ -104,8 +114,11 @@ def secret_set(
 @transaction.atomic
 def secret_delete(*, secret: ProviderSecret, actor: AbstractBaseUser | None = None) -> None:
     audit_record(
-        action="provider_secret.delete", obj=secret, actor=actor,
-        organization=secret.workspace.organization, workspace=secret.workspace,
+        action="provider_secret.delete",
+        obj=secret,
+        actor=actor,
+        organization=secret.workspace.organization,
+        workspace=secret.workspace,
         before={"last4": secret.last4, "base_url": secret.base_url},
     )
     secret.delete()

@@ -25,8 +25,11 @@ def root(client, django_user_model):
 
 @pytest.fixture
 def org_admin(owner):
-    services.org_member_set(organization=owner.organization, user=owner.user,
-                            role=Role.objects.get(name="ORGANIZATION_ADMIN"))
+    services.org_member_set(
+        organization=owner.organization,
+        user=owner.user,
+        role=Role.objects.get(name="ORGANIZATION_ADMIN"),
+    )
     return owner
 
 
@@ -42,17 +45,30 @@ def test_builtin_roles_cannot_be_changed_or_deleted_even_by_a_superuser(client, 
     assert page.status_code == 200 and b'name="_save"' not in page.content
     response = client.post(change, {"name": "WORKSPACE_USER", "permissions": ["gateway:invoke"]})
     assert response.status_code == 403
-    assert client.post(reverse("admin:orgs_role_delete", args=[role.pk]), {"post": "yes"}).status_code == 403
-    response = client.post(reverse("admin:orgs_role_changelist"), {
-        "action": "delete_selected", "_selected_action": [role.pk], "post": "yes"})
-    assert Role.objects.get(pk=role.pk).permissions == ["projects:read", "runs:read", "workspaces:read"]
+    assert (
+        client.post(reverse("admin:orgs_role_delete", args=[role.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    response = client.post(
+        reverse("admin:orgs_role_changelist"),
+        {"action": "delete_selected", "_selected_action": [role.pk], "post": "yes"},
+    )
+    assert Role.objects.get(pk=role.pk).permissions == [
+        "projects:read",
+        "runs:read",
+        "workspaces:read",
+    ]
     assert Role.objects.filter(builtin=True).count() == 6
 
 
 def test_custom_role_refused_on_basic_plan_then_created_on_enterprise(client, org_admin):
     login(client, org_admin)
-    data = {"organization": org_admin.organization.pk, "name": "Invokers", "description": "",
-            "permissions": ["gateway:invoke", "workspaces:read"]}
+    data = {
+        "organization": org_admin.organization.pk,
+        "name": "Invokers",
+        "description": "",
+        "permissions": ["gateway:invoke", "workspaces:read"],
+    }
     response = client.post(reverse("admin:orgs_role_add"), data)
     assert response.status_code == 200
     assert "Custom roles need the enterprise plan" in response.content.decode()
@@ -67,7 +83,9 @@ def test_custom_role_refused_on_basic_plan_then_created_on_enterprise(client, or
     assert response.status_code == 302 and not Role.objects.filter(name="Invokers").exists()
 
 
-def test_gateway_flag_is_read_only_for_everyone_but_a_superuser(client, org_admin, django_user_model):
+def test_gateway_flag_is_read_only_for_everyone_but_a_superuser(
+    client, org_admin, django_user_model
+):
     org = org_admin.organization
     url = reverse("admin:orgs_organization_change", args=[org.pk])
     login(client, org_admin)
@@ -89,12 +107,17 @@ def test_gateway_flag_is_read_only_for_everyone_but_a_superuser(client, org_admi
 def test_provider_secret_form_is_write_only(client, owner):
     login(client, owner)
     value = "sk-proj-AdminFormValue-9zQ1"
-    response = client.post(reverse("admin:secrets_vault_providersecret_add"), {
-        "workspace": owner.workspace.pk, "name": "OPENAI_API_KEY", "value": value, "base_url": ""})
+    response = client.post(
+        reverse("admin:secrets_vault_providersecret_add"),
+        {"workspace": owner.workspace.pk, "name": "OPENAI_API_KEY", "value": value, "base_url": ""},
+    )
     assert response.status_code == 302
     secret = ProviderSecret.objects.get()
     change = reverse("admin:secrets_vault_providersecret_change", args=[secret.pk])
-    pages = [client.get(reverse("admin:secrets_vault_providersecret_changelist")), client.get(change)]
+    pages = [
+        client.get(reverse("admin:secrets_vault_providersecret_changelist")),
+        client.get(change),
+    ]
     for page in pages:
         html = page.content.decode()
         assert value not in html and value[:-4] not in html
@@ -113,9 +136,17 @@ def test_provider_secret_form_is_write_only(client, owner):
 def test_service_key_is_shown_once_then_only_its_prefix(client, owner):
     login(client, owner)
     role = Role.objects.get(name="WORKSPACE_ADMIN")
-    response = client.post(reverse("admin:orgs_servicekey_add"), {
-        "name": "ci bot", "workspace": owner.workspace.pk, "role": role.pk, "assignee": "",
-        "expires_at_0": "", "expires_at_1": ""})
+    response = client.post(
+        reverse("admin:orgs_servicekey_add"),
+        {
+            "name": "ci bot",
+            "workspace": owner.workspace.pk,
+            "role": role.pk,
+            "assignee": "",
+            "expires_at_0": "",
+            "expires_at_1": "",
+        },
+    )
     assert response.status_code == 200
     html = response.content.decode()
     match = re.search(r"gw_sk_[a-z0-9]{12}_[a-z0-9]{40}", html)
@@ -123,8 +154,10 @@ def test_service_key_is_shown_once_then_only_its_prefix(client, owner):
     plaintext = match.group(0)
     key = services.api_key_authenticate(plaintext)
     assert key is not None and key.name == "ci bot" and key.created_by == owner.user
-    for url in (reverse("admin:orgs_servicekey_changelist"),
-                reverse("admin:orgs_servicekey_change", args=[key.pk])):
+    for url in (
+        reverse("admin:orgs_servicekey_changelist"),
+        reverse("admin:orgs_servicekey_change", args=[key.pk]),
+    ):
         page = client.get(url).content.decode()
         assert key.display_prefix in page and plaintext not in page
         assert plaintext.rsplit("_", 1)[1] not in page
@@ -134,23 +167,34 @@ def test_service_key_form_refuses_a_past_expiry_and_foreign_assignee(client, own
     login(client, owner)
     role = Role.objects.get(name="WORKSPACE_ADMIN")
     base = {"name": "x", "workspace": owner.workspace.pk, "role": role.pk}
-    response = client.post(reverse("admin:orgs_servicekey_add"), {
-        **base, "assignee": "", "expires_at_0": "2001-01-01", "expires_at_1": "00:00:00"})
+    response = client.post(
+        reverse("admin:orgs_servicekey_add"),
+        {**base, "assignee": "", "expires_at_0": "2001-01-01", "expires_at_1": "00:00:00"},
+    )
     assert "expiry must be in the future" in response.content.decode()
-    response = client.post(reverse("admin:orgs_servicekey_add"), {
-        **base, "assignee": outsider.user.email, "expires_at_0": "", "expires_at_1": ""})
+    response = client.post(
+        reverse("admin:orgs_servicekey_add"),
+        {**base, "assignee": outsider.user.email, "expires_at_0": "", "expires_at_1": ""},
+    )
     assert "is not a member of acme" in response.content.decode()
     assert ApiKey.objects.count() == 2
 
 
 def test_revoke_action_and_personal_tokens_listed(client, owner, member):
     login(client, owner)
-    response = client.post(reverse("admin:orgs_servicekey_changelist"), {
-        "action": "revoke_keys", "_selected_action": [member.key.pk]})
+    response = client.post(
+        reverse("admin:orgs_servicekey_changelist"),
+        {"action": "revoke_keys", "_selected_action": [member.key.pk]},
+    )
     assert response.status_code == 302
     assert services.api_key_authenticate(member.plaintext_key) is None
-    token = services.api_key_create(organization=owner.organization, workspace=owner.workspace,
-                                    kind="personal", user=owner.user, name="laptop")
+    token = services.api_key_create(
+        organization=owner.organization,
+        workspace=owner.workspace,
+        kind="personal",
+        user=owner.user,
+        name="laptop",
+    )
     page = client.get(reverse("admin:orgs_personalaccesstoken_changelist")).content.decode()
     assert token.api_key.display_prefix in page and token.plaintext not in page
     assert member.key.display_prefix not in page  # service keys are not tokens
@@ -158,14 +202,21 @@ def test_revoke_action_and_personal_tokens_listed(client, owner, member):
 
 def test_workspace_admin_adds_a_member_by_email(client, owner):
     login(client, owner)
-    response = client.post(reverse("admin:orgs_workspacemember_add"), {
-        "email": "New@Acme.test", "workspace": owner.workspace.pk,
-        "role": Role.objects.get(name="WORKSPACE_VIEWER").pk})
+    response = client.post(
+        reverse("admin:orgs_workspacemember_add"),
+        {
+            "email": "New@Acme.test",
+            "workspace": owner.workspace.pk,
+            "role": Role.objects.get(name="WORKSPACE_VIEWER").pk,
+        },
+    )
     assert response.status_code == 302
     member = WorkspaceMember.objects.get(user__email="new@acme.test")
     assert member.role.name == "WORKSPACE_VIEWER"
     assert AuditLogEntry.objects.filter(action="member.create", actor=owner.user).exists()
-    response = client.post(reverse("admin:orgs_workspacemember_delete", args=[member.pk]), {"post": "yes"})
+    response = client.post(
+        reverse("admin:orgs_workspacemember_delete", args=[member.pk]), {"post": "yes"}
+    )
     assert response.status_code == 302 and not WorkspaceMember.objects.filter(pk=member.pk).exists()
 
 
@@ -175,8 +226,12 @@ def test_audit_log_is_read_only(client, owner, root):
     change = reverse("admin:orgs_auditlogentry_change", args=[entry.pk])
     assert client.get(change).status_code == 200
     assert client.post(change, {"action": "forged"}).status_code == 403
-    assert client.post(reverse("admin:orgs_auditlogentry_delete", args=[entry.pk]),
-                       {"post": "yes"}).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:orgs_auditlogentry_delete", args=[entry.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     assert AuditLogEntry.objects.get(pk=entry.pk).action == entry.action
 
 

@@ -25,10 +25,14 @@ def _other_org_objects(owner):
     )
     services.organization_upsert(slug=owner.organization.slug, plan="enterprise")
     owner.organization.refresh_from_db()
-    role = services.role_upsert(organization=owner.organization, name="Acme invokers",
-                                permissions=["gateway:invoke", "workspaces:read"])
-    token = services.api_key_create(organization=owner.organization, workspace=owner.workspace,
-                                    kind="personal", user=owner.user)
+    role = services.role_upsert(
+        organization=owner.organization,
+        name="Acme invokers",
+        permissions=["gateway:invoke", "workspaces:read"],
+    )
+    token = services.api_key_create(
+        organization=owner.organization, workspace=owner.workspace, kind="personal", user=owner.user
+    )
     return {
         "role": role,
         "personalaccesstoken": token.api_key,
@@ -59,12 +63,19 @@ def test_outsider_gets_404_on_every_object_page_of_another_org(client, owner, ou
 
 def test_outsider_changelists_show_only_their_own_rows(client, owner, outsider):
     objects = _other_org_objects(owner)
-    secret_services.secret_set(workspace=outsider.workspace, name="OPENAI_API_KEY", value="sk-other-9876")
-    services.api_key_create(organization=outsider.organization, workspace=outsider.workspace,
-                            kind="personal", user=outsider.user)
+    secret_services.secret_set(
+        workspace=outsider.workspace, name="OPENAI_API_KEY", value="sk-other-9876"
+    )
+    services.api_key_create(
+        organization=outsider.organization,
+        workspace=outsider.workspace,
+        kind="personal",
+        user=outsider.user,
+    )
     # Even an organization admin of "other" sees nothing of acme.
     services.org_member_set(
-        organization=outsider.organization, user=outsider.user,
+        organization=outsider.organization,
+        user=outsider.user,
         role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
     )
     _login(client, outsider)
@@ -104,8 +115,12 @@ def test_index_groups_pages_into_the_product_sections(client, owner):
     response = client.get(reverse("admin:index"))
     names = [app["name"] for app in response.context["app_list"]]
     ours = [
-        "Settings → Gateway", "Settings → Workspaces", "Settings → Members & roles",
-        "Settings → Integrations", "API keys", "Audit log",
+        "Settings → Gateway",
+        "Settings → Workspaces",
+        "Settings → Members & roles",
+        "Settings → Integrations",
+        "API keys",
+        "Audit log",
     ]
     top = [n for n in names[: len(ours) + 3] if not n.startswith("Settings → Gateway → ")]
     assert top[: len(ours)] == ours

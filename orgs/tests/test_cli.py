@@ -54,8 +54,16 @@ def test_gateway_workspace_needs_an_existing_org_and_org_ws_path():
 def test_gateway_member_creates_the_user_and_sets_roles():
     run("gateway_org", "acme")
     run("gateway_workspace", "acme/main")
-    out, _ = run("gateway_member", "Eve@Acme.test", "--workspace", "acme/main", "--role",
-                 "WORKSPACE_USER", "--org-role", "ORGANIZATION_ADMIN")
+    out, _ = run(
+        "gateway_member",
+        "Eve@Acme.test",
+        "--workspace",
+        "acme/main",
+        "--role",
+        "WORKSPACE_USER",
+        "--org-role",
+        "ORGANIZATION_ADMIN",
+    )
     assert "WORKSPACE_USER in acme/main, ORGANIZATION_ADMIN in acme" in out
     run("gateway_member", "eve@acme.test", "--workspace", "acme/main", "--role", "WORKSPACE_ADMIN")
     member = WorkspaceMember.objects.get()
@@ -63,8 +71,14 @@ def test_gateway_member_creates_the_user_and_sets_roles():
     with pytest.raises(CommandError, match="no role"):
         run("gateway_member", "eve@acme.test", "--workspace", "acme/main", "--role", "BOSS")
     with pytest.raises(CommandError, match="organization role; a workspace role"):
-        run("gateway_member", "eve@acme.test", "--workspace", "acme/main", "--role",
-            "ORGANIZATION_ADMIN")
+        run(
+            "gateway_member",
+            "eve@acme.test",
+            "--workspace",
+            "acme/main",
+            "--role",
+            "ORGANIZATION_ADMIN",
+        )
 
 
 def test_gateway_role_refused_on_basic_plan_and_for_builtins():
@@ -76,16 +90,31 @@ def test_gateway_role_refused_on_basic_plan_and_for_builtins():
         run("gateway_role", "acme", "WORKSPACE_USER", "--permissions", "gateway:invoke")
     with pytest.raises(CommandError, match="unknown workspace permissions: fly"):
         run("gateway_role", "acme", "Invokers", "--permissions", "fly")
-    out, _ = run("gateway_role", "acme", "Invokers", "--permissions", "gateway:invoke,workspaces:read")
+    out, _ = run(
+        "gateway_role", "acme", "Invokers", "--permissions", "gateway:invoke,workspaces:read"
+    )
     assert "Invokers = gateway:invoke, workspaces:read" in out
     assert Role.objects.get(name="WORKSPACE_USER").permissions == [
-        "projects:read", "runs:read", "workspaces:read"
+        "projects:read",
+        "runs:read",
+        "workspaces:read",
     ]
 
 
 def test_gateway_key_prints_only_the_key_on_stdout(owner):
-    out, err = run("gateway_key", "--workspace", "acme/main", "--role", "WORKSPACE_ADMIN",
-                   "--user", owner.user.email, "--name", "ci", "--expires-days", "30")
+    out, err = run(
+        "gateway_key",
+        "--workspace",
+        "acme/main",
+        "--role",
+        "WORKSPACE_ADMIN",
+        "--user",
+        owner.user.email,
+        "--name",
+        "ci",
+        "--expires-days",
+        "30",
+    )
     key = out.strip()
     assert "\n" not in key and key.startswith("gw_sk_")
     found = services.api_key_authenticate(key)
@@ -95,7 +124,9 @@ def test_gateway_key_prints_only_the_key_on_stdout(owner):
 
 
 def test_gateway_key_personal_and_org_scoped(owner):
-    out, _ = run("gateway_key", "--personal", "--user", owner.user.email, "--workspace", "acme/main")
+    out, _ = run(
+        "gateway_key", "--personal", "--user", owner.user.email, "--workspace", "acme/main"
+    )
     assert services.api_key_authenticate(out.strip()).kind == ApiKey.Kind.PERSONAL
     out, _ = run("gateway_key", "--org", "acme", "--role", "ORGANIZATION_ADMIN")
     key = services.api_key_authenticate(out.strip())
@@ -107,10 +138,25 @@ def test_gateway_key_personal_and_org_scoped(owner):
     [
         (["--workspace", "acme/main"], "needs --role"),
         (["--workspace", "acme/nope", "--role", "WORKSPACE_ADMIN"], "no workspace"),
-        (["--workspace", "acme/main", "--role", "WORKSPACE_ADMIN", "--expires-at", "soon"], "ISO 8601"),
-        (["--workspace", "acme/main", "--role", "WORKSPACE_ADMIN", "--expires-at",
-          "2001-01-01T00:00:00Z"], "expiry must be in the future"),
-        (["--workspace", "acme/main", "--role", "WORKSPACE_ADMIN", "--user", "ghost@x.test"], "no user"),
+        (
+            ["--workspace", "acme/main", "--role", "WORKSPACE_ADMIN", "--expires-at", "soon"],
+            "ISO 8601",
+        ),
+        (
+            [
+                "--workspace",
+                "acme/main",
+                "--role",
+                "WORKSPACE_ADMIN",
+                "--expires-at",
+                "2001-01-01T00:00:00Z",
+            ],
+            "expiry must be in the future",
+        ),
+        (
+            ["--workspace", "acme/main", "--role", "WORKSPACE_ADMIN", "--user", "ghost@x.test"],
+            "no user",
+        ),
         (["--org", "acme", "--role", "WORKSPACE_ADMIN"], "organization role is needed"),
         (["--personal", "--workspace", "acme/main"], "needs --user"),
     ],
@@ -142,7 +188,9 @@ def test_cli_error_exits_1_with_one_line_on_stderr(tmp_path):
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, check=True)
     result = subprocess.run(
         [sys.executable, "manage.py", "gateway_workspace", "missing/ws"],
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 1
     assert result.stdout == ""
@@ -155,7 +203,9 @@ def test_gateway_demo_is_idempotent_and_prints_what_make_run_needs():
     out2, _ = run("gateway_demo")
     org = Organization.objects.get(slug="demo")
     assert org.llm_gateway_enabled and org.workspaces.get().slug == "default"
-    keys = [line.split()[1] for line in (out1 + out2).splitlines() if line.strip().startswith("key:")]
+    keys = [
+        line.split()[1] for line in (out1 + out2).splitlines() if line.strip().startswith("key:")
+    ]
     assert len(keys) == 2 and keys[0] != keys[1]
     for key in keys:
         assert services.api_key_authenticate(key).role.name == "WORKSPACE_ADMIN"

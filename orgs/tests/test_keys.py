@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def _raw(table: str) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
+        cursor.execute(f"SELECT * FROM {table}")
         return repr(cursor.fetchall())
 
 
@@ -33,7 +33,8 @@ def test_the_database_holds_no_plaintext_key(owner, member, outsider):
 
 def test_unknown_expired_revoked_malformed_and_wrong_keys_fail_the_same(owner, outsider):
     expiring = services.api_key_create(
-        organization=owner.organization, workspace=owner.workspace,
+        organization=owner.organization,
+        workspace=owner.workspace,
         role=Role.objects.get(name="WORKSPACE_ADMIN"),
         expires_at=timezone.now() + dt.timedelta(minutes=5),
     )
@@ -87,14 +88,20 @@ def test_a_key_whose_pepper_is_gone_fails_like_any_other(owner, settings):
 
 def test_audit_log_records_key_and_membership_changes_without_the_key(owner, member):
     services.api_key_revoke(api_key=member.key, actor=owner.user)
-    services.member_set(workspace=owner.workspace, user=member.user,
-                        role=Role.objects.get(name="WORKSPACE_ADMIN"), actor=owner.user)
+    services.member_set(
+        workspace=owner.workspace,
+        user=member.user,
+        role=Role.objects.get(name="WORKSPACE_ADMIN"),
+        actor=owner.user,
+    )
     actions = list(AuditLogEntry.objects.order_by("id").values_list("action", flat=True))
     assert actions.count("api_key.create") == 2 and "api_key.revoke" in actions
     assert actions[-1] == "member.update"
     last = AuditLogEntry.objects.order_by("-id").first()
     assert (last.before, last.after, last.actor) == (
-        {"role": "WORKSPACE_USER"}, {"role": "WORKSPACE_ADMIN"}, owner.user
+        {"role": "WORKSPACE_USER"},
+        {"role": "WORKSPACE_ADMIN"},
+        owner.user,
     )
     dump = repr(list(AuditLogEntry.objects.values_list("before", "after", "object_repr")))
     assert owner.plaintext_key not in dump and member.plaintext_key not in dump
@@ -109,7 +116,9 @@ def test_gateway_flag_changes_only_by_a_superuser(owner, django_user_model):
     root = django_user_model.objects.create_superuser("root", "root@x.test", "pw")
     services.organization_upsert(slug=org.slug, llm_gateway_enabled=False, actor=root)
     entry = AuditLogEntry.objects.filter(action="organization.update").latest("id")
-    assert entry.before["llm_gateway_enabled"] is True and entry.after["llm_gateway_enabled"] is False
+    assert (
+        entry.before["llm_gateway_enabled"] is True and entry.after["llm_gateway_enabled"] is False
+    )
     assert entry.actor == root
 
 
@@ -119,20 +128,26 @@ def test_builtin_roles_cannot_be_changed_through_services(owner):
     services.organization_upsert(slug="acme", plan="enterprise")
     owner.organization.refresh_from_db()
     with pytest.raises(ValidationError, match="built-in"):
-        services.role_upsert(organization=owner.organization, name="WORKSPACE_VIEWER",
-                             permissions=["gateway:invoke"])
+        services.role_upsert(
+            organization=owner.organization, name="WORKSPACE_VIEWER", permissions=["gateway:invoke"]
+        )
     with pytest.raises(ValidationError, match="built-in"):
         services.role_delete(role=Role.objects.get(name="WORKSPACE_VIEWER"))
     assert Role.objects.get(name="WORKSPACE_VIEWER").permissions == [
-        "projects:read", "runs:read", "workspaces:read"
+        "projects:read",
+        "runs:read",
+        "workspaces:read",
     ]
 
 
 def test_custom_role_in_use_is_not_deleted(owner):
     services.organization_upsert(slug="acme", plan="enterprise")
     owner.organization.refresh_from_db()
-    role = services.role_upsert(organization=owner.organization, name="Invokers",
-                                permissions=["gateway:invoke", "workspaces:read"])
+    role = services.role_upsert(
+        organization=owner.organization,
+        name="Invokers",
+        permissions=["gateway:invoke", "workspaces:read"],
+    )
     services.member_set(workspace=owner.workspace, user=owner.user, role=role)
     from django.core.exceptions import ValidationError
 

@@ -39,7 +39,9 @@ def test_builtin_roles_are_immutable_through_orm(db):
 
 def test_custom_role_refused_on_basic_plan(owner):
     with pytest.raises(ValidationError, match="enterprise"):
-        services.role_upsert(organization=owner.organization, name="Invokers", permissions=["gateway:invoke"])
+        services.role_upsert(
+            organization=owner.organization, name="Invokers", permissions=["gateway:invoke"]
+        )
 
 
 def test_revoked_and_unknown_keys_authenticate_the_same(owner):

@@ -24,7 +24,7 @@ VALUE = "sk-proj-Plaintext-Provider-Value-7Qx9"
 
 def _raw_rows(table: str) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
+        cursor.execute(f"SELECT * FROM {table}")
         return repr(cursor.fetchall())
 
 
@@ -68,34 +68,64 @@ def test_base_url_guard(owner, settings, django_user_model):
     settings.GATEWAY_UPSTREAM_ALLOWED_HOSTS = ["proxy.corp.example"]
     ws = owner.workspace
     with pytest.raises(PermissionDenied, match="only a superuser"):
-        services.secret_set(workspace=ws, name="OPENAI_API_KEY", value=VALUE,
-                            base_url="http://169.254.169.254", actor=owner.user)
+        services.secret_set(
+            workspace=ws,
+            name="OPENAI_API_KEY",
+            value=VALUE,
+            base_url="http://169.254.169.254",
+            actor=owner.user,
+        )
     assert not ProviderSecret.objects.exists()
-    secret = services.secret_set(workspace=ws, name="OPENAI_API_KEY", value=VALUE,
-                                 base_url="https://proxy.corp.example/openai/", actor=owner.user)
+    secret = services.secret_set(
+        workspace=ws,
+        name="OPENAI_API_KEY",
+        value=VALUE,
+        base_url="https://proxy.corp.example/openai/",
+        actor=owner.user,
+    )
     assert secret.base_url == "https://proxy.corp.example/openai"
-    for bad in ("ftp://x.example", "https://user:pw@proxy.corp.example", "https://proxy.corp.example?a=1"):
+    for bad in (
+        "ftp://x.example",
+        "https://user:pw@proxy.corp.example",
+        "https://proxy.corp.example?a=1",
+    ):
         with pytest.raises(ValidationError):
-            services.secret_set(workspace=ws, name="OPENAI_API_KEY", value=VALUE, base_url=bad,
-                                actor=owner.user)
+            services.secret_set(
+                workspace=ws, name="OPENAI_API_KEY", value=VALUE, base_url=bad, actor=owner.user
+            )
     root = django_user_model.objects.create_superuser("root", "root@x.test", "pw")
-    secret = services.secret_set(workspace=ws, name="OPENAI_API_KEY", value=None,
-                                 base_url="http://127.0.0.1:9999", actor=root)
+    secret = services.secret_set(
+        workspace=ws,
+        name="OPENAI_API_KEY",
+        value=None,
+        base_url="http://127.0.0.1:9999",
+        actor=root,
+    )
     assert secret.base_url == "http://127.0.0.1:9999"
     # The workspace admin may still replace the value while the operator's URL stays.
-    secret = services.secret_set(workspace=ws, name="OPENAI_API_KEY", value="sk-new-5555",
-                                 base_url="http://127.0.0.1:9999", actor=owner.user)
+    secret = services.secret_set(
+        workspace=ws,
+        name="OPENAI_API_KEY",
+        value="sk-new-5555",
+        base_url="http://127.0.0.1:9999",
+        actor=owner.user,
+    )
     assert (secret.last4, secret.base_url) == ("5555", "http://127.0.0.1:9999")
 
 
 def test_audit_log_records_secret_changes_without_the_value(owner):
-    services.secret_set(workspace=owner.workspace, name="OPENAI_API_KEY", value=VALUE, actor=owner.user)
-    services.secret_set(workspace=owner.workspace, name="OPENAI_API_KEY", value="sk-second-8888",
-                        actor=owner.user)
+    services.secret_set(
+        workspace=owner.workspace, name="OPENAI_API_KEY", value=VALUE, actor=owner.user
+    )
+    services.secret_set(
+        workspace=owner.workspace, name="OPENAI_API_KEY", value="sk-second-8888", actor=owner.user
+    )
     services.secret_delete(secret=ProviderSecret.objects.get(), actor=owner.user)
     entries = list(AuditLogEntry.objects.filter(object_type="ProviderSecret").order_by("id"))
     assert [e.action for e in entries] == [
-        "provider_secret.set", "provider_secret.update", "provider_secret.delete"
+        "provider_secret.set",
+        "provider_secret.update",
+        "provider_secret.delete",
     ]
     assert entries[1].before["last4"] == "7Qx9" and entries[1].after["last4"] == "8888"
     assert all(e.actor == owner.user and e.workspace == owner.workspace for e in entries)
@@ -110,8 +140,9 @@ def _secret_cmd(*args, stdin: str):
 
 
 def test_gateway_secret_reads_the_value_from_stdin(owner):
-    out, err = _secret_cmd("acme/main", "OPENAI_API_KEY", "--base-url", "http://127.0.0.1:18199",
-                           stdin=VALUE + "\n")
+    out, err = _secret_cmd(
+        "acme/main", "OPENAI_API_KEY", "--base-url", "http://127.0.0.1:18199", stdin=VALUE + "\n"
+    )
     assert out.strip() == "acme/main: OPENAI_API_KEY set (…7Qx9) base_url=http://127.0.0.1:18199"
     assert VALUE not in out + err
     secret = ProviderSecret.objects.get()

@@ -40,13 +40,17 @@ class Command(BaseCommand):
             ws = services.workspace_upsert(organization=org, slug="default", name="Default")
             password = self._admin_user()
             created = services.api_key_create(
-                organization=org, workspace=ws,
-                role=Role.objects.get(builtin=True, name="WORKSPACE_ADMIN"), name="demo key",
+                organization=org,
+                workspace=ws,
+                role=Role.objects.get(builtin=True, name="WORKSPACE_ADMIN"),
+                name="demo key",
             )
             if options["fake_provider_url"]:
                 for name in ProviderSecret.Name.values:
                     secret_services.secret_set(
-                        workspace=ws, name=name, value=f"demo-fake-{name.lower()}",
+                        workspace=ws,
+                        name=name,
+                        value=f"demo-fake-{name.lower()}",
                         base_url=options["fake_provider_url"],
                     )
         base = f"http://{settings.GATEWAY_BIND}"
@@ -69,9 +73,9 @@ class Command(BaseCommand):
                     "",
                     "Try it:",
                     f"  KEY={created.plaintext}",
-                    f"  curl {base}/openai/v1/chat/completions -H \"Authorization: Bearer $KEY\" "
+                    f'  curl {base}/openai/v1/chat/completions -H "Authorization: Bearer $KEY" '
                     "-H 'content-type: application/json' "
-                    "-d '{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}'",
+                    '-d \'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}\'',
                     "",
                 ]
             )

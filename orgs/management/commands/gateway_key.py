@@ -31,7 +31,9 @@ class Command(BaseCommand):
         scope.add_argument("--org", metavar="ORG", help="organization-scoped service key")
         parser.add_argument("--personal", action="store_true", help="a personal access token")
         parser.add_argument("--role", help="role of a service key")
-        parser.add_argument("--user", metavar="EMAIL", help="assignee (service) or owner (personal)")
+        parser.add_argument(
+            "--user", metavar="EMAIL", help="assignee (service) or owner (personal)"
+        )
         parser.add_argument("--name", default="")
         expiry = parser.add_mutually_exclusive_group()
         expiry.add_argument("--expires-days", type=int, metavar="N")
@@ -68,8 +70,13 @@ class Command(BaseCommand):
             org = organization_get(options["org"])
             role = role_by_name(org, options["role"], Role.Scope.ORGANIZATION)
         return services.api_key_create(
-            organization=org, workspace=ws, kind=ApiKey.Kind.SERVICE, role=role, user=user,
-            name=options["name"], expires_at=expires_at,
+            organization=org,
+            workspace=ws,
+            kind=ApiKey.Kind.SERVICE,
+            role=role,
+            user=user,
+            name=options["name"],
+            expires_at=expires_at,
         )
 
     def _personal(self, options: dict[str, Any], user: Any, expires_at: dt.datetime | None) -> Any:
@@ -79,8 +86,12 @@ class Command(BaseCommand):
             raise CommandError("a personal token needs --user EMAIL and --workspace ORG/WS")
         ws = services.workspace_get_by_path(options["workspace"])
         return services.api_key_create(
-            organization=ws.organization, workspace=ws, kind=ApiKey.Kind.PERSONAL, user=user,
-            name=options["name"], expires_at=expires_at,
+            organization=ws.organization,
+            workspace=ws,
+            kind=ApiKey.Kind.PERSONAL,
+            user=user,
+            name=options["name"],
+            expires_at=expires_at,
         )
 
     def _user(self, email: str | None) -> Any:
@@ -104,6 +115,6 @@ class Command(BaseCommand):
             if parsed is None:
                 raise CommandError(f"--expires-at must be ISO 8601, not {options['expires_at']!r}")
             if timezone.is_naive(parsed):
-                parsed = timezone.make_aware(parsed, dt.timezone.utc)
+                parsed = timezone.make_aware(parsed, dt.UTC)
             return parsed
         return None

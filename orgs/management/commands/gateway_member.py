@@ -29,7 +29,9 @@ class Command(BaseCommand):
             role = role_by_name(ws.organization, options["role"], Role.Scope.WORKSPACE)
             org_role = None
             if options["org_role"]:
-                org_role = role_by_name(ws.organization, options["org_role"], Role.Scope.ORGANIZATION)
+                org_role = role_by_name(
+                    ws.organization, options["org_role"], Role.Scope.ORGANIZATION
+                )
             user = services.user_get_or_create(email=options["email"])
             member = services.member_set(workspace=ws, user=user, role=role, org_role=org_role)
         org_member = user.org_memberships.get(organization=ws.organization)

@@ -29,7 +29,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("workspace", metavar="ORG/WS")
         parser.add_argument("name", metavar="NAME", choices=ProviderSecret.Name.values)
-        parser.add_argument("--base-url", default=None, help="upstream origin override ('' clears it)")
+        parser.add_argument(
+            "--base-url", default=None, help="upstream origin override ('' clears it)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with service_errors():
@@ -39,7 +41,9 @@ class Command(BaseCommand):
             raise CommandError("no secret value on stdin (pipe it in: ... < file or printf %s ...)")
         with service_errors():
             secret = services.secret_set(
-                workspace=ws, name=options["name"], value=value or None,
+                workspace=ws,
+                name=options["name"],
+                value=value or None,
                 base_url=options["base_url"],
             )
         base = f" base_url={secret.base_url}" if secret.base_url else ""
