@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
 from api.errors import ErrorSerializer
 
@@ -54,3 +54,8 @@ class CsrfSessionScheme(OpenApiAuthenticationExtension):
         from django.conf import settings
 
         return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
+
+
+def example(summary: str, value: dict[str, Any]) -> list[OpenApiExample]:
+    """One request-body example, shown in the docs (and tried first by the schema fuzzer)."""
+    return [OpenApiExample(summary, value=value, request_only=True)]

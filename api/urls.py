@@ -95,7 +95,7 @@ urlpatterns = [
     ),
     path("workspaces/<int:workspace_id>/runs/", tracing.RunListApi.as_view(), name="runs"),
     path(
-        "workspaces/<int:workspace_id>/runs/<uuid:run_id>/",
+        "workspaces/<int:workspace_id>/runs/<str:run_id>/",
         tracing.RunDetailApi.as_view(),
         name="run",
     ),

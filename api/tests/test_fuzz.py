@@ -13,7 +13,9 @@ from decimal import Decimal
 import hypothesis
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import strategies as st
 from schemathesis import checks as sc
 from schemathesis.specs.openapi import checks as oc
@@ -31,14 +33,26 @@ SECRETS = {
     "ANTHROPIC_API_KEY": "sk-ant-api03-FUZZANTHROPIC0123456789abcd",
     "GOOGLE_API_KEY": "AIzaSyFUZZGOOGLE0123456789abcdefghijk",
 }
-MAX_EXAMPLES = 10
+MAX_EXAMPLES = 8
 # Ids of real objects, filled by the fixture; path parameters are drawn from these half the time
 # so operations reach their success paths (random integers would only ever find 404s).
 REAL_IDS: dict[str, list[object]] = {}
 
 
 @pytest.fixture
-def fuzz_world(owner, member, outsider):
+def keep_db_connection():
+    """The raw WSGI app closes database connections when a request ends (request_finished), which
+    would end the test's transaction on PostgreSQL; Django's own test client disconnects that
+    handler the same way."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_world(owner, member, outsider, keep_db_connection):
     org = organization_upsert(slug=owner.organization.slug, plan="enterprise")
     for name, value in SECRETS.items():
         secret_set(workspace=owner.workspace, name=name, value=value)

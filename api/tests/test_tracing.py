@@ -88,6 +88,8 @@ def test_one_run_and_its_outsider_404(owner, outsider, api, as_outsider):
     assert response.status_code == 200
     assert response.json()["trace_id"] == rec.trace_id
     assert response.json()["key_prefix"] == owner.key.display_prefix
+    assert api.get(f"{runs_url(owner)}{rec.run_id}/").json()["trace_id"] == rec.trace_id  # 32-hex
+    assert api.get(f"{runs_url(owner)}not-a-uuid/").status_code == 404
     assert as_outsider.get(url).status_code == 404
     assert as_outsider.get(runs_url(owner)).status_code == 404
     # The outsider's own workspace id with the owner's run id is 404 too.

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.permissions import actor_of, check_grantable, principal_of, workspace_for
-from api.schema import responses
+from api.schema import example, responses
 from api.selectors import personal_token_list, service_key_list
 from api.views.base import ApiView
 from orgs.models import ApiKey, Role
@@ -80,6 +80,7 @@ class ServiceKeyListApi(ApiView):
 
     @extend_schema(
         operation_id="service_keys_create",
+        examples=example("A CI key", {"name": "ci", "role": "WORKSPACE_USER"}),
         request=InputSerializer,
         responses=responses(CreatedKeyOutput, 400, 403, 404, status=201),
     )

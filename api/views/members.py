@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.permissions import actor_of, check_grantable, workspace_for
-from api.schema import responses
+from api.schema import example, responses
 from api.selectors import member_get, member_list
 from api.views.base import ApiView
 from orgs.models import Role, Workspace, WorkspaceMember
@@ -54,6 +54,9 @@ class MemberListApi(ApiView):
 
     @extend_schema(
         operation_id="members_set",
+        examples=example(
+            "Add a viewer", {"email": "new.dev@example.com", "role": "WORKSPACE_VIEWER"}
+        ),
         description="Add a user (by email; created if unknown) or change their role.",
         request=InputSerializer,
         responses=responses(MemberOutput, 400, 403, 404),

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from api.errors import Conflict
 from api.permissions import actor_of, organization_for
-from api.schema import responses
+from api.schema import example, responses
 from api.views.base import ApiView
 from orgs.models import ApiKey, Organization, Workspace
 from policies.models_redaction import RedactionPolicy
@@ -132,6 +132,14 @@ class SpendLimitListApi(ApiView):
 
     @extend_schema(
         operation_id="spend_limits_create",
+        examples=example(
+            "Organization cap",
+            {
+                "name": "org cap",
+                "scope": "organization",
+                "windows": [{"window": "monthly", "limit_usd": "5000"}],
+            },
+        ),
         request=InputSerializer,
         responses=responses(SpendLimitOutput, 400, 403, 404, 409, status=201),
     )
@@ -317,6 +325,9 @@ class RedactionPolicyListApi(ApiView):
 
     @extend_schema(
         operation_id="redaction_policies_create",
+        examples=example(
+            "Organization default", {"scope": "organization", "pii_rules": ["email", "phone"]}
+        ),
         description="Create the policy of one subject (one per organization, workspace, key or user).",
         request=InputSerializer,
         responses=responses(RedactionPolicyOutput, 400, 403, 404, 409, status=201),

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from api.errors import Conflict
 from api.permissions import actor_of, organization_for
-from api.schema import responses
+from api.schema import example, responses
 from api.selectors import role_get, role_list
 from api.views.base import ApiView
 from orgs.models import Organization, Role
@@ -61,6 +61,9 @@ class RoleListApi(ApiView):
 
     @extend_schema(
         operation_id="roles_create",
+        examples=example(
+            "Invokers", {"name": "INVOKERS", "permissions": ["gateway:invoke", "workspaces:read"]}
+        ),
         description="Create a custom workspace role (enterprise plan only).",
         request=InputSerializer,
         responses=responses(RoleOutput, 400, 403, 404, 409, status=201),

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.permissions import actor_of, workspace_for
-from api.schema import responses
+from api.schema import example, responses
 from api.selectors import secret_list
 from api.views.base import ApiView
 from secrets_vault.models import ProviderSecret
@@ -66,6 +66,7 @@ class SecretDetailApi(ApiView):
 
     @extend_schema(
         operation_id="secrets_set",
+        examples=example("Set the key", {"value": "sk-example-replace-me"}),
         parameters=[NAME_PARAMETER],
         request=InputSerializer,
         responses=responses(SecretOutput, 400, 403, 404),

@@ -4,9 +4,10 @@ first, and one run. Reading runs needs projects:read and runs:read (tracing.sele
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -147,13 +148,24 @@ def _filtered_runs(request: Request, ws: Workspace, data: dict[str, Any]) -> Any
     return qs.filter(**{lookups.get(name, name): value for name, value in data.items()})
 
 
+RUN_ID = OpenApiParameter(
+    "run_id", str, OpenApiParameter.PATH, description="Run id (a UUID, with or without dashes)."
+)
+
+
 class RunDetailApi(ApiView):
-    @extend_schema(operation_id="runs_retrieve", responses=responses(RunOutput, 403, 404))
+    @extend_schema(
+        operation_id="runs_retrieve", parameters=[RUN_ID], responses=responses(RunOutput, 403, 404)
+    )
     def get(self, request: Request, workspace_id: int, run_id: str) -> Response:
         ws = _tracing_workspace(request, workspace_id)
+        try:  # the 32-hex form (as in x-gateway-metadata) and the dashed form both work
+            run_uuid = uuid.UUID(run_id)
+        except ValueError as exc:
+            raise exceptions.NotFound("Run not found.") from exc
         run = (
             run_list(principal=principal_of(request))
-            .filter(workspace_id=ws.pk, run_id=run_id)
+            .filter(workspace_id=ws.pk, run_id=run_uuid)
             .first()
         )
         if run is None:
