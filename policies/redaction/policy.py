@@ -9,6 +9,7 @@ most specific policy wins: API key, then user, then workspace, then organization
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from gateway_site.lib import invalidation
 from policies.redaction.engine import ScanConfig
 from policies.redaction.rules import NER_RULE_IDS
 
+logger = logging.getLogger(__name__)
 _SPECIFICITY = {"api_key": 0, "user": 1, "workspace": 2, "organization": 3}
 
 
@@ -102,10 +104,19 @@ class PolicyTable:
         )
 
     async def _reload(self) -> None:
-        # Two calls may reload at once after a change: both read the same rows, harmless, and
-        # no lock is bound to one event loop.
+        """Two calls may reload at once after a change: both read the same rows, harmless, and
+        no lock is bound to one event loop. When the database cannot be read, the previous
+        snapshot keeps serving until the next refresh; with no snapshot at all the error
+        propagates and the call fails (never served as if no policy existed)."""
         generation = invalidation.generation()
-        table = await asyncio.to_thread(load_policies)
+        try:
+            table = await asyncio.to_thread(load_policies)
+        except Exception:
+            if self._table is None:
+                raise
+            logger.warning("could not reload redaction policies; keeping the previous snapshot")
+            self._generation, self._loaded_at = generation, time.monotonic()
+            return
         self._table, self._generation, self._loaded_at = table, generation, time.monotonic()
 
     async def effective(self, *, organization_id: int, workspace_id: int, key_id: int | None, user_id: int | None) -> EffectivePolicy | None:

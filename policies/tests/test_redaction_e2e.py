@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
@@ -22,21 +24,67 @@ from policies.redaction.services import redaction_policy_set
 from policies.tests.corpus.values import Gen
 from proxy.testing import RunningGateway, running_gateway
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e]
+
+
+@dataclass
+class Persona:
+    organization: Any
+    workspace: Any
+    key: Any
+    plaintext_key: str
 
 
 @pytest.fixture(scope="module")
 def rservers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGateway]:
+    from django.db import connection
+
+    name = str(connection.settings_dict["NAME"])
+    if "memorydb" not in name and not name.startswith("test_"):  # never the dev database
+        raise RuntimeError(f"e2e tests need the test database, not {name}")
     with django_db_blocker.unblock(), running_gateway(gates=["policies.redaction.gate.RedactionGate"]) as gw:
         yield gw
 
 
+@pytest.fixture(scope="module")
+def world(rservers: RunningGateway, django_db_blocker: Any) -> Iterator[Persona]:
+    """One organization for the module, committed (the gateway thread reads it) and deleted
+    at the end with everything it created, audit entries included (no per-test flush)."""
+    from django.contrib.auth import get_user_model
+
+    from orgs import services
+    from orgs.models import AuditLogEntry, Role
+
+    with django_db_blocker.unblock():
+        audit_mark = AuditLogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        tag = uuid.uuid4().hex[:8]
+        org = services.organization_upsert(slug=f"redact-{tag}", llm_gateway_enabled=True)
+        ws = services.workspace_upsert(organization=org, slug="main")
+        user = services.user_get_or_create(email=f"redact-{tag}@acme.test")
+        role = Role.objects.get(builtin=True, name="WORKSPACE_ADMIN")
+        services.member_set(workspace=ws, user=user, role=role)
+        created = services.api_key_create(organization=org, workspace=ws, role=role, user=user, name="k")
+        ws.trace_content = True
+        ws.save(update_fields=["trace_content"])
+        rservers.give_secrets(ws)
+        try:
+            yield Persona(org, ws, created.api_key, created.plaintext)
+        finally:
+            org.delete()
+            get_user_model().objects.filter(pk=user.pk).delete()
+            AuditLogEntry.objects.filter(pk__gt=audit_mark).delete()
+
+
 @pytest.fixture
-def gw(rservers: RunningGateway, owner: Any) -> RunningGateway:
-    rservers.give_secrets(owner.workspace)
-    owner.workspace.trace_content = True
-    owner.workspace.save(update_fields=["trace_content"])
-    redaction_policy_set(organization=owner.organization, scope="organization")
+def owner(world: Persona, django_db_blocker: Any) -> Iterator[Persona]:
+    with django_db_blocker.unblock():
+        redaction_policy_set(organization=world.organization, scope="organization",
+                             timeout_ms=2000, on_timeout="block")
+        yield world
+
+
+@pytest.fixture
+def gw(rservers: RunningGateway, owner: Persona) -> RunningGateway:
     rservers.reset()
     return rservers
 
@@ -297,3 +345,12 @@ def test_a_provider_error_passes_untouched(gw, owner):
     )
     assert resp.status_code == 429
     assert resp.json()["type"] == "error" and values["email"] not in resp.text
+
+
+@pytest.mark.django_db  # also makes pytest-django create the test database for this module
+def test_the_redaction_gate_runs_after_the_spend_gate_by_default():
+    from django.conf import settings
+
+    gates = settings.GATEWAY_PROXY_GATES
+    assert "policies.redaction.gate.RedactionGate" in gates
+    assert gates.index("policies.spend_gate.SpendGate") < gates.index("policies.redaction.gate.RedactionGate")
