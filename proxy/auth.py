@@ -141,12 +141,14 @@ class AuthState:
     def __init__(self) -> None:
         self.table: AuthTable | None = None
         self._generation = -1
+        self._last_attempt = -1e9
         self._lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-auth")
         self._tasks: list[asyncio.Task[None]] = []
 
     async def refresh(self) -> None:
         generation = invalidation.generation()
+        self._last_attempt = time.monotonic()
         loop = asyncio.get_running_loop()
         try:
             table = await loop.run_in_executor(self._executor, _build_in_worker)
@@ -158,10 +160,17 @@ class AuthState:
         self._generation = generation
 
     async def current(self) -> AuthTable:
-        """The table to serve with, rebuilt first if this process changed the data since."""
-        if self.table is None or self._generation != invalidation.generation():
+        """The table to serve with, rebuilt first if this process changed the data since.
+
+        With no table yet (database down at start-up) a rebuild is tried at most once a
+        second, so a burst of requests cannot turn into a burst of database reads."""
+        stale = self._generation != invalidation.generation()
+        missing = self.table is None and time.monotonic() - self._last_attempt >= 1.0
+        if stale or missing:
             async with self._lock:
-                if self.table is None or self._generation != invalidation.generation():
+                if self._generation != invalidation.generation() or (
+                    self.table is None and time.monotonic() - self._last_attempt >= 1.0
+                ):
                     await self.refresh()
         if self.table is None:
             raise ProxyError("the gateway cannot read its configuration yet", status=503)

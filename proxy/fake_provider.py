@@ -44,8 +44,9 @@ MAX_RECORDED = 1000
 
 
 class FakeProvider:
-    def __init__(self) -> None:
+    def __init__(self, *, record: bool = True) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.record = record  # off for benchmarks: recording costs a base64 per request
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -72,19 +73,24 @@ class FakeProvider:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
-        entry = {
-            "method": request.method,
-            "path": request.path,
-            "query": request.query_string,
-            "headers": [[k, v] for k, v in request.headers.items()],
-            "body": raw.decode("utf-8", "replace"),
-            "body_b64": base64.b64encode(raw).decode(),
-            "received_at": time.time(),
-            "disconnected": False,
-        }
-        if len(self.requests) >= MAX_RECORDED:
-            del self.requests[0]
-        self.requests.append(entry)
+        entry: dict[str, Any] = (
+            {}
+            if not self.record
+            else {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string,
+                "headers": [[k, v] for k, v in request.headers.items()],
+                "body": raw.decode("utf-8", "replace"),
+                "body_b64": base64.b64encode(raw).decode(),
+                "received_at": time.time(),
+                "disconnected": False,
+            }
+        )
+        if self.record:
+            if len(self.requests) >= MAX_RECORDED:
+                del self.requests[0]
+            self.requests.append(entry)
         body: dict[str, Any] = {}
         if raw:
             try:
@@ -263,10 +269,10 @@ def _anthropic_models() -> dict[str, Any]:
 
 
 async def start_fake_provider(
-    host: str = "127.0.0.1", port: int = 0
+    host: str = "127.0.0.1", port: int = 0, *, record: bool = True
 ) -> tuple[web.AppRunner, FakeProvider, int]:
     """Start on the running loop; returns (runner to clean up, the provider, the bound port)."""
-    provider = FakeProvider()
+    provider = FakeProvider(record=record)
     runner = web.AppRunner(provider.app(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -10,7 +10,7 @@ from gateway_site.lib import invalidation
 from proxy.auth import AuthState
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 async def test_a_committed_change_in_this_process_rebuilds_before_the_next_request() -> None:
     state = AuthState()
     first = await state.current()
@@ -21,7 +21,7 @@ async def test_a_committed_change_in_this_process_rebuilds_before_the_next_reque
 
 
 @pytest.mark.redis
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 async def test_a_message_on_the_redis_channel_rebuilds_the_table(settings) -> None:
     import redis.asyncio as aioredis
 

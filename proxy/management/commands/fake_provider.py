@@ -18,12 +18,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8099)
+        parser.add_argument(
+            "--no-record", action="store_true", help="do not keep requests (benchmarks)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        asyncio.run(self._serve(options["host"], options["port"]))
+        serve = self._serve(options["host"], options["port"], record=not options["no_record"])
+        try:
+            import uvloop
+        except ImportError:
+            asyncio.run(serve)
+        else:
+            uvloop.run(serve)
 
-    async def _serve(self, host: str, port: int) -> None:
-        runner, _, bound = await start_fake_provider(host, port)
+    async def _serve(self, host: str, port: int, *, record: bool) -> None:
+        runner, _, bound = await start_fake_provider(host, port, record=record)
         self.stdout.write(
             f"fake provider on http://{host}:{bound} (GET /__fake/requests lists requests)"
         )
