@@ -93,3 +93,20 @@ def test_bad_ranges_are_400(owner, api):
     )
     assert api.get("/api/v1/usage/?bucket=month").status_code == 400
     assert api.get("/api/v1/usage/").status_code == 200
+
+
+def test_rows_are_rendered_exactly_as_the_documented_serializer(owner, member, outsider, api):
+    from api.usage import UsageQuery, usage_summary
+    from api.views.usage import UsageRowOutput
+
+    seed(owner, member, outsider)
+    body = api.get(URL + "&bucket=hour&group_by=key").json()
+    query = UsageQuery(
+        since=T0.replace(hour=0, minute=0),
+        until=T0.replace(hour=0, minute=0) + dt.timedelta(days=7),
+        bucket="hour",
+        group_by="key",
+        workspace_ids={owner.workspace.pk},
+    )
+    expected = UsageRowOutput(usage_summary(query=query)["rows"], many=True).data
+    assert body["rows"] == [dict(r) for r in expected]

@@ -5,6 +5,7 @@ runs:read (who can read the runs can read what they cost)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -14,7 +15,14 @@ from rest_framework.response import Response
 
 from api.permissions import organization_for, principal_of, workspace_for
 from api.schema import responses
-from api.usage import GROUP_FIELDS, TRUNC, UsageQuery, usage_range_error, usage_summary
+from api.usage import (
+    GROUP_FIELDS,
+    TOKEN_FIELDS,
+    TRUNC,
+    UsageQuery,
+    usage_range_error,
+    usage_summary,
+)
 from api.views.base import ApiView
 from tracing.selectors import run_workspace_ids
 
@@ -91,14 +99,30 @@ class UsageSummaryApi(ApiView):
             organization_id=data.get("organization"),
         )
         summary = usage_summary(query=query)
-        body = {
+        head = {
             "since": since,
             "until": until,
             "bucket": data["bucket"],
             "group_by": data["group_by"],
-            **summary,
         }
-        return Response(UsageSummaryOutput(body).data)
+        body = dict(UsageSummaryOutput({**head, "rows": [], "totals": summary["totals"]}).data)
+        body["rows"] = [_row_json(row) for row in summary["rows"]]
+        return Response(body)
+
+
+def _row_json(row: dict[str, Any]) -> dict[str, Any]:
+    """One row in exactly UsageRowOutput's representation (DRF's ISO 8601 with Z, decimals with
+    10 places), formatted directly: a summary can hold thousands of rows, and DRF's per-field
+    serialization cost more than the database query for them (measured in the bench)."""
+    cost = row["cost_usd"]
+    return {
+        "bucket": row["bucket"].astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "group": row["group"],
+        "label": row["label"],
+        **{name: row[name] for name in ("calls", *TOKEN_FIELDS)},
+        "cost_usd": None if cost is None else f"{cost:.10f}",
+        "unpriced_calls": row["unpriced_calls"],
+    }
 
 
 def _workspace_ids(request: Request, data: dict) -> set[int] | None:
