@@ -75,6 +75,22 @@ class RunningGateway:
             )
 
 
+def ensure_seed_data() -> None:
+    """Put back the built-in roles and prices the data migrations seed, if a transactional
+    test flushed them (Django restores serialized data only when the next such test starts)."""
+    import importlib
+
+    from django.apps import apps
+
+    from orgs.models import Role
+
+    if not Role.objects.filter(builtin=True).exists():
+        importlib.import_module("orgs.migrations.0002_builtin_roles").create_builtin_roles(
+            apps, None
+        )
+    importlib.import_module("pricing.migrations.0002_seed_prices").seed(apps, None)
+
+
 def _serve(app: ProxyApp, sock: socket.socket, ready: threading.Event, box: dict[str, Any]) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -103,7 +119,8 @@ def _serve(app: ProxyApp, sock: socket.socket, ready: threading.Event, box: dict
 @contextlib.contextmanager
 def running_gateway(gates: list[str] | None = None, **overrides: Any) -> Iterator[RunningGateway]:
     """Start the servers (call with database access allowed: the first auth table is built at
-    start-up); `gates` replaces GATEWAY_PROXY_GATES (default: none), `overrides` other settings."""
+    start-up, after `ensure_seed_data`); `gates` replaces GATEWAY_PROXY_GATES (default: none),
+    `overrides` other settings."""
     options = {
         "GATEWAY_PROXY_GATES": gates or [],
         "GATEWAY_RECORD_SINK": "proxy.record.memory_sink",
@@ -111,6 +128,7 @@ def running_gateway(gates: list[str] | None = None, **overrides: Any) -> Iterato
         "GATEWAY_AUTH_REFRESH_SECONDS": 3600,
         **overrides,
     }
+    ensure_seed_data()
     with override_settings(**options):
         app = ProxyApp()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from proxy.testing import RunningGateway, running_gateway
+from proxy.testing import RunningGateway, ensure_seed_data, running_gateway
 
 
 @dataclass
@@ -79,22 +79,6 @@ def _require_test_database() -> None:
         raise RuntimeError(f"e2e tests need the test database, not {name}")
 
 
-def _ensure_seed_data() -> None:
-    """Built-in roles and prices come from data migrations; a transactional test elsewhere in
-    the session may have flushed them. Re-running the (idempotent) seeds puts them back."""
-    import importlib
-
-    from django.apps import apps
-
-    from orgs.models import Role
-
-    if not Role.objects.filter(builtin=True).exists():
-        importlib.import_module("orgs.migrations.0002_builtin_roles").create_builtin_roles(
-            apps, None
-        )
-    importlib.import_module("pricing.migrations.0002_seed_prices").seed(apps, None)
-
-
 @pytest.fixture(scope="module")
 def servers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGateway]:
     _require_test_database()
@@ -107,7 +91,7 @@ def world(servers: RunningGateway, django_db_blocker: Any) -> Iterator[World]:
     from orgs import services
 
     with django_db_blocker.unblock():
-        _ensure_seed_data()
+        ensure_seed_data()
         marks = _marks()
         try:
             tag = uuid.uuid4().hex[:8]
