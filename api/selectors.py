@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
-from orgs.models import ApiKey, AuditLogEntry, Organization, Role, Workspace, WorkspaceMember
+from orgs.models import (
+    ApiKey,
+    AuditLogEntry,
+    Organization,
+    OrganizationMember,
+    Role,
+    Workspace,
+    WorkspaceMember,
+)
 from orgs.permissions import visible_organization_ids, visible_workspace_ids
 from secrets_vault.models import ProviderSecret
 
@@ -43,6 +51,14 @@ def member_get(*, workspace: Workspace, user_id: int) -> WorkspaceMember | None:
     return member_list(workspace=workspace).filter(user_id=user_id).first()
 
 
+def org_member_list(*, organization: Organization) -> QuerySet[OrganizationMember]:
+    return (
+        OrganizationMember.objects.filter(organization=organization)
+        .select_related("user", "role")
+        .order_by("user__username")
+    )
+
+
 def role_list(*, organization: Organization) -> QuerySet[Role]:
     """The built-in roles (read-only) and the organization's custom roles."""
     return Role.objects.for_organization(organization).order_by("-builtin", "scope", "name")
@@ -57,6 +73,17 @@ def service_key_list(*, workspace: Workspace) -> QuerySet[ApiKey]:
         ApiKey.objects.for_workspace(workspace)
         .filter(kind=ApiKey.Kind.SERVICE)
         .select_related("role", "user", "workspace__organization")
+        .order_by("-created_at", "-id")
+    )
+
+
+def org_service_key_list(*, organization: Organization) -> QuerySet[ApiKey]:
+    """The organization-scoped service keys (no workspace)."""
+    return (
+        ApiKey.objects.filter(
+            organization=organization, workspace__isnull=True, kind=ApiKey.Kind.SERVICE
+        )
+        .select_related("role", "user")
         .order_by("-created_at", "-id")
     )
 

@@ -57,6 +57,26 @@ urlpatterns = [
         policies.RedactionPolicyDetailApi.as_view(),
         name="redaction-policy",
     ),
+    path(
+        "organizations/<int:organization_id>/members/",
+        members.OrgMemberListApi.as_view(),
+        name="organization-members",
+    ),
+    path(
+        "organizations/<int:organization_id>/members/<int:user_id>/",
+        members.OrgMemberDetailApi.as_view(),
+        name="organization-member",
+    ),
+    path(
+        "organizations/<int:organization_id>/service-keys/",
+        keys.OrgServiceKeyListApi.as_view(),
+        name="organization-service-keys",
+    ),
+    path(
+        "organizations/<int:organization_id>/service-keys/<int:key_id>/",
+        keys.OrgServiceKeyDetailApi.as_view(),
+        name="organization-service-key",
+    ),
     path("workspaces/", workspaces.WorkspaceListApi.as_view(), name="workspaces"),
     path(
         "workspaces/<int:workspace_id>/", workspaces.WorkspaceDetailApi.as_view(), name="workspace"

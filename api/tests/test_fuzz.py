@@ -57,12 +57,19 @@ def fuzz_world(owner, member, outsider, keep_db_connection):
     for name, value in SECRETS.items():
         secret_set(workspace=owner.workspace, name=name, value=value)
         secret_set(workspace=outsider.workspace, name=name, value=value + "x")
-    fuzz_key = api_key_create(
+    created = api_key_create(
         organization=org,
         workspace=None,
         role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
         name="fuzzer",
-    ).plaintext
+    )
+    fuzz_key = created.plaintext
+    spare_org_key = api_key_create(
+        organization=org,
+        workspace=None,
+        role=Role.objects.get(builtin=True, name="ORGANIZATION_VIEWER"),
+        name="spare",
+    )
     spend = spend_policy_upsert(
         organization=org,
         name="ws cap",
@@ -79,15 +86,17 @@ def fuzz_world(owner, member, outsider, keep_db_connection):
         workspace_id=[owner.workspace.pk, outsider.workspace.pk],
         user_id=[owner.user.pk, member.user.pk, outsider.user.pk],
         role_id=list(Role.objects.filter(builtin=True).values_list("pk", flat=True)),
-        key_id=[owner.key.pk, member.key.pk, outsider.key.pk],
+        key_id=[owner.key.pk, member.key.pk, outsider.key.pk, spare_org_key.api_key.pk],
         token_id=[owner.key.pk],
         name=list(SECRETS),
         run_id=[r.run_id for r in runs],
         policy_id=[spend.pk, redaction.pk],
+        fuzz_key_id=created.api_key.pk,
     )
     secrets = [
         *SECRETS.values(),
         fuzz_key,
+        spare_org_key.plaintext,
         owner.plaintext_key,
         member.plaintext_key,
         outsider.plaintext_key,
@@ -111,7 +120,14 @@ def flatmap_path_parameters(context, path_parameters):
     if not known:
         return st.just(path_parameters)
     real = st.fixed_dictionaries(known).map(lambda drawn: {**path_parameters, **drawn})
-    return st.one_of(real, st.just(path_parameters))
+    return st.one_of(real, st.just(path_parameters)).map(_spare_the_fuzz_key)
+
+
+def _spare_the_fuzz_key(path_parameters):
+    """Never revoke the key the fuzzer authenticates with (every later call would be a 401)."""
+    if path_parameters.get("key_id") == REAL_IDS.get("fuzz_key_id"):
+        return {**path_parameters, "key_id": REAL_IDS["key_id"][0]}
+    return path_parameters
 
 
 @schema.parametrize()

@@ -11,9 +11,15 @@ from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.permissions import actor_of, check_grantable, principal_of, workspace_for
+from api.permissions import (
+    actor_of,
+    check_grantable,
+    organization_for,
+    principal_of,
+    workspace_for,
+)
 from api.schema import example, responses
-from api.selectors import personal_token_list, service_key_list
+from api.selectors import org_service_key_list, personal_token_list, service_key_list
 from api.views.base import ApiView
 from orgs.models import ApiKey, Role
 from orgs.services import api_key_create, api_key_revoke, role_get, user_get_or_create
@@ -198,3 +204,78 @@ class PersonalTokenDetailApi(ApiView):
     def delete(self, request: Request, token_id: int) -> Response:
         token = api_key_revoke(api_key=self._token(request, token_id), actor=actor_of(request))
         return Response(KeyOutput(token).data)
+
+
+class OrgServiceKeyListApi(ApiView):
+    """Organization-scoped service keys: for automation of the organization itself (this API);
+    the gateway refuses them for model calls (use a workspace key there)."""
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+        role = serializers.CharField(
+            max_length=100,
+            help_text="An organization role (e.g. ORGANIZATION_ADMIN), or a workspace role held in every workspace.",
+        )
+        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+        class Meta:
+            ref_name = "OrganizationServiceKeyCreate"
+
+    @extend_schema(
+        operation_id="organization_service_keys_list",
+        responses=responses(KeyOutput(many=True), 403, 404),
+    )
+    def get(self, request: Request, organization_id: int) -> Response:
+        org = organization_for(request, organization_id, "organization:manage")
+        return Response(KeyOutput(org_service_key_list(organization=org), many=True).data)
+
+    @extend_schema(
+        operation_id="organization_service_keys_create",
+        examples=example("An automation key", {"name": "terraform", "role": "ORGANIZATION_ADMIN"}),
+        request=InputSerializer,
+        responses=responses(CreatedKeyOutput, 400, 403, 404, status=201),
+    )
+    def post(self, request: Request, organization_id: int) -> Response:
+        # organization:manage means ORGANIZATION_ADMIN (or an org key holding it), which already
+        # holds every permission of the organization: no role here can exceed the caller's.
+        org = organization_for(request, organization_id, "organization:manage")
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        role = Role.objects.for_organization(org).filter(name=data["role"]).first()
+        if role is None:
+            raise exceptions.ValidationError(
+                {"role": [f"No role {data['role']} in this organization."]}
+            )
+        created = api_key_create(
+            organization=org,
+            workspace=None,
+            kind=ApiKey.Kind.SERVICE,
+            role=role,
+            name=data["name"],
+            expires_at=data.get("expires_at"),
+            actor=actor_of(request),
+        )
+        return Response(_created(created), status=201)
+
+
+class OrgServiceKeyDetailApi(ApiView):
+    def _key(self, request: Request, organization_id: int, key_id: int) -> ApiKey:
+        org = organization_for(request, organization_id, "organization:manage")
+        key = org_service_key_list(organization=org).filter(pk=key_id).first()
+        if key is None:
+            raise exceptions.NotFound("Key not found.")
+        return key
+
+    @extend_schema(
+        operation_id="organization_service_keys_retrieve", responses=responses(KeyOutput, 403, 404)
+    )
+    def get(self, request: Request, organization_id: int, key_id: int) -> Response:
+        return Response(KeyOutput(self._key(request, organization_id, key_id)).data)
+
+    @extend_schema(
+        operation_id="organization_service_keys_revoke", responses=responses(KeyOutput, 403, 404)
+    )
+    def delete(self, request: Request, organization_id: int, key_id: int) -> Response:
+        key = self._key(request, organization_id, key_id)
+        return Response(KeyOutput(api_key_revoke(api_key=key, actor=actor_of(request))).data)
