@@ -63,14 +63,18 @@ class _SnapshotHolder:
         self.snapshot: SpendSnapshot | None = None
         self.generation = -1
         self.loaded_at = 0.0
-        self.stale = False
+        self.invalidations = 0  # messages received from the invalidation channel
+        self.loaded_invalidations = 0  # how many of them the current snapshot reflects
         self._loading: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
 
     async def _load(self, generation: int) -> None:
-        self.stale = False
+        # Until this load completes, concurrent calls still see the snapshot as stale and wait
+        # for it (never serve the old one); a message arriving meanwhile keeps it stale.
+        seen = self.invalidations
         snapshot = await _in_db_thread(load_snapshot)
         self.snapshot, self.generation, self.loaded_at = snapshot, generation, time.monotonic()
+        self.loaded_invalidations = seen
 
     def _start(self, generation: int) -> asyncio.Task[None]:
         task = self._loading
@@ -81,7 +85,8 @@ class _SnapshotHolder:
     async def get(self) -> SpendSnapshot:
         self._ensure_listener()
         generation = invalidation.generation()
-        if self.snapshot is None or self.stale or generation != self.generation:
+        stale = self.invalidations != self.loaded_invalidations
+        if self.snapshot is None or stale or generation != self.generation:
             await asyncio.shield(self._start(generation))
         elif time.monotonic() - self.loaded_at > settings.GATEWAY_SPEND_REFRESH_SECONDS:
             self._start(generation)
@@ -117,7 +122,7 @@ class _SnapshotHolder:
                         and isinstance(data, bytes)
                         and data.startswith(b"policies.")
                     ):
-                        self.stale = True
+                        self.invalidations += 1
             except asyncio.CancelledError:
                 await pubsub.aclose()
                 await client.aclose()
@@ -324,14 +329,27 @@ class SpendGate:
                 )
             return result
         except (TimeoutError, OSError, RedisError) as exc:
+            logger.warning("spend counters unreachable: %s: %s", type(exc).__name__, exc)
+            # The script may have run and only its answer been lost: release the reservation
+            # (settling 0 is a no-op for a reservation that does not exist).
+            await self._release_quietly(counters, reservation_id)
             if settings.GATEWAY_SPEND_FAIL_OPEN:
-                logger.warning("spend counters unreachable (%s); failing open", type(exc).__name__)
                 return None
             raise SpendUnavailable(
                 "spend limits cannot be checked right now (the counter store is unreachable); "
                 "the gateway refuses calls under a spend limit until it is back",
                 metadata={"reason": "spend_store_unavailable"},
             ) from exc
+
+    @staticmethod
+    async def _release_quietly(counters: list[Counter], reservation_id: str) -> None:
+        try:
+            store = store_for_loop(settings.REDIS_URL)
+            await store.settle(counters, reservation_id=reservation_id, actual=[0] * len(counters))
+        except (TimeoutError, OSError, RedisError):
+            logger.warning(
+                "could not release spend reservation %s; it expires on its own", reservation_id
+            )
 
     @staticmethod
     def _over(

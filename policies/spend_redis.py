@@ -220,7 +220,12 @@ def store_for_loop(url: str) -> RedisSpendStore:
     loop = asyncio.get_running_loop()
     if _current and _current[0][0] is loop and _current[0][1] == url:
         return _current[0][2]
-    client = aioredis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1)
+    # A blocking pool: a burst of calls waits (bounded) for one of a few connections instead of
+    # opening one each (which fails with "too many connections" or connect timeouts).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=32, timeout=5, socket_timeout=5, socket_connect_timeout=2
+    )
+    client = aioredis.Redis(connection_pool=pool)
     store = RedisSpendStore(client)
     _current[:] = [(loop, url, store)]
     return store

@@ -17,6 +17,7 @@ from gateway_site.lib.callrecord import CallRecord
 from policies.spend_services import spend_policy_upsert
 from pricing.table import Price
 from proxy.context import RequestContext
+from proxy.errors import PolicyBlocked
 from proxy.gates import ProxyCall
 
 # Input is free and output costs $10,000 per 1M tokens: `max_tokens=100` reserves exactly $1.
@@ -103,3 +104,20 @@ def drive(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
         async_to_sync(fn)(*args, **kwargs)
 
     return wrapper
+
+
+async def run_call(gate: Any, call: Any, cost: float = 1.0) -> None:
+    """before → (the upstream call) → after, charging `cost`."""
+    await gate.before(call)
+    call.cost_usd = cost
+    await gate.after(call)
+
+
+async def spend(gate: Any, persona: Any, n: int, **kw: Any) -> int:
+    """Run up to n $1 calls; return how many passed before the first block."""
+    for i in range(n):
+        try:
+            await run_call(gate, make_call(persona, **kw))
+        except PolicyBlocked:
+            return i
+    return n

@@ -3,6 +3,7 @@ counters lost from Redis are rebuilt from them (plus the usage recorded since)."
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -15,7 +16,7 @@ from asgiref.sync import sync_to_async
 from policies.models_spend import SpendPolicy, SpendTotal
 from policies.spend_gate import SpendGate
 from policies.spend_services import spend_totals_aggregate
-from policies.tests.spend_helpers import drive, make_call, policy
+from policies.tests.spend_helpers import drive, make_call, policy, spend
 from tracing.models import UsageRecord
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +98,24 @@ async def test_a_redis_flush_rebuilds_counters_from_postgresql(owner: Any, setti
         with pytest.raises(Exception, match="request blocked by gateway policies: org") as exc:
             await gate.before(make_call(owner))  # 4.5 + 1 > 5
     assert exc.value.metadata["violations"][0]["spent_usd"] == 4.5
+
+
+@pytest.mark.redis
+@drive
+async def test_a_change_made_by_another_process_applies_to_the_next_call(
+    owner: Any, settings: Any
+) -> None:
+    import redis
+
+    from gateway_site.lib.invalidation import CHANNEL
+
+    await sync_to_async(policy)(owner, "org", "organization", {"daily": "1"})
+    gate = SpendGate()
+    assert await spend(gate, owner, 2) == 1  # the gate now listens on the invalidation channel
+    await asyncio.sleep(0.2)
+    # Another process disables the policy: its commit publishes on the channel (this test's
+    # transaction never commits, so the message is sent by hand, as that process would).
+    await sync_to_async(policy)(owner, "org", "organization", {"daily": "1"}, enabled=False)
+    redis.Redis.from_url(settings.REDIS_URL).publish(CHANNEL, "policies.spendpolicy")
+    await asyncio.sleep(0.2)
+    assert await spend(gate, owner, 2) == 2

@@ -12,28 +12,18 @@ import time_machine
 from asgiref.sync import sync_to_async
 
 from policies.spend_gate import SpendGate, SpendUnavailable
-from policies.tests.spend_helpers import drive, make_call, policy, store_mode  # noqa: F401
+from policies.tests.spend_helpers import (  # noqa: F401
+    drive,
+    make_call,
+    policy,
+    run_call,
+    spend,
+    store_mode,
+)
 from proxy.errors import PolicyBlocked
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("store_mode")]
 UTC = dt.UTC
-
-
-async def run_call(gate: SpendGate, call: Any, cost: float = 1.0) -> None:
-    """before → (the upstream call) → after, charging `cost`."""
-    await gate.before(call)
-    call.cost_usd = cost
-    await gate.after(call)
-
-
-async def spend(gate: SpendGate, persona: Any, n: int, **kw: Any) -> int:
-    """Run up to n $1 calls; return how many passed before the first block."""
-    for i in range(n):
-        try:
-            await run_call(gate, make_call(persona, **kw))
-        except PolicyBlocked:
-            return i
-    return n
 
 
 @pytest.fixture
