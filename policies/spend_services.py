@@ -115,6 +115,8 @@ def parse_limit(value: str | Decimal | float) -> Decimal:
         raise ValidationError(f"not an amount in USD: {value!r}") from exc
     if not limit.is_finite() or limit < 0:
         raise ValidationError(f"a limit must be a non-negative amount in USD, not {value!r}")
+    if limit >= 10**8:
+        raise ValidationError(f"a limit must be below $100,000,000, not {value!r}")
     return limit.quantize(Decimal("0.000001"))
 
 

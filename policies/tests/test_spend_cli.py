@@ -165,6 +165,10 @@ def test_it_creates_default_per_member_policies(owner: Any) -> None:
             "not an amount",
         ),
         (
+            ["--scope", "organization", "--subject", "acme", "--window", "daily", "--usd", "1e9"],
+            "below",
+        ),
+        (
             [
                 "--scope",
                 "organization",
