@@ -11,6 +11,8 @@ HERE = Path(__file__).resolve().parent
 BENCHES: list[list[str]] = [
     ["proxy_bench.py"],
     ["usage_summary_bench.py"],
+    ["spend_overspend.py"],
+    ["spend_check_latency.py"],
 ]
 
 
