@@ -27,18 +27,19 @@ from presidio_analyzer.nlp_engine import NoOpNlpEngine
 from policies.redaction import rules as catalogue
 from policies.redaction.cache import Spans, block_key, scan_cache
 from policies.redaction.prefilter import triggered
-from policies.redaction.recognizers import ENTITY_PREFIX, GatewayRecognizer, build_recognizers
+from policies.redaction.recognizers import (
+    ENTITY_PREFIX,
+    GatewayRecognizer,
+    ScanTimeout,
+    build_recognizers,
+    deadline_remaining,
+    set_deadline,
+)
 
 ENGINE_VERSION = "1"  # part of every cache key: bump when recognizers change
 _NER_TYPES = {"PERSON": "PERSON", "LOCATION": "LOCATION", "GPE": "LOCATION", "NRP": "NRP"}
 _NER_RULE_FOR_ENTITY = {"PERSON": "person", "LOCATION": "location", "NRP": "nrp"}
-_deadline = threading.local()
 CUSTOM_PATTERN_TIMEOUT = 2.0  # seconds, when a scan runs without a deadline (tests, the CLI)
-
-
-class ScanTimeout(Exception):
-    """The scan passed its deadline (the policy's time limit)."""
-
 
 @dataclass(frozen=True, slots=True)
 class ScanConfig:
@@ -72,13 +73,8 @@ class CustomRecognizer(GatewayRecognizer):
     """An admin's regex: runs with the time left before the scan's deadline as its timeout."""
 
     def match_timeout(self) -> float | None:
-        deadline = getattr(_deadline, "value", None)
-        if deadline is None:
-            return CUSTOM_PATTERN_TIMEOUT
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ScanTimeout("scan time limit reached")
-        return remaining
+        remaining = deadline_remaining()
+        return CUSTOM_PATTERN_TIMEOUT if remaining is None else remaining
 
     def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> list[RecognizerResult]:
         try:
@@ -169,7 +165,7 @@ class Scanner:
         cache = scan_cache()
         fingerprint = config.fingerprint
         out: list[Spans] = []
-        _deadline.value = deadline
+        set_deadline(deadline)
         try:
             for text in texts:
                 key = block_key(fingerprint, text)
@@ -181,7 +177,7 @@ class Scanner:
                     cache.put(key, spans)
                 out.append(spans)
         finally:
-            _deadline.value = None
+            set_deadline(None)
         return out
 
 

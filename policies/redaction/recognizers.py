@@ -17,6 +17,8 @@ skip presidio's per-match explanation objects.
 from __future__ import annotations
 
 import string
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +29,28 @@ from policies.redaction import validators as v
 
 Validator = Callable[[str, Any], bool]
 ENTITY_PREFIX = "GW_"
+_deadline = threading.local()
+
+
+class ScanTimeout(Exception):
+    """The scan passed its deadline (the policy's time limit)."""
+
+
+def set_deadline(deadline: float | None) -> None:
+    """The monotonic deadline of the scan running in this thread (None: no limit)."""
+    _deadline.value = deadline
+
+
+def deadline_remaining() -> float | None:
+    """Seconds left before this thread's scan deadline; ScanTimeout once it has passed, so a
+    timed-out scan stops at the next recognizer instead of running on in its thread."""
+    deadline = getattr(_deadline, "value", None)
+    if deadline is None:
+        return None
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise ScanTimeout("scan time limit reached")
+    return remaining
 
 
 class GatewayRecognizer(PatternRecognizer):
@@ -65,6 +89,7 @@ class GatewayRecognizer(PatternRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None
     ) -> list[RecognizerResult]:
+        deadline_remaining()
         results: list[RecognizerResult] = []
         entity = self.supported_entities[0]
         for compiled in self.compiled:

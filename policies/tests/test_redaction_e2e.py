@@ -48,30 +48,31 @@ def rservers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGa
 
 @pytest.fixture(scope="module")
 def world(rservers: RunningGateway, django_db_blocker: Any) -> Iterator[Persona]:
-    """One organization for the module, committed (the gateway thread reads it) and deleted
-    at the end with everything it created, audit entries included (no per-test flush)."""
-    from django.contrib.auth import get_user_model
-
+    """One organization for the module, committed (the gateway thread reads it) and deleted at
+    the end with everything it created, audit entries included (no per-test flush). Its key has
+    a custom role, so nothing here depends on the built-in roles, which a transactional test
+    that ran earlier may have flushed."""
     from orgs import services
-    from orgs.models import AuditLogEntry, Role
+    from orgs.models import ApiKey, AuditLogEntry
 
     with django_db_blocker.unblock():
         audit_mark = AuditLogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-        tag = uuid.uuid4().hex[:8]
-        org = services.organization_upsert(slug=f"redact-{tag}", llm_gateway_enabled=True)
-        ws = services.workspace_upsert(organization=org, slug="main")
-        user = services.user_get_or_create(email=f"redact-{tag}@acme.test")
-        role = Role.objects.get(builtin=True, name="WORKSPACE_ADMIN")
-        services.member_set(workspace=ws, user=user, role=role)
-        created = services.api_key_create(organization=org, workspace=ws, role=role, user=user, name="k")
-        ws.trace_content = True
-        ws.save(update_fields=["trace_content"])
-        rservers.give_secrets(ws)
+        org = services.organization_upsert(
+            slug=f"redact-{uuid.uuid4().hex[:8]}", plan="enterprise", llm_gateway_enabled=True
+        )
         try:
+            ws = services.workspace_upsert(organization=org, slug="main")
+            role = services.role_upsert(
+                organization=org, name="agent", permissions=["gateway:invoke", "workspaces:read"]
+            )
+            created = services.api_key_create(organization=org, workspace=ws, role=role, name="agent key")
+            ws.trace_content = True
+            ws.save(update_fields=["trace_content"])
+            rservers.give_secrets(ws)
             yield Persona(org, ws, created.api_key, created.plaintext)
         finally:
+            ApiKey.objects.filter(organization=org).delete()  # keys PROTECT their role
             org.delete()
-            get_user_model().objects.filter(pk=user.pk).delete()
             AuditLogEntry.objects.filter(pk__gt=audit_mark).delete()
 
 

@@ -159,3 +159,13 @@ def test_responses_input_items_are_scanned():
     redact_body(body, dialect="openai", endpoint="Responses", scan_system=True, config=ALL,
                 redaction=Redaction(workspace_key(1)))
     assert email not in json.dumps(body)
+
+
+def test_a_scan_past_its_deadline_stops_with_scan_timeout():
+    import time
+
+    from policies.redaction.engine import ScanTimeout
+
+    fresh = f"mail {Gen(99).email()} {Gen(98).uuid()}"
+    with pytest.raises(ScanTimeout):
+        scanner().scan_blocks([fresh], ALL, deadline=time.monotonic() - 1)
