@@ -30,6 +30,8 @@ from policies.redaction.placeholders import PLACEHOLDER_RE
 _PREFIX = "[REDACTED:"
 _PARTIAL_TAIL = re.compile(r"\[(?:R(?:E(?:D(?:A(?:C(?:T(?:E(?:D(?::[A-Z0-9_]*(?:_[0-9a-f]{0,8})?)?)?)?)?)?)?)?)?)?$")
 _JSON_TEXT_KEYS = frozenset({"arguments", "partial_json"})
+# Anthropic thinking is signed as the provider wrote it: placeholders stay (see walkers).
+_SIGNED_KEYS = frozenset({"thinking", "signature"})
 _INDEX_KEYS = ("index", "output_index", "content_index", "summary_index", "item_id")
 
 
@@ -86,6 +88,8 @@ class RestoreFilter:
             marks = tuple(node[k] for k in _INDEX_KEYS if isinstance(node.get(k), int | str) and k in node)
             for key, item in node.items():
                 sub = (*path, *marks, key)
+                if key in _SIGNED_KEYS:
+                    continue
                 if isinstance(item, str):
                     json_text = key in _JSON_TEXT_KEYS or (key == "delta" and "arguments" in event_kind)
                     if stream and strings is not None:

@@ -8,8 +8,10 @@ Images, audio, files and other binary parts are never visited.
 
 Assistant turns are scanned too: the caller got restored values back and resends them in the
 next turn; redacting them again gives the same placeholders the provider produced, so the
-conversation prefix stays byte-identical (prompt cache) and no original value leaves. The same
-holds for Anthropic `thinking` blocks, whose signature covers the (redacted) text.
+conversation prefix stays byte-identical (prompt cache) and no original value leaves.
+Anthropic `thinking` blocks are the exception: their signature covers the text exactly as the
+provider produced it, so they are neither scanned here nor restored in responses
+(policies.redaction.restore): the caller sees placeholders there and resends them unchanged.
 """
 
 from __future__ import annotations
@@ -155,8 +157,6 @@ def _anthropic_blocks(out: list[Slot], holder: dict[str, Any], key: str) -> None
         kind = block.get("type")
         if kind == "text":
             _text(out, block, "text")
-        elif kind == "thinking":
-            _text(out, block, "thinking")
         elif kind in ("tool_use", "server_tool_use"):
             _deep(out, block.get("input"))
         elif kind in ("tool_result", "search_result"):

@@ -102,3 +102,12 @@ def test_a_gemini_json_array_stream_is_restored_bytewise():
     raw = json.dumps([{"candidates": [{"content": {"parts": [{"text": f"hi {EMAIL}"}]}}]}]).encode()
     out = b"".join(f.feed(raw[i : i + 5]) for i in range(0, len(raw), 5)) + f.flush()
     assert json.loads(out)[0]["candidates"][0]["content"]["parts"][0]["text"] == "hi maria@acme.io"
+
+
+def test_signed_thinking_keeps_its_placeholders():
+    f = RestoreFilter(MAPPING)
+    event = _sse({"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": f"check {EMAIL}"}})
+    assert f.feed(event) == event
+    body = orjson.dumps({"content": [{"type": "thinking", "thinking": EMAIL, "signature": "sig"}, {"type": "text", "text": EMAIL}]})
+    out = json.loads(f.filter_body(body))
+    assert out["content"][0]["thinking"] == EMAIL and out["content"][1]["text"] == "maria@acme.io"
