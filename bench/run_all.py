@@ -13,6 +13,8 @@ BENCHES: list[list[str]] = [
     ["usage_summary_bench.py"],
     ["spend_overspend.py"],
     ["spend_check_latency.py"],
+    ["redaction_corpus.py", "--baseline"],
+    ["redaction_bench.py"],
 ]
 
 
