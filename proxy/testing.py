@@ -77,17 +77,25 @@ class RunningGateway:
 
 def ensure_seed_data() -> None:
     """Put back the built-in roles and prices the data migrations seed, if a transactional
-    test flushed them (Django restores serialized data only when the next such test starts)."""
+    test flushed them (Django restores serialized data only when the next such test starts).
+
+    When the session serialized the test database (some test uses serialized_rollback), the
+    same rows are restored with their original primary keys, so a later serialized_rollback
+    test can restore them again without conflicts; otherwise the seeds run again."""
     import importlib
 
     from django.apps import apps
+    from django.db import connection
 
     from orgs.models import Role
 
-    if not Role.objects.filter(builtin=True).exists():
-        importlib.import_module("orgs.migrations.0002_builtin_roles").create_builtin_roles(
-            apps, None
-        )
+    if Role.objects.filter(builtin=True).exists():
+        return
+    serialized = getattr(connection, "_test_serialized_contents", None)
+    if serialized:
+        connection.creation.deserialize_db_from_string(serialized)
+        return
+    importlib.import_module("orgs.migrations.0002_builtin_roles").create_builtin_roles(apps, None)
     importlib.import_module("pricing.migrations.0002_seed_prices").seed(apps, None)
 
 
