@@ -1,14 +1,17 @@
-"""A real gateway whose call records reach the tracing tables, for verify_gateway and the docs.
+"""A real gateway whose call records reach the tracing tables, for verify_gateway, the docs'
+commands and the conformance tests (tests/conformance imports these fixtures).
 
 Reuses the proxy engineer's runner (proxy.testing.running_gateway: uvicorn on port 0 plus the
 in-process fake provider in one background thread); the difference is the record sink:
 `tracing.shipping.ship_records` with its embedded in-process writer (REDIS_URL unset for the
-duration), so a run appears in the database as it would behind the Celery drain. The Redis
-path of shipping is tested by the tracing app.
+module), so a run appears in the database as it would behind the Celery drain. The Redis path
+of shipping is tested by the tracing app. The data is a committed world per module
+(rollout/tests/world.py), so these tests need no per-test database flush.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,10 +20,28 @@ from django.test import override_settings
 
 from proxy.app import ProxyApp
 from proxy.testing import RunningGateway, running_gateway
+from rollout.tests.world import World, committed_world
+
+
+def require_test_database() -> None:
+    """pytest-django creates the test database only when some collected test is marked for
+    it; without one, the connection would still point at the development database."""
+    from django.db import connection
+
+    name = str(connection.settings_dict["NAME"])
+    configured = connection.settings_dict.get("TEST", {}).get("NAME")
+    if not (
+        name.startswith(("test_", "file:memorydb")) or name == ":memory:" or name == configured
+    ):
+        pytest.fail(
+            "no test database was set up: run these tests together with one that uses the "
+            "database (e.g. `pytest rollout tests/conformance`)"
+        )
 
 
 @pytest.fixture(scope="module")
 def traced_servers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGateway]:
+    require_test_database()
     # REDIS_URL unset for the module: ship_records reads it per batch and takes the in-process path.
     with (
         override_settings(REDIS_URL=""),
@@ -30,42 +51,24 @@ def traced_servers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Run
         yield gw
 
 
-def give_secrets(workspace: Any, base_url: str) -> None:
-    """The workspace's three provider secrets, pointing at `base_url` (the fake provider)."""
-    from secrets_vault.services import secret_set
-
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY"):
-        secret_set(
-            workspace=workspace,
-            name=name,
-            value=f"sk-upstream-{name[:5].lower()}-0000",
-            base_url=base_url,
-        )
+@pytest.fixture(scope="module")
+def world(traced_servers: RunningGateway, django_db_blocker: Any) -> Iterator[World]:
+    with committed_world(traced_servers.fake_url, django_db_blocker) as created:
+        yield created
+        wait_recorder_idle(traced_servers.app)
 
 
 @pytest.fixture
-def builtin_roles(transactional_db: Any) -> None:
-    """Re-create the built-in roles (a data migration) after a transactional test's flush.
-
-    Used instead of serialized_rollback: restoring the serialized database while the gateway's
-    thread reloads its auth table on every restored row locks SQLite's shared-cache test DB."""
-    import importlib
-
-    from django.apps import apps
-
-    from orgs.models import Role
-
-    if not Role.objects.filter(builtin=True).exists():
-        migration = importlib.import_module("orgs.migrations.0002_builtin_roles")
-        migration.create_builtin_roles(apps, None)
+def db_access(django_db_blocker: Any) -> Iterator[None]:
+    """Database access for a test that reads what the gateway committed (no transaction)."""
+    with django_db_blocker.unblock():
+        yield
 
 
 def wait_recorder_idle(app: ProxyApp, timeout: float = 5.0) -> None:
-    """Block (bounded) until the gateway's recorder has delivered everything queued, so the
-    transactional test's flush does not race its writes. The recorder thread is a single
-    worker, so a no-op submitted behind the deliveries finishes after them."""
-    import time
-
+    """Block (bounded) until the gateway's recorder has delivered everything queued. The
+    recorder thread is a single worker, so a no-op submitted behind the deliveries finishes
+    after them."""
     recorder = app.recorder
     deadline = time.monotonic() + timeout
     quiet = 0
@@ -76,10 +79,3 @@ def wait_recorder_idle(app: ProxyApp, timeout: float = 5.0) -> None:
         recorder._executor.submit(lambda: None).result(timeout=timeout)
         idle = recorder._queue.empty() and not recorder._pending_touch
         quiet = quiet + 1 if idle else 0
-
-
-@pytest.fixture
-def gateway(traced_servers: RunningGateway, builtin_roles: None) -> Iterator[RunningGateway]:
-    """traced_servers for one transactional test, quiet again before the database is flushed."""
-    yield traced_servers
-    wait_recorder_idle(traced_servers.app)

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from django.core.management import call_command
 from rollout.tests.conftest import wait_recorder_idle
 from tracing.models import Run
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("db_access")]
 
 QUICKSTART = Path(settings.BASE_DIR) / "docs" / "quickstart.md"
 
@@ -28,12 +29,34 @@ def code_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", QUICKSTART.read_text(), flags=re.S)
 
 
-def demo_key(gateway) -> str:
+@pytest.fixture(scope="module")
+def demo(traced_servers, django_db_blocker) -> Iterator[tuple[object, str]]:
+    """`manage.py gateway_demo` pointed at the fake provider: (servers, the printed key).
+    Everything it created is removed afterwards (it is committed: the gateway reads it)."""
+    from django.contrib.auth import get_user_model
+
+    from orgs.models import AuditLogEntry, Organization
+    from rollout.tests.world import ensure_builtin_roles
+
     out = io.StringIO()
-    call_command("gateway_demo", "--fake-provider-url", gateway.fake_url, stdout=out)
+    with django_db_blocker.unblock():
+        ensure_builtin_roles()
+        existed = Organization.objects.filter(slug="demo").exists()
+        mark = AuditLogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        call_command("gateway_demo", "--fake-provider-url", traced_servers.fake_url, stdout=out)
     match = re.search(r"key:\s+(gw_sk_\S+)", out.getvalue())
     assert match, out.getvalue()
-    return match.group(1)
+    try:
+        yield traced_servers, match.group(1)
+    finally:
+        wait_recorder_idle(traced_servers.app)
+        with django_db_blocker.unblock():
+            if not existed:
+                Organization.objects.filter(slug="demo").delete()
+                get_user_model().objects.filter(
+                    username="admin", email="admin@demo.invalid"
+                ).delete()
+            AuditLogEntry.objects.filter(pk__gt=mark).delete()
 
 
 def with_values(block: str, gw: str, key: str) -> str:
@@ -43,8 +66,8 @@ def with_values(block: str, gw: str, key: str) -> str:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs the curl binary")
-def test_the_verification_curl_works_against_the_demo(gateway):
-    key = demo_key(gateway)
+def test_the_verification_curl_works_against_the_demo(demo):
+    gateway, key = demo
     (block,) = [b for b in code_blocks("bash") if "curl" in b]
     assert "export GW=" in block and "export KEY=" in block
     result = subprocess.run(
@@ -57,13 +80,15 @@ def test_the_verification_curl_works_against_the_demo(gateway):
     answer = json.loads(result.stdout)
     assert answer["choices"][0]["message"]["content"] == "Echo: Say hello"
     wait_recorder_idle(gateway.app)
-    run = Run.objects.select_related("project").get(provider="openai")
+    run = Run.objects.select_related("project__workspace__organization").get(
+        project__workspace__organization__slug="demo", provider="openai"
+    )
     assert run.project.name == "gateway"
     assert run.project.workspace.slug == "default"
 
 
-def test_the_sdk_snippets_work_against_the_demo(gateway):
-    key = demo_key(gateway)
+def test_the_sdk_snippets_work_against_the_demo(demo):
+    gateway, key = demo
     (env_block,) = [b for b in code_blocks("bash") if "OPENAI_BASE_URL" in b]
     (python_block,) = code_blocks("python")
     script = f"export GW={gateway.url} KEY={key}\n{env_block}\n{sys.executable} - <<'PY'\n{python_block}PY\n"

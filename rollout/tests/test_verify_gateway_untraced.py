@@ -11,17 +11,15 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from proxy.testing import RunningGateway, running_gateway
-from rollout.tests.conftest import give_secrets, wait_recorder_idle
+from rollout.tests.conftest import require_test_database, wait_recorder_idle
+from rollout.tests.world import World, committed_world
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("builtin_roles"),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("db_access")]
 
 
 @pytest.fixture(scope="module")
 def untraced(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGateway]:
+    require_test_database()
     with (
         django_db_blocker.unblock(),
         running_gateway(GATEWAY_RECORD_SINK="proxy.record.memory_sink") as gw,
@@ -29,22 +27,22 @@ def untraced(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGa
         yield gw
 
 
-@pytest.fixture
-def gw(untraced: RunningGateway) -> Iterator[RunningGateway]:
-    yield untraced
-    wait_recorder_idle(untraced.app)
+@pytest.fixture(scope="module")
+def untraced_world(untraced: RunningGateway, django_db_blocker: Any) -> Iterator[World]:
+    with committed_world(untraced.fake_url, django_db_blocker) as created:
+        yield created
+        wait_recorder_idle(untraced.app)
 
 
-def test_it_explains_a_run_that_never_appears(gw, owner):
-    give_secrets(owner.workspace, gw.fake_url)
+def test_it_explains_a_run_that_never_appears(untraced, untraced_world):
     out = io.StringIO()
     with pytest.raises(CommandError) as info:
         call_command(
             "verify_gateway",
             "--base-url",
-            gw.url,
+            untraced.url,
             "--key",
-            owner.plaintext_key,
+            untraced_world.keys["admin"],
             "--trace-timeout",
             "0.5",
             stdout=out,
@@ -56,15 +54,14 @@ def test_it_explains_a_run_that_never_appears(gw, owner):
     assert "Celery worker" in text and "--skip-trace" in text
 
 
-def test_skip_trace_passes_without_database_access_to_runs(gw, owner):
-    give_secrets(owner.workspace, gw.fake_url)
+def test_skip_trace_passes_without_database_access_to_runs(untraced, untraced_world):
     out = io.StringIO()
     call_command(
         "verify_gateway",
         "--base-url",
-        gw.url,
+        untraced.url,
         "--key",
-        owner.plaintext_key,
+        untraced_world.keys["admin"],
         "--skip-trace",
         stdout=out,
     )

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from rollout.tests.conftest import builtin_roles, gateway, traced_servers  # noqa: F401 - fixtures
+from rollout.tests.conftest import db_access, traced_servers, world  # noqa: F401 - fixtures

@@ -13,10 +13,9 @@ import pytest
 from google import genai
 from google.genai import types as genai_types
 
-from rollout.tests.conftest import give_secrets
 from tests.conformance import replay
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e]
 
 TOOL = {
     "type": "function",
@@ -77,17 +76,21 @@ def _direct(gateway, sent: httpx.Request, auth: tuple[str, str], prefix: str) ->
 
 
 @pytest.fixture
-def ready(gateway, owner):
-    give_secrets(owner.workspace, gateway.fake_url)
-    gateway.fake.requests.clear()
-    return gateway
+def ready(traced_servers, world):
+    traced_servers.fake.requests.clear()
+    return traced_servers
 
 
-def test_openai_sdk_chat_tools_stream_and_responses(ready, owner):
+@pytest.fixture
+def key(world) -> str:
+    return world.keys["admin"]
+
+
+def test_openai_sdk_chat_tools_stream_and_responses(ready, key):
     capture = Capture()
     client = openai.OpenAI(
         base_url=f"{ready.url}/openai/v1",
-        api_key=owner.plaintext_key,
+        api_key=key,
         http_client=capture.client,
         max_retries=0,
     )
@@ -112,7 +115,7 @@ def test_openai_sdk_chat_tools_stream_and_responses(ready, owner):
         reasoning={"effort": "low"},
     )
     assert response.output_text == "Echo: hello"
-    _check_forwarded(ready, capture, owner.plaintext_key)
+    _check_forwarded(ready, capture, key)
     direct = _direct(
         ready, capture.sent[0], ("authorization", "Bearer sk-upstream-direct"), "/openai"
     )
@@ -121,11 +124,11 @@ def test_openai_sdk_chat_tools_stream_and_responses(ready, owner):
     )
 
 
-def test_openai_sdk_chat_stream_with_usage(ready, owner):
+def test_openai_sdk_chat_stream_with_usage(ready, key):
     capture = Capture()
     client = openai.OpenAI(
         base_url=f"{ready.url}/openai/v1",
-        api_key=owner.plaintext_key,
+        api_key=key,
         http_client=capture.client,
         max_retries=0,
     )
@@ -137,14 +140,14 @@ def test_openai_sdk_chat_stream_with_usage(ready, owner):
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == "Echo: count"
-    _check_forwarded(ready, capture, owner.plaintext_key)
+    _check_forwarded(ready, capture, key)
 
 
-def test_anthropic_sdk_messages_cache_control_count_tokens_and_stream(ready, owner):
+def test_anthropic_sdk_messages_cache_control_count_tokens_and_stream(ready, key):
     capture = Capture(httpx2)
     client = anthropic.Anthropic(
         base_url=f"{ready.url}/anthropic",
-        api_key=owner.plaintext_key,
+        api_key=key,
         http_client=capture.client,
         max_retries=0,
     )
@@ -173,17 +176,17 @@ def test_anthropic_sdk_messages_cache_control_count_tokens_and_stream(ready, own
         betas=["interleaved-thinking-2025-05-14"],
     ) as stream:
         assert "".join(stream.text_stream) == "Echo: stream"
-    _check_forwarded(ready, capture, owner.plaintext_key)
+    _check_forwarded(ready, capture, key)
     beta = {k.lower(): v for k, v in ready.upstream_requests()[-1]["headers"]}
     assert beta["anthropic-beta"] == "interleaved-thinking-2025-05-14"
     direct = _direct(ready, capture.sent[0], ("x-api-key", "sk-upstream-direct"), "/anthropic")
     assert raw.http_response.content == direct.body
 
 
-def test_google_genai_sdk_generate_count_and_stream(ready, owner):
+def test_google_genai_sdk_generate_count_and_stream(ready, key):
     capture = Capture()
     client = genai.Client(
-        api_key=owner.plaintext_key,
+        api_key=key,
         http_options=genai_types.HttpOptions(
             base_url=f"{ready.url}/gemini", httpx_client=capture.client
         ),
@@ -200,7 +203,7 @@ def test_google_genai_sdk_generate_count_and_stream(ready, owner):
         for c in client.models.generate_content_stream(model="gemini-2.5-flash", contents="stream")
     )
     assert streamed == "Echo: stream"
-    _check_forwarded(ready, capture, owner.plaintext_key)
+    _check_forwarded(ready, capture, key)
     received = ready.upstream_requests()
     assert all("key" not in r["query"] for r in received)
     headers = {k.lower(): v for k, v in received[0]["headers"]}
@@ -210,7 +213,7 @@ def test_google_genai_sdk_generate_count_and_stream(ready, owner):
         ready.url,
         "POST",
         capture.sent[0].url.raw_path.decode(),
-        {"x-goog-api-key": owner.plaintext_key, "content-type": "application/json"},
+        {"x-goog-api-key": key, "content-type": "application/json"},
         capture.sent[0].content,
     )
     assert through.body == direct.body
