@@ -54,10 +54,11 @@ class SpendUnavailable(ProxyError):
 
 
 class _SnapshotHolder:
-    """The policy snapshot of this process. Reloaded before the next call after a committed
-    policy change: in this process through invalidation.generation(), in every other process
-    through the Redis invalidation channel (a listener task per process); and in the background
-    once older than GATEWAY_SPEND_REFRESH_SECONDS (the bound when a message is lost)."""
+    """The policy snapshot of this process, never older than GATEWAY_SPEND_REFRESH_SECONDS
+    (a call that finds it older waits for the reload: that is the bound on how soon another
+    process's change applies without Redis), and reloaded before the next call after a change
+    committed in this process (invalidation.generation()) or announced on the Redis
+    invalidation channel (a listener task per process): with Redis, at once everywhere."""
 
     def __init__(self) -> None:
         self.snapshot: SpendSnapshot | None = None
@@ -85,11 +86,12 @@ class _SnapshotHolder:
     async def get(self) -> SpendSnapshot:
         self._ensure_listener()
         generation = invalidation.generation()
-        stale = self.invalidations != self.loaded_invalidations
+        stale = (
+            self.invalidations != self.loaded_invalidations
+            or time.monotonic() - self.loaded_at > settings.GATEWAY_SPEND_REFRESH_SECONDS
+        )
         if self.snapshot is None or stale or generation != self.generation:
             await asyncio.shield(self._start(generation))
-        elif time.monotonic() - self.loaded_at > settings.GATEWAY_SPEND_REFRESH_SECONDS:
-            self._start(generation)
         if self.snapshot is None:  # only if the very first load failed (it raised above)
             raise SpendUnavailable("spend policies cannot be read yet")
         return self.snapshot
