@@ -88,3 +88,18 @@ def test_a_key_change_is_audited_under_the_key_prefix(owner, api):
     entry = AuditLogEntry.objects.filter(action="workspace.update").latest("id")
     assert entry.actor_label == f"key {owner.key.display_prefix}"
     assert entry.actor is None
+
+
+def test_a_personal_token_change_is_audited_with_its_user(owner, member):
+    from orgs.models import AuditLogEntry
+
+    token = api_key_create(
+        organization=owner.organization, workspace=owner.workspace, kind="personal", user=owner.user
+    )
+    client = key_client(token.plaintext)
+    response = client.patch(
+        f"/api/v1/workspaces/{owner.workspace.pk}/", {"name": "Y"}, format="json"
+    )
+    assert response.status_code == 200
+    entry = AuditLogEntry.objects.filter(action="workspace.update").latest("id")
+    assert entry.actor_label == f"key {token.api_key.display_prefix} of alice@acme.test"

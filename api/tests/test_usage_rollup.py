@@ -54,3 +54,11 @@ def test_rollup_keeps_scoping(owner, member, outsider, as_outsider):
     usage_rollup_refresh(now=T0 + dt.timedelta(days=3))
     body = as_outsider.get(URL + "&group_by=none").json()
     assert body["totals"]["calls"] == 1
+
+
+def test_the_beat_task_rolls_up_closed_days(owner, member, outsider):
+    from api.tasks import refresh_usage_rollup
+
+    seed(owner, member, outsider)  # March 2026: every day of it is closed by now
+    assert refresh_usage_rollup() == UsageDaily.objects.count() > 0
+    assert sum(UsageDaily.objects.values_list("calls", flat=True)) == 5
