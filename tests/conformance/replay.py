@@ -35,8 +35,11 @@ NOT_FORWARDED = frozenset(
         "accept-encoding",
     }
 )
-# Headers the upstream HTTP client adds for its own connection.
-CONNECTION_HEADERS = frozenset({"host", "content-length", "accept-encoding", "connection"})
+# Headers the upstream HTTP client adds for its own connection (and aiohttp's default
+# `Accept: */*` when the client sent no Accept; a client's own Accept is forwarded as is).
+CONNECTION_HEADERS = frozenset(
+    {"host", "content-length", "accept-encoding", "connection", "accept"}
+)
 _TIMESTAMPS = re.compile(rb'"(created|created_at)":\d+')
 
 

@@ -1,4 +1,4 @@
-"""Claude Code and Codex request shapes, replayed through a real gateway to the fake provider.
+"""Claude Code, Codex and Gemini CLI request shapes, replayed through a real gateway to the fake provider.
 
 For each recorded request: the provider receives the client's body byte for byte and every
 client header with its value (apart from the gateway key, replaced by the workspace's provider
@@ -16,7 +16,7 @@ import pytest
 
 from tests.conformance import replay
 
-UPSTREAM_AUTH = {"anthropic": "x-api-key", "openai": "authorization"}
+UPSTREAM_AUTH = {"anthropic": "x-api-key", "openai": "authorization", "gemini": "x-goog-api-key"}
 
 
 def _client_headers(fixture: dict, key: str) -> dict[str, str]:
@@ -63,7 +63,11 @@ def test_the_client_receives_the_provider_answer_unchanged(traced_servers, world
     request = fixture["request"]
 
     through_gateway = replay.send(gateway.url, request["method"], request["path"], headers, body)
-    direct_headers = {k: v for k, v in headers.items() if k not in ("x-api-key", "authorization")}
+    direct_headers = {
+        k: v
+        for k, v in headers.items()
+        if k not in ("x-api-key", "authorization", "x-goog-api-key")
+    }
     direct_headers[UPSTREAM_AUTH[fixture["dialect"]]] = "sk-upstream-direct"
     direct = replay.send(
         gateway.fake_url, request["method"], fixture["upstream_path"], direct_headers, body
@@ -74,13 +78,18 @@ def test_the_client_receives_the_provider_answer_unchanged(traced_servers, world
     assert through_gateway.headers["content-type"] == direct.headers["content-type"]
     metadata = json.loads(through_gateway.headers["x-gateway-metadata"])
     assert metadata["outcome"] == "success"
-    assert metadata["model"] == fixture["request"]["body"]["model"]
+    expected_model = (
+        fixture["request"]["body"].get("model")
+        or fixture["upstream_path"].split("/")[3].split(":")[0]
+    )
+    assert metadata["model"] == expected_model
 
 
 def test_the_fixtures_carry_the_shapes_the_clients_depend_on():
     """Guards the fixtures themselves: each names the features this suite claims to cover."""
     fixtures = {name: replay.load(name) for name in replay.names()}
     claude = [f for n, f in fixtures.items() if n.startswith("claude_code")]
+    assert any(n.startswith("gemini_cli") for n in fixtures)
     codex = [f for n, f in fixtures.items() if n.startswith("codex")]
     betas = ",".join(f["request"]["headers"]["anthropic-beta"] for f in claude)
     for beta in (
