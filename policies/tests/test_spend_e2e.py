@@ -101,6 +101,15 @@ def test_the_402_reaches_each_sdk_as_its_normal_error_and_is_traced(
     assert [r.status for r in records] == ["blocked"] * 3
     assert all(r.policy_results["violated"][0]["name"] == "tiny team cap" for r in records)
     assert spend_gw.upstream_requests() == []
+    # Tracing's ingestion (what the record sink feeds) stores each block as a run.
+    from tracing.models import Run
+    from tracing.services import runs_ingest
+
+    runs_ingest(records)
+    runs = Run.objects.filter(run_id__in=[r.run_id for r in records])
+    assert runs.count() == 3
+    assert {(run.status, run.policy_outcome) for run in runs} == {("blocked", "blocked")}
+    assert all(run.policy_results["violated"][0]["name"] == "tiny team cap" for run in runs)
 
 
 def test_a_stream_is_charged_its_actual_cost(spend_gw: Any, owner: Any) -> None:
