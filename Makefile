@@ -35,7 +35,8 @@ run: migrate
 	  FAKE_PID=$$!; trap "kill $$FAKE_PID 2>/dev/null" EXIT INT TERM; \
 	  GATEWAY_WORKERS=1 $(MAKE) --no-print-directory serve
 
-# Production server on $GATEWAY_BIND with the current environment, no set-up.
+# Production server on $GATEWAY_BIND with the current environment, no set-up. UvicornWorker
+# picks uvloop and httptools (both pinned) for the event loop and the HTTP parser.
 serve: install
 	$(BIN)/gunicorn gateway_site.asgi:application \
 	  --worker-class uvicorn.workers.UvicornWorker \
