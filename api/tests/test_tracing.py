@@ -67,6 +67,10 @@ def test_owner_lists_projects_and_runs_with_filters(owner, outsider, api):
         == 3
     )
     assert api.get(runs_url(owner) + "?status=weird").status_code == 400
+    assert len(api.get(runs_url(owner) + "?period=1h").json()["results"]) == 3
+    runs_ingest([record(owner, started_at=time.time() - 7200)])
+    assert len(api.get(runs_url(owner) + "?period=1h").json()["results"]) == 3
+    assert len(api.get(runs_url(owner) + "?period=24h").json()["results"]) == 4
 
 
 def test_it_pages_runs_with_a_cursor(owner, api):

@@ -4,9 +4,11 @@ first, and one run. Reading runs needs projects:read and runs:read (tracing.sele
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -19,6 +21,13 @@ from api.views.base import ApiView
 from orgs.models import Workspace
 from tracing.models import Run, TracingProject
 from tracing.selectors import project_list, run_list
+
+PERIODS = {
+    "1h": dt.timedelta(hours=1),
+    "24h": dt.timedelta(days=1),
+    "7d": dt.timedelta(days=7),
+    "30d": dt.timedelta(days=30),
+}
 
 
 class ProjectOutput(serializers.ModelSerializer):
@@ -105,8 +114,11 @@ class ProjectListApi(ApiView):
 
 class RunListApi(ApiView):
     class FilterSerializer(serializers.Serializer):
+        period = serializers.ChoiceField(
+            choices=list(PERIODS), required=False, help_text="A recent window (as in the admin)."
+        )
         since = serializers.DateTimeField(
-            required=False, help_text="Started at or after (ISO 8601)."
+            required=False, help_text="Started at or after (ISO 8601); overrides period."
         )
         until = serializers.DateTimeField(required=False, help_text="Started before (ISO 8601).")
         project = serializers.IntegerField(required=False, min_value=1, help_text="Project id.")
@@ -133,6 +145,9 @@ class RunListApi(ApiView):
 
 
 def _filtered_runs(request: Request, ws: Workspace, data: dict[str, Any]) -> Any:
+    period = data.pop("period", None)
+    if period and "since" not in data:
+        data["since"] = timezone.now() - PERIODS[period]
     project = None
     if "project" in data:
         project = TracingProject.objects.filter(workspace=ws, pk=data.pop("project")).first()
