@@ -132,10 +132,14 @@ def spend_policy_upsert(
     user: AbstractBaseUser | None = None,
     windows: dict[str, Decimal],
     enabled: bool = True,
+    unpriced_models: str | None = None,
+    fallback_input_per_mtok: Decimal | None = None,
+    fallback_output_per_mtok: Decimal | None = None,
     actor: AbstractBaseUser | None = None,
 ) -> SpendPolicy:
     """Create the policy `name` of `organization`, or update it, and set the given windows
-    (other windows of an existing policy are kept). Audit-logged."""
+    (other windows of an existing policy are kept). `unpriced_models` None keeps the current
+    setting (refuse for a new policy); fallback prices are set only when given. Audit-logged."""
     if scope not in Scope.values:
         raise ValidationError(f"unknown scope {scope!r} (one of {', '.join(Scope.values)})")
     if kind not in Kind.values:
@@ -153,6 +157,16 @@ def spend_policy_upsert(
         policy = SpendPolicy(organization=organization, name=name)
     policy.scope, policy.kind, policy.enabled = scope, kind, enabled
     policy.workspace, policy.api_key, policy.user = workspace, api_key, user  # type: ignore[assignment]
+    if unpriced_models is not None:
+        if unpriced_models not in SpendPolicy.Unpriced.values:
+            raise ValidationError(
+                f"unpriced models must be refuse or fallback, not {unpriced_models!r}"
+            )
+        policy.unpriced_models = unpriced_models
+    if fallback_input_per_mtok is not None:
+        policy.fallback_input_per_mtok = parse_limit(fallback_input_per_mtok)
+    if fallback_output_per_mtok is not None:
+        policy.fallback_output_per_mtok = parse_limit(fallback_output_per_mtok)
     policy.updated_at = timezone.now()
     spend_policy_validate(policy)
     policy.full_clean(exclude=["organization", "user", "api_key", "workspace"])

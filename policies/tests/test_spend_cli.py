@@ -188,3 +188,47 @@ def test_bad_input_gets_a_clear_error(owner: Any, args: list[str], message: str)
     with pytest.raises(CommandError, match=message):
         run(*args)
     assert not SpendPolicy.objects.exists()
+
+
+def test_it_sets_a_fallback_price_for_unpriced_models(owner: Any) -> None:
+    run(
+        "--scope",
+        "organization",
+        "--subject",
+        "acme",
+        "--window",
+        "daily",
+        "--usd",
+        "5",
+        "--name",
+        "cap",
+        "--unpriced",
+        "fallback",
+        "--fallback-input",
+        "1",
+        "--fallback-output",
+        "4",
+    )
+    p = SpendPolicy.objects.get(name="cap")
+    assert (p.unpriced_models, str(p.fallback_input_per_mtok), str(p.fallback_output_per_mtok)) == (
+        "fallback",
+        "1.000000",
+        "4.000000",
+    )
+    with pytest.raises(CommandError, match="needs both fallback prices"):
+        run(
+            "--scope",
+            "organization",
+            "--subject",
+            "acme",
+            "--window",
+            "daily",
+            "--usd",
+            "5",
+            "--name",
+            "other",
+            "--unpriced",
+            "fallback",
+            "--fallback-input",
+            "1",
+        )

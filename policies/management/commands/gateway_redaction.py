@@ -34,8 +34,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("target", metavar="ORG[/WS]")
-        parser.add_argument("--key", metavar="GW_KEY_PREFIX", help="policy of one API key (gw_sk_<lookup>)")
-        parser.add_argument("--user", metavar="EMAIL", help="policy of one user in the organization")
+        parser.add_argument(
+            "--key", metavar="GW_KEY_PREFIX", help="policy of one API key (gw_sk_<lookup>)"
+        )
+        parser.add_argument(
+            "--user", metavar="EMAIL", help="policy of one user in the organization"
+        )
         parser.add_argument("--pii", choices=ON_OFF)
         parser.add_argument("--secrets", choices=ON_OFF)
         parser.add_argument("--system-prompts", choices=ON_OFF)
@@ -43,9 +47,15 @@ class Command(BaseCommand):
         parser.add_argument("--on-timeout", choices=("allow", "block"))
         parser.add_argument("--timeout-ms", type=int)
         parser.add_argument("--custom", action="append", metavar="NAME=REGEX")
-        parser.add_argument("--pii-rules", metavar="a,b", help="PII rules to apply (default: all pattern rules)")
-        parser.add_argument("--secret-rules", metavar="a,b", help="secret rules to apply (default: all)")
-        parser.add_argument("--disable", action="store_true", help="keep the policy but stop applying it")
+        parser.add_argument(
+            "--pii-rules", metavar="a,b", help="PII rules to apply (default: all pattern rules)"
+        )
+        parser.add_argument(
+            "--secret-rules", metavar="a,b", help="secret rules to apply (default: all)"
+        )
+        parser.add_argument(
+            "--disable", action="store_true", help="keep the policy but stop applying it"
+        )
         parser.add_argument("--enable", action="store_true")
         parser.add_argument("--show", action="store_true")
         parser.add_argument("--delete", action="store_true")
@@ -100,8 +110,12 @@ class Command(BaseCommand):
 
 def _fields(options: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    for option, field in (("pii", "pii_enabled"), ("secrets", "secrets_enabled"),
-                          ("system_prompts", "scan_system_prompts"), ("restore", "restore_responses")):
+    for option, field in (
+        ("pii", "pii_enabled"),
+        ("secrets", "secrets_enabled"),
+        ("system_prompts", "scan_system_prompts"),
+        ("restore", "restore_responses"),
+    ):
         if options[option] is not None:
             fields[field] = ON_OFF[options[option]]
     if options["on_timeout"]:

@@ -45,6 +45,13 @@ class Command(BaseCommand):
         parser.add_argument("--default-per-member", action="store_true")
         parser.add_argument("--name", help="policy name (default: derived from scope and subject)")
         parser.add_argument("--disable", action="store_true", help="store the policy disabled")
+        parser.add_argument(
+            "--unpriced",
+            choices=SpendPolicy.Unpriced.values,
+            help="models missing from the price table: refuse (default) or charge the fallback price",
+        )
+        parser.add_argument("--fallback-input", help="fallback USD per 1M input tokens")
+        parser.add_argument("--fallback-output", help="fallback USD per 1M output tokens")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if len(opts["window"]) != len(opts["usd"]):
@@ -65,6 +72,9 @@ class Command(BaseCommand):
                 user=subject.get("user"),
                 windows=windows,
                 enabled=not opts["disable"],
+                unpriced_models=opts["unpriced"],
+                fallback_input_per_mtok=opts["fallback_input"],
+                fallback_output_per_mtok=opts["fallback_output"],
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc
