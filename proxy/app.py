@@ -108,6 +108,14 @@ class ProxyApp:
         except ClientGone:
             if call is not None:
                 call.record.error = "client disconnected"
+        except Exception:
+            # A bug, not a refusal: logged with its traceback, answered as a 500 in the
+            # caller's envelope when no response has started, and recorded as an error.
+            logger.exception("unexpected error in the proxy on %s", path)
+            if call is None or call.http_status is None:
+                await self._send_error(ProxyError("internal gateway error"), dialect, call, send)
+            elif call is not None:
+                call.record.error = "internal gateway error"
         finally:
             if call is not None:
                 await self._finish(call, ran)

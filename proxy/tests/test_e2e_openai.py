@@ -121,3 +121,38 @@ def test_the_price_table_knows_the_openai_models_used_here():
 
     table = PriceTable.load()
     assert all(table.get(m) for m in ("gpt-4o-mini", "gpt-5", "text-embedding-3-small"))
+
+
+def test_the_fake_provider_lists_and_clears_what_it_received(gw, owner):
+    import urllib.request
+
+    _client(gw, owner.plaintext_key).models.list()
+    with urllib.request.urlopen(f"{gw.fake_url}/__fake/requests", timeout=5) as resp:
+        listed = json.loads(resp.read())
+    assert [r["path"] for r in listed] == ["/v1/models"]
+    request = urllib.request.Request(f"{gw.fake_url}/__fake/requests", method="DELETE")
+    with urllib.request.urlopen(request, timeout=5):
+        pass
+    assert gw.upstream_requests() == []
+
+
+def test_an_unexpected_failure_is_a_500_in_the_callers_envelope(gw, owner):
+    class Broken:
+        async def before(self, call):
+            raise RuntimeError("bug")
+
+        async def after(self, call):
+            return None
+
+    saved = gw.app.gates
+    gw.app.gates = [Broken()]
+    try:
+        with pytest.raises(openai.InternalServerError) as caught:
+            _client(gw, owner.plaintext_key).chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+            )
+    finally:
+        gw.app.gates = saved
+    assert caught.value.status_code == 500 and "internal gateway error" in str(caught.value)
+    (rec,) = gw.records(1)
+    assert rec.status == "error" and rec.http_status == 500
