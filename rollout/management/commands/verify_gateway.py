@@ -71,6 +71,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Verifying {base} with {provider} (model {options['model'] or DEFAULT_MODELS[provider]})"
         )
+        self.summary = ""
         failed = self._run_checks(base=base, key=key, provider=provider, options=options)
         failed_at, problem, fix = failed if failed else ("", "", "")
         reached = True
@@ -89,6 +90,8 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.SUCCESS(f"  ok    {text}"))
         if failed:
             raise CommandError(f"verification failed at step '{failed_at}'", returncode=1)
+        if self.summary:
+            self.stdout.write(self.summary)
         self.stdout.write(self.style.SUCCESS("All checks passed."))
 
     def _run_checks(
@@ -153,7 +156,7 @@ class Command(BaseCommand):
                 f"The run was recorded in project {run.project.name!r}, not 'gateway'.",
                 "Do not send x-gateway-project with the verification call.",
             )
-        self.stdout.write(
+        self.summary = (
             f"Run {run.run_id} in {run.project.name} (workspace id {run.workspace_id}): "
             f"status {run.status}, {run.input_tokens} input / {run.output_tokens} output tokens, "
             f"cost {'unknown' if run.cost_usd is None else f'${run.cost_usd:.6f}'}"
