@@ -26,6 +26,50 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
             item.add_marker(pytest.mark.skip(reason="needs REDIS_URL"))
         if "postgres" in item.keywords and not os.environ.get("DATABASE_URL") and not required:
             item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL"))
+    _serialized_transactional_tests_first(items)
+
+
+def _django_db_kwargs(item: Any) -> dict[str, Any]:
+    marker = item.get_closest_marker("django_db")
+    return dict(marker.kwargs) if marker is not None else {}
+
+
+def _is_transactional(item: Any) -> bool:
+    kwargs = _django_db_kwargs(item)
+    fixtures = getattr(item, "fixturenames", ())
+    return bool(kwargs.get("transaction") or kwargs.get("reset_sequences")) or (
+        "transactional_db" in fixtures or "live_server" in fixtures
+    )
+
+
+def _serialized_transactional_tests_first(items: list[Any]) -> None:
+    """Within pytest-django's block of transactional tests, run the serialized_rollback ones
+    first. A transactional test without it leaves its flush's freshly created content types
+    behind, and a later serialized_rollback test then fails restoring its snapshot on them
+    (UNIQUE constraint on django_content_type). Runs after pytest-django's own ordering."""
+    positions = [i for i, item in enumerate(items) if _is_transactional(item)]
+    block = [items[i] for i in positions]
+    block.sort(key=lambda item: 0 if _django_db_kwargs(item).get("serialized_rollback") else 1)
+    for i, item in zip(positions, block, strict=True):
+        items[i] = item
+
+
+@pytest.fixture(autouse=True)
+def _builtin_roles(request: Any) -> None:
+    """Every database test starts with the six built-in roles. They come from a data migration,
+    and a transactional test's flush (without serialized_rollback) deletes them."""
+    uses_db = request.node.get_closest_marker("django_db") is not None or bool(
+        {"db", "transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not uses_db:
+        return
+    request.getfixturevalue("db")
+    from orgs.permissions_catalogue import BUILTIN_ROLES
+
+    existing = set(Role.objects.filter(builtin=True).values_list("name", flat=True))
+    for name, (scope, permissions) in BUILTIN_ROLES.items():
+        if name not in existing:
+            Role.objects.create(name=name, builtin=True, scope=scope, permissions=sorted(permissions))
 
 
 @pytest.fixture(autouse=True)
