@@ -114,11 +114,6 @@ def visible_organizations(principal: Principal) -> Any:
     return Organization.objects.filter(pk__in=set(org_ids) | set(ws_org_ids))
 
 
-def workspace_ids_with(principal: Principal, permission: str) -> set[int] | None:
-    """Workspace ids where the principal holds `permission` (None: every workspace)."""
-    return visible_workspace_ids(principal, permission)
-
-
 def check_grantable(request: Request, workspace: Workspace, permission_set: frozenset[str]) -> None:
     """Refuse to hand out more than the caller holds: a custom role with
     workspaces:manage-members (or workspaces:manage, for keys) must not grant WORKSPACE_ADMIN

@@ -59,6 +59,21 @@ def test_spend_limit_reads_recorded_spend(owner, as_org_admin):
     assert created["windows"][0]["spent_usd"] == 1.25
 
 
+def test_unpriced_models_can_be_charged_a_fallback_price(owner, as_org_admin):
+    body = {**WORKSPACE_CAP, "workspace": owner.workspace.pk, "unpriced_models": "fallback"}
+    response = as_org_admin.post(spend_url(owner), body, format="json")
+    assert response.status_code == 400
+    assert "fallback" in detail(response)
+    body.update(fallback_input_per_mtok="3", fallback_output_per_mtok="15")
+    response = as_org_admin.post(spend_url(owner), body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["fallback_output_per_mtok"] == "15.000000"
+    response = as_org_admin.patch(
+        spend_url(owner, response.json()["id"]), {"unpriced_models": "refuse"}, format="json"
+    )
+    assert response.json()["unpriced_models"] == "refuse"
+
+
 def test_spend_limit_validation(owner, outsider, as_org_admin):
     response = as_org_admin.post(spend_url(owner), WORKSPACE_CAP, format="json")
     assert response.status_code == 400

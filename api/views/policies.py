@@ -64,6 +64,26 @@ class SpendWindowOutput(SpendWindowSerializer):
         ref_name = "SpendWindow"
 
 
+class UnpricedSerializer(serializers.Serializer):
+    """What a capped call to a model without a price does: refused, or charged a fallback."""
+
+    unpriced_models = serializers.ChoiceField(choices=SpendPolicy.Unpriced.choices, required=False)
+    fallback_input_per_mtok = serializers.DecimalField(
+        max_digits=12, decimal_places=6, min_value=0, required=False
+    )
+    fallback_output_per_mtok = serializers.DecimalField(
+        max_digits=12, decimal_places=6, min_value=0, required=False
+    )
+
+    class Meta:
+        ref_name = "SpendLimitUnpriced"
+
+
+def _unpriced(data: dict[str, Any]) -> dict[str, Any]:
+    names = ("unpriced_models", "fallback_input_per_mtok", "fallback_output_per_mtok")
+    return {name: data[name] for name in names if name in data}
+
+
 class SpendLimitOutput(serializers.ModelSerializer):
     windows = serializers.SerializerMethodField()
 
@@ -80,6 +100,8 @@ class SpendLimitOutput(serializers.ModelSerializer):
             "api_key",
             "user",
             "unpriced_models",
+            "fallback_input_per_mtok",
+            "fallback_output_per_mtok",
             "windows",
             "created_at",
             "updated_at",
@@ -106,7 +128,7 @@ def _spend_policy(organization: Organization, policy_id: int) -> SpendPolicy:
 
 
 class SpendLimitListApi(ApiView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(UnpricedSerializer):
         name = serializers.CharField(max_length=200)
         scope = serializers.ChoiceField(choices=SpendPolicy.Scope.choices)
         kind = serializers.ChoiceField(
@@ -158,13 +180,14 @@ class SpendLimitListApi(ApiView):
             windows={w["window"]: w["limit_usd"] for w in data["windows"]},
             enabled=data["enabled"],
             actor=actor_of(request),
+            **_unpriced(data),
             **_subjects(org, data),
         )
         return Response(SpendLimitOutput(_spend_policy(org, policy.pk)).data, status=201)
 
 
 class SpendLimitDetailApi(ApiView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(UnpricedSerializer):
         enabled = serializers.BooleanField(required=False)
         windows = SpendWindowSerializer(
             many=True,
@@ -208,6 +231,7 @@ class SpendLimitDetailApi(ApiView):
             windows={w["window"]: w["limit_usd"] for w in windows},
             enabled=data.get("enabled", policy.enabled),
             actor=actor_of(request),
+            **_unpriced(data),
         )
         return Response(SpendLimitOutput(_spend_policy(org, policy.pk)).data)
 
