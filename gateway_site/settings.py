@@ -256,7 +256,7 @@ GATEWAY_PROXY_GATES = env_list(
     "GATEWAY_PROXY_GATES", "policies.spend_gate.SpendGate,policies.redaction.gate.RedactionGate"
 )
 # Where call records go, in batches, from a worker thread (dotted path to sink(records)).
-GATEWAY_RECORD_SINK = env_str("GATEWAY_RECORD_SINK", "proxy.record.memory_sink")
+GATEWAY_RECORD_SINK = env_str("GATEWAY_RECORD_SINK", "tracing.shipping.ship_records")
 GATEWAY_RECORD_QUEUE_SIZE = env_int("GATEWAY_RECORD_QUEUE_SIZE", 50_000)  # per process
 GATEWAY_RECORD_BATCH_SIZE = env_int("GATEWAY_RECORD_BATCH_SIZE", 500)
 GATEWAY_RECORD_FLUSH_SECONDS = env_float("GATEWAY_RECORD_FLUSH_SECONDS", 0.5)

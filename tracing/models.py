@@ -17,21 +17,18 @@ transaction, and deleting a workspace deletes its projects and their runs.
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from gateway_site.lib.callrecord import PROJECT_NAME_RE
 from orgs.models import ApiKey, Organization, Workspace
 
 DEFAULT_PROJECT = "gateway"
-# Names accepted in `x-gateway-project` (the proxy validates with `project_name_is_valid`).
-PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def project_name_is_valid(name: str) -> bool:
-    """1-100 characters: letters, digits, '.', '_', '-', starting with a letter or digit."""
+    """The rule the proxy applies to `x-gateway-project` (one definition, in callrecord)."""
     return bool(PROJECT_NAME_RE.match(name))
 
 

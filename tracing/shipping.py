@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import redis
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, connection
 
 from gateway_site.lib.callrecord import CallRecord
 from tracing.services import runs_ingest
@@ -93,9 +93,11 @@ def _ship_redis(records: list[CallRecord]) -> None:
 
 def _ship_local(records: list[CallRecord]) -> None:
     # This thread outlives requests, so Django's per-request connection hygiene never runs
-    # here: drop a broken or expired connection first (never inside a caller's transaction).
-    if not connection.in_atomic_block:
-        close_old_connections()
+    # here. Batches come at most a few times a second, so the connection is opened per batch
+    # and closed after it: a broken one is never reused, and none outlives the server (a
+    # connection held by a finished thread would also block a test database's teardown).
+    # Never inside a caller's transaction (tests call the sink directly).
+    own_connection = not connection.in_atomic_block
     try:
         if spool_pending():
             spool_replay(runs_ingest)
@@ -105,6 +107,9 @@ def _ship_local(records: list[CallRecord]) -> None:
             "tracing: database unavailable (%s); spooling %d record(s)", exc, len(records)
         )
         spool_write(records)
+    finally:
+        if own_connection:
+            connection.close()
 
 
 def ship_records(records: list[CallRecord]) -> None:
