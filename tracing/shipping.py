@@ -112,6 +112,13 @@ def _ship_local(records: list[CallRecord]) -> None:
             connection.close()
 
 
+def spool_flush() -> int:
+    """Replay the spool now, where ship_records would send it; return the count replayed.
+    Raises redis.RedisError / DatabaseError when the destination is still unreachable (the
+    spool is then kept)."""
+    return spool_replay(records_push if settings.REDIS_URL else runs_ingest)
+
+
 def ship_records(records: list[CallRecord]) -> None:
     """The GATEWAY_RECORD_SINK: deliver a batch of call records without ever raising for an
     unreachable broker or database (the records are spooled to disk instead).

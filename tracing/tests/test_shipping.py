@@ -143,3 +143,28 @@ def test_a_dead_redis_spools_and_loses_nothing_once_it_is_back(live_redis, setti
     sent = {r.run_id for b in [*during_outage, after] for r in b}
     assert len(sent) == 17
     assert stored_run_ids() == sent
+
+
+def test_the_replay_command_ships_the_spool_now(settings, spool, owner):
+    import io
+
+    from django.core.management import call_command
+
+    settings.REDIS_URL = ""
+    spooled = [call_record(owner) for _ in range(3)]
+    spool_write(spooled)
+    out = io.StringIO()
+    call_command("gateway_replay_spool", stdout=out)
+    assert "replayed 3 call record(s)" in out.getvalue()
+    assert stored_run_ids() == {r.run_id for r in spooled}
+    assert not spool_pending()
+
+
+def test_the_replay_command_keeps_the_spool_while_redis_is_down(settings, spool, owner):
+    from django.core.management import CommandError, call_command
+
+    settings.REDIS_URL = DEAD_REDIS
+    spool_write([call_record(owner)])
+    with pytest.raises(CommandError, match="kept for later"):
+        call_command("gateway_replay_spool")
+    assert spool_pending()
