@@ -33,3 +33,13 @@ def test_the_docs_page_serves_local_assets(client, db):
     assert "swagger-ui" in html
     assert "drf_spectacular_sidecar" in html
     assert "cdn.jsdelivr" not in html and "unpkg.com" not in html
+
+
+def test_unrouted_api_paths_get_a_json_404_with_a_slash_hint(client, db):
+    response = client.get("/api/v1/workspaces")
+    assert response.status_code == 404
+    assert response.json()["detail"].endswith("API paths end with a slash: /api/v1/workspaces/")
+    response = client.delete("/api/v1/workspaces/not-a-number/")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    response = client.get("/api/v1/nothing-here")
+    assert response.json()["detail"] == "Not found: no such API endpoint or object."

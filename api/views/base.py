@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.views import APIView
 
@@ -28,4 +29,12 @@ class ApiView(APIView):
 def endpoint_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
     """Anything under /api/v1/ that matches no route (an id that is not a number, a typo) gets
     the API's JSON 404 rather than Django's HTML page, so clients can always parse an error."""
-    return JsonResponse({"detail": "Not found: no such API endpoint or object."}, status=404)
+    detail = "Not found: no such API endpoint or object."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not endpoint_not_found:
+            detail += f" API paths end with a slash: {request.path}/"
+    return JsonResponse({"detail": detail}, status=404)
