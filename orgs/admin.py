@@ -228,6 +228,16 @@ class RoleAdmin(OrganizationScopedAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> Any:
+        """Say up front when none of the user's organizations may have custom roles."""
+        ids = organization_ids_for(request, "organization:manage")
+        orgs = (
+            Organization.objects.all() if ids is None else Organization.objects.filter(pk__in=ids)
+        )
+        if request.method == "GET" and not orgs.filter(plan=Organization.Plan.ENTERPRISE).exists():
+            messages.warning(request, services.CUSTOM_ROLES_NEED_ENTERPRISE)
+        return super().add_view(request, form_url, extra_context)
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         saved = services.role_upsert(
             organization=obj.organization,

@@ -24,6 +24,7 @@ What it guarantees:
   object's workspace or organization, resolved by orgs.permissions, the same function the
   proxy and the REST API use; Django's per-model permissions are not consulted;
 - foreign-key choices (workspace, organization, role) offer only what the user may manage;
+- list filters on a foreign key offer only values used by rows in scope;
 - fields listed in `superuser_only_fields` are read-only for everyone but a superuser.
 A superuser sees and edits everything.
 
@@ -43,6 +44,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -156,6 +158,22 @@ class _ScopedAdminBase(admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._allowed(request, self._view_perm(), None)
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """A plain foreign-key filter would list every related row of every organization (e.g.
+        other organizations' custom role names); offer only those used by rows in scope."""
+        result = []
+        for item in super().get_list_filter(request):
+            if isinstance(item, str) and "__" not in item:
+                try:
+                    field = self.model._meta.get_field(item)
+                except FieldDoesNotExist:
+                    field = None
+                if field is not None and field.is_relation:
+                    result.append((item, admin.RelatedOnlyFieldListFilter))
+                    continue
+            result.append(item)
+        return result
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))

@@ -63,6 +63,8 @@ def test_builtin_roles_cannot_be_changed_or_deleted_even_by_a_superuser(client, 
 
 def test_custom_role_refused_on_basic_plan_then_created_on_enterprise(client, org_admin):
     login(client, org_admin)
+    add_page = client.get(reverse("admin:orgs_role_add")).content.decode()
+    assert "Custom roles need the enterprise plan" in add_page
     data = {
         "organization": org_admin.organization.pk,
         "name": "Invokers",

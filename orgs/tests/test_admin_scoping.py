@@ -85,6 +85,8 @@ def test_outsider_changelists_show_only_their_own_rows(client, owner, outsider):
         assert response.status_code == 200, url
         rows = list(response.context["cl"].result_list)
         assert rows, url
+        html = response.content.decode().lower()
+        assert "acme" not in html and "alice" not in html, url  # filters and counts too
         for row in rows:
             text = str(row).lower()
             assert "acme" not in text and "alice" not in text, (url, text)
@@ -154,3 +156,25 @@ def test_a_member_without_staff_flag_may_enter_the_admin(client, owner, django_u
     stranger = django_user_model.objects.create_user("nobody", "nobody@x.test", "pw-nobody-1")
     client.force_login(stranger)
     assert client.get(reverse("admin:index")).status_code == 302
+
+
+def test_add_forms_offer_nothing_of_another_org(client, owner, outsider):
+    _other_org_objects(owner)
+    services.org_member_set(
+        organization=outsider.organization,
+        user=outsider.user,
+        role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
+    )
+    _login(client, outsider)
+    for name in (
+        "orgs_servicekey",
+        "orgs_workspacemember",
+        "orgs_organizationmember",
+        "orgs_role",
+        "orgs_workspace",
+        "secrets_vault_providersecret",
+    ):
+        response = client.get(reverse(f"admin:{name}_add"))
+        assert response.status_code == 200, name
+        html = response.content.decode().lower()
+        assert "acme" not in html and "alice" not in html, name
