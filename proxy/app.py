@@ -7,6 +7,7 @@ upstream exchange → usage and cost → gates' after → one CallRecord on the 
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import uuid
@@ -327,6 +328,10 @@ async def lifespan(app: ProxyApp, receive: Receive, send: Send) -> None:
                 logger.exception("gateway proxy failed to start")
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
+            # Everything loaded so far (Django, models, the auth table) lives as long as the
+            # worker: keep it out of the garbage collector's scans of the request garbage.
+            gc.collect()
+            gc.freeze()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await app.shutdown()
