@@ -65,7 +65,7 @@ def _cost_of(row: dict[str, Any], rule: PolicyRule) -> Decimal:
     return total
 
 
-def usage_rows(rule: PolicyRule, since: dt.datetime, until: dt.datetime) -> QuerySet[Any]:
+def usage_rows(since: dt.datetime, until: dt.datetime) -> QuerySet[Any]:
     from tracing.models import UsageRecord
 
     return UsageRecord.objects.filter(started_at__gte=since, started_at__lt=until)
@@ -74,7 +74,7 @@ def usage_rows(rule: PolicyRule, since: dt.datetime, until: dt.datetime) -> Quer
 def usage_cost(rule: PolicyRule, member: str, since: dt.datetime, until: dt.datetime) -> Decimal:
     """USD spent by (rule, member) on calls started in [since, until)."""
     row = (
-        usage_rows(rule, since, until)
+        usage_rows(since, until)
         .filter(usage_filter(rule, member))
         .aggregate(**_cost_aggregates())
     )
@@ -89,7 +89,7 @@ def usage_cost_by_member(
     q = Q(organization_id=rule.organization_id) & Q(**{f"{field}__isnull": False})
     if rule.scope != "workspace" and rule.workspace_id is not None:
         q &= Q(workspace_id=rule.workspace_id)
-    rows = usage_rows(rule, since, until).filter(q).values(field).annotate(**_cost_aggregates())
+    rows = usage_rows(since, until).filter(q).values(field).annotate(**_cost_aggregates())
     return {row[field]: _cost_of(row, rule) for row in rows}
 
 

@@ -44,8 +44,8 @@ def spend_policy_validate(policy: SpendPolicy) -> None:
                 "a default-per-member workspace policy covers every workspace: leave workspace empty"
             )
     else:
-        needed = {Scope.WORKSPACE: "workspace", Scope.API_KEY: "api_key", Scope.USER: "user"}
-        field = needed.get(policy.scope)  # type: ignore[call-overload]
+        needed = {"workspace": "workspace", "api_key": "api_key", "user": "user"}
+        field = needed.get(str(policy.scope))
         for name in ("workspace", "api_key", "user"):
             present = getattr(policy, f"{name}_id") is not None
             if name == field and not present:
