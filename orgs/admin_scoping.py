@@ -44,6 +44,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -199,6 +200,16 @@ class _ScopedAdminBase(admin.ModelAdmin):
                 qs if ids is None else qs.filter(Q(builtin=True) | Q(organization_id__in=ids))
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """No add/change/delete/view pop-up icons beside foreign keys: each section is managed
+        on its own page, and a pop-up would bypass the page's context (e.g. the key form)."""
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        widget = getattr(formfield, "widget", None)
+        if isinstance(widget, RelatedFieldWidgetWrapper):
+            widget.can_add_related = widget.can_change_related = False
+            widget.can_delete_related = widget.can_view_related = False
+        return formfield
 
     def _manageable_org_ids(self, request: HttpRequest) -> set[int] | None:
         """Organizations in which the user may manage something of this admin's kind."""

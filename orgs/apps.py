@@ -8,7 +8,7 @@ class OrgsConfig(AppConfig):
     default = True  # orgs.apps also holds the admin's config; this one is the orgs app
     default_auto_field = "django.db.models.BigAutoField"
     name = "orgs"
-    verbose_name = "Organizations"
+    verbose_name = "Settings"
 
     def ready(self) -> None:
         # Signals for cache invalidation only (STYLE 2.2): the proxy's in-process auth table.
