@@ -6,7 +6,8 @@
 Starts, on loopback ports 18201-18203: the fake provider (`manage.py fake_provider --no-record`,
 one process), a gateway as served in production (gunicorn, 2 uvicorn workers with uvloop and
 httptools, SQLite file database with one seeded organization, workspace and key; auth and usage
-recording on: the memory sink, no policy gates) and a one-worker gateway for the open-streams
+recording on, records going to the in-memory sink unless `--sink` names another, no policy
+gates) and a one-worker gateway for the open-streams
 count. Load comes from wrk (`apt-get install -y wrk`) for throughput and latency, and from an
 aiohttp client for streams. Everything shares the machine's cores, so figures are noisy:
 compare the gateway with the direct run taken minutes apart on the same machine.
@@ -54,13 +55,13 @@ print(key.plaintext)
 """
 
 
-def _env(db: Path) -> dict[str, str]:
+def _env(db: Path, sink: str = "proxy.record.memory_sink") -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="gateway_site.settings",
         SQLITE_PATH=str(db),
         GATEWAY_PROXY_GATES="",
-        GATEWAY_RECORD_SINK="proxy.record.memory_sink",
+        GATEWAY_RECORD_SINK=sink,
         LOG_LEVEL="WARNING",
     )
     env.pop("DATABASE_URL", None)
@@ -209,8 +210,8 @@ def _children_rss_kb(pid: int) -> int:
     return total
 
 
-def _setup(tmp: Path) -> tuple[dict[str, str], str]:
-    env = _env(tmp / "bench.sqlite3")
+def _setup(tmp: Path, sink: str = "proxy.record.memory_sink") -> tuple[dict[str, str], str]:
+    env = _env(tmp / "bench.sqlite3", sink)
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     key = (
         subprocess.run(
@@ -231,6 +232,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--streams", type=int, default=1000)
+    parser.add_argument(
+        "--sink",
+        default="proxy.record.memory_sink",
+        help="GATEWAY_RECORD_SINK for the gateway (default: the in-memory sink)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed for the throughput and latency figures: apt-get install -y wrk")
@@ -239,7 +245,7 @@ def main() -> None:
     gateway = f"http://127.0.0.1:{GW_PORT}/openai/v1/chat/completions"
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmpdir:
-        env, key = _setup(Path(tmpdir))
+        env, key = _setup(Path(tmpdir), args.sink)
         fake_cmd = [PY, "manage.py", "fake_provider", "--port", str(FAKE_PORT), "--no-record"]
         with (
             _process(fake_cmd, env, FAKE_PORT),
