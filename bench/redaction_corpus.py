@@ -63,7 +63,7 @@ def main() -> None:
     import django
 
     django.setup()
-    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     from policies.redaction.engine import scanner
     from policies.tests.corpus import SECRET_KINDS, build, score
 
