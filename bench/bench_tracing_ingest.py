@@ -17,9 +17,30 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 from _tracing_setup import ROOT, setup_django
+
+
+def _cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a local process (Linux /proc), in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _backend_pid(app_name: str) -> int | None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s LIMIT 1", [app_name]
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def main() -> None:
@@ -55,7 +76,13 @@ def main() -> None:
         records_push(batch)
     enqueue_s = time.perf_counter() - t0
 
-    env = {**os.environ, "GATEWAY_RECORD_STREAM": stream}
+    app_name = f"gw-bench-ingest-{os.getpid()}"
+    sep = "&" if "?" in os.environ["DATABASE_URL"] else "?"
+    env = {
+        **os.environ,
+        "GATEWAY_RECORD_STREAM": stream,
+        "DATABASE_URL": f"{os.environ['DATABASE_URL']}{sep}application_name={app_name}",
+    }
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -87,12 +114,22 @@ def main() -> None:
         )
         deadline = time.monotonic() + 600
         stored = 0
+        backend = None
+        cpu_start: dict[int, float] = {worker.pid: _cpu_seconds(worker.pid)}
+        cpu_last = dict(cpu_start)
         while time.monotonic() < deadline:
             stored = UsageRecord.objects.count() - before
+            if backend is None:
+                backend = _backend_pid(app_name)
+                if backend is not None:
+                    cpu_start[backend] = _cpu_seconds(backend)
+            # The backend exits when the task closes its connection: keep the last reading.
+            cpu_last.update({pid: _cpu_seconds(pid) or cpu_last.get(pid, 0.0) for pid in cpu_start})
             if stored >= args.records:
                 break
             time.sleep(0.05)
         drain_s = time.perf_counter() - t1
+        cpu = {pid: cpu_last[pid] - start for pid, start in cpu_start.items()}
     finally:
         worker.terminate()
         worker.wait(30)
@@ -107,6 +144,15 @@ def main() -> None:
         f"tracing ingest: one Celery worker stored {stored} runs in {drain_s:.2f} s "
         f"= {stored / drain_s:,.0f} runs/s (target >= 5,000; includes task dispatch)"
     )
+    worker_cpu = cpu.get(worker.pid, 0.0)
+    backend_cpu = cpu.get(backend or -1, 0.0)
+    busy = worker_cpu + backend_cpu
+    if busy:
+        print(
+            f"tracing ingest: CPU used: worker {worker_cpu:.2f} s, its PostgreSQL backend "
+            f"{backend_cpu:.2f} s; the drain is sequential (the worker waits on the database), "
+            f"so uncontended it would run at about {stored / busy:,.0f} runs/s"
+        )
 
 
 if __name__ == "__main__":

@@ -135,3 +135,31 @@ def test_a_batch_mixing_stored_and_new_runs_stores_only_the_new(owner):
     assert runs_ingest([*stored, *new]) == 2
     assert Run.objects.count() == 5
     assert UsageRecord.objects.count() == 5
+
+
+def test_the_prune_task_applies_the_retention_settings(settings, owner):
+    from tracing.tasks import prune_runs
+
+    settings.GATEWAY_TRACE_RETENTION_DAYS = 7
+    settings.GATEWAY_USAGE_RETENTION_DAYS = 40
+    now = dt.datetime.now(tz=dt.UTC)
+    runs_ingest(
+        [
+            call_record(owner, started_at=(now - dt.timedelta(days=8)).timestamp()),
+            call_record(owner, started_at=(now - dt.timedelta(days=41)).timestamp()),
+            call_record(owner, started_at=(now - dt.timedelta(days=1)).timestamp()),
+        ]
+    )
+    assert prune_runs() == [2, 1]
+    assert Run.objects.count() == 1
+    assert UsageRecord.objects.count() == 2
+
+
+def test_retention_zero_keeps_runs_forever(settings, owner):
+    from tracing.tasks import prune_runs
+
+    settings.GATEWAY_TRACE_RETENTION_DAYS = 0
+    old = dt.datetime.now(tz=dt.UTC) - dt.timedelta(days=3000)
+    runs_ingest([call_record(owner, started_at=old.timestamp())])
+    assert prune_runs() == [0, 1]
+    assert Run.objects.count() == 1
