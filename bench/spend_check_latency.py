@@ -3,9 +3,11 @@ under four policies (organization, workspace, API key, user), against real Redis
 the same call under no policy. A focused microbenchmark of the gate (the proxy's own overhead is
 measured by bench/proxy_bench.py).
 
-    python bench/spend_check_latency.py [--calls 3000] [--windows 1] [--db]
+    python bench/spend_check_latency.py [--calls 3000] [--windows 1] [--db] [--proxy]
 
 --db measures the embedded mode instead (no Redis: database counters, PostgreSQL gw_h4_bench).
+--proxy measures through a real gateway instead (gunicorn on 127.0.0.1:18420, fake provider on
+18421): the same request with the key under four policies and with the key under none.
 Prints p50/p95/p99 in milliseconds and the added p50. Figures are noisy on a shared machine.
 """
 
@@ -24,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/gw_h4_bench"
 REDIS_URL = "redis://127.0.0.1:6379/4"
+GATEWAY_PORT, FAKE_PORT = 18420, 18421
 
 
 def setup(*, use_redis: bool) -> None:
@@ -42,8 +45,9 @@ def setup(*, use_redis: bool) -> None:
     call_command("migrate", verbosity=0)
 
 
-def world(windows: list[str]) -> tuple[object, object]:
-    """A key under four policies, and a key of another organization under none."""
+def world(windows: list[str]) -> tuple[object, object, str, str]:
+    """A key under four policies, a key of another organization under none, and their
+    plaintexts; both workspaces' OpenAI secret points at the fake provider of --proxy."""
     from orgs import services
     from orgs.models import Role
 
@@ -53,18 +57,28 @@ def world(windows: list[str]) -> tuple[object, object]:
     ws = services.workspace_upsert(organization=org, slug="main")
     user = services.user_get_or_create(email=f"lat-{tag}@bench.test")
     services.member_set(workspace=ws, user=user, role=role)
-    key = services.api_key_create(organization=org, workspace=ws, role=role, user=user).api_key
+    created = services.api_key_create(organization=org, workspace=ws, role=role, user=user)
     free_org = services.organization_upsert(slug=f"free-{tag}", llm_gateway_enabled=True)
     free_ws = services.workspace_upsert(organization=free_org, slug="main")
-    free_key = services.api_key_create(organization=free_org, workspace=free_ws, role=role).api_key
+    free = services.api_key_create(organization=free_org, workspace=free_ws, role=role)
+    key, free_key = created.api_key, free.api_key
     from policies.spend_services import spend_policy_upsert
+    from secrets_vault.services import secret_set
+
+    for workspace in (ws, free_ws):
+        secret_set(
+            workspace=workspace,
+            name="OPENAI_API_KEY",
+            value="sk-fake-0000",
+            base_url=f"http://127.0.0.1:{FAKE_PORT}",
+        )
 
     big = {w: Decimal(10**6) for w in windows}
     spend_policy_upsert(organization=org, name="org", scope="organization", windows=big)
     spend_policy_upsert(organization=org, name="ws", scope="workspace", workspace=ws, windows=big)
     spend_policy_upsert(organization=org, name="key", scope="api_key", api_key=key, windows=big)
     spend_policy_upsert(organization=org, name="user", scope="user", user=user, windows=big)
-    return key, free_key
+    return key, free_key, created.plaintext, free.plaintext
 
 
 def make_call(key: object) -> object:
@@ -133,6 +147,75 @@ async def measure(key: object, calls: int) -> tuple[list[float], list[float]]:
     return before, after
 
 
+async def measure_proxy(on_key: str, off_key: str, calls: int) -> tuple[list[float], list[float]]:
+    """Sequential calls through a real gateway (gunicorn, one uvicorn worker), alternating the
+    key under four policies and the key under none, so drift hits both alike."""
+    import aiohttp
+
+    body = {
+        "model": "gpt-4o-mini",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    url = f"http://127.0.0.1:{GATEWAY_PORT}/openai/v1/chat/completions"
+    on, off = [], []
+    async with aiohttp.ClientSession() as session:
+        for i in range(calls * 2 + 100):
+            key, sink = (on_key, on) if i % 2 else (off_key, off)
+            t0 = time.perf_counter()
+            async with session.post(
+                url, json=body, headers={"authorization": f"Bearer {key}"}
+            ) as r:
+                await r.read()
+                if r.status != 200:
+                    raise SystemExit(f"gateway answered {r.status}")
+            if i >= 100:  # warm-up
+                sink.append((time.perf_counter() - t0) * 1000)
+    return on, off
+
+
+def run_proxy(on_key: str, off_key: str, calls: int) -> None:
+    import subprocess
+
+    env = {**os.environ, "DEBUG": "True", "GATEWAY_RECORD_SINK": "proxy.record.memory_sink"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "fake_provider", "--port", str(FAKE_PORT)],
+            cwd=ROOT,
+            env=env,
+        ),
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "gateway_site.asgi:application",
+                "--worker-class",
+                "uvicorn.workers.UvicornWorker",
+                "--workers",
+                "1",
+                "--bind",
+                f"127.0.0.1:{GATEWAY_PORT}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        ),
+    ]
+    try:
+        time.sleep(4)
+        on, off = asyncio.run(measure_proxy(on_key, off_key, calls))
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(10)
+    print(f"through the gateway (gunicorn, 1 worker), {calls} sequential calls per case")
+    print("case                     p50_ms  p95_ms  p99_ms")
+    for name, values in (("4 matching policies", on), ("no matching policy", off)):
+        print(f"{name:<24} {pct(values, 50):6.3f}  {pct(values, 95):6.3f}  {pct(values, 99):6.3f}")
+    print(f"added p50 of the spend check through the proxy: {pct(on, 50) - pct(off, 50):.3f} ms")
+
+
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1]
 
@@ -142,25 +225,31 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--windows", type=int, default=1, help="windows per policy (1-4)")
     parser.add_argument("--db", action="store_true", help="embedded mode: database counters")
+    parser.add_argument("--proxy", action="store_true", help="through a real gateway (on vs off)")
     args = parser.parse_args()
     setup(use_redis=not args.db)
     windows = ["daily", "monthly", "weekly", "hourly"][: args.windows]
-    key, free_key = world(windows)
+    key, free_key, on_plain, off_plain = world(windows)
+    if args.proxy:
+        run_proxy(on_plain, off_plain, args.calls)
+        return 0
     on, on_after = asyncio.run(measure(key, args.calls))
     off, off_after = asyncio.run(measure(free_key, args.calls))
     mode = "database counters (PostgreSQL)" if args.db else "Redis script"
-    print(
-        f"spend gate, {args.calls} sequential calls, {mode}, {len(windows)} window(s) per policy"
-    )
+    print(f"spend gate, {args.calls} sequential calls, {mode}, {len(windows)} window(s) per policy")
     print("case                     p50_ms  p95_ms  p99_ms")
     rows = (
-        ("before(), 4 policies", on), ("before(), no policy", off),
-        ("after(), 4 policies", on_after), ("after(), no policy", off_after),
+        ("before(), 4 policies", on),
+        ("before(), no policy", off),
+        ("after(), 4 policies", on_after),
+        ("after(), no policy", off_after),
     )
     for name, values in rows:
         print(f"{name:<24} {pct(values, 50):6.3f}  {pct(values, 95):6.3f}  {pct(values, 99):6.3f}")
-    print(f"added p50 before the call is forwarded: {pct(on, 50) - pct(off, 50):.3f} ms "
-          f"(after(), off the client's path: {pct(on_after, 50) - pct(off_after, 50):.3f} ms)")
+    print(
+        f"added p50 before the call is forwarded: {pct(on, 50) - pct(off, 50):.3f} ms "
+        f"(after(), off the client's path: {pct(on_after, 50) - pct(off_after, 50):.3f} ms)"
+    )
     return 0
 
 

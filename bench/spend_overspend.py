@@ -223,8 +223,11 @@ def main() -> int:
             )
             time.sleep(1.5)  # every process knows the keys and the policy (1 s refresh bound)
             statuses = asyncio.run(burst(keys, args.calls))
-            time.sleep(0.3)  # settlements land
+            deadline = time.monotonic() + 15  # settlements land (after the responses are sent)
             spent, reserved = charged_usd(policy.pk, org.pk)  # type: ignore[attr-defined]
+            while reserved and time.monotonic() < deadline:
+                time.sleep(0.1)
+                spent, reserved = charged_usd(policy.pk, org.pk)  # type: ignore[attr-defined]
             over = spent - float(CAP_USD)
             worst = max(worst, over)
             other = len(statuses) - statuses.count(200) - statuses.count(402)

@@ -94,6 +94,29 @@ def input_bound(body: dict[str, Any], context_window: int | None) -> int:
     return tokens
 
 
+def token_bounds(
+    *,
+    endpoint: str,
+    body: dict[str, Any],
+    model_max_output: int | None,
+    context_window: int | None,
+    default_max_output: int,
+) -> tuple[int, int]:
+    """(input tokens, output tokens) the call can use at most; computed once per call."""
+    tokens_in = input_bound(body, context_window)
+    if endpoint == "Embeddings":
+        return tokens_in, 0
+    bound = output_bound(body)
+    if bound is None:
+        bound = model_max_output or default_max_output
+    return tokens_in, bound * choices(body)
+
+
+def cost_of(tokens: tuple[int, int], rates: Rates) -> float:
+    """USD of (input, output) tokens at `rates`."""
+    return (tokens[0] * rates.input + tokens[1] * rates.output) / 1_000_000
+
+
 def max_cost_usd(
     *,
     endpoint: str,
@@ -104,12 +127,11 @@ def max_cost_usd(
     default_max_output: int,
 ) -> float:
     """The most the call can cost at `rates`, in USD."""
-    tokens_in = input_bound(body, context_window)
-    if endpoint == "Embeddings":
-        tokens_out = 0
-    else:
-        bound = output_bound(body)
-        if bound is None:
-            bound = model_max_output or default_max_output
-        tokens_out = bound * choices(body)
-    return (tokens_in * rates.input + tokens_out * rates.output) / 1_000_000
+    tokens = token_bounds(
+        endpoint=endpoint,
+        body=body,
+        model_max_output=model_max_output,
+        context_window=context_window,
+        default_max_output=default_max_output,
+    )
+    return cost_of(tokens, rates)

@@ -270,6 +270,7 @@ class SpendGate:
         price = call.price
         counters: list[Counter] = []
         refusing: list[dict[str, Any]] = []
+        tokens: tuple[int, int] | None = None
         for m in matches:
             rates = _rates(call, m.rule)
             if rates is None:
@@ -283,16 +284,15 @@ class SpendGate:
                     }
                 )
                 continue
-            amount = usd_to_micros(
-                spend_estimate.max_cost_usd(
+            if tokens is None:  # the body is serialised once, whatever the number of policies
+                tokens = spend_estimate.token_bounds(
                     endpoint=call.endpoint,
                     body=call.body or {},
-                    rates=rates,
                     model_max_output=price.max_output_tokens if price else None,
                     context_window=price.context_window if price else None,
                     default_max_output=settings.GATEWAY_SPEND_DEFAULT_MAX_OUTPUT_TOKENS,
                 )
-            )
+            amount = usd_to_micros(spend_estimate.cost_of(tokens, rates))
             for w in m.rule.windows:
                 counters.append(
                     Counter(

@@ -61,6 +61,22 @@ def test_it_aggregates_usage_per_policy_window_and_member(owner: Any, outsider: 
     }
 
 
+def test_the_beat_task_runs_the_aggregation(owner: Any) -> None:
+    from django.conf import settings
+
+    from policies.spend_tasks import aggregate_spend_totals
+
+    assert (
+        settings.CELERY_BEAT_SCHEDULE["spend-aggregate-totals"]["task"]
+        == aggregate_spend_totals.name
+    )
+    policy(owner, "org", "organization", {"daily": "100"})
+    usage(owner, "2")
+    with time_machine.travel(NOW + dt.timedelta(minutes=1), tick=False):
+        assert aggregate_spend_totals() == 1
+    assert SpendTotal.objects.get().spent_usd == Decimal(2)
+
+
 def test_unpriced_usage_counts_at_the_fallback_price_when_the_policy_charges_one(
     owner: Any,
 ) -> None:

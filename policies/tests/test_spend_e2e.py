@@ -186,3 +186,26 @@ def test_concurrent_calls_through_the_gateway_never_overshoot(spend_gw: Any, own
     charged = sum(r.cost_usd or 0 for r in records)
     assert charged <= 0.002
     assert statuses.count(402) >= 20  # most of the burst found the cap full
+
+
+@pytest.mark.redis
+def test_redis_down_is_a_503_in_the_callers_envelope(
+    spend_gw: Any, owner: Any, settings: Any
+) -> None:
+    if not settings.REDIS_URL:
+        pytest.skip("the Redis mode only")
+    policy(owner, "org", "organization", {"daily": "5"})
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    spend_gw.app.gates = [SpendGate()]
+    claude = anthropic.Anthropic(
+        base_url=f"{spend_gw.url}/anthropic", api_key=owner.plaintext_key, max_retries=0
+    )
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        claude.messages.create(
+            model="claude-3-5-haiku-20241022",
+            max_tokens=20,
+            messages=[{"role": "user", "content": "hi"}],
+        )
+    assert caught.value.status_code == 503
+    assert "spend limits cannot be checked right now" in str(caught.value)
+    assert spend_gw.upstream_requests() == []

@@ -185,22 +185,29 @@ async def test_a_users_cap_counts_their_tokens_and_assigned_keys(owner: Any) -> 
     from orgs.models import Role
     from orgs.services import api_key_create
 
-    def setup() -> tuple[Any, Any]:
+    def setup() -> tuple[Any, Any, Any]:
         role = Role.objects.get(builtin=True, name="WORKSPACE_ADMIN")
         assigned = api_key_create(
             organization=owner.organization, workspace=owner.workspace, role=role, user=owner.user
         ).api_key
+        personal = api_key_create(
+            organization=owner.organization,
+            workspace=owner.workspace,
+            kind="personal",
+            user=owner.user,
+        ).api_key
         unassigned = api_key_create(
             organization=owner.organization, workspace=owner.workspace, role=role
         ).api_key
-        policy(owner, "alice", "user", {"daily": "2"}, user=owner.user)
-        return assigned, unassigned
+        policy(owner, "alice", "user", {"daily": "3"}, user=owner.user)
+        return assigned, personal, unassigned
 
-    assigned, unassigned = await sync_to_async(setup)()
+    assigned, personal, unassigned = await sync_to_async(setup)()
     gate = SpendGate()
-    assert await spend(gate, owner, 1) == 1
-    assert await spend(gate, owner, 5, key=assigned) == 1
-    assert await spend(gate, owner, 3, key=unassigned) == 3
+    assert await spend(gate, owner, 1) == 1  # alice's own key (assigned to her)
+    assert await spend(gate, owner, 1, key=personal) == 1  # her personal token
+    assert await spend(gate, owner, 5, key=assigned) == 1  # together: $3
+    assert await spend(gate, owner, 3, key=unassigned) == 3  # not hers: not counted
 
 
 @pytest.mark.parametrize("n", [60])
