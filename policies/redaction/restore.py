@@ -12,8 +12,8 @@
   choice/block/output index). When the next event of another kind arrives, the held text is
   released first as a copy of its channel's last event, so nothing is lost or reordered.
   Events without a placeholder or held text pass through as the very same bytes.
-  A stream that is a JSON array (Gemini without alt=sse) gets a byte-level replacement with
-  the same bounded hold-back.
+  A stream that is a JSON array (Gemini without alt=sse) is handled element by element the
+  same way (a released text becomes an extra element).
 Placeholders that are not in this request's mapping (a model inventing one) are left as is.
 """
 
@@ -44,7 +44,7 @@ class RestoreFilter:
         self.mapping = dict(mapping)
         self.max_hold = max((len(p) for p in self.mapping), default=1) - 1
         self._buffer = b""
-        self._mode: str | None = None  # "sse" | "raw", decided on the first bytes
+        self._mode: str | None = None  # "sse" | "array", decided on the first bytes
         self._pending: dict[tuple[Any, ...], str] = {}
         self._templates: dict[tuple[Any, ...], tuple[list[bytes], Any, tuple[Any, ...], bool]] = {}
 
@@ -122,9 +122,9 @@ class RestoreFilter:
             head = self._buffer.lstrip()
             if not head:
                 return b""
-            self._mode = "raw" if head[:1] == b"[" else "sse"
-        if self._mode == "raw":
-            return self._feed_raw()
+            self._mode = "array" if head[:1] == b"[" else "sse"
+        if self._mode == "array":
+            return self._feed_array()
         out: list[bytes] = []
         while True:
             end, sep_len = _event_end(self._buffer)
@@ -137,21 +137,35 @@ class RestoreFilter:
 
     def flush(self) -> bytes:
         rest, self._buffer = self._buffer, b""
-        if self._mode == "raw":
-            return self._replace(rest.decode("utf-8", "replace"), json_text=False).encode() if rest else b""
-        out = [self._release(channel) for channel in list(self._pending)]
+        released = [self._release(channel) for channel in list(self._pending)]
+        if self._mode == "array":
+            parts = [p for r in released for p in _data_parts(r)]
+            return (b"," + b",".join(parts) if parts else b"") + rest
         if rest:
-            out.append(self._event(rest))
-        return b"".join(out)
+            released.append(self._event(rest))
+        return b"".join(released)
 
-    def _feed_raw(self) -> bytes:
-        try:
-            text, tail_bytes = self._buffer.decode("utf-8"), b""
-        except UnicodeDecodeError as exc:  # a multi-byte character cut in two: keep its bytes
-            text, tail_bytes = self._buffer[: exc.start].decode("utf-8", "replace"), self._buffer[exc.start :]
-        emit, held = self._hold_split(text)
-        self._buffer = held.encode() + tail_bytes
-        return self._replace(emit, json_text=False).encode()
+    def _feed_array(self) -> bytes:
+        """A JSON array streamed element by element (Gemini without alt=sse): each complete
+        element is handled like an SSE event; released text becomes an extra element."""
+        out: list[bytes] = []
+        while True:
+            found = _array_element(self._buffer)
+            if found is None:
+                return b"".join(out)
+            start, end = found
+            head, element = self._buffer[:start], self._buffer[start:end]
+            self._buffer = self._buffer[end:]
+            try:
+                pseudo = b"data: " + orjson.dumps(orjson.loads(element)) + b"\n\n"
+            except orjson.JSONDecodeError:
+                out.append(head + element)
+                continue
+            processed = self._event(pseudo)
+            if processed == pseudo:
+                out.append(head + element)
+            else:
+                out.append(head + b",".join(_data_parts(processed)))
 
     def _event(self, event: bytes) -> bytes:
         lines = event.split(b"\n")
@@ -207,6 +221,39 @@ class RestoreFilter:
 
 def _data_line(original: bytes, document: Any) -> bytes:
     return b"data: " + orjson.dumps(document) + (b"\r" if original.endswith(b"\r") else b"")
+
+
+def _data_parts(events: bytes) -> list[bytes]:
+    """The JSON documents of a run of `data: ...` events."""
+    return [line[6:].rstrip(b"\r") for line in events.split(b"\n") if line.startswith(b"data: ")]
+
+
+def _array_element(buffer: bytes) -> tuple[int, int] | None:
+    """(start, end) of the first complete object after `[`/`,`/whitespace, or None."""
+    index, size = 0, len(buffer)
+    while index < size and buffer[index] in b" \t\r\n,[":
+        index += 1
+    if index >= size or buffer[index] != ord("{"):
+        return None
+    depth, in_string, escaped = 0, False, False
+    for position in range(index, size):
+        char = buffer[position]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == 0x5C:  # backslash
+                escaped = True
+            elif char == 0x22:
+                in_string = False
+        elif char == 0x22:
+            in_string = True
+        elif char in (0x7B, 0x5B):
+            depth += 1
+        elif char in (0x7D, 0x5D):
+            depth -= 1
+            if depth == 0:
+                return index, position + 1
+    return None
 
 
 def _event_end(buffer: bytes) -> tuple[int, int]:

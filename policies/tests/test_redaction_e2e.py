@@ -241,11 +241,11 @@ def test_anthropic_messages_are_redacted_and_restored(gw, owner, stream):
     _assert_clean(json.dumps(rec.to_dict(), default=str), values)
 
 
-@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("stream", [False, True, "array"])
 def test_gemini_generate_content_is_redacted_and_restored(gw, owner, stream):
     values = _values()
     prompt = _prompt(values)
-    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    method = {False: "generateContent", True: "streamGenerateContent?alt=sse", "array": "streamGenerateContent"}[stream]
     body = {
         "systemInstruction": {"parts": [{"text": values["email"]}]},
         "contents": [
@@ -265,10 +265,13 @@ def test_gemini_generate_content_is_redacted_and_restored(gw, owner, stream):
         timeout=10,
     )
     assert resp.status_code == 200, resp.text
-    if stream:
+    if stream == "array":
+        events = resp.json()
+    elif stream:
         events = [
             json.loads(line[5:]) for line in resp.text.splitlines() if line.startswith("data:")
         ]
+    if stream:
         text = "".join(
             p.get("text", "")
             for e in events

@@ -97,11 +97,29 @@ def test_anthropic_partial_json_gets_escaped_values():
     assert out.count(b"event: content_block_delta") == len(parts)
 
 
-def test_a_gemini_json_array_stream_is_restored_bytewise():
+def _gemini(text: str) -> dict:
+    return {"candidates": [{"index": 0, "content": {"role": "model", "parts": [{"text": text}]}}]}
+
+
+def test_a_gemini_json_array_stream_is_restored_across_elements():
     f = RestoreFilter(MAPPING)
-    raw = json.dumps([{"candidates": [{"content": {"parts": [{"text": f"hi {EMAIL}"}]}}]}]).encode()
-    out = b"".join(f.feed(raw[i : i + 5]) for i in range(0, len(raw), 5)) + f.flush()
-    assert json.loads(out)[0]["candidates"][0]["content"]["parts"][0]["text"] == "hi maria@acme.io"
+    raw = b"[" + b",\r\n".join(json.dumps(_gemini(t), indent=2).encode() for t in ("hi [REDACTED:EM", "AIL_0a1b2c3d] ok", "!")) + b"]"
+    out = b"".join(f.feed(raw[i : i + 9]) for i in range(0, len(raw), 9)) + f.flush()
+    texts = [e["candidates"][0]["content"]["parts"][0]["text"] for e in json.loads(out)]
+    assert "".join(texts) == "hi maria@acme.io ok!"
+
+
+def test_a_gemini_json_array_without_placeholders_passes_as_the_same_bytes():
+    f = RestoreFilter(MAPPING)
+    raw = b"[" + json.dumps(_gemini("plain [x]"), indent=2).encode() + b"]"
+    assert f.feed(raw) + f.flush() == raw
+
+
+def test_held_text_at_the_end_of_a_json_array_is_released_as_an_element():
+    f = RestoreFilter(MAPPING)
+    raw = b"[" + json.dumps(_gemini("tail [RED")).encode() + b"]"
+    out = f.feed(raw) + f.flush()
+    assert "".join(e["candidates"][0]["content"]["parts"][0]["text"] for e in json.loads(out)) == "tail [RED"
 
 
 def test_signed_thinking_keeps_its_placeholders():
