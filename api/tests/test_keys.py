@@ -12,6 +12,7 @@ def test_create_returns_the_key_once_and_lists_show_prefixes(owner, api):
     response = api.post(keys_url(owner), {"name": "ci", "role": "WORKSPACE_USER"}, format="json")
     assert response.status_code == 201, response.content
     created = response.json()
+    assert response["Cache-Control"] == "no-store"
     plaintext = created["key"]
     assert plaintext.startswith(created["prefix"] + "_")
     listed = api.get(keys_url(owner))

@@ -59,6 +59,10 @@ class CreatedKeyOutput(KeyOutput):
         fields = (*KeyOutput.Meta.fields, "key")
 
 
+# The one response that carries a full key must not be kept by any cache or proxy.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 def _created(created: Any) -> dict[str, Any]:
     data = dict(KeyOutput(created.api_key).data)
     data["key"] = created.plaintext
@@ -108,7 +112,7 @@ class ServiceKeyListApi(ApiView):
             expires_at=data.get("expires_at"),
             actor=actor_of(request),
         )
-        return Response(_created(created), status=201)
+        return Response(_created(created), status=201, headers=NO_STORE)
 
 
 class ServiceKeyDetailApi(ApiView):
@@ -184,7 +188,7 @@ class PersonalTokenListApi(ApiView):
             expires_at=data.get("expires_at"),
             actor=actor_of(request),
         )
-        return Response(_created(created), status=201)
+        return Response(_created(created), status=201, headers=NO_STORE)
 
 
 class PersonalTokenDetailApi(ApiView):
@@ -256,7 +260,7 @@ class OrgServiceKeyListApi(ApiView):
             expires_at=data.get("expires_at"),
             actor=actor_of(request),
         )
-        return Response(_created(created), status=201)
+        return Response(_created(created), status=201, headers=NO_STORE)
 
 
 class OrgServiceKeyDetailApi(ApiView):
