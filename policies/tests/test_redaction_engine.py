@@ -169,3 +169,32 @@ def test_a_scan_past_its_deadline_stops_with_scan_timeout():
     fresh = f"mail {Gen(99).email()} {Gen(98).uuid()}"
     with pytest.raises(ScanTimeout):
         scanner().scan_blocks([fresh], ALL, deadline=time.monotonic() - 1)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "endpoint", "body"),
+    [
+        ("openai", "Embeddings", {"input": ["a", "EMAIL"]}),
+        ("openai", "Embeddings", {"input": "EMAIL"}),
+        ("anthropic", "CountTokens", {"messages": [{"role": "user", "content": "EMAIL"}]}),
+        ("gemini", "CountTokens", {"generateContentRequest": {"contents": [{"parts": [{"text": "EMAIL"}]}]}}),
+        ("anthropic", "Messages", {"messages": [{"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "EMAIL"}]},
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "EMAIL"}}]}]}),
+    ],
+)
+def test_every_endpoint_that_sends_text_upstream_is_scanned(dialect, endpoint, body):
+    email = Gen(15).email()
+    body = json.loads(json.dumps(body).replace("EMAIL", email))
+    redact_body(body, dialect=dialect, endpoint=endpoint, scan_system=True, config=ALL,
+                redaction=Redaction(workspace_key(1)))
+    assert email not in json.dumps(body)
+
+
+def test_thinking_blocks_and_model_lists_are_left_alone():
+    email = Gen(16).email()
+    body = {"messages": [{"role": "assistant", "content": [{"type": "thinking", "thinking": email, "signature": "s"}]}]}
+    assert not redact_body(body, dialect="anthropic", endpoint="Messages", scan_system=True, config=ALL,
+                           redaction=Redaction(workspace_key(1)))
+    assert not redact_body({"x": email}, dialect="openai", endpoint="Models", scan_system=True, config=ALL,
+                           redaction=Redaction(workspace_key(1)))
