@@ -11,6 +11,7 @@ of shipping is tested by the tracing app. The data is a committed world per modu
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -49,6 +50,9 @@ def traced_servers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Run
         running_gateway(GATEWAY_RECORD_SINK="tracing.shipping.ship_records") as gw,
     ):
         yield gw
+    # The gateway's threads are gone but their database connections linger until collected;
+    # collecting them closes the sessions, so the test database can be dropped at the end.
+    gc.collect()
 
 
 @pytest.fixture(scope="module")

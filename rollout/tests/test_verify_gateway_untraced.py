@@ -3,6 +3,7 @@ gateway whose record sink keeps records in memory), and --skip-trace leaves it o
 
 from __future__ import annotations
 
+import gc
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,7 @@ def untraced(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGa
         running_gateway(GATEWAY_RECORD_SINK="proxy.record.memory_sink") as gw,
     ):
         yield gw
+    gc.collect()  # close the finished gateway threads' database sessions (see conftest.py)
 
 
 @pytest.fixture(scope="module")
