@@ -9,6 +9,7 @@ IntegrityError) become 400/409 with the service's own message, and every body ge
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -18,8 +19,11 @@ from django.db.models import ProtectedError
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from orgs.models import BuiltinRoleImmutable
+
+logger = logging.getLogger(__name__)
 
 
 class Conflict(exceptions.APIException):
@@ -70,7 +74,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF's handler after translation; validation bodies become {"detail", "errors"}."""
     response = drf_exception_handler(_translate(exc), context)
     if response is None:
-        return None
+        # A bug, not a client error: logged with its traceback, answered in the API's JSON shape
+        # (never the exception text, which could carry data the caller may not see).
+        logger.exception("management API: unhandled error", exc_info=exc)
+        set_rollback()
+        return Response({"detail": "Internal server error."}, status=500)
     data = response.data
     if isinstance(data, dict) and set(data) == {"detail"} and isinstance(data["detail"], str):
         return response
