@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gateway_site.lib.invalidation import invalidate
-from orgs.models import ApiKey, Organization, Workspace
+from orgs.models import ApiKey, Organization, OrganizationMember, Workspace
 from orgs.services import audit_record
 from policies.models_redaction import RedactionPolicy
 from policies.redaction.custom import validate_custom_patterns
@@ -61,8 +61,8 @@ def redaction_subject(
             raise ValidationError("an API key policy needs a key of this organization")
         return {"organization": organization, "scope": scope, "api_key": api_key}
     if scope == RedactionPolicy.Scope.USER:
-        if user is None:
-            raise ValidationError("a user policy needs a user")
+        if user is None or not OrganizationMember.objects.filter(organization=organization, user=user).exists():
+            raise ValidationError("a user policy needs a member of this organization")
         return {"organization": organization, "scope": scope, "user": user}
     raise ValidationError(f"unknown scope {scope!r}")
 

@@ -108,3 +108,10 @@ def test_the_cli_shows_and_deletes(owner):
     call_command("gateway_redaction", "acme", "--delete", stdout=StringIO())
     assert not RedactionPolicy.objects.exists()
     assert AuditLogEntry.objects.filter(action="redaction_policy.delete").exists()
+
+
+def test_a_user_policy_needs_a_member_of_the_organization(owner, outsider):
+    with pytest.raises(ValidationError, match="member of this organization"):
+        redaction_policy_set(organization=owner.organization, scope="user", user=outsider.user)
+    with pytest.raises(ValidationError, match="key of this organization"):
+        redaction_policy_set(organization=owner.organization, scope="api_key", api_key=outsider.key)
