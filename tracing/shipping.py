@@ -84,7 +84,7 @@ def _ship_redis(records: list[CallRecord]) -> None:
         return
     try:
         if spool_pending():
-            spool_replay(records_push)
+            spool_replay(records_push, transient=(redis.RedisError,))
         records_push(records)
     except redis.RedisError as exc:
         broker.down_until = time.monotonic() + RETRY_AFTER_SECONDS
@@ -101,7 +101,7 @@ def _ship_local(records: list[CallRecord]) -> None:
     own_connection = not connection.in_atomic_block
     try:
         if spool_pending():
-            spool_replay(runs_ingest)
+            spool_replay(runs_ingest, transient=(DatabaseError,))
         runs_ingest(records)
     except DatabaseError as exc:
         logger.warning(
@@ -117,7 +117,9 @@ def spool_flush() -> int:
     """Replay the spool now, where ship_records would send it; return the count replayed.
     Raises redis.RedisError / DatabaseError when the destination is still unreachable (the
     spool is then kept)."""
-    return spool_replay(records_push if settings.REDIS_URL else runs_ingest)
+    if settings.REDIS_URL:
+        return spool_replay(records_push, transient=(redis.RedisError,))
+    return spool_replay(runs_ingest, transient=(DatabaseError,))
 
 
 def ship_records(records: list[CallRecord]) -> None:

@@ -69,7 +69,10 @@ def spool_pending() -> bool:
     if not directory.is_dir():
         return False
     with os.scandir(directory) as entries:
-        return any(e.name.startswith("records-") for e in entries)
+        return any(
+            e.name.startswith("records-") and e.name.endswith((".jsonl", ".replaying"))
+            for e in entries
+        )
 
 
 def spool_write(records: list[CallRecord]) -> int:
@@ -130,7 +133,12 @@ def _read(fh: object, path: Path) -> list[CallRecord]:
     return records
 
 
-def _replay_file(path: Path, push: Callable[[list[CallRecord]], None], chunk: int) -> int:
+def _replay_file(
+    path: Path,
+    push: Callable[[list[CallRecord]], None],
+    chunk: int,
+    transient: tuple[type[BaseException], ...],
+) -> int:
     claim = path.with_name(f"{path.stem}.{os.getpid()}-{time.time_ns()}.replaying")
     try:
         path.rename(claim)
@@ -143,25 +151,39 @@ def _replay_file(path: Path, push: Callable[[list[CallRecord]], None], chunk: in
     try:
         for start in range(0, len(records), chunk):
             push(records[start : start + chunk])
-    except BaseException:
+    except transient:
         claim.rename(claim.with_name(f"records-returned-{os.getpid()}-{time.time_ns()}.jsonl"))
         raise
+    except Exception:
+        # Not an outage but records the destination refuses: retrying would fail the same way
+        # on every ship, so the file is set aside (kept, counted in the bound, never replayed).
+        bad = claim.with_name(f"records-quarantined-{os.getpid()}-{time.time_ns()}.bad")
+        claim.rename(bad)
+        logger.exception("tracing spool: records refused, file kept as %s", bad)
+        return 0
     claim.unlink()
     return len(records)
 
 
-def spool_replay(push: Callable[[list[CallRecord]], None], *, chunk: int = 500) -> int:
+def spool_replay(
+    push: Callable[[list[CallRecord]], None],
+    *,
+    chunk: int = 500,
+    transient: tuple[type[BaseException], ...] = (Exception,),
+) -> int:
     """Hand every spooled record to `push` in chunks, oldest file first; return the count.
 
-    A file is deleted only after all its records were pushed; if `push` raises, the file is
-    put back for a later replay and the exception propagates (the caller spools its own batch).
+    A file is deleted only after all its records were pushed. If `push` raises one of
+    `transient` (the destination is unreachable), the file is put back for a later replay and
+    the exception propagates (the caller spools its own batch). Any other exception means the
+    records themselves are refused: that file is quarantined (`*.bad`) and replay goes on.
     """
     directory = Path(settings.GATEWAY_SPOOL_DIR)
     if not directory.is_dir():
         return 0
     replayed = 0
     for path in _candidates(directory):
-        replayed += _replay_file(path, push, chunk)
+        replayed += _replay_file(path, push, chunk, transient)
     if replayed:
         logger.info("tracing spool: replayed %d call record(s)", replayed)
     return replayed

@@ -168,3 +168,15 @@ def test_the_replay_command_keeps_the_spool_while_redis_is_down(settings, spool,
     with pytest.raises(CommandError, match="kept for later"):
         call_command("gateway_replay_spool")
     assert spool_pending()
+
+
+def test_a_file_the_destination_refuses_is_quarantined_not_retried_forever(spool, owner):
+    spool_write([call_record(owner)])
+
+    def refuses(records):
+        raise ValueError("bad record")
+
+    assert spool_replay(refuses, transient=(redis.RedisError,)) == 0
+    assert not spool_pending()
+    assert [p.suffix for p in spool.iterdir()] == [".bad"]
+    assert spool_size() > 0  # still counted in the bound
