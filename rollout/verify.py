@@ -143,9 +143,14 @@ def http_call(request: Request, *, timeout: float) -> Response:
 
 def diagnose(response: Response, *, provider: str) -> Verdict:
     """Plain words and the fix for the gateway's answer to the verification call."""
-    status, message, secret = response.status, response.error_message, SECRET_NAMES[provider]
-    if 200 <= status < 300:
+    if 200 <= response.status < 300:
         return PASSED
+    return _access_verdict(response, provider) or _serving_verdict(response, provider)
+
+
+def _access_verdict(response: Response, provider: str) -> Verdict | None:
+    """The refusals that come before the call is forwarded: URL, key, flag, scope, role, secret."""
+    status, message, secret = response.status, response.error_message, SECRET_NAMES[provider]
     if not response.metadata and status in (404, 405):
         return _fail(
             "gateway",
@@ -164,25 +169,7 @@ def diagnose(response: Response, *, provider: str) -> Verdict:
             "workspace admin for a new workspace-scoped service key (Admin → API keys).",
         )
     if status == 403:
-        if "not enabled" in message.lower():
-            return _fail(
-                "flag",
-                f"The LLM Gateway is not enabled for this key's organization ({message}).",
-                "A superuser (the platform operator) must turn on 'LLM Gateway enabled' for the "
-                "organization in Admin → Organizations.",
-            )
-        if "workspace-scoped" in message.lower() or "organization-scoped" in message.lower():
-            return _fail(
-                "scope",
-                "This is an organization-scoped key; the gateway accepts only workspace-scoped keys.",
-                "Create a workspace-scoped service key (Admin → API keys, pick the workspace) "
-                "with a role that has gateway:invoke and workspaces:read.",
-            )
-        return _fail(
-            "role",
-            f"The key's role lacks a permission the gateway needs ({message or 'HTTP 403'}).",
-            ROLE_FIX,
-        )
+        return _forbidden_verdict(message)
     if status == 424:
         return _fail(
             "secret",
@@ -190,6 +177,70 @@ def diagnose(response: Response, *, provider: str) -> Verdict:
             f"A workspace admin adds {secret} under Settings → Integrations → Provider secrets "
             "(Admin → Provider secrets) for the key's workspace.",
         )
+    return None
+
+
+def _forbidden_verdict(message: str) -> Verdict:
+    lowered = message.lower()
+    if "not enabled" in lowered:
+        return _fail(
+            "flag",
+            f"The LLM Gateway is not enabled for this key's organization ({message}).",
+            "A superuser (the platform operator) must turn on 'LLM Gateway enabled' for the "
+            "organization (Admin → Settings → Gateway → Organizations, or manage.py gateway_org "
+            "ORG --enable-gateway).",
+        )
+    if "workspace-scoped" in lowered or "organization-scoped" in lowered:
+        return _fail(
+            "scope",
+            "This is an organization-scoped key; the gateway accepts only workspace-scoped keys.",
+            "Create a workspace-scoped service key (Admin → API keys, pick the workspace) "
+            "with a role that has gateway:invoke and workspaces:read.",
+        )
+    return _fail(
+        "role",
+        f"The key's role lacks a permission the gateway needs ({message or 'HTTP 403'}).",
+        ROLE_FIX,
+    )
+
+
+def _serving_verdict(response: Response, provider: str) -> Verdict:
+    """Failures once the call is admitted: policies, the gateway itself, the upstream."""
+    status, message = response.status, response.error_message
+    blocked = response.metadata.get("outcome") == "blocked"
+    if status == 402:
+        return _fail(
+            "policy",
+            f"A spend limit blocked the call ({message}).",
+            "An organization admin raises the cap or waits for the window to reset "
+            "(Settings → Gateway → LLM Gateway → Spend limits).",
+        )
+    if status == 503 and "spend limits cannot be checked" in message:
+        return _fail(
+            "policy",
+            f"The gateway cannot check spend limits right now ({message}).",
+            "Restore the gateway's connection to Redis (REDIS_URL), where the live spend counters "
+            "are; GATEWAY_SPEND_FAIL_OPEN=True would serve such calls unchecked meanwhile.",
+        )
+    if blocked:
+        return _fail(
+            "policy",
+            f"A gateway policy blocked the call ({message or 'HTTP ' + str(status)}).",
+            "Ask an organization admin to review the gateway policies (Settings → Gateway).",
+        )
+    if status == 501 or (status == 503 and "configuration" in message):
+        return _fail(
+            "gateway",
+            f"The gateway cannot serve this call ({message or 'HTTP ' + str(status)}).",
+            "Use the gateway root as --base-url (the client paths are /openai/v1, /anthropic "
+            "and /gemini); if it is right, check that the gateway reaches its database "
+            "(DATABASE_URL) and see its logs.",
+        )
+    return _upstream_verdict(response, provider)
+
+
+def _upstream_verdict(response: Response, provider: str) -> Verdict:
+    status, message, secret = response.status, response.error_message, SECRET_NAMES[provider]
     if status == 502:
         return _fail(
             "upstream",
@@ -204,43 +255,6 @@ def diagnose(response: Response, *, provider: str) -> Verdict:
             f"The {provider} API did not answer in time ({message or 'HTTP 504'}).",
             "Retry; if it persists, check the provider's status page and the gateway host's "
             "network path to it, and GATEWAY_UPSTREAM_READ_TIMEOUT.",
-        )
-    if status == 402:
-        return _fail(
-            "policy",
-            f"A spend limit blocked the call ({message}).",
-            "An organization admin raises the cap or waits for the window to reset "
-            "(Settings → Gateway → LLM Gateway → Spend limits).",
-        )
-    if status == 501:
-        return _fail(
-            "gateway",
-            f"The gateway does not serve this path ({message}).",
-            "Use the gateway root as --base-url; the client paths are /openai/v1, /anthropic "
-            "and /gemini.",
-        )
-    if status == 503 and "spend limits cannot be checked" in message:
-        return _fail(
-            "policy",
-            f"The gateway cannot check spend limits right now ({message}).",
-            "Restore the gateway's connection to Redis (REDIS_URL), where the live spend counters "
-            "are; GATEWAY_SPEND_FAIL_OPEN=True would serve such calls unchecked meanwhile.",
-        )
-    if (
-        status == 503
-        and "configuration" in message
-        and response.metadata.get("outcome") != "blocked"
-    ):
-        return _fail(
-            "gateway",
-            f"The gateway cannot serve yet ({message}).",
-            "Check that the gateway reaches its database (DATABASE_URL) and see its logs.",
-        )
-    if response.metadata.get("outcome") == "blocked":
-        return _fail(
-            "policy",
-            f"A gateway policy blocked the call ({message or 'HTTP ' + str(status)}).",
-            "Ask an organization admin to review the gateway policies (Settings → Gateway).",
         )
     return _fail(
         "upstream",
