@@ -33,7 +33,7 @@ SECRETS = {
     "ANTHROPIC_API_KEY": "sk-ant-api03-FUZZANTHROPIC0123456789abcd",
     "GOOGLE_API_KEY": "AIzaSyFUZZGOOGLE0123456789abcdefghijk",
 }
-MAX_EXAMPLES = 8
+MAX_EXAMPLES = 6
 # Ids of real objects, filled by the fixture; path parameters are drawn from these half the time
 # so operations reach their success paths (random integers would only ever find 404s).
 REAL_IDS: dict[str, list[object]] = {}
