@@ -211,9 +211,11 @@ class ProxyApp:
         if query:
             url = f"{url}?{query}"
         headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
-        assert self.upstream.session is not None
+        session = self.upstream.session
+        if session is None:  # the lifespan start-up has not run (or shutdown has)
+            raise ProxyError("the gateway is not serving yet", status=503)
         resp = await forward.open_upstream(
-            self.upstream.session, scope["method"], url, headers, body, self.upstream.timeout
+            session, scope["method"], url, headers, body, self.upstream.timeout
         )
         call.http_status = call.record.http_status = resp.status
         streamed = resp.headers.get("content-type", "").startswith("text/event-stream")

@@ -1,4 +1,7 @@
-"""Wire-format answers of the fake provider (proxy.fake_provider): bodies and SSE events."""
+"""Wire-format answers of the fake provider (proxy.fake_provider): shared helpers and OpenAI.
+
+Anthropic and Gemini live in proxy.fake_formats_anthropic_gemini.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def _last_user(messages: Any, role_key: str = "role") -> tuple[str, bool]:
+def last_user(messages: Any, role_key: str = "role") -> tuple[str, bool]:
     """(text of the last user message, whether the last message is a tool result)."""
     if isinstance(messages, str):
         return messages, False
@@ -44,21 +47,21 @@ def _last_user(messages: Any, role_key: str = "role") -> tuple[str, bool]:
     return "", tool_result
 
 
-def _tokens(value: Any) -> int:
+def tokens_of(value: Any) -> int:
     return max(1, len(orjson.dumps(value)) // 4)
 
 
-def _pieces(text: str) -> list[str]:
+def text_pieces(text: str) -> list[str]:
     size = max(1, len(text) // 3)
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-def _sse(data: dict[str, Any], event: str | None = None) -> bytes:
+def sse_event(data: dict[str, Any], event: str | None = None) -> bytes:
     head = f"event: {event}\n".encode() if event else b""
     return head + b"data: " + orjson.dumps(data) + b"\n\n"
 
 
-def _tool_name(tools: Any, dialect: str) -> str | None:
+def tool_name(tools: Any, dialect: str) -> str | None:
     if not isinstance(tools, list) or not tools:
         return None
     tool = tools[0]
@@ -74,7 +77,7 @@ def _tool_name(tools: Any, dialect: str) -> str | None:
 
 
 def _chat_usage(body: dict[str, Any], text: str) -> dict[str, Any]:
-    p, c = _tokens(body.get("messages")), max(1, len(text) // 4)
+    p, c = tokens_of(body.get("messages")), max(1, len(text) // 4)
     return {
         "prompt_tokens": p,
         "completion_tokens": c,
@@ -85,8 +88,8 @@ def _chat_usage(body: dict[str, Any], text: str) -> dict[str, Any]:
 
 
 def openai_answer(body: dict[str, Any]) -> dict[str, Any]:
-    text, after_tool = _last_user(body.get("messages"))
-    tool = None if after_tool else _tool_name(body.get("tools"), "chat")
+    text, after_tool = last_user(body.get("messages"))
+    tool = None if after_tool else tool_name(body.get("tools"), "chat")
     answer = f"Echo: {text}"
     if tool:
         message: dict[str, Any] = {
@@ -130,7 +133,7 @@ def openai_stream(body: dict[str, Any]) -> list[bytes]:
         base["usage"] = None
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return _sse(
+        return sse_event(
             {
                 **base,
                 "choices": [
@@ -166,10 +169,10 @@ def openai_stream(body: dict[str, Any]) -> list[bytes]:
             )
         )
     else:
-        events += [chunk({"content": piece}) for piece in _pieces(message["content"])]
+        events += [chunk({"content": piece}) for piece in text_pieces(message["content"])]
     events.append(chunk({}, full["choices"][0]["finish_reason"]))
     if include_usage:
-        events.append(_sse({**base, "choices": [], "usage": full["usage"]}))
+        events.append(sse_event({**base, "choices": [], "usage": full["usage"]}))
     return events
 
 
@@ -188,12 +191,12 @@ def openai_error(status: int, message: str) -> dict[str, Any]:
 
 
 def _responses_input_text(body: dict[str, Any]) -> tuple[str, bool]:
-    return _last_user(body.get("input"))
+    return last_user(body.get("input"))
 
 
 def responses_answer(body: dict[str, Any], *, status: str = "completed") -> dict[str, Any]:
     text, after_tool = _responses_input_text(body)
-    tool = None if after_tool else _tool_name(body.get("tools"), "responses")
+    tool = None if after_tool else tool_name(body.get("tools"), "responses")
     answer = f"Echo: {text}"
     if tool:
         output: list[dict[str, Any]] = [
@@ -216,7 +219,7 @@ def responses_answer(body: dict[str, Any], *, status: str = "completed") -> dict
                 "content": [{"type": "output_text", "text": answer, "annotations": []}],
             }
         ]
-    p, c = _tokens(body.get("input")), max(1, len(answer) // 4)
+    p, c = tokens_of(body.get("input")), max(1, len(answer) // 4)
     return {
         "id": "resp_fake1",
         "object": "response",
@@ -250,7 +253,7 @@ def responses_stream(body: dict[str, Any]) -> list[bytes]:
     seq = iter(range(1000))
 
     def ev(kind: str, **data: Any) -> bytes:
-        return _sse({"type": kind, "sequence_number": next(seq), **data}, kind)
+        return sse_event({"type": kind, "sequence_number": next(seq), **data}, kind)
 
     events = [ev("response.created", response=start), ev("response.in_progress", response=start)]
     item = final["output"][0]
@@ -306,7 +309,7 @@ def responses_stream(body: dict[str, Any]) -> list[bytes]:
                 delta=p,
                 logprobs=[],
             )
-            for p in _pieces(text)
+            for p in text_pieces(text)
         ]
         events.append(
             ev(
@@ -330,187 +333,3 @@ def responses_stream(body: dict[str, Any]) -> list[bytes]:
     events.append(ev("response.output_item.done", output_index=0, item=item))
     events.append(ev("response.completed", response=final))
     return events
-
-
-# --- Anthropic messages --------------------------------------------------------------------
-
-
-def anthropic_answer(body: dict[str, Any]) -> dict[str, Any]:
-    text, after_tool = _last_user(body.get("messages"))
-    tool = None if after_tool else _tool_name(body.get("tools"), "anthropic")
-    answer = f"Echo: {text}"
-    if tool:
-        content: list[dict[str, Any]] = [
-            {"type": "tool_use", "id": "toolu_fake1", "name": tool, "input": {"echo": text}}
-        ]
-        stop = "tool_use"
-    else:
-        content, stop = [{"type": "text", "text": answer}], "end_turn"
-    return {
-        "id": "msg_fake1",
-        "type": "message",
-        "role": "assistant",
-        "model": body.get("model", ""),
-        "content": content,
-        "stop_reason": stop,
-        "stop_sequence": None,
-        "usage": {
-            "input_tokens": _tokens(body.get("messages")),
-            "output_tokens": max(1, len(answer) // 4),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-        },
-    }
-
-
-def anthropic_stream(body: dict[str, Any]) -> list[bytes]:
-    full = anthropic_answer(body)
-    usage = full["usage"]
-    start = {**full, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
-    events = [_sse({"type": "message_start", "message": start}, "message_start")]
-    block = full["content"][0]
-    if block["type"] == "tool_use":
-        events.append(
-            _sse(
-                {
-                    "type": "content_block_start",
-                    "index": 0,
-                    "content_block": {**block, "input": {}},
-                },
-                "content_block_start",
-            )
-        )
-        events.append(
-            _sse(
-                {
-                    "type": "content_block_delta",
-                    "index": 0,
-                    "delta": {
-                        "type": "input_json_delta",
-                        "partial_json": orjson.dumps(block["input"]).decode(),
-                    },
-                },
-                "content_block_delta",
-            )
-        )
-    else:
-        events.append(
-            _sse(
-                {
-                    "type": "content_block_start",
-                    "index": 0,
-                    "content_block": {"type": "text", "text": ""},
-                },
-                "content_block_start",
-            )
-        )
-        events.append(_sse({"type": "ping"}, "ping"))
-        events += [
-            _sse(
-                {
-                    "type": "content_block_delta",
-                    "index": 0,
-                    "delta": {"type": "text_delta", "text": p},
-                },
-                "content_block_delta",
-            )
-            for p in _pieces(block["text"])
-        ]
-    events.append(_sse({"type": "content_block_stop", "index": 0}, "content_block_stop"))
-    events.append(
-        _sse(
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": full["stop_reason"], "stop_sequence": None},
-                "usage": {"output_tokens": usage["output_tokens"]},
-            },
-            "message_delta",
-        )
-    )
-    events.append(_sse({"type": "message_stop"}, "message_stop"))
-    return events
-
-
-def anthropic_error(status: int, message: str) -> dict[str, Any]:
-    kind = {
-        400: "invalid_request_error",
-        401: "authentication_error",
-        403: "permission_error",
-        404: "not_found_error",
-        413: "request_too_large",
-        429: "rate_limit_error",
-        529: "overloaded_error",
-    }.get(status, "api_error")
-    return {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}
-
-
-# --- Gemini ----------------------------------------------------------------------------------
-
-
-def gemini_answer(body: dict[str, Any], model: str) -> dict[str, Any]:
-    text, after_tool = _last_user(body.get("contents"))
-    tool = None if after_tool else _tool_name(body.get("tools"), "gemini")
-    answer = f"Echo: {text}"
-    parts: list[dict[str, Any]] = (
-        [{"functionCall": {"name": tool, "args": {"echo": text}}}] if tool else [{"text": answer}]
-    )
-    p, c = _tokens(body.get("contents")), max(1, len(answer) // 4)
-    return {
-        "candidates": [
-            {"content": {"parts": parts, "role": "model"}, "finishReason": "STOP", "index": 0}
-        ],
-        "usageMetadata": {
-            "promptTokenCount": p,
-            "candidatesTokenCount": c,
-            "totalTokenCount": p + c,
-        },
-        "modelVersion": model,
-        "responseId": "fake-response-1",
-    }
-
-
-def gemini_stream(body: dict[str, Any], model: str) -> list[bytes]:
-    full = gemini_answer(body, model)
-    part = full["candidates"][0]["content"]["parts"][0]
-    if "text" not in part:
-        return [_sse(full)]
-    usage = full["usageMetadata"]
-    pieces = _pieces(part["text"])
-    events = []
-    for n, piece in enumerate(pieces):
-        last = n == len(pieces) - 1
-        candidate: dict[str, Any] = {
-            "content": {"parts": [{"text": piece}], "role": "model"},
-            "index": 0,
-        }
-        if last:
-            candidate["finishReason"] = "STOP"
-        events.append(
-            _sse(
-                {
-                    "candidates": [candidate],
-                    "usageMetadata": usage
-                    if last
-                    else {
-                        "promptTokenCount": usage["promptTokenCount"],
-                        "totalTokenCount": usage["promptTokenCount"],
-                    },
-                    "modelVersion": model,
-                    "responseId": "fake-response-1",
-                }
-            )
-        )
-    return events
-
-
-def gemini_error(status: int, message: str) -> dict[str, Any]:
-    state = {
-        400: "INVALID_ARGUMENT",
-        401: "UNAUTHENTICATED",
-        403: "PERMISSION_DENIED",
-        404: "NOT_FOUND",
-        429: "RESOURCE_EXHAUSTED",
-        500: "INTERNAL",
-        503: "UNAVAILABLE",
-    }.get(status, "INTERNAL")
-    return {"error": {"code": status, "message": message, "status": state}}

@@ -27,17 +27,19 @@ import orjson
 from aiohttp import web
 
 from proxy.fake_formats import (
+    openai_answer,
+    openai_error,
+    openai_stream,
+    responses_answer,
+    responses_stream,
+)
+from proxy.fake_formats_anthropic_gemini import (
     anthropic_answer,
     anthropic_error,
     anthropic_stream,
     gemini_answer,
     gemini_error,
     gemini_stream,
-    openai_answer,
-    openai_error,
-    openai_stream,
-    responses_answer,
-    responses_stream,
 )
 
 MAX_RECORDED = 1000
