@@ -12,6 +12,7 @@ pre-check of the ids already stored, inside the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -88,6 +89,7 @@ JSON_COLUMNS = frozenset(
     }
 )
 _TENTH_NANO = Decimal("1e-10")
+STATUSES = frozenset(Run.Status.values)
 
 
 def _ts(value: float | None) -> dt.datetime | None:
@@ -95,8 +97,48 @@ def _ts(value: float | None) -> dt.datetime | None:
 
 
 def _cost(value: float | None) -> Decimal | None:
-    # Quantised to the column's 10 decimal places so the stored value round-trips exactly.
-    return None if value is None else Decimal(repr(float(value))).quantize(_TENTH_NANO)
+    # Quantised to the column's 10 decimal places so the stored value round-trips exactly;
+    # NaN or infinity (never a real price) is stored as "no price" rather than failing.
+    if value is None or not math.isfinite(value):
+        return None
+    return Decimal(repr(float(value))).quantize(_TENTH_NANO)
+
+
+_INT_MAX = 2**31 - 1
+
+
+def _count(value: object) -> int:
+    """A token count the column accepts: an int in [0, 2**31 - 1] (a provider reporting a
+    negative or absurd count must not make the whole batch fail its CHECK constraint)."""
+    try:
+        return min(max(int(value), 0), _INT_MAX)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+
+
+def _text(value: str | None, limit: int) -> str:
+    # PostgreSQL text cannot hold NUL; callers control user agents, paths and error bodies.
+    text = (value or "")[:limit]
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _clean_json(value: Any) -> Any:
+    """Replace NUL in every string of a JSON value (jsonb refuses \\u0000)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_clean_json(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def json_text(value: Any) -> str:
+    """The JSON text COPY writes into a jsonb column."""
+    dumped = orjson.dumps(value)
+    if b"\\u0000" in dumped:
+        dumped = orjson.dumps(_clean_json(value))
+    return dumped.decode()
 
 
 def record_rows(
@@ -111,40 +153,44 @@ def record_rows(
     run_id = uuid.UUID(record.run_id)
     started = _ts(record.started_at)
     cost = _cost(record.cost_usd)
-    provider, model = record.provider[:32], record.model[:200]
+    status = record.status if record.status in STATUSES else Run.Status.ERROR.value
+    provider, model = _text(record.provider, 32), _text(record.model, 200)
+    tokens = (
+        _count(record.input_tokens),
+        _count(record.output_tokens),
+        _count(record.cache_read_tokens),
+        _count(record.cache_write_tokens),
+        _count(record.reasoning_tokens),
+    )
     run = (
         run_id,
-        (record.trace_id or record.run_id)[:64],
+        _text(record.trace_id or record.run_id, 64),
         project_id,
         organization_id,
         record.workspace_id,
         record.key_id,
-        record.key_prefix[:64],
+        _text(record.key_prefix, 64),
         record.user_id,
-        record.name[:64],
+        _text(record.name, 64),
         started,
         _ts(record.ended_at),
         _ts(record.first_token_at),
-        record.status,
-        record.http_status,
-        record.error or "",
-        record.dialect[:16],
+        status,
+        min(max(int(record.http_status or 0), 0), 32767),
+        _text(record.error, 100_000),
+        _text(record.dialect, 16),
         provider,
         model,
-        record.method[:8],
-        record.path[:500],
-        record.stream,
-        record.input_tokens,
-        record.output_tokens,
-        record.cache_read_tokens,
-        record.cache_write_tokens,
-        record.reasoning_tokens,
+        _text(record.method, 8),
+        _text(record.path, 500),
+        bool(record.stream),
+        *tokens,
         cost,
-        record.price_missing,
+        bool(record.price_missing),
         policy_outcome,
         record.policy_results or {},
         record.redaction_counts or {},
-        record.user_agent[:500],
+        _text(record.user_agent, 500),
         record.request_metadata or {},
         record.request_content if keep_content else None,
         record.response_content if keep_content else None,
@@ -158,14 +204,10 @@ def record_rows(
         record.user_id,
         provider,
         model,
-        record.status,
-        record.input_tokens,
-        record.output_tokens,
-        record.cache_read_tokens,
-        record.cache_write_tokens,
-        record.reasoning_tokens,
+        status,
+        *tokens,
         cost,
-        record.price_missing,
+        bool(record.price_missing),
     )
     return run, usage
 
@@ -199,7 +241,7 @@ def _copy_rows(
                 row = list(row)
                 for i in json_at:
                     if row[i] is not None:
-                        row[i] = orjson.dumps(row[i]).decode()
+                        row[i] = json_text(row[i])
             copy.write_row(row)
 
 
@@ -244,7 +286,9 @@ def _copy_insert(runs: list[tuple[Any, ...]], usages: list[tuple[Any, ...]]) -> 
     ingest), the COPY fails on the unique run_id, the savepoint is rolled back and the batch
     goes through the staged ON CONFLICT path. Either way each run is stored once, and the
     common case (no duplicate) pays for no duplicate check at all."""
-    with connection.cursor() as wrapper:
+    # wrap_database_errors turns psycopg's own exceptions into django.db's (DataError,
+    # IntegrityError, OperationalError) for the callers, as Django's cursors do.
+    with connection.cursor() as wrapper, connection.wrap_database_errors:
         cursor = wrapper.cursor  # the psycopg cursor (COPY is not part of the DB-API)
         try:
             with transaction.atomic():

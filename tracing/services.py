@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 
 from gateway_site.lib.callrecord import CallRecord
 from orgs.models import Workspace
@@ -141,6 +141,29 @@ def runs_ingest(records: list[CallRecord]) -> int:
 
         otlp_export(fresh)
     return len(fresh)
+
+
+def runs_ingest_tolerant(records: list[CallRecord]) -> int:
+    """runs_ingest, except that a batch the database refuses (DataError, IntegrityError: a
+    record it cannot store, not an outage) is retried one record at a time and the refused
+    records are dropped with an error log. One bad record must not hold back a whole batch
+    forever (at-least-once delivery would otherwise re-deliver it on every drain). Outages
+    (OperationalError, InterfaceError) propagate so the caller keeps the records."""
+    try:
+        return runs_ingest(records)
+    except (DataError, IntegrityError):
+        logger.exception(
+            "tracing: a batch of %d record(s) was refused; retrying one by one", len(records)
+        )
+    stored = 0
+    for record in records:
+        try:
+            stored += runs_ingest([record])
+        except (DataError, IntegrityError):
+            logger.exception(
+                "tracing: dropped call record %s, refused by the database", record.run_id
+            )
+    return stored
 
 
 def _prune(

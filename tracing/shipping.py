@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from gateway_site.lib.callrecord import CallRecord
-from tracing.services import runs_ingest
+from tracing.services import runs_ingest_tolerant
 from tracing.spool import spool_pending, spool_replay, spool_write
 
 logger = logging.getLogger(__name__)
@@ -101,8 +101,8 @@ def _ship_local(records: list[CallRecord]) -> None:
     own_connection = not connection.in_atomic_block
     try:
         if spool_pending():
-            spool_replay(runs_ingest, transient=(DatabaseError,))
-        runs_ingest(records)
+            spool_replay(runs_ingest_tolerant, transient=(DatabaseError,))
+        runs_ingest_tolerant(records)
     except DatabaseError as exc:
         logger.warning(
             "tracing: database unavailable (%s); spooling %d record(s)", exc, len(records)
@@ -119,7 +119,7 @@ def spool_flush() -> int:
     spool is then kept)."""
     if settings.REDIS_URL:
         return spool_replay(records_push, transient=(redis.RedisError,))
-    return spool_replay(runs_ingest, transient=(DatabaseError,))
+    return spool_replay(runs_ingest_tolerant, transient=(DatabaseError,))
 
 
 def ship_records(records: list[CallRecord]) -> None:
@@ -197,7 +197,7 @@ def runs_drain(
         if not pending:
             break
         ids, records = _decode(pending)
-        runs_ingest(records)
+        runs_ingest_tolerant(records)
         broker.client.xack(stream, GROUP, *ids)
         broker.client.xdel(stream, *ids)
         total += len(records)

@@ -5,6 +5,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from tracing.models import Run, TracingProject, UsageRecord
 from tracing.services import runs_ingest, runs_prune
@@ -163,3 +164,39 @@ def test_retention_zero_keeps_runs_forever(settings, owner):
     runs_ingest([call_record(owner, started_at=old.timestamp())])
     assert prune_runs() == [0, 1]
     assert Run.objects.count() == 1
+
+
+def test_odd_values_from_a_provider_or_caller_never_fail_the_batch(owner):
+    owner.workspace.trace_content = True
+    owner.workspace.save()
+    odd = call_record(
+        owner,
+        input_tokens=-5,
+        output_tokens=10**12,
+        cost_usd=float("nan"),
+        status="weird-status-value",
+        user_agent="agent\x00with-nul",
+        error="boom\x00",
+        request_content={"messages": [{"role": "user", "content": "nul \x00 here"}]},
+    )
+    fine = call_record(owner)
+    assert runs_ingest([odd, fine]) == 2
+    run = Run.objects.get(run_id=uuid.UUID(odd.run_id))
+    assert (run.input_tokens, run.output_tokens) == (0, 2**31 - 1)
+    assert run.cost_usd is None
+    assert run.status == "error"
+    assert "\x00" not in run.user_agent
+    # PostgreSQL's jsonb cannot hold NUL, so it becomes U+FFFD there; SQLite keeps it.
+    expected = "nul \ufffd here" if connection.vendor == "postgresql" else "nul \x00 here"
+    assert run.request_content["messages"][0]["content"] == expected
+
+
+@pytest.mark.postgres  # SQLite stores whatever it is given
+def test_a_record_the_database_refuses_is_dropped_alone(owner):
+    from tracing.services import runs_ingest_tolerant
+
+    refused = call_record(owner, cost_usd=1e12)  # beyond the cost column's 10 integer digits
+    fine = [call_record(owner), call_record(owner)]
+    stored = runs_ingest_tolerant([refused, *fine])
+    assert stored == 2
+    assert {u.hex for u in Run.objects.values_list("run_id", flat=True)} == {r.run_id for r in fine}
