@@ -148,3 +148,23 @@ def test_the_price_table_knows_the_claude_and_gemini_models_used_here():
         "gemini-2.5-pro",
     )
     assert all(table.get(m) for m in models)
+
+
+def test_gemini_stream_without_sse_is_a_json_array_with_usage_read_at_the_end(gw, owner):
+    import urllib.request
+
+    url = f"{gw.url}/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    body = json.dumps(
+        {"contents": [{"role": "user", "parts": [{"text": "array please"}]}]}
+    ).encode()
+    headers = {"content-type": "application/json", "x-goog-api-key": owner.plaintext_key}
+    req = urllib.request.Request(url, data=body, headers=headers)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        chunks = json.loads(resp.read())
+    assert (
+        "".join(c["candidates"][0]["content"]["parts"][0]["text"] for c in chunks)
+        == "Echo: array please"
+    )
+    (rec,) = gw.records(1)
+    assert rec.stream and rec.output_tokens == chunks[-1]["usageMetadata"]["candidatesTokenCount"]
+    assert rec.cost_usd > 0
