@@ -62,3 +62,20 @@ def test_the_beat_task_rolls_up_closed_days(owner, member, outsider):
     seed(owner, member, outsider)  # March 2026: every day of it is closed by now
     assert refresh_usage_rollup() == UsageDaily.objects.count() > 0
     assert sum(UsageDaily.objects.values_list("calls", flat=True)) == 5
+
+
+def test_the_command_rechecks_older_days_on_request(owner, member, outsider, api):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    seed(owner, member, outsider)
+    usage_rollup_refresh()  # everything in March 2026 is rolled up
+    runs_ingest([record(owner, started_at=at(0.5))])  # arrives weeks late
+    before = api.get(URL + "&bucket=day&group_by=none").json()["totals"]["calls"]
+    call_command("gateway_usage_rollup", stdout=StringIO())  # 2 days: does not reach March 2
+    assert api.get(URL + "&bucket=day&group_by=none").json()["totals"]["calls"] == before
+    out = StringIO()
+    call_command("gateway_usage_rollup", "--recheck-days", "400", stdout=out)
+    assert "daily rows written" in out.getvalue()
+    assert api.get(URL + "&bucket=day&group_by=none").json()["totals"]["calls"] == before + 1
