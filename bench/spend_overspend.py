@@ -221,7 +221,7 @@ def main() -> int:
                 scope="organization",  # type: ignore[arg-type]
                 windows={"daily": CAP_USD},
             )
-            time.sleep(1.5)  # every process knows the keys and the policy (1 s refresh bound)
+            time.sleep(2.5)  # every process knows the keys and the policy (1 s refresh bound)
             statuses = asyncio.run(burst(keys, args.calls))
             deadline = time.monotonic() + 15  # settlements land (after the responses are sent)
             spent, reserved = charged_usd(policy.pk, org.pk)  # type: ignore[attr-defined]
