@@ -178,3 +178,27 @@ def test_add_forms_offer_nothing_of_another_org(client, owner, outsider):
         assert response.status_code == 200, name
         html = response.content.decode().lower()
         assert "acme" not in html and "alice" not in html, name
+
+
+def test_every_tenant_owned_admin_is_scoped():
+    """A ModelAdmin over rows that belong to an organization or a workspace must scope them
+    (orgs.admin_scoping); a plain ModelAdmin would show every tenant's rows to its users."""
+    from django.contrib import admin
+
+    from orgs.admin_scoping import _ScopedAdminBase
+    from orgs.models import Organization, Workspace
+
+    def tenant_owned(model) -> bool:
+        if model in (Organization, Workspace):
+            return True
+        return any(
+            f.is_relation and f.many_to_one and f.related_model in (Organization, Workspace)
+            for f in model._meta.get_fields()
+        )
+
+    unscoped = [
+        model._meta.label
+        for model, model_admin in admin.site._registry.items()
+        if tenant_owned(model) and not isinstance(model_admin, _ScopedAdminBase)
+    ]
+    assert unscoped == []
