@@ -74,6 +74,9 @@ class TracingProject(models.Model):
         return self.name
 
 
+_TOTALS = ("input_tokens", "output_tokens", "cost_usd")
+
+
 class RunQuerySet(models.QuerySet["Run"]):
     def for_workspace(self, workspace: Workspace) -> RunQuerySet:
         return self.filter(workspace=workspace)
@@ -139,27 +142,37 @@ class Run(models.Model):
     class Meta:
         ordering = ("-started_at", "-id")
         indexes = [
-            # The runs list: one workspace or project, newest first (the id breaks ties, as the
-            # admin's deterministic ordering adds it), optionally narrowed by one filter.
-            # The INCLUDEd columns let PostgreSQL compute the list's totals (calls, tokens,
-            # cost) for a time range from the index alone (an index-only scan).
+            # The runs list: the rows of one workspace (or project), newest first (the id
+            # breaks ties: the admin's deterministic ordering adds it), optionally narrowed by
+            # one filter. Every index INCLUDEs what the list's totals read (tokens, cost) and
+            # the other scope column, so PostgreSQL computes the totals of a filtered time
+            # range from the index alone (an index-only scan, no heap fetch per run).
             models.Index(
                 fields=("workspace", "-started_at", "-id"),
-                include=("input_tokens", "output_tokens", "cost_usd"),
+                include=(*_TOTALS, "project"),
                 name="run_ws_start_totals",
             ),
             models.Index(
                 fields=("project", "-started_at", "-id"),
-                include=("input_tokens", "output_tokens", "cost_usd"),
+                include=(*_TOTALS, "workspace"),
                 name="run_project_start_totals",
             ),
-            models.Index(fields=("project", "status", "-started_at"), name="run_project_status"),
-            models.Index(fields=("project", "model", "-started_at"), name="run_project_model"),
-            models.Index(
-                fields=("project", "policy_outcome", "-started_at"), name="run_project_policy"
+            *(
+                models.Index(
+                    fields=("workspace", column, "-started_at", "-id"),
+                    include=(*_TOTALS, "project"),
+                    name=f"run_ws_{column}"[:30],
+                )
+                for column in ("status", "model", "policy_outcome")
             ),
-            models.Index(fields=("key", "-started_at"), name="run_key_start"),
-            models.Index(fields=("user", "-started_at"), name="run_user_start"),
+            *(
+                models.Index(
+                    fields=(column, "-started_at", "-id"),
+                    include=(*_TOTALS, "workspace", "project"),
+                    name=f"run_{column}_start_totals",
+                )
+                for column in ("key", "user")
+            ),
             # Retention prune scans by age alone.
             models.Index(fields=("started_at",), name="run_start"),
         ]
