@@ -148,7 +148,6 @@ class ServiceKeyForm(forms.ModelForm):
     expires_at = forms.SplitDateTimeField(
         required=False, widget=widgets.AdminSplitDateTime, help_text="Optional expiry (UTC)."
     )
-    actor: Any = None  # set by the ModelAdmin for each request
 
     class Meta:
         model = ApiKey

@@ -125,9 +125,7 @@ class ServiceKeyAdmin(_KeyAdmin):
             kwargs["fields"] = ("name", "workspace", "role", "expires_at")
         else:
             kwargs["form"] = forms.ModelForm  # existing keys: a read-only page
-        form = super().get_form(request, obj, **kwargs)
-        form.actor = request.user
-        return form
+        return super().get_form(request, obj, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         data = form.cleaned_data
