@@ -26,6 +26,7 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE_URL = "postgres://postgres@127.0.0.1:5432/gw_h4_bench"
@@ -97,6 +98,29 @@ def world() -> tuple[object, list[str]]:
         },
     )
     return org, keys
+
+
+def set_up_run(spend_policy_upsert: Any) -> tuple[Any, list[str], Any]:
+    """A fresh organization, keys and cap. With SQLite the gateways' writers (usage rows,
+    counters) may hold the database when a read-then-write transaction of the set-up wants to
+    write ("database is locked"): retry the set-up a few times."""
+    from django.db import OperationalError
+
+    for attempt in range(5):
+        try:
+            org, keys = world()
+            policy = spend_policy_upsert(
+                organization=org,
+                name=f"bench cap {time.time_ns()}",
+                scope="organization",
+                windows={"daily": CAP_USD},
+            )
+            return org, keys, policy
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def start_servers(workers: int) -> list[subprocess.Popen[bytes]]:
@@ -214,13 +238,7 @@ def main() -> int:
         )
         print("run  200s  402s  other  charged_usd  overshoot_usd")
         for run in range(1, args.runs + 1):
-            org, keys = world()
-            policy = spend_policy_upsert(
-                organization=org,
-                name=f"bench cap {time.time_ns()}",
-                scope="organization",  # type: ignore[arg-type]
-                windows={"daily": CAP_USD},
-            )
+            org, keys, policy = set_up_run(spend_policy_upsert)
             time.sleep(2.5)  # every process knows the keys and the policy (1 s refresh bound)
             statuses = asyncio.run(burst(keys, args.calls))
             deadline = time.monotonic() + 15  # settlements land (after the responses are sent)
