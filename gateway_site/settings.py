@@ -280,6 +280,8 @@ GATEWAY_SPOOL_MAX_BYTES = env_int("GATEWAY_SPOOL_MAX_BYTES", 512 * 1024 * 1024) 
 GATEWAY_OTLP_ENDPOINT = env_str("GATEWAY_OTLP_ENDPOINT")
 # Redis stream the gateway appends call records to and Celery drains.
 GATEWAY_RECORD_STREAM = env_str("GATEWAY_RECORD_STREAM", "gw:runs")
+# The runs indexes INCLUDE columns for PostgreSQL index-only scans; SQLite ignores them.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
 CELERY_BEAT_SCHEDULE["tracing-drain-runs"] = {
     "task": "tracing.tasks.drain_runs",
     "schedule": 1.0,
