@@ -1,0 +1,89 @@
+"""The settings module refuses dangerous combinations at start-up and parses DATABASE_URL.
+
+Each case imports gateway_site.settings in a fresh interpreter with its own environment, as a
+real start-up does (the test process's settings are already loaded)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from cryptography.fernet import Fernet
+
+from gateway_site.settings import parse_database_url
+
+SAFE = {
+    "DEBUG": "False",
+    "SECRET_KEY": "a-real-secret-key-for-production-use-0123456789",
+    "GATEWAY_SECRETS_KEYS": Fernet.generate_key().decode(),
+    "GATEWAY_KEY_PEPPERS": "1:a-real-pepper-value",
+    "ALLOWED_HOSTS": "gateway.example.com",
+}
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in SAFE and not k.startswith("GATEWAY_")}
+    return subprocess.run(
+        [sys.executable, "-c", "import gateway_site.settings"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_starts_with_production_values():
+    assert load_settings(**SAFE).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("drop", "message"),
+    [
+        ("SECRET_KEY", "development SECRET_KEY"),
+        ("GATEWAY_SECRETS_KEYS", "development GATEWAY_SECRETS_KEYS"),
+        ("GATEWAY_KEY_PEPPERS", "development GATEWAY_KEY_PEPPERS"),
+    ],
+)
+def test_it_refuses_development_keys_with_debug_off(drop, message):
+    env = {k: v for k, v in SAFE.items() if k != drop}
+    result = load_settings(**env)
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_it_refuses_any_host_with_debug_off():
+    result = load_settings(**{**SAFE, "ALLOWED_HOSTS": "*"})
+    assert result.returncode != 0 and "ALLOWED_HOSTS=*" in result.stderr
+
+
+def test_it_accepts_only_true_or_false_for_booleans():
+    result = load_settings(DEBUG="yes")
+    assert result.returncode != 0 and "DEBUG must be True or False" in result.stderr
+
+
+def test_secrets_can_come_from_files(tmp_path):
+    key_file = tmp_path / "secret_key"
+    key_file.write_text(SAFE["SECRET_KEY"] + "\n")
+    env = {k: v for k, v in SAFE.items() if k != "SECRET_KEY"}
+    assert load_settings(**env, SECRET_KEY_FILE=str(key_file)).returncode == 0
+
+
+def test_database_url_is_parsed_for_postgres():
+    db = parse_database_url("postgres://gw:p%40ss@db.internal:6543/gateway?sslmode=require")
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "gw",
+        "p@ss",
+        "db.internal",
+        "6543",
+        "gateway",
+    )
+    assert db["OPTIONS"] == {"sslmode": "require"}
+
+
+def test_an_unsupported_database_url_is_refused():
+    result = load_settings(DATABASE_URL="mysql://root@localhost/gw")
+    assert (
+        result.returncode != 0 and "DATABASE_URL scheme 'mysql' is not supported" in result.stderr
+    )
