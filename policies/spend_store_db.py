@@ -12,9 +12,12 @@ Why a reservation cannot overshoot (the same guarantee as the Redis script):
   re-checks the WHERE against the new row (READ COMMITTED); SQLite runs one writer at a time;
 - all of a call's counters are updated in ONE transaction, and if any UPDATE matched no row
   (no room) the transaction is rolled back, so a call reserves on every counter or on none;
-- counters are locked in one global order (sorted by primary key), so two calls sharing
-  counters cannot deadlock; on SQLite the transaction's first statement is a write, so it takes
-  the write lock at once instead of failing to upgrade a read snapshot.
+- rows are locked in one global order (expired reservations, then counters sorted by primary
+  key; settlement the same), so two calls sharing counters cannot deadlock; on SQLite the
+  transaction's first statement is a write, so it takes the write lock at once instead of
+  failing to upgrade a read snapshot;
+- expired reservations (dead processes) are released even when the call is then blocked: a
+  blocked call takes back only its own amounts, so a counter full of dead reservations frees up.
 """
 
 from __future__ import annotations
@@ -79,17 +82,23 @@ def _counter_ids(counters: list[Counter]) -> dict[tuple[int, str, str, dt.dateti
     return {(p, m, w, s): pk for pk, p, m, w, s in rows}
 
 
-def _release_expired(counter_id: int, now: dt.datetime) -> None:
-    expired = list(
-        SpendReservation.objects.filter(counter_id=counter_id, expires_at__lte=now).values_list(
-            "pk", "amount_micros"
-        )
+def _expired(counter_ids: list[int], now: dt.datetime) -> dict[int, int]:
+    """Delete the expired reservations of these counters (processes that died); return the
+    micro-dollars to release per counter. The rows are locked first (SELECT … FOR UPDATE, in
+    key order), so a concurrent transaction releasing the same rows waits, then no longer sees
+    them: nothing is released twice."""
+    rows = list(
+        SpendReservation.objects.select_for_update()
+        .filter(counter_id__in=counter_ids, expires_at__lte=now)
+        .order_by("pk")
+        .values_list("pk", "counter_id", "amount_micros")
     )
-    if expired:
-        SpendReservation.objects.filter(pk__in=[pk for pk, _ in expired]).delete()
-        SpendCounter.objects.filter(pk=counter_id).update(
-            reserved_micros=F("reserved_micros") - sum(a for _, a in expired)
-        )
+    freed: dict[int, int] = defaultdict(int)
+    for _, cid, amount in rows:
+        freed[cid] += amount
+    if rows:
+        SpendReservation.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+    return freed
 
 
 def reserve(
@@ -119,10 +128,11 @@ def _reserve(
     ttl_seconds: float,
     baselines: dict[int, int],
 ) -> ReserveResult:
+    """Lock order, the same in _settle: reservation rows, then counters by primary key."""
     now_dt = dt.datetime.fromtimestamp(now, UTC)
     expires = dt.datetime.fromtimestamp(now + ttl_seconds, UTC)
     with transaction.atomic():
-        SpendCounter.objects.bulk_create(
+        SpendCounter.objects.bulk_create(  # a write first (see the module docstring)
             [
                 SpendCounter(
                     policy_id=c.policy_id,
@@ -137,32 +147,24 @@ def _reserve(
         )
         ids = _counter_ids(counters)
         order = sorted(range(len(counters)), key=lambda i: ids[_ident(counters[i])])
+        freed = _expired(sorted(set(ids.values())), now_dt)
         over: list[int] = []
         for i in order:
-            c = counters[i]
-            cid = ids[_ident(c)]
-            _release_expired(cid, now_dt)
+            c, cid = counters[i], ids[_ident(counters[i])]
+            gone = freed.pop(cid, 0)  # released here, whatever the outcome below
+            delta = c.amount_micros - gone
             updated = SpendCounter.objects.filter(
-                LessThanOrEqual(
-                    F("spent_micros") + F("reserved_micros") + c.amount_micros, c.limit_micros
-                ),
+                LessThanOrEqual(F("spent_micros") + F("reserved_micros") + delta, c.limit_micros),
                 pk=cid,
-            ).update(reserved_micros=F("reserved_micros") + c.amount_micros)
+            ).update(reserved_micros=F("reserved_micros") + delta)
             if not updated:
                 over.append(i)
+                if gone:
+                    SpendCounter.objects.filter(pk=cid).update(
+                        reserved_micros=F("reserved_micros") - gone
+                    )
         if over:
-            levels = {
-                pk: s + r
-                for pk, s, r in SpendCounter.objects.filter(pk__in=ids.values()).values_list(
-                    "pk", "spent_micros", "reserved_micros"
-                )
-            }
-            transaction.set_rollback(True)
-            return ReserveResult(
-                ok=False,
-                over=tuple(sorted(over)),
-                levels=tuple(levels[ids[_ident(c)]] for c in counters),
-            )
+            return _undo(counters, ids, order, over)
         SpendReservation.objects.bulk_create(
             SpendReservation(
                 reservation_id=reservation_id,
@@ -175,6 +177,29 @@ def _reserve(
     return ReserveResult(ok=True)
 
 
+def _undo(
+    counters: list[Counter],
+    ids: dict[tuple[int, str, str, dt.datetime], int],
+    order: list[int],
+    over: list[int],
+) -> ReserveResult:
+    """Blocked: take back the amounts reserved on the counters that had room (rows this
+    transaction already holds, so no new lock is taken) and keep the released expiries."""
+    for i in order:
+        if i not in over:
+            SpendCounter.objects.filter(pk=ids[_ident(counters[i])]).update(
+                reserved_micros=F("reserved_micros") - counters[i].amount_micros
+            )
+    levels = dict(
+        SpendCounter.objects.filter(pk__in=ids.values()).values_list(
+            "pk", F("spent_micros") + F("reserved_micros")
+        )
+    )
+    return ReserveResult(
+        ok=False, over=tuple(sorted(over)), levels=tuple(levels[ids[_ident(c)]] for c in counters)
+    )
+
+
 def settle(counters: list[Counter], *, reservation_id: str, actual: list[int]) -> None:
     """Release the reservation and add the actual cost (micros per counter), in one
     transaction. A reservation already released by expiry is simply not subtracted."""
@@ -185,18 +210,21 @@ def _settle(counters: list[Counter], reservation_id: str, actual: list[int]) -> 
     ids = _counter_ids(counters)  # rows are never deleted while their window lasts
     order = sorted((ids[_ident(c)], i) for i, c in enumerate(counters) if _ident(c) in ids)
     with transaction.atomic():
-        for cid, i in order:  # a write first (see the module docstring), in key order
-            SpendCounter.objects.filter(pk=cid).update(spent_micros=F("spent_micros") + actual[i])
+        # A write first (SQLite) that also locks this reservation's rows (PostgreSQL): the lock
+        # order is the one of _reserve, reservations then counters.
+        SpendReservation.objects.filter(reservation_id=reservation_id).update(
+            expires_at=F("expires_at")
+        )
         held: dict[int, int] = defaultdict(int)
         for cid, amount in SpendReservation.objects.filter(
             reservation_id=reservation_id
         ).values_list("counter_id", "amount_micros"):
             held[cid] += amount
-        for cid, _ in order:
-            if held.get(cid):
-                SpendCounter.objects.filter(pk=cid).update(
-                    reserved_micros=F("reserved_micros") - held[cid]
-                )
+        for cid, i in order:
+            SpendCounter.objects.filter(pk=cid).update(
+                spent_micros=F("spent_micros") + actual[i],
+                reserved_micros=F("reserved_micros") - held.get(cid, 0),
+            )
         SpendReservation.objects.filter(reservation_id=reservation_id).delete()
 
 

@@ -11,8 +11,11 @@ import pytest
 import time_machine
 from asgiref.sync import sync_to_async
 
+from policies.models_spend import SpendPolicy
 from policies.spend_gate import SpendGate, SpendUnavailable
+from policies.spend_selectors import current_spend
 from policies.tests.spend_helpers import (  # noqa: F401
+    ONE_DOLLAR_BODY,
     drive,
     make_call,
     policy,
@@ -246,6 +249,13 @@ async def test_a_dead_processes_reservation_expires(owner: Any, settings: Any) -
         await SpendGate().before(make_call(owner))
         assert await spend(SpendGate(), owner, 1) == 0
     with time_machine.travel(t0 + dt.timedelta(seconds=61), tick=False):
+        too_big = make_call(owner, body={**ONE_DOLLAR_BODY, "max_tokens": 500})  # $5
+        with pytest.raises(PolicyBlocked):
+            await SpendGate().before(too_big)
+        # Even that blocked call released the dead reservations: the window shows $0 in use.
+        p = await sync_to_async(SpendPolicy.objects.get)(name="org")
+        (row,) = await sync_to_async(current_spend)(p)
+        assert row["spent_usd"] == 0
         assert await spend(SpendGate(), owner, 3) == 2
 
 
