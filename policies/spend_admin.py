@@ -17,7 +17,7 @@ from django.utils.html import format_html_join
 from orgs.admin_scoping import OrganizationScopedAdmin, organization_ids_for
 from orgs.models import ApiKey, Organization
 from policies.models_spend import SpendPolicy, SpendWindow
-from policies.spend_selectors import current_spend
+from policies.spend_selectors import current_spend, member_spend
 from policies.spend_services import (
     spend_policy_audit,
     spend_policy_delete,
@@ -96,7 +96,7 @@ class SpendPolicyAdmin(OrganizationScopedAdmin):
     list_display = ("name", "organization", "scope", "kind", "subject", "enabled", "spend_now")
     list_filter = ("scope", "kind", "enabled")
     search_fields = ("name",)
-    readonly_fields = ("spend_now",)
+    readonly_fields = ("spend_now", "members_now")
 
     @admin.display(description="subject")
     def subject(self, obj: SpendPolicy) -> str:
@@ -115,6 +115,23 @@ class SpendPolicyAdmin(OrganizationScopedAdmin):
             "",
             "<div>{}: ${} of ${}{}</div>",
             ((r["window"], f"{r['spent_usd']:.4f}", r["limit_usd"], r["note"]) for r in rows),
+        )
+
+    @admin.display(description="members (default per member)")
+    def members_now(self, obj: SpendPolicy) -> str:
+        """Each materialised member with its spend in the current windows (aggregated)."""
+        if not obj.pk or obj.kind != SpendPolicy.Kind.DEFAULT_PER_MEMBER:
+            return "-"
+        rows = member_spend(obj)
+        if not rows:
+            return "no member has called yet"
+        return format_html_join(
+            "",
+            "<div>{}: {}</div>",
+            (
+                (r["member"], ", ".join(f"{w} ${v:.4f}" for w, v in r["windows"].items()) or "$0")
+                for r in rows
+            ),
         )
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:

@@ -74,9 +74,7 @@ def usage_rows(since: dt.datetime, until: dt.datetime) -> QuerySet[Any]:
 def usage_cost(rule: PolicyRule, member: str, since: dt.datetime, until: dt.datetime) -> Decimal:
     """USD spent by (rule, member) on calls started in [since, until)."""
     row = (
-        usage_rows(since, until)
-        .filter(usage_filter(rule, member))
-        .aggregate(**_cost_aggregates())
+        usage_rows(since, until).filter(usage_filter(rule, member)).aggregate(**_cost_aggregates())
     )
     return _cost_of(row, rule)
 
@@ -183,3 +181,23 @@ def current_spend(policy: SpendPolicy) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def member_spend(policy: SpendPolicy, limit: int = 50) -> list[dict[str, Any]]:
+    """Materialised members of a default-per-member policy with their current-window totals
+    (from the last aggregation), the biggest spenders first."""
+    from django.utils import timezone
+
+    from policies.models_spend import SpendPolicyMember, SpendTotal
+    from policies.spend_windows import window_start
+
+    now = timezone.now()
+    starts = {w.window: window_start(w.window, now) for w in policy.windows.all()}
+    totals: dict[str, dict[str, float]] = {}
+    for t in SpendTotal.objects.filter(policy=policy, window__in=starts.keys()):
+        if t.window_start == starts[t.window]:
+            totals.setdefault(t.member, {})[t.window] = float(t.spent_usd)
+    members = SpendPolicyMember.objects.filter(policy=policy).values_list("member", flat=True)
+    rows = [{"member": m, "windows": totals.get(m, {})} for m in members]
+    rows.sort(key=lambda r: -max(r["windows"].values(), default=0.0))
+    return rows[:limit]

@@ -119,3 +119,30 @@ def test_deleting_a_limit_is_audited(org_admin: Any) -> None:
     assert response.status_code == 302
     assert not SpendPolicy.objects.exists()
     assert AuditLogEntry.objects.get(action="spend_policy.delete").before["name"] == "team cap"
+
+
+def test_a_per_member_policy_lists_its_members_and_their_spend(org_admin: Any) -> None:
+    import datetime as dt
+    import uuid
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from policies.models_spend import SpendPolicyMember
+    from policies.spend_services import spend_totals_aggregate
+    from tracing.models import UsageRecord
+
+    p = policy(org_admin, "each key", "api_key", {"daily": "5"}, kind="default_per_member")
+    SpendPolicyMember.objects.create(policy=p, member=f"key:{org_admin.key.pk}")
+    UsageRecord.objects.create(
+        run_id=uuid.uuid4(),
+        started_at=timezone.now() - dt.timedelta(seconds=1),
+        organization_id=org_admin.organization.pk,
+        workspace_id=org_admin.workspace.pk,
+        key_id=org_admin.key.pk,
+        status="success",
+        cost_usd=Decimal("1.25"),
+    )
+    spend_totals_aggregate()
+    page = client_for(org_admin).get(f"{URL}{p.pk}/change/").content.decode()
+    assert f"key:{org_admin.key.pk}: daily $1.2500" in page
