@@ -135,6 +135,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's and API docs' static files under gunicorn/uvicorn (no web server needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -210,6 +212,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+# WhiteNoise serves straight from the apps' static folders when collectstatic has not been run
+# (make run / make serve work without it); `manage.py collectstatic` then serves compressed copies.
+WHITENOISE_USE_FINDERS = True
 
 LOGGING = {
     "version": 1,
