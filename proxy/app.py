@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
-import uuid
 from typing import Any
 
 import orjson
@@ -36,6 +36,9 @@ from proxy.request import extract_key, gateway_options, upstream_headers, upstre
 from proxy.upstream import Upstream
 
 logger = logging.getLogger(__name__)
+
+# The caller's gateway key headers: never copied into call.headers.
+KEY_HEADERS = frozenset((b"authorization", b"x-api-key", b"x-goog-api-key"))
 
 Scope = dict[str, Any]
 Receive = Any
@@ -93,7 +96,7 @@ class ProxyApp:
         try:
             if route is None:
                 raise PathNotAllowed()
-            table = await self.auth.current()
+            table = self.auth.fresh() or await self.auth.current()
             entry = table.authenticate(extract_key(scope["headers"], scope["query_string"]))
             if entry.ctx is None:
                 table.authorize(entry)  # organization-scoped key: 403, nothing to record
@@ -123,7 +126,7 @@ class ProxyApp:
             self.inflight -= 1
 
     def _new_call(self, ctx: RequestContext, route: routing.Route, scope: Scope) -> ProxyCall:
-        run_id = uuid.uuid4().hex
+        run_id = new_run_id()
         record = CallRecord(
             run_id=run_id,
             trace_id=run_id,
@@ -161,15 +164,17 @@ class ProxyApp:
     ) -> tuple[bytes, UpstreamSecret]:
         """Read the body, learn model and stream, check the secret: 400/413/424 before gates."""
         headers = scope["headers"]
-        project, metadata = gateway_options(headers)
+        received: dict[str, str] = {}
+        options = False  # any x-gateway-* header (most calls have none: one pass is enough)
+        for name, value in headers:
+            if name not in KEY_HEADERS:
+                received[name.decode("latin-1")] = value.decode("latin-1")
+                options = options or name.startswith(b"x-gateway-")
+        project, metadata = gateway_options(headers) if options else (None, {})
         call.record.project_name = project or "gateway"
         call.record.request_metadata = metadata
-        call.headers = {
-            k.decode("latin-1"): v.decode("latin-1")
-            for k, v in headers
-            if k not in (b"authorization", b"x-api-key", b"x-goog-api-key")
-        }
-        call.record.user_agent = call.headers.get("user-agent", "")[:300]
+        call.headers = received
+        call.record.user_agent = received.get("user-agent", "")[:300]
         raw = await read_body(receive, headers, self.max_body)
         if scope["method"] == "POST":
             call.body = parse_body(raw)
@@ -215,7 +220,13 @@ class ProxyApp:
         if session is None:  # the lifespan start-up has not run (or shutdown has)
             raise ProxyError("the gateway is not serving yet", status=503)
         resp = await forward.open_upstream(
-            session, scope["method"], url, headers, body, self.upstream.timeout
+            session,
+            scope["method"],
+            url,
+            headers,
+            body,
+            self.upstream.timeout,
+            user_agent="user-agent" in call.headers,
         )
         call.http_status = call.record.http_status = resp.status
         streamed = resp.headers.get("content-type", "").startswith("text/event-stream")
@@ -287,6 +298,15 @@ class ProxyApp:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def new_run_id() -> str:
+    """A random UUID version 4 as 32 hex digits (what uuid.uuid4().hex gives, at a fraction of
+    its cost: no UUID object and no int round trip on the hot path)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:

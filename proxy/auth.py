@@ -159,6 +159,13 @@ class AuthState:
         self.table = table
         self._generation = generation
 
+    def fresh(self) -> AuthTable | None:
+        """The table when current() would return it without a rebuild (the usual case), else
+        None: a synchronous fast path that spares the request a coroutine."""
+        if self._generation == invalidation.generation():
+            return self.table
+        return None
+
     async def current(self) -> AuthTable:
         """The table to serve with, rebuilt first if this process changed the data since.
 

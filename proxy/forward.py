@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 Send = Any
 Receive = Any
+_NO_USER_AGENT = ("User-Agent",)
 
 
 def gateway_metadata(call: ProxyCall, outcome: str) -> dict[str, Any]:
@@ -41,11 +42,13 @@ def gateway_metadata(call: ProxyCall, outcome: str) -> dict[str, Any]:
 
 
 def _response_headers(resp: aiohttp.ClientResponse, call: ProxyCall) -> list[tuple[bytes, bytes]]:
-    headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in resp.headers.items()
-        if name.lower() not in DROP_RESPONSE
-    ]
+    """The upstream's headers as it sent them (raw bytes: no decode/re-encode per header),
+    minus DROP_RESPONSE, plus x-gateway-metadata. Names are lowercased for ASGI."""
+    headers = []
+    for name, value in resp.raw_headers:
+        name = name.lower()
+        if name not in DROP_RESPONSE:
+            headers.append((name, value))
     outcome = "success" if resp.status < 400 else "error"
     headers.append((b"x-gateway-metadata", metadata_header(gateway_metadata(call, outcome))))
     return headers
@@ -68,11 +71,21 @@ async def open_upstream(
     headers: list[tuple[str, str]],
     body: bytes,
     timeout: aiohttp.ClientTimeout,
+    *,
+    user_agent: bool,
 ) -> aiohttp.ClientResponse:
-    """The upstream response (headers read), or 504 / 502 in the caller's dialect."""
+    """The upstream response (headers read), or 504 / 502 in the caller's dialect.
+
+    `user_agent`: the caller sent one (forwarded in `headers`); without it, none goes upstream
+    (aiohttp's own is skipped)."""
     try:
         return await session.request(
-            method, URL(url, encoded=True), headers=headers, data=body or None, timeout=timeout
+            method,
+            URL(url, encoded=True),
+            headers=headers,
+            data=body or None,
+            timeout=timeout,
+            skip_auto_headers=None if user_agent else _NO_USER_AGENT,
         )
     except TimeoutError as exc:
         raise UpstreamTimeout("the upstream provider did not answer in time") from exc

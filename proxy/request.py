@@ -32,23 +32,24 @@ _DROP = frozenset(
         b"x-goog-api-key",
     }
 )
-# Response headers not passed back: hop-by-hop, and those the server sets itself.
+# Response headers not passed back: hop-by-hop, and those the server sets itself
+# (lowercase bytes, compared with the upstream's raw header names lowercased).
 DROP_RESPONSE = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "content-encoding",
-        "date",
-        "server",
-        "set-cookie",
-        "alt-svc",
-        "strict-transport-security",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"content-encoding",
+        b"date",
+        b"server",
+        b"set-cookie",
+        b"alt-svc",
+        b"strict-transport-security",
     }
 )
 

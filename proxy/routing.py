@@ -53,12 +53,18 @@ def dialect_of(path: str) -> str | None:
     return None
 
 
+# The static routes built once (Route is immutable, so every call can share its route).
+_STATIC_ROUTES: dict[tuple[str, str], Route] = {
+    key: Route(dialect=dialect, endpoint=endpoint, upstream_path=key[1][len(dialect) + 1 :])
+    for key, (dialect, endpoint) in _STATIC.items()
+}
+
+
 def match(method: str, path: str) -> Route | None:
     """The route of an allow-listed (method, path), or None."""
-    static = _STATIC.get((method, path))
+    static = _STATIC_ROUTES.get((method, path))
     if static is not None:
-        dialect, endpoint = static
-        return Route(dialect=dialect, endpoint=endpoint, upstream_path=path[len(dialect) + 1 :])
+        return static
     if method == "POST":
         found = _GEMINI_RE.match(path)
         if found is not None:

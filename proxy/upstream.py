@@ -34,7 +34,8 @@ class Upstream:
             connector=connector,
             timeout=self.timeout,
             auto_decompress=True,
-            skip_auto_headers=("User-Agent",),
+            # No session-wide skip_auto_headers: aiohttp would rebuild a header multidict per
+            # request for it. forward.open_upstream skips User-Agent only for callers sending none.
             cookie_jar=aiohttp.DummyCookieJar(),  # never carry one caller's cookies to another
         )
 
