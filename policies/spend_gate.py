@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -58,21 +59,19 @@ class _SnapshotHolder:
     (a call that finds it older waits for the reload: that is the bound on how soon another
     process's change applies without Redis), and reloaded before the next call after a change
     committed in this process (invalidation.generation()) or announced on the Redis
-    invalidation channel (a listener task per process): with Redis, at once everywhere."""
+    invalidation channel (_RemoteInvalidations): with Redis, at once everywhere."""
 
     def __init__(self) -> None:
         self.snapshot: SpendSnapshot | None = None
         self.generation = -1
         self.loaded_at = 0.0
-        self.invalidations = 0  # messages received from the invalidation channel
-        self.loaded_invalidations = 0  # how many of them the current snapshot reflects
+        self.loaded_invalidations = -1  # _remote.count the current snapshot reflects
         self._loading: asyncio.Task[None] | None = None
-        self._listener: asyncio.Task[None] | None = None
 
     async def _load(self, generation: int) -> None:
         # Until this load completes, concurrent calls still see the snapshot as stale and wait
         # for it (never serve the old one); a message arriving meanwhile keeps it stale.
-        seen = self.invalidations
+        seen = _remote.count
         snapshot = await _in_db_thread(load_snapshot)
         self.snapshot, self.generation, self.loaded_at = snapshot, generation, time.monotonic()
         self.loaded_invalidations = seen
@@ -84,10 +83,11 @@ class _SnapshotHolder:
         return task
 
     async def get(self) -> SpendSnapshot:
-        self._ensure_listener()
+        if settings.REDIS_URL:
+            _remote.ensure(settings.REDIS_URL)
         generation = invalidation.generation()
         stale = (
-            self.invalidations != self.loaded_invalidations
+            _remote.count != self.loaded_invalidations
             or time.monotonic() - self.loaded_at > settings.GATEWAY_SPEND_REFRESH_SECONDS
         )
         if self.snapshot is None or stale or generation != self.generation:
@@ -96,44 +96,45 @@ class _SnapshotHolder:
             raise SpendUnavailable("spend policies cannot be read yet")
         return self.snapshot
 
-    def _ensure_listener(self) -> None:
-        task = self._listener
-        if not settings.REDIS_URL:
-            return
-        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-            self._listener = asyncio.ensure_future(self._listen(settings.REDIS_URL))
 
-    async def _listen(self, url: str) -> None:
-        """Mark the snapshot stale on every policy invalidation message; reconnect with a
-        bounded back-off (meanwhile the timer refresh still applies changes). Nothing is
-        awaited on the way out unless the task is cancelled: when the loop itself is discarded
-        (process or test shutdown) the coroutine is closed without awaiting."""
-        import redis.asyncio as aioredis
+class _RemoteInvalidations:
+    """One daemon thread per process, subscribed to the Redis invalidation channel, counting
+    policy messages. A thread rather than an event-loop task: it outlives any one loop, never
+    has to be cancelled (a discarded loop cannot hang on it) and costs calls nothing."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def ensure(self, url: str) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, args=(url,), name="spend-invalidation", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self, url: str) -> None:
+        import redis
 
         delay = 1.0
         while True:
-            client = aioredis.Redis.from_url(url)
-            pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(invalidation.CHANNEL)
+                client = redis.Redis.from_url(url, socket_connect_timeout=2)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(invalidation.CHANNEL)
                 delay = 1.0
-                async for message in pubsub.listen():
+                for message in pubsub.listen():
                     data = message.get("data")
-                    if (
-                        message.get("type") == "message"
-                        and isinstance(data, bytes)
-                        and data.startswith(b"policies.")
-                    ):
-                        self.invalidations += 1
-            except asyncio.CancelledError:
-                await pubsub.aclose()
-                await client.aclose()
-                raise
-            except (OSError, RedisError):
-                await pubsub.aclose()
-                await client.aclose()
-                await asyncio.sleep(delay)
+                    if isinstance(data, bytes) and data.startswith(b"policies."):
+                        self.count += 1  # one writer (this thread); readers compare only
+            except (OSError, redis.RedisError):
+                time.sleep(delay)  # meanwhile the refresh bound still applies changes
                 delay = min(delay * 2, 30.0)
+
+
+_remote = _RemoteInvalidations()
 
 
 @dataclass(slots=True)
