@@ -259,31 +259,14 @@ def member_set(
     (ORGANIZATION_USER unless `org_role` says otherwise)."""
     org = workspace.organization
     member_check(workspace=workspace, role=role, org_role=org_role)
-    org_member = OrganizationMember.objects.filter(organization=org, user=user).first()
-    if org_member is None:
-        org_member = OrganizationMember.objects.create(
+    if org_role is not None:
+        org_member_set(organization=org, user=user, role=org_role, actor=actor)
+    elif not OrganizationMember.objects.filter(organization=org, user=user).exists():
+        org_member_set(
             organization=org,
             user=user,
-            role=org_role or Role.objects.get(builtin=True, name="ORGANIZATION_USER"),
-        )
-        audit_record(
-            action="org_member.create",
-            obj=org_member,
+            role=Role.objects.get(builtin=True, name="ORGANIZATION_USER"),
             actor=actor,
-            organization=org,
-            after={"user": user.get_username(), "role": org_member.role.name},
-        )
-    elif org_role is not None and org_member.role_id != org_role.pk:
-        before = {"role": org_member.role.name}
-        org_member.role = org_role
-        org_member.save(update_fields=["role"])
-        audit_record(
-            action="org_member.update",
-            obj=org_member,
-            actor=actor,
-            organization=org,
-            before=before,
-            after={"role": org_role.name},
         )
     member = WorkspaceMember.objects.filter(workspace=workspace, user=user).first()
     if member is None:
