@@ -69,7 +69,9 @@ def _builtin_roles(request: Any) -> None:
     existing = set(Role.objects.filter(builtin=True).values_list("name", flat=True))
     for name, (scope, permissions) in BUILTIN_ROLES.items():
         if name not in existing:
-            Role.objects.create(name=name, builtin=True, scope=scope, permissions=sorted(permissions))
+            Role.objects.create(
+                name=name, builtin=True, scope=scope, permissions=sorted(permissions)
+            )
 
 
 @pytest.fixture(autouse=True)
@@ -89,12 +91,21 @@ class Persona:
 
 
 def make_persona(
-    *, email: str, org_slug: str, ws_slug: str, role_name: str, org_role_name: str = "ORGANIZATION_USER",
-    plan: str = "basic", gateway_enabled: bool = True, staff: bool = True,
+    *,
+    email: str,
+    org_slug: str,
+    ws_slug: str,
+    role_name: str,
+    org_role_name: str = "ORGANIZATION_USER",
+    plan: str = "basic",
+    gateway_enabled: bool = True,
+    staff: bool = True,
 ) -> Persona:
     from orgs import services
 
-    org = services.organization_upsert(slug=org_slug, plan=plan, llm_gateway_enabled=gateway_enabled)
+    org = services.organization_upsert(
+        slug=org_slug, plan=plan, llm_gateway_enabled=gateway_enabled
+    )
     ws = services.workspace_upsert(organization=org, slug=ws_slug)
     user = services.user_get_or_create(email=email)
     user.set_password(Persona.password)
@@ -107,25 +118,40 @@ def make_persona(
         org_role=Role.objects.get(builtin=True, name=org_role_name),
     )
     created = services.api_key_create(
-        organization=org, workspace=ws, role=Role.objects.get(builtin=True, name=role_name),
-        user=user, name=f"{email} key",
+        organization=org,
+        workspace=ws,
+        role=Role.objects.get(builtin=True, name=role_name),
+        user=user,
+        name=f"{email} key",
     )
-    return Persona(user=user, organization=org, workspace=ws, key=created.api_key, plaintext_key=created.plaintext)
+    return Persona(
+        user=user,
+        organization=org,
+        workspace=ws,
+        key=created.api_key,
+        plaintext_key=created.plaintext,
+    )
 
 
 @pytest.fixture
 def owner(db: Any) -> Persona:
-    return make_persona(email="alice@acme.test", org_slug="acme", ws_slug="main", role_name="WORKSPACE_ADMIN")
+    return make_persona(
+        email="alice@acme.test", org_slug="acme", ws_slug="main", role_name="WORKSPACE_ADMIN"
+    )
 
 
 @pytest.fixture
 def member(owner: Persona) -> Persona:
-    return make_persona(email="bob@acme.test", org_slug="acme", ws_slug="main", role_name="WORKSPACE_USER")
+    return make_persona(
+        email="bob@acme.test", org_slug="acme", ws_slug="main", role_name="WORKSPACE_USER"
+    )
 
 
 @pytest.fixture
 def readonly_member(owner: Persona) -> Persona:
-    return make_persona(email="dora@acme.test", org_slug="acme", ws_slug="main", role_name="WORKSPACE_VIEWER")
+    return make_persona(
+        email="dora@acme.test", org_slug="acme", ws_slug="main", role_name="WORKSPACE_VIEWER"
+    )
 
 
 @pytest.fixture

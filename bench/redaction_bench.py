@@ -175,7 +175,9 @@ class Harness:
             record=CallRecord(run_id="r", trace_id="t", started_at=time.time()),
         )
 
-    async def added_ms(self, body: dict[str, Any], dialect: str, endpoint: str) -> tuple[float, float]:
+    async def added_ms(
+        self, body: dict[str, Any], dialect: str, endpoint: str
+    ) -> tuple[float, float]:
         """(wall ms, CPU ms of this process) for one call's redaction."""
         call = self.call(body, dialect, endpoint)
         started, cpu = time.perf_counter(), time.process_time()
@@ -187,8 +189,10 @@ class Harness:
 def _report(label: str, samples: list[tuple[float, float]], target: str) -> None:
     wall = [w for w, _c in samples]
     cpu = [c for _w, c in samples]
-    print(f"{label}: p50 {statistics.median(wall):.2f} ms wall, {statistics.median(cpu):.2f} ms CPU; "
-          f"p90 {_p(wall, 0.9):.2f} ms wall  (target {target})")
+    print(
+        f"{label}: p50 {statistics.median(wall):.2f} ms wall, {statistics.median(cpu):.2f} ms CPU; "
+        f"p90 {_p(wall, 0.9):.2f} ms wall  (target {target})"
+    )
 
 
 async def bench_requests(rounds: int) -> None:

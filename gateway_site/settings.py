@@ -78,10 +78,10 @@ def parse_database_url(url: str) -> dict[str, object]:
     }
 
 
-DEV_SECRET_KEY = "dev-insecure-gateway-secret-key-change-me"  # noqa: S105
+DEV_SECRET_KEY = "dev-insecure-gateway-secret-key-change-me"
 # A valid Fernet key used only for development; refused when DEBUG=False.
-DEV_SECRETS_KEY = "ZGV2LWluc2VjdXJlLWdhdGV3YXktc2VjcmV0cy1rZXk="  # noqa: S105
-DEV_KEY_PEPPER = "dev-insecure-gateway-key-pepper"  # noqa: S105
+DEV_SECRETS_KEY = "ZGV2LWluc2VjdXJlLWdhdGV3YXktc2VjcmV0cy1rZXk="
+DEV_KEY_PEPPER = "dev-insecure-gateway-key-pepper"
 
 DEBUG = env_bool("DEBUG", "True")
 SECRET_KEY = env_secret("SECRET_KEY", DEV_SECRET_KEY)
@@ -97,7 +97,9 @@ GATEWAY_SECRETS_KEYS = [
 # Key pepper(s) for the HMAC of gateway keys: "id:value" pairs, newest first. A key hashed
 # under an older pepper still verifies and is re-hashed under the newest on its next use.
 GATEWAY_KEY_PEPPERS = [
-    p.strip() for p in env_secret("GATEWAY_KEY_PEPPERS", f"1:{DEV_KEY_PEPPER}").split(",") if p.strip()
+    p.strip()
+    for p in env_secret("GATEWAY_KEY_PEPPERS", f"1:{DEV_KEY_PEPPER}").split(",")
+    if p.strip()
 ]
 
 if not DEBUG:
@@ -111,7 +113,9 @@ if not DEBUG:
     if any(p.endswith(DEV_KEY_PEPPER) for p in GATEWAY_KEY_PEPPERS):
         raise ImproperlyConfigured("DEBUG=False with the development GATEWAY_KEY_PEPPERS")
     if "*" in ALLOWED_HOSTS:
-        raise ImproperlyConfigured("DEBUG=False with ALLOWED_HOSTS=*: list the gateway's host names")
+        raise ImproperlyConfigured(
+            "DEBUG=False with ALLOWED_HOSTS=*: list the gateway's host names"
+        )
 
 INSTALLED_APPS = [
     "orgs.apps.GatewayAdminConfig",  # django.contrib.admin with the product UI site
@@ -182,7 +186,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
 else:

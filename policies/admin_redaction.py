@@ -40,13 +40,17 @@ SUBJECT_FIELDS = ("organization", "scope", "workspace", "api_key", "user")
 
 class RedactionPolicyForm(forms.ModelForm):
     pii_rules = forms.MultipleChoiceField(
-        choices=rule_choices("pii"), widget=forms.CheckboxSelectMultiple, required=False, help_text=NER_NOTE
+        choices=rule_choices("pii"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=NER_NOTE,
     )
     secret_rules = forms.MultipleChoiceField(
         choices=rule_choices("secrets"), widget=forms.CheckboxSelectMultiple, required=False
     )
     custom_patterns = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}), required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        required=False,
         help_text="One NAME=REGEX per line, at most 10. Each is tested against adversarial "
         "input when saved; a slow (catastrophic) pattern is refused.",
     )
@@ -93,7 +97,9 @@ class RedactionPolicyForm(forms.ModelForm):
     def _post_clean(self) -> None:
         """Copy the data onto the instance but leave validation to the service (a second policy
         for the same subject updates the existing one, as the CLI does)."""
-        self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
+        self.instance = construct_instance(
+            self, self.instance, self._meta.fields, self._meta.exclude
+        )
 
 
 @admin.register(RedactionPolicy)
@@ -101,17 +107,31 @@ class RedactionPolicyAdmin(OrganizationScopedAdmin):
     admin_section = "Settings → Gateway → LLM Gateway"
     required_permission = "organization:manage"
     form = RedactionPolicyForm
-    list_display = ("name", "organization", "scope", "subject", "enabled", "pii_enabled", "secrets_enabled",
-                    "timeout_ms", "on_timeout")
+    list_display = (
+        "name",
+        "organization",
+        "scope",
+        "subject",
+        "enabled",
+        "pii_enabled",
+        "secrets_enabled",
+        "timeout_ms",
+        "on_timeout",
+    )
     list_filter = ("scope", "enabled", "pii_enabled", "secrets_enabled")
     search_fields = ("name",)
     fieldsets = (
-        ("Applies to (the most specific policy wins: API key, user, workspace, organization)",
-         {"fields": SUBJECT_FIELDS}),
+        (
+            "Applies to (the most specific policy wins: API key, user, workspace, organization)",
+            {"fields": SUBJECT_FIELDS},
+        ),
         ("Policy", {"fields": ("name", "enabled")}),
         ("PII", {"fields": ("pii_enabled", "pii_rules")}),
         ("Secrets", {"fields": ("secrets_enabled", "secret_rules", "custom_patterns")}),
-        ("Behaviour", {"fields": ("scan_system_prompts", "restore_responses", "timeout_ms", "on_timeout")}),
+        (
+            "Behaviour",
+            {"fields": ("scan_system_prompts", "restore_responses", "timeout_ms", "on_timeout")},
+        ),
     )
 
     @admin.display(description="subject")
@@ -131,7 +151,9 @@ class RedactionPolicyAdmin(OrganizationScopedAdmin):
         elif db_field.name == "user":
             qs = get_user_model().objects.all()
             kwargs["queryset"] = (
-                qs if org_ids is None else qs.filter(org_memberships__organization_id__in=org_ids).distinct()
+                qs
+                if org_ids is None
+                else qs.filter(org_memberships__organization_id__in=org_ids).distinct()
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -140,9 +162,15 @@ class RedactionPolicyAdmin(OrganizationScopedAdmin):
             messages.info(request, NER_NOTE)
         return super().changelist_view(request, extra_context)
 
-    def save_model(self, request: HttpRequest, obj: RedactionPolicy, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: RedactionPolicy, form: Any, change: bool
+    ) -> None:
         data = form.cleaned_data
-        subject = {k: getattr(obj, k) for k in SUBJECT_FIELDS} if change else {k: data.get(k) for k in SUBJECT_FIELDS}
+        subject = (
+            {k: getattr(obj, k) for k in SUBJECT_FIELDS}
+            if change
+            else {k: data.get(k) for k in SUBJECT_FIELDS}
+        )
         fields = {k: data[k] for k in EDITABLE_FIELDS if k in data}
         if not fields.get("name"):
             fields.pop("name", None)

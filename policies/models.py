@@ -1,4 +1,3 @@
-
 # Create your models here.
 
 from policies.models_redaction import RedactionPolicy  # noqa: F401

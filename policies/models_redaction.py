@@ -51,7 +51,11 @@ class RedactionPolicy(models.Model):
     )
     scope = models.CharField(max_length=20, choices=Scope.choices)
     workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="redaction_policies"
+        Workspace,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="redaction_policies",
     )
     api_key = models.ForeignKey(
         ApiKey, on_delete=models.CASCADE, null=True, blank=True, related_name="redaction_policies"
@@ -77,7 +81,10 @@ class RedactionPolicy(models.Model):
     )
     timeout_ms = models.PositiveIntegerField("scan time limit (ms)", default=2000)
     on_timeout = models.CharField(
-        "on timeout or scanner failure", max_length=10, choices=OnTimeout.choices, default=OnTimeout.BLOCK
+        "on timeout or scanner failure",
+        max_length=10,
+        choices=OnTimeout.choices,
+        default=OnTimeout.BLOCK,
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -95,10 +102,14 @@ class RedactionPolicy(models.Model):
                 name="redaction_one_per_org",
             ),
             models.UniqueConstraint(
-                fields=("workspace",), condition=models.Q(scope="workspace"), name="redaction_one_per_ws"
+                fields=("workspace",),
+                condition=models.Q(scope="workspace"),
+                name="redaction_one_per_ws",
             ),
             models.UniqueConstraint(
-                fields=("api_key",), condition=models.Q(scope="api_key"), name="redaction_one_per_key"
+                fields=("api_key",),
+                condition=models.Q(scope="api_key"),
+                name="redaction_one_per_key",
             ),
             models.UniqueConstraint(
                 fields=("organization", "user"),

@@ -42,7 +42,9 @@ def _probes(pattern: str) -> list[str]:
 def validate_pattern(name: str, pattern: str) -> None:
     """Raise ValidationError with a one-line reason when `pattern` is unusable or too slow."""
     if not NAME_RE.match(name or ""):
-        raise ValidationError(f"custom pattern name {name!r}: use a letter then letters, digits or _ (max 40)")
+        raise ValidationError(
+            f"custom pattern name {name!r}: use a letter then letters, digits or _ (max 40)"
+        )
     if not pattern or len(pattern) > MAX_PATTERN_LENGTH:
         raise ValidationError(f"custom pattern {name!r}: 1 to {MAX_PATTERN_LENGTH} characters")
     try:

@@ -41,6 +41,7 @@ _NER_TYPES = {"PERSON": "PERSON", "LOCATION": "LOCATION", "GPE": "LOCATION", "NR
 _NER_RULE_FOR_ENTITY = {"PERSON": "person", "LOCATION": "location", "NRP": "nrp"}
 CUSTOM_PATTERN_TIMEOUT = 2.0  # seconds, when a scan runs without a deadline (tests, the CLI)
 
+
 @dataclass(frozen=True, slots=True)
 class ScanConfig:
     """What to look for: rule ids and compiled custom patterns; `fingerprint` keys the cache."""
@@ -65,7 +66,9 @@ class _NoContext(ContextAwareEnhancer):
     def __init__(self) -> None:
         super().__init__(0, 0, 0, 0)
 
-    def enhance_using_context(self, text: str, raw_results: list[RecognizerResult], *args: Any, **kwargs: Any) -> list[RecognizerResult]:
+    def enhance_using_context(
+        self, text: str, raw_results: list[RecognizerResult], *args: Any, **kwargs: Any
+    ) -> list[RecognizerResult]:
         return raw_results
 
 
@@ -76,7 +79,9 @@ class CustomRecognizer(GatewayRecognizer):
         remaining = deadline_remaining()
         return CUSTOM_PATTERN_TIMEOUT if remaining is None else remaining
 
-    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None) -> list[RecognizerResult]:
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None
+    ) -> list[RecognizerResult]:
         try:
             return super().analyze(text, entities, nlp_artifacts, regex_flags)
         except TimeoutError as exc:
@@ -101,23 +106,34 @@ class Scanner:
             from presidio_analyzer.nlp_engine import NlpEngineProvider
 
             nlp_engine = NlpEngineProvider(
-                nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": nlp_model}]}
+                nlp_configuration={
+                    "nlp_engine_name": "spacy",
+                    "models": [{"lang_code": "en", "model_name": nlp_model}],
+                }
             ).create_engine()
             registry.add_nlp_recognizer(nlp_engine=nlp_engine)
         else:
             nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
         self.analyzer = AnalyzerEngine(
-            registry=registry, nlp_engine=nlp_engine, supported_languages=["en"],
+            registry=registry,
+            nlp_engine=nlp_engine,
+            supported_languages=["en"],
             context_aware_enhancer=_NoContext(),
         )
-        self._types = {r.supported_entities[0]: r.placeholder_type for r in self.recognizers.values()}
+        self._types = {
+            r.supported_entities[0]: r.placeholder_type for r in self.recognizers.values()
+        }
         self._priority = {r.supported_entities[0]: r.priority for r in self.recognizers.values()}
         self._custom: dict[tuple[tuple[str, str], ...], list[CustomRecognizer]] = {}
         self._lock = threading.Lock()
 
     def _entities(self, text: str, config: ScanConfig) -> list[str]:
         """Entities of the configured rules whose trigger fires in `text` (policies.redaction.prefilter)."""
-        entities = [ENTITY_PREFIX + rid.upper() for rid in triggered(text, config.rule_ids) if rid in self.recognizers]
+        entities = [
+            ENTITY_PREFIX + rid.upper()
+            for rid in triggered(text, config.rule_ids)
+            if rid in self.recognizers
+        ]
         if self.nlp_model:
             entities += [e for e, rid in _NER_RULE_FOR_ENTITY.items() if rid in config.rule_ids]
         return entities
@@ -127,8 +143,12 @@ class Scanner:
             found = self._custom.get(custom)
             if found is None:
                 found = [
-                    CustomRecognizer(rule_id=f"custom_{i}", placeholder_type=custom_type(name),
-                                     patterns=[(name, pattern)], priority=60)
+                    CustomRecognizer(
+                        rule_id=f"custom_{i}",
+                        placeholder_type=custom_type(name),
+                        patterns=[(name, pattern)],
+                        priority=60,
+                    )
                     for i, (name, pattern) in enumerate(custom)
                 ]
                 if len(self._custom) > 256:
@@ -144,7 +164,10 @@ class Scanner:
         if not entities or not text:
             return ()
         results = self.analyzer.analyze(
-            text=text, language="en", entities=entities, ad_hoc_recognizers=ad_hoc or None,
+            text=text,
+            language="en",
+            entities=entities,
+            ad_hoc_recognizers=ad_hoc or None,
         )
         types = dict(self._types)
         priority = dict(self._priority)
@@ -154,13 +177,19 @@ class Scanner:
         candidates = []
         for result in results:
             entity = result.entity_type
-            type_ = (result.recognition_metadata or {}).get("type") or types.get(entity) or _NER_TYPES.get(entity)
+            type_ = (
+                (result.recognition_metadata or {}).get("type")
+                or types.get(entity)
+                or _NER_TYPES.get(entity)
+            )
             if type_ is None:
                 continue
             candidates.append((priority.get(entity, 20), result.start, result.end, type_))
         return resolve_overlaps(candidates)
 
-    def scan_blocks(self, texts: list[str], config: ScanConfig, deadline: float | None = None) -> list[Spans]:
+    def scan_blocks(
+        self, texts: list[str], config: ScanConfig, deadline: float | None = None
+    ) -> list[Spans]:
         """Spans for each text, from the cache when this text was seen under this config."""
         cache = scan_cache()
         fingerprint = config.fingerprint

@@ -61,12 +61,19 @@ class ProviderErrorsUntouched(RestoreFilter):
         return b"" if self._is_error() else super().flush()
 
 
-def _scan(body: dict[str, Any], call: ProxyCall, policy: EffectivePolicy, deadline: float) -> tuple[dict[str, Any], Redaction, bool]:
+def _scan(
+    body: dict[str, Any], call: ProxyCall, policy: EffectivePolicy, deadline: float
+) -> tuple[dict[str, Any], Redaction, bool]:
     copy = orjson.loads(orjson.dumps(body))  # a timeout must leave call.body untouched
     redaction = Redaction(workspace_key(call.ctx.workspace_id))
     changed = redact_body(
-        copy, dialect=call.dialect, endpoint=call.endpoint, scan_system=policy.scan_system,
-        config=policy.config, redaction=redaction, deadline=deadline,
+        copy,
+        dialect=call.dialect,
+        endpoint=call.endpoint,
+        scan_system=policy.scan_system,
+        config=policy.config,
+        redaction=redaction,
+        deadline=deadline,
     )
     return copy, redaction, changed
 
@@ -75,7 +82,8 @@ class RedactionGate:
     def __init__(self) -> None:
         self.table = PolicyTable()
         self.executor = ThreadPoolExecutor(
-            max_workers=getattr(settings, "GATEWAY_REDACTION_THREADS", 2), thread_name_prefix="redaction"
+            max_workers=getattr(settings, "GATEWAY_REDACTION_THREADS", 2),
+            thread_name_prefix="redaction",
         )
 
     async def before(self, call: ProxyCall) -> None:
@@ -83,8 +91,10 @@ class RedactionGate:
             return
         ctx = call.ctx
         policy = await self.table.effective(
-            organization_id=ctx.organization_id, workspace_id=ctx.workspace_id,
-            key_id=ctx.key_id, user_id=ctx.user_id,
+            organization_id=ctx.organization_id,
+            workspace_id=ctx.workspace_id,
+            key_id=ctx.key_id,
+            user_id=ctx.user_id,
         )
         if policy is None:
             return
@@ -107,7 +117,9 @@ class RedactionGate:
             if policy.restore:
                 call.response_filters.append(ProviderErrorsUntouched(redaction.mapping, call))
 
-    async def _run(self, call: ProxyCall, policy: EffectivePolicy) -> tuple[dict[str, Any], Redaction, bool] | str:
+    async def _run(
+        self, call: ProxyCall, policy: EffectivePolicy
+    ) -> tuple[dict[str, Any], Redaction, bool] | str:
         """The scan's result, or the reason it has none."""
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + policy.timeout_s
@@ -120,9 +132,14 @@ class RedactionGate:
             logger.error("redaction scan failed: %s", type(exc).__name__)
             return f"the redaction scanner failed ({type(exc).__name__})"
 
-    def _fail(self, call: ProxyCall, policy: EffectivePolicy, entry: dict[str, Any], reason: str) -> None:
+    def _fail(
+        self, call: ProxyCall, policy: EffectivePolicy, entry: dict[str, Any], reason: str
+    ) -> None:
         results = call.record.policy_results
-        results["redaction"] = {"error": reason, "action": "block" if policy.block_on_failure else "allow"}
+        results["redaction"] = {
+            "error": reason,
+            "action": "block" if policy.block_on_failure else "allow",
+        }
         if not policy.block_on_failure:
             results.setdefault("passed", []).append(entry)
             call.metadata["redaction"] = "skipped: " + reason

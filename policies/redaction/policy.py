@@ -55,11 +55,18 @@ def snapshot_of(policy: Any) -> EffectivePolicy:
         rules -= NER_RULE_IDS
     custom = tuple((c["name"], c["pattern"]) for c in policy.custom_patterns or ())
     return EffectivePolicy(
-        id=policy.pk, name=policy.name, scope=policy.scope, organization_id=policy.organization_id,
-        workspace_id=policy.workspace_id, api_key_id=policy.api_key_id, user_id=policy.user_id,
+        id=policy.pk,
+        name=policy.name,
+        scope=policy.scope,
+        organization_id=policy.organization_id,
+        workspace_id=policy.workspace_id,
+        api_key_id=policy.api_key_id,
+        user_id=policy.user_id,
         config=ScanConfig(rule_ids=frozenset(rules), custom=custom),
-        scan_system=policy.scan_system_prompts, restore=policy.restore_responses,
-        timeout_s=policy.timeout_ms / 1000, block_on_failure=policy.on_timeout == "block",
+        scan_system=policy.scan_system_prompts,
+        restore=policy.restore_responses,
+        timeout_s=policy.timeout_ms / 1000,
+        block_on_failure=policy.on_timeout == "block",
     )
 
 
@@ -119,7 +126,9 @@ class PolicyTable:
             return
         self._table, self._generation, self._loaded_at = table, generation, time.monotonic()
 
-    async def effective(self, *, organization_id: int, workspace_id: int, key_id: int | None, user_id: int | None) -> EffectivePolicy | None:
+    async def effective(
+        self, *, organization_id: int, workspace_id: int, key_id: int | None, user_id: int | None
+    ) -> EffectivePolicy | None:
         if self._stale():
             await self._reload()
         policies = (self._table or {}).get(organization_id, [])

@@ -40,7 +40,10 @@ TRIGGERS: dict[str, tuple[str, str]] = {
     "private_key": (r"PRIVATE KEY", ""),
     "connection_password": (r"://[^\s/@'\"`]*:[^\s@/'\"`]*@", ""),
     "gateway_key": (r"gw_(?:sk|pt)_", ""),
-    "assigned_secret": (r"[\"'`][A-Za-z0-9]{20}", r"pass|pwd|secret|token|key|auth|credential|bearer"),
+    "assigned_secret": (
+        r"[\"'`][A-Za-z0-9]{20}",
+        r"pass|pwd|secret|token|key|auth|credential|bearer",
+    ),
 }
 
 _COMPILED: dict[str, tuple[re.Pattern[str] | None, re.Pattern[str] | None]] = {

@@ -95,7 +95,9 @@ class GatewayRecognizer(PatternRecognizer):
         for compiled in self.compiled:
             # Releasing the GIL costs more than it gives on a small block.
             concurrent = len(text) > 16384
-            for match in compiled.finditer(text, timeout=self.match_timeout(), concurrent=concurrent):
+            for match in compiled.finditer(
+                text, timeout=self.match_timeout(), concurrent=concurrent
+            ):
                 start, end = match.span("v") if "v" in compiled.groupindex else match.span()
                 span = self.refine(text, start, end, match)
                 if span is None:
@@ -231,7 +233,49 @@ def _email_validator(value: str, match: Any) -> bool:
 
 
 _FILE_EXTENSIONS = frozenset(
-    ["png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "js", "mjs", "cjs", "ts", "tsx", "jsx", "py", "rb", "go", "rs", "java", "kt", "css", "scss", "html", "json", "yaml", "yml", "toml", "md", "txt", "lock", "sh", "log", "xml", "csv", "pdf", "zip", "gz", "tar", "wasm", "map", "vue"]
+    [
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "svg",
+        "webp",
+        "ico",
+        "bmp",
+        "js",
+        "mjs",
+        "cjs",
+        "ts",
+        "tsx",
+        "jsx",
+        "py",
+        "rb",
+        "go",
+        "rs",
+        "java",
+        "kt",
+        "css",
+        "scss",
+        "html",
+        "json",
+        "yaml",
+        "yml",
+        "toml",
+        "md",
+        "txt",
+        "lock",
+        "sh",
+        "log",
+        "xml",
+        "csv",
+        "pdf",
+        "zip",
+        "gz",
+        "tar",
+        "wasm",
+        "map",
+        "vue",
+    ]
 )
 
 
@@ -243,75 +287,157 @@ def build_recognizers() -> list[GatewayRecognizer]:
     end = r"(?![A-Za-z0-9_-])"
     return [
         GatewayEmailRecognizer(
-            rule_id="email", placeholder_type="EMAIL", priority=40, validator=_email_validator,
-            patterns=[("email", r"(?P<v>(?<=[A-Za-z0-9_%+-])@"
-                       r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
-                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24})"
-                       r"(?![\w-]|\.[A-Za-z0-9])")],
+            rule_id="email",
+            placeholder_type="EMAIL",
+            priority=40,
+            validator=_email_validator,
+            patterns=[
+                (
+                    "email",
+                    r"(?P<v>(?<=[A-Za-z0-9_%+-])@"
+                    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24})"
+                    r"(?![\w-]|\.[A-Za-z0-9])",
+                )
+            ],
         ),
         GatewayPhoneRecognizer(
-            rule_id="phone", placeholder_type="PHONE", priority=30, left_boundary=string.ascii_letters + string.digits + "_+/.=-",
+            rule_id="phone",
+            placeholder_type="PHONE",
+            priority=30,
+            left_boundary=string.ascii_letters + string.digits + "_+/.=-",
             patterns=[
-                ("international", r"(?P<v>\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){2,6})(?![\w/]|[.-]\d)"),
-                ("north_american", r"(?P<v>(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4})(?![\w/]|[.-]\d)"),
+                (
+                    "international",
+                    r"(?P<v>\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){2,6})(?![\w/]|[.-]\d)",
+                ),
+                (
+                    "north_american",
+                    r"(?P<v>(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4})(?![\w/]|[.-]\d)",
+                ),
             ],
         ),
         GatewayRecognizer(
-            rule_id="us_ssn", placeholder_type="US_SSN", priority=35,
+            rule_id="us_ssn",
+            placeholder_type="US_SSN",
+            priority=35,
             validator=lambda value, m: v.ssn_ok(value),
             left_boundary=string.ascii_letters + string.digits + "_.-",
             patterns=[("ssn", r"(?P<v>\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})(?![\w-]|\.\d)")],
         ),
         GatewayRecognizer(
-            rule_id="credit_card", placeholder_type="CREDIT_CARD", priority=45,
+            rule_id="credit_card",
+            placeholder_type="CREDIT_CARD",
+            priority=45,
             validator=lambda value, m: v.credit_card_ok(value),
             left_boundary=string.ascii_letters + string.digits + "_.+-",
             patterns=[("card", r"(?P<v>\d{4}(?:[ -]?\d){9,15})(?![\w-]|\.\d)")],
         ),
         GatewayRecognizer(
-            rule_id="iban", placeholder_type="IBAN", priority=45,
+            rule_id="iban",
+            placeholder_type="IBAN",
+            priority=45,
             validator=lambda value, m: v.iban_ok(value),
-            patterns=[("iban", r"(?<![\w])(?P<v>[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?![\w])")],
+            patterns=[
+                (
+                    "iban",
+                    r"(?<![\w])(?P<v>[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)(?![\w])",
+                )
+            ],
         ),
         GatewayRecognizer(
-            rule_id="ip_address", placeholder_type="IP_ADDRESS", priority=30,
+            rule_id="ip_address",
+            placeholder_type="IP_ADDRESS",
+            priority=30,
             validator=lambda value, m: v.ipv6_ok(value) if ":" in value else v.ipv4_ok(value),
             patterns=[
                 ("ipv4", r"(?<![\w.])(?P<v>\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?![\w]|\.\d)"),
-                ("ipv6", r"(?<![\w:.])(?P<v>(?:[0-9A-Fa-f]{1,4}:|::)(?:[0-9A-Fa-f]{0,4}:){1,6}"
-                         r"[0-9A-Fa-f]{1,4}(?:%\w+)?)(?![\w:])"),
+                (
+                    "ipv6",
+                    r"(?<![\w:.])(?P<v>(?:[0-9A-Fa-f]{1,4}:|::)(?:[0-9A-Fa-f]{0,4}:){1,6}"
+                    r"[0-9A-Fa-f]{1,4}(?:%\w+)?)(?![\w:])",
+                ),
             ],
         ),
         GatewayRecognizer(
-            rule_id="aws", placeholder_type="AWS_KEY", priority=90, flags=cs, left_boundary=token_left,
+            rule_id="aws",
+            placeholder_type="AWS_KEY",
+            priority=90,
+            flags=cs,
+            left_boundary=token_left,
             patterns=[
-                ("access_key_id", rf"(?P<v>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{{16}}){end}"),
-                ("secret_access_key", r"(?i:aws_?secret_?access_?key|aws_?secret(?:_?key)?|secret_?access_?key)"
-                                      r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
+                (
+                    "access_key_id",
+                    rf"(?P<v>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{{16}}){end}",
+                ),
+                (
+                    "secret_access_key",
+                    r"(?i:aws_?secret_?access_?key|aws_?secret(?:_?key)?|secret_?access_?key)"
+                    r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+                ),
             ],
         ),
         GatewayRecognizer(
-            rule_id="github", placeholder_type="GITHUB_TOKEN", priority=90, flags=cs,
-            patterns=[("github", r"(?<![A-Za-z0-9_])(?P<v>gh[pousr]_[A-Za-z0-9]{36,251}|"
-                                 r"github_pat_[A-Za-z0-9_]{50,255})(?![A-Za-z0-9_])")],
+            rule_id="github",
+            placeholder_type="GITHUB_TOKEN",
+            priority=90,
+            flags=cs,
+            patterns=[
+                (
+                    "github",
+                    r"(?<![A-Za-z0-9_])(?P<v>gh[pousr]_[A-Za-z0-9]{36,251}|"
+                    r"github_pat_[A-Za-z0-9_]{50,255})(?![A-Za-z0-9_])",
+                )
+            ],
         ),
         GatewayRecognizer(
-            rule_id="gitlab", placeholder_type="GITLAB_TOKEN", priority=90, flags=cs, left_boundary=token_left,
-            patterns=[("gitlab", rf"(?P<v>gl(?:pat|ptt|dt|rt|cbt|soat|ft|imt|agent|oas|ffct)-"
-                                 rf"[A-Za-z0-9_-]{{20,80}}|GR1348941[A-Za-z0-9_-]{{20,}}){end}")],
+            rule_id="gitlab",
+            placeholder_type="GITLAB_TOKEN",
+            priority=90,
+            flags=cs,
+            left_boundary=token_left,
+            patterns=[
+                (
+                    "gitlab",
+                    rf"(?P<v>gl(?:pat|ptt|dt|rt|cbt|soat|ft|imt|agent|oas|ffct)-"
+                    rf"[A-Za-z0-9_-]{{20,80}}|GR1348941[A-Za-z0-9_-]{{20,}}){end}",
+                )
+            ],
         ),
         GatewayRecognizer(
-            rule_id="openai", placeholder_type="OPENAI_KEY", priority=90, flags=cs, left_boundary=token_left,
-            patterns=[("openai", rf"(?P<v>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{16,}}T3BlbkFJ"
-                                 rf"[A-Za-z0-9_-]{{16,}}|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{{40,}}|"
-                                 rf"sk-[A-Za-z0-9]{{48}}){end}")],
+            rule_id="openai",
+            placeholder_type="OPENAI_KEY",
+            priority=90,
+            flags=cs,
+            left_boundary=token_left,
+            patterns=[
+                (
+                    "openai",
+                    rf"(?P<v>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{{16,}}T3BlbkFJ"
+                    rf"[A-Za-z0-9_-]{{16,}}|sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{{40,}}|"
+                    rf"sk-[A-Za-z0-9]{{48}}){end}",
+                )
+            ],
         ),
         GatewayRecognizer(
-            rule_id="anthropic", placeholder_type="ANTHROPIC_KEY", priority=92, flags=cs, left_boundary=token_left,
-            patterns=[("anthropic", rf"(?P<v>sk-ant-(?:api|admin|oat|ort|sid)\d\d-[A-Za-z0-9_-]{{20,}}){end}")],
+            rule_id="anthropic",
+            placeholder_type="ANTHROPIC_KEY",
+            priority=92,
+            flags=cs,
+            left_boundary=token_left,
+            patterns=[
+                (
+                    "anthropic",
+                    rf"(?P<v>sk-ant-(?:api|admin|oat|ort|sid)\d\d-[A-Za-z0-9_-]{{20,}}){end}",
+                )
+            ],
         ),
         GatewayRecognizer(
-            rule_id="google", placeholder_type="GOOGLE_KEY", priority=90, flags=cs, left_boundary=token_left,
+            rule_id="google",
+            placeholder_type="GOOGLE_KEY",
+            priority=90,
+            flags=cs,
+            left_boundary=token_left,
             patterns=[
                 ("api_key", rf"(?P<v>AIza[0-9A-Za-z_-]{{35}}){end}"),
                 ("oauth_secret", rf"(?P<v>GOCSPX-[A-Za-z0-9_-]{{28}}){end}"),
@@ -319,81 +445,174 @@ def build_recognizers() -> list[GatewayRecognizer]:
             ],
         ),
         GatewayRecognizer(
-            rule_id="azure", placeholder_type="AZURE_KEY", priority=88, flags=cs,
+            rule_id="azure",
+            placeholder_type="AZURE_KEY",
+            priority=88,
+            flags=cs,
             patterns=[
-                ("storage_key", r"(?i:AccountKey|SharedAccessKey)=(?P<v>[A-Za-z0-9+/]{40,88}={0,2})"),
+                (
+                    "storage_key",
+                    r"(?i:AccountKey|SharedAccessKey)=(?P<v>[A-Za-z0-9+/]{40,88}={0,2})",
+                ),
                 ("sas_signature", r"[?&]sig=(?P<v>[A-Za-z0-9%+/=]{30,})"),
                 # Entra ID client secrets: 3 chars, a digit, "Q~", then 31-34 chars.
-                ("client_secret", r"(?<![\w~.-])(?P<v>[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34})(?![\w~.-])"),
-                ("subscription_key", r"(?i:ocp-apim-subscription-key|azure[\w-]{0,30}(?:key|secret))"
-                                     r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[a-fA-F0-9]{32})(?![A-Za-z0-9])"),
+                (
+                    "client_secret",
+                    r"(?<![\w~.-])(?P<v>[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34})(?![\w~.-])",
+                ),
+                (
+                    "subscription_key",
+                    r"(?i:ocp-apim-subscription-key|azure[\w-]{0,30}(?:key|secret))"
+                    r"[\"']?[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[a-fA-F0-9]{32})(?![A-Za-z0-9])",
+                ),
             ],
         ),
         GatewayRecognizer(
-            rule_id="slack", placeholder_type="SLACK_TOKEN", priority=90, flags=cs, left_boundary=token_left,
+            rule_id="slack",
+            placeholder_type="SLACK_TOKEN",
+            priority=90,
+            flags=cs,
+            left_boundary=token_left,
             patterns=[
-                ("token", rf"(?P<v>xox[abposre]-[A-Za-z0-9-]{{10,250}}|xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+){end}"),
-                ("webhook", r"(?P<v>https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{20,})"),
+                (
+                    "token",
+                    rf"(?P<v>xox[abposre]-[A-Za-z0-9-]{{10,250}}|xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+){end}",
+                ),
+                (
+                    "webhook",
+                    r"(?P<v>https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{20,})",
+                ),
             ],
         ),
         GatewayRecognizer(
-            rule_id="stripe", placeholder_type="STRIPE_KEY", priority=90, flags=cs, left_boundary=token_left,
-            patterns=[("stripe", rf"(?P<v>(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{{20,247}}|whsec_[A-Za-z0-9+/=]{{32,}}){end}")],
+            rule_id="stripe",
+            placeholder_type="STRIPE_KEY",
+            priority=90,
+            flags=cs,
+            left_boundary=token_left,
+            patterns=[
+                (
+                    "stripe",
+                    rf"(?P<v>(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{{20,247}}|whsec_[A-Za-z0-9+/=]{{32,}}){end}",
+                )
+            ],
         ),
         GatewayRecognizer(
-            rule_id="sendgrid", placeholder_type="SENDGRID_KEY", priority=90, flags=cs, left_boundary=token_left,
+            rule_id="sendgrid",
+            placeholder_type="SENDGRID_KEY",
+            priority=90,
+            flags=cs,
+            left_boundary=token_left,
             patterns=[("sendgrid", rf"(?P<v>SG\.[A-Za-z0-9_-]{{22}}\.[A-Za-z0-9_-]{{43}}){end}")],
         ),
         GatewayRecognizer(
-            rule_id="datadog", placeholder_type="DATADOG_KEY", priority=88, flags=cs,
-            patterns=[("datadog", r"(?i:(?:dd|datadog)[_-]?(?:api|app|application)[_-]?key)[\"']?"
-                                  r"[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[a-f0-9]{40}|[a-f0-9]{32})(?![A-Za-z0-9])")],
-        ),
-        GatewayRecognizer(
-            rule_id="npm", placeholder_type="NPM_TOKEN", priority=90, flags=cs, left_boundary=token_left,
-            patterns=[("npm", rf"(?P<v>npm_[A-Za-z0-9]{{36}}){end}")],
-        ),
-        GatewayRecognizer(
-            rule_id="pypi", placeholder_type="PYPI_TOKEN", priority=90, flags=cs, left_boundary=token_left,
-            patterns=[("pypi", rf"(?P<v>pypi-AgE[IN][A-Za-z0-9_-]{{50,}}){end}")],
-        ),
-        GatewayRecognizer(
-            rule_id="jwt", placeholder_type="JWT", priority=85, flags=cs, left_boundary=token_left,
-            patterns=[("jwt", rf"(?P<v>eyJ[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]*){end}")],
-        ),
-        GatewayRecognizer(
-            rule_id="private_key", placeholder_type="PRIVATE_KEY", priority=100, flags=cs,
+            rule_id="datadog",
+            placeholder_type="DATADOG_KEY",
+            priority=88,
+            flags=cs,
             patterns=[
-                ("pem", r"(?P<v>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-                        r"[\s\S]{16,16384}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)"),
-                # Truncated (a log line cut, a partial paste): the header and the body that follows.
-                ("pem_truncated", r"(?P<v>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-                                  r"(?:\\[rn]|\s)*[A-Za-z0-9+/=]{16,}(?:(?:\\[rn]|\s)+[A-Za-z0-9+/=]{4,})*)"),
+                (
+                    "datadog",
+                    r"(?i:(?:dd|datadog)[_-]?(?:api|app|application)[_-]?key)[\"']?"
+                    r"[ \t]*(?::=|=>|=|:)[ \t]*[\"']?(?P<v>[a-f0-9]{40}|[a-f0-9]{32})(?![A-Za-z0-9])",
+                )
             ],
         ),
         GatewayRecognizer(
-            rule_id="connection_password", placeholder_type="PASSWORD", priority=80, flags=cs,
-            validator=lambda value, m: v.url_password_ok(value),
-            patterns=[("url_credentials", r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s:/@'\"`]{0,128}:"
-                                          r"(?P<v>[^\s@/'\"`]{1,256})@[\w.\[\]-]+")],
+            rule_id="npm",
+            placeholder_type="NPM_TOKEN",
+            priority=90,
+            flags=cs,
+            left_boundary=token_left,
+            patterns=[("npm", rf"(?P<v>npm_[A-Za-z0-9]{{36}}){end}")],
         ),
         GatewayRecognizer(
-            rule_id="gateway_key", placeholder_type="GATEWAY_KEY", priority=95, flags=cs, left_boundary=token_left,
+            rule_id="pypi",
+            placeholder_type="PYPI_TOKEN",
+            priority=90,
+            flags=cs,
+            left_boundary=token_left,
+            patterns=[("pypi", rf"(?P<v>pypi-AgE[IN][A-Za-z0-9_-]{{50,}}){end}")],
+        ),
+        GatewayRecognizer(
+            rule_id="jwt",
+            placeholder_type="JWT",
+            priority=85,
+            flags=cs,
+            left_boundary=token_left,
+            patterns=[
+                (
+                    "jwt",
+                    rf"(?P<v>eyJ[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]*){end}",
+                )
+            ],
+        ),
+        GatewayRecognizer(
+            rule_id="private_key",
+            placeholder_type="PRIVATE_KEY",
+            priority=100,
+            flags=cs,
+            patterns=[
+                (
+                    "pem",
+                    r"(?P<v>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+                    r"[\s\S]{16,16384}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)",
+                ),
+                # Truncated (a log line cut, a partial paste): the header and the body that follows.
+                (
+                    "pem_truncated",
+                    r"(?P<v>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+                    r"(?:\\[rn]|\s)*[A-Za-z0-9+/=]{16,}(?:(?:\\[rn]|\s)+[A-Za-z0-9+/=]{4,})*)",
+                ),
+            ],
+        ),
+        GatewayRecognizer(
+            rule_id="connection_password",
+            placeholder_type="PASSWORD",
+            priority=80,
+            flags=cs,
+            validator=lambda value, m: v.url_password_ok(value),
+            patterns=[
+                (
+                    "url_credentials",
+                    r"(?<![\w+.-])[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s:/@'\"`]{0,128}:"
+                    r"(?P<v>[^\s@/'\"`]{1,256})@[\w.\[\]-]+",
+                )
+            ],
+        ),
+        GatewayRecognizer(
+            rule_id="gateway_key",
+            placeholder_type="GATEWAY_KEY",
+            priority=95,
+            flags=cs,
+            left_boundary=token_left,
             patterns=[("gateway_key", rf"(?P<v>gw_(?:sk|pt)_[a-z0-9]{{12}}_[a-z0-9]{{20,}}){end}")],
         ),
         GatewayAssignedSecretRecognizer(
-            rule_id="assigned_secret", placeholder_type="SECRET", priority=70, flags=ci,
+            rule_id="assigned_secret",
+            placeholder_type="SECRET",
+            priority=70,
+            flags=ci,
             validator=_assigned_validator,
             patterns=[
                 # Anchored on the operator, the name checked by a look-behind: 3-4x faster than a
                 # pattern that starts with the case-insensitive name alternation (measured).
-                ("assignment", rf"(?<=(?<![A-Za-z0-9])(?i:{_PASSWORD_NAMES}|{_SECRET_NAMES}){_NAME_TAIL}[ \t]*)"
-                               rf"(?P<op>:=|=>|=|:)[ \t]*{_VALUE}"),
-                ("camel_assignment", rf"(?<=[a-z0-9])(?P<name>(?-i:Password|Passwd|Pwd|Passphrase|Secret|"
-                                     rf"Token|ApiKey|AccessKey|PrivateKey|ClientSecret|Credentials?|SecretKey)){_NAME_TAIL}"
-                                     rf"{_ASSIGN}{_VALUE}"),
-                ("authorization", r"(?i:\bauthorization)[\"']?[ \t]*[:=][ \t]*[\"']?(?i:bearer|basic|token|apikey)[ \t]+"
-                                  r"(?P<q>)(?P<v>[A-Za-z0-9._~+/-]{12,}=*)"),
+                (
+                    "assignment",
+                    rf"(?<=(?<![A-Za-z0-9])(?i:{_PASSWORD_NAMES}|{_SECRET_NAMES}){_NAME_TAIL}[ \t]*)"
+                    rf"(?P<op>:=|=>|=|:)[ \t]*{_VALUE}",
+                ),
+                (
+                    "camel_assignment",
+                    rf"(?<=[a-z0-9])(?P<name>(?-i:Password|Passwd|Pwd|Passphrase|Secret|"
+                    rf"Token|ApiKey|AccessKey|PrivateKey|ClientSecret|Credentials?|SecretKey)){_NAME_TAIL}"
+                    rf"{_ASSIGN}{_VALUE}",
+                ),
+                (
+                    "authorization",
+                    r"(?i:\bauthorization)[\"']?[ \t]*[:=][ \t]*[\"']?(?i:bearer|basic|token|apikey)[ \t]+"
+                    r"(?P<q>)(?P<v>[A-Za-z0-9._~+/-]{12,}=*)",
+                ),
                 # A quoted random token with no name around it (a positional SQL value, a
                 # dict literal): only mixed-case alphanumerics of high entropy, which
                 # identifiers, hex ids and UUIDs are not.

@@ -28,7 +28,9 @@ import orjson
 from policies.redaction.placeholders import PLACEHOLDER_RE
 
 _PREFIX = "[REDACTED:"
-_PARTIAL_TAIL = re.compile(r"\[(?:R(?:E(?:D(?:A(?:C(?:T(?:E(?:D(?::[A-Z0-9_]*(?:_[0-9a-f]{0,8})?)?)?)?)?)?)?)?)?)?$")
+_PARTIAL_TAIL = re.compile(
+    r"\[(?:R(?:E(?:D(?:A(?:C(?:T(?:E(?:D(?::[A-Z0-9_]*(?:_[0-9a-f]{0,8})?)?)?)?)?)?)?)?)?)?$"
+)
 _JSON_TEXT_KEYS = frozenset({"arguments", "partial_json"})
 # Anthropic thinking is signed as the provider wrote it: placeholders stay (see walkers).
 _SIGNED_KEYS = frozenset({"thinking", "signature"})
@@ -81,17 +83,29 @@ class RestoreFilter:
         changed = self._visit(document, (), None, stream=False, event_kind="")
         return orjson.dumps(document) if changed else body
 
-    def _visit(self, node: Any, path: tuple[Any, ...], strings: list[Any] | None, *, stream: bool, event_kind: str) -> bool:
+    def _visit(
+        self,
+        node: Any,
+        path: tuple[Any, ...],
+        strings: list[Any] | None,
+        *,
+        stream: bool,
+        event_kind: str,
+    ) -> bool:
         """Replace placeholders in every string under `node`; collect stream channels."""
         changed = False
         if isinstance(node, dict):
-            marks = tuple(node[k] for k in _INDEX_KEYS if isinstance(node.get(k), int | str) and k in node)
+            marks = tuple(
+                node[k] for k in _INDEX_KEYS if isinstance(node.get(k), int | str) and k in node
+            )
             for key, item in node.items():
                 sub = (*path, *marks, key)
                 if key in _SIGNED_KEYS:
                     continue
                 if isinstance(item, str):
-                    json_text = key in _JSON_TEXT_KEYS or (key == "delta" and "arguments" in event_kind)
+                    json_text = key in _JSON_TEXT_KEYS or (
+                        key == "delta" and "arguments" in event_kind
+                    )
                     if stream and strings is not None:
                         strings.append((node, key, sub, json_text))
                     elif _PREFIX in item:
@@ -112,7 +126,9 @@ class RestoreFilter:
                             node[index] = new
                             changed = True
                 elif isinstance(item, dict | list):
-                    changed |= self._visit(item, (*path, index), strings, stream=stream, event_kind=event_kind)
+                    changed |= self._visit(
+                        item, (*path, index), strings, stream=stream, event_kind=event_kind
+                    )
         return changed
 
     # -- streams --------------------------------------------------------------------------
@@ -183,8 +199,10 @@ class RestoreFilter:
         strings: list[Any] = []
         self._visit(document, (), strings, stream=True, event_kind=kind)
         touched = {channel for _n, _k, channel, _j in strings}
-        prefix = b"" if kind == "ping" else b"".join(
-            self._release(c) for c in list(self._pending) if c not in touched
+        prefix = (
+            b""
+            if kind == "ping"
+            else b"".join(self._release(c) for c in list(self._pending) if c not in touched)
         )
         changed = False
         for node, key, channel, json_text in strings:

@@ -47,11 +47,19 @@ SECRET_RULES: tuple[Rule, ...] = (
     Rule("pypi", "secrets", "PYPI_TOKEN", "PyPI upload tokens"),
     Rule("jwt", "secrets", "JWT", "JSON web tokens"),
     Rule("private_key", "secrets", "PRIVATE_KEY", "PEM private keys"),
-    Rule("connection_password", "secrets", "PASSWORD",
-         "Passwords in connection strings and URLs with embedded credentials"),
+    Rule(
+        "connection_password",
+        "secrets",
+        "PASSWORD",
+        "Passwords in connection strings and URLs with embedded credentials",
+    ),
     Rule("gateway_key", "secrets", "GATEWAY_KEY", "This gateway's own keys (gw_sk_, gw_pt_)"),
-    Rule("assigned_secret", "secrets", "SECRET",
-         "Values assigned to password/secret/token/api_key names (code, .env, YAML, JSON, headers)"),
+    Rule(
+        "assigned_secret",
+        "secrets",
+        "SECRET",
+        "Values assigned to password/secret/token/api_key names (code, .env, YAML, JSON, headers)",
+    ),
 )
 
 ALL_RULES: tuple[Rule, ...] = PII_RULES + SECRET_RULES

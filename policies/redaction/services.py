@@ -22,8 +22,17 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 EDITABLE_FIELDS = (
-    "name", "enabled", "pii_enabled", "pii_rules", "secrets_enabled", "secret_rules",
-    "custom_patterns", "scan_system_prompts", "restore_responses", "timeout_ms", "on_timeout",
+    "name",
+    "enabled",
+    "pii_enabled",
+    "pii_rules",
+    "secrets_enabled",
+    "secret_rules",
+    "custom_patterns",
+    "scan_system_prompts",
+    "restore_responses",
+    "timeout_ms",
+    "on_timeout",
 )
 MIN_TIMEOUT_MS, MAX_TIMEOUT_MS = 50, 60_000
 
@@ -41,12 +50,18 @@ def _clean_rules(value: Any, allowed: tuple[str, ...], label: str) -> list[str]:
         raise ValidationError(f"{label} must be a list of rule ids")
     unknown = sorted(set(value) - set(allowed))
     if unknown:
-        raise ValidationError(f"unknown {label}: {', '.join(unknown)} (choose from {', '.join(allowed)})")
+        raise ValidationError(
+            f"unknown {label}: {', '.join(unknown)} (choose from {', '.join(allowed)})"
+        )
     return [rid for rid in allowed if rid in value]
 
 
 def redaction_subject(
-    *, organization: Organization, scope: str, workspace: Workspace | None, api_key: ApiKey | None,
+    *,
+    organization: Organization,
+    scope: str,
+    workspace: Workspace | None,
+    api_key: ApiKey | None,
     user: AbstractBaseUser | None,
 ) -> dict[str, Any]:
     """The lookup of the one policy of this subject; checks the subject is in the organization."""
@@ -61,7 +76,10 @@ def redaction_subject(
             raise ValidationError("an API key policy needs a key of this organization")
         return {"organization": organization, "scope": scope, "api_key": api_key}
     if scope == RedactionPolicy.Scope.USER:
-        if user is None or not OrganizationMember.objects.filter(organization=organization, user=user).exists():
+        if (
+            user is None
+            or not OrganizationMember.objects.filter(organization=organization, user=user).exists()
+        ):
             raise ValidationError("a user policy needs a member of this organization")
         return {"organization": organization, "scope": scope, "user": user}
     raise ValidationError(f"unknown scope {scope!r}")
@@ -106,7 +124,9 @@ def redaction_policy_set(
 
     Fields not given keep their value (or the default on creation: PII and secrets on with every
     pattern rule, system prompts scanned, responses restored, 2 s limit, block on timeout)."""
-    lookup = redaction_subject(organization=organization, scope=scope, workspace=workspace, api_key=api_key, user=user)
+    lookup = redaction_subject(
+        organization=organization, scope=scope, workspace=workspace, api_key=api_key, user=user
+    )
     clean = clean_fields(fields)
     policy = RedactionPolicy.objects.select_for_update().filter(**lookup).first()
     before = policy_state(policy) if policy else None
@@ -119,8 +139,13 @@ def redaction_policy_set(
     policy.save()
     audit_record(
         action="redaction_policy.update" if before else "redaction_policy.create",
-        obj=policy, actor=actor, actor_label=actor_label, organization=organization,
-        workspace=policy.workspace, before=before, after=policy_state(policy),
+        obj=policy,
+        actor=actor,
+        actor_label=actor_label,
+        organization=organization,
+        workspace=policy.workspace,
+        before=before,
+        after=policy_state(policy),
     )
     invalidate("policies.redactionpolicy")
     return policy
@@ -128,13 +153,22 @@ def redaction_policy_set(
 
 @transaction.atomic
 def redaction_policy_delete(
-    *, policy: RedactionPolicy, actor: AbstractBaseUser | None = None, actor_label: str | None = None
+    *,
+    policy: RedactionPolicy,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str | None = None,
 ) -> None:
     """Remove a policy (calls fall back to the next broader one); audited."""
     before = policy_state(policy)
     audit_record(
-        action="redaction_policy.delete", obj=policy, actor=actor, actor_label=actor_label,
-        organization=policy.organization, workspace=policy.workspace, before=before, after=None,
+        action="redaction_policy.delete",
+        obj=policy,
+        actor=actor,
+        actor_label=actor_label,
+        organization=policy.organization,
+        workspace=policy.workspace,
+        before=before,
+        after=None,
     )
     policy.delete()
     invalidate("policies.redactionpolicy")

@@ -243,4 +243,6 @@ def write_back(slots: list[Slot]) -> None:
     and non-ASCII kept: the same input always gives the same bytes)."""
     for slot in slots:
         if slot.inner is not None and any(leaf.changed for leaf in slot.inner):
-            slot.container[slot.key] = json.dumps(slot.parsed, ensure_ascii=False, separators=(",", ":"))
+            slot.container[slot.key] = json.dumps(
+                slot.parsed, ensure_ascii=False, separators=(",", ":")
+            )

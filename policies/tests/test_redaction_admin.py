@@ -24,7 +24,8 @@ def client_for(persona: Any) -> Client:
 
 def _make_org_admin(persona: Any) -> Any:
     member_set(
-        workspace=persona.workspace, user=persona.user,
+        workspace=persona.workspace,
+        user=persona.user,
         role=Role.objects.get(builtin=True, name="WORKSPACE_ADMIN"),
         org_role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
     )
@@ -38,10 +39,20 @@ def org_admin(owner: Any) -> Any:
 
 def form_data(persona: Any, **over: Any) -> dict[str, Any]:
     data = {
-        "organization": persona.organization.pk, "scope": "workspace", "workspace": persona.workspace.pk,
-        "name": "", "enabled": "on", "pii_enabled": "on", "pii_rules": ["email", "phone"],
-        "secrets_enabled": "on", "secret_rules": ["github", "aws"], "custom_patterns": "employee=EMP-\\d{6}",
-        "scan_system_prompts": "on", "restore_responses": "on", "timeout_ms": "1500", "on_timeout": "block",
+        "organization": persona.organization.pk,
+        "scope": "workspace",
+        "workspace": persona.workspace.pk,
+        "name": "",
+        "enabled": "on",
+        "pii_enabled": "on",
+        "pii_rules": ["email", "phone"],
+        "secrets_enabled": "on",
+        "secret_rules": ["github", "aws"],
+        "custom_patterns": "employee=EMP-\\d{6}",
+        "scan_system_prompts": "on",
+        "restore_responses": "on",
+        "timeout_ms": "1500",
+        "on_timeout": "block",
     }
     data.update(over)
     return data
@@ -55,11 +66,15 @@ def test_an_org_admin_creates_a_policy_and_it_is_audited(org_admin):
     assert policy.pii_rules == ["email", "phone"] and policy.secret_rules == ["aws", "github"]
     assert policy.custom_patterns == [{"name": "employee", "pattern": "EMP-\\d{6}"}]
     assert policy.timeout_ms == 1500
-    assert AuditLogEntry.objects.filter(action="redaction_policy.create", actor=org_admin.user).exists()
+    assert AuditLogEntry.objects.filter(
+        action="redaction_policy.create", actor=org_admin.user
+    ).exists()
 
 
 def test_a_catastrophic_custom_pattern_is_refused_on_the_page(org_admin):
-    response = client_for(org_admin).post(URL + "add/", form_data(org_admin, custom_patterns="bad=(a+)+$"))
+    response = client_for(org_admin).post(
+        URL + "add/", form_data(org_admin, custom_patterns="bad=(a+)+$")
+    )
     assert response.status_code == 200
     assert "too slow" in response.content.decode()
     assert not RedactionPolicy.objects.exists()
@@ -74,11 +89,14 @@ def test_the_pages_say_person_names_need_an_ner_model(org_admin):
 def test_editing_is_audited_with_before_and_after(org_admin):
     policy = redaction_policy_set(organization=org_admin.organization, scope="organization")
     response = client_for(org_admin).post(
-        URL + f"{policy.pk}/change/", form_data(org_admin, pii_enabled="", name="org redaction"),
+        URL + f"{policy.pk}/change/",
+        form_data(org_admin, pii_enabled="", name="org redaction"),
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     policy.refresh_from_db()
-    assert not policy.pii_enabled and policy.name == "org redaction" and policy.scope == "organization"
+    assert (
+        not policy.pii_enabled and policy.name == "org redaction" and policy.scope == "organization"
+    )
     entry = AuditLogEntry.objects.get(action="redaction_policy.update")
     assert entry.before["pii_enabled"] is True and entry.after["pii_enabled"] is False
 

@@ -42,7 +42,10 @@ def rservers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGa
     name = str(connection.settings_dict["NAME"])
     if "memorydb" not in name and not name.startswith("test_"):  # never the dev database
         raise RuntimeError(f"e2e tests need the test database, not {name}")
-    with django_db_blocker.unblock(), running_gateway(gates=["policies.redaction.gate.RedactionGate"]) as gw:
+    with (
+        django_db_blocker.unblock(),
+        running_gateway(gates=["policies.redaction.gate.RedactionGate"]) as gw,
+    ):
         yield gw
 
 
@@ -65,7 +68,9 @@ def world(rservers: RunningGateway, django_db_blocker: Any) -> Iterator[Persona]
             role = services.role_upsert(
                 organization=org, name="agent", permissions=["gateway:invoke", "workspaces:read"]
             )
-            created = services.api_key_create(organization=org, workspace=ws, role=role, name="agent key")
+            created = services.api_key_create(
+                organization=org, workspace=ws, role=role, name="agent key"
+            )
             ws.trace_content = True
             ws.save(update_fields=["trace_content"])
             rservers.give_secrets(ws)
@@ -79,8 +84,12 @@ def world(rservers: RunningGateway, django_db_blocker: Any) -> Iterator[Persona]
 @pytest.fixture
 def owner(world: Persona, django_db_blocker: Any) -> Iterator[Persona]:
     with django_db_blocker.unblock():
-        redaction_policy_set(organization=world.organization, scope="organization",
-                             timeout_ms=2000, on_timeout="block")
+        redaction_policy_set(
+            organization=world.organization,
+            scope="organization",
+            timeout_ms=2000,
+            on_timeout="block",
+        )
         yield world
 
 
@@ -245,7 +254,11 @@ def test_anthropic_messages_are_redacted_and_restored(gw, owner, stream):
 def test_gemini_generate_content_is_redacted_and_restored(gw, owner, stream):
     values = _values()
     prompt = _prompt(values)
-    method = {False: "generateContent", True: "streamGenerateContent?alt=sse", "array": "streamGenerateContent"}[stream]
+    method = {
+        False: "generateContent",
+        True: "streamGenerateContent?alt=sse",
+        "array": "streamGenerateContent",
+    }[stream]
     body = {
         "systemInstruction": {"parts": [{"text": values["email"]}]},
         "contents": [
@@ -357,4 +370,6 @@ def test_the_redaction_gate_runs_after_the_spend_gate_by_default():
 
     gates = settings.GATEWAY_PROXY_GATES
     assert "policies.redaction.gate.RedactionGate" in gates
-    assert gates.index("policies.spend_gate.SpendGate") < gates.index("policies.redaction.gate.RedactionGate")
+    assert gates.index("policies.spend_gate.SpendGate") < gates.index(
+        "policies.redaction.gate.RedactionGate"
+    )

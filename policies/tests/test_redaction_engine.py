@@ -27,7 +27,11 @@ def _found(text: str, config: ScanConfig = ALL) -> list[tuple[str, str]]:
 @pytest.mark.parametrize(
     ("text", "value", "type_"),
     [
-        ("export GITHUB_TOKEN=ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5", "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5", "GITHUB_TOKEN"),
+        (
+            "export GITHUB_TOKEN=ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
+            "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
+            "GITHUB_TOKEN",
+        ),
         ("mail jane.doe+work@acme-corp.io today", "jane.doe+work@acme-corp.io", "EMAIL"),
         ("call +44 20 7946 0958 now", "+44 20 7946 0958", "PHONE"),
         ("call (212) 555-0198 now", "(212) 555-0198", "PHONE"),
@@ -38,7 +42,11 @@ def _found(text: str, config: ScanConfig = ALL) -> list[tuple[str, str]]:
         ("postgres://app:S3cr3tPass@db.internal:5432/app", "S3cr3tPass", "PASSWORD"),
         ('DB_PASSWORD="Xk9#mP2vLq"', "Xk9#mP2vLq", "PASSWORD"),
         ('"client_secret": "AbCdEf123456GhIjKl7890"', "AbCdEf123456GhIjKl7890", "SECRET"),
-        ("key gw_sk_abcdefghijkl_0123456789abcdefghij0123456789abcdefghij", "gw_sk_abcdefghijkl_0123456789abcdefghij0123456789abcdefghij", "GATEWAY_KEY"),
+        (
+            "key gw_sk_abcdefghijkl_0123456789abcdefghij0123456789abcdefghij",
+            "gw_sk_abcdefghijkl_0123456789abcdefghij0123456789abcdefghij",
+            "GATEWAY_KEY",
+        ),
     ],
 )
 def test_it_detects_each_shape(text, value, type_):
@@ -65,7 +73,9 @@ def test_code_survives(text):
 def test_rules_not_chosen_are_not_applied():
     text = "mail a.b@acme.io with ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"
     only_secrets = ScanConfig(rule_ids=frozenset({"github"}))
-    assert _found(text, only_secrets) == [("ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5", "GITHUB_TOKEN")]
+    assert _found(text, only_secrets) == [
+        ("ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5", "GITHUB_TOKEN")
+    ]
 
 
 def test_custom_patterns_are_applied_with_their_name():
@@ -108,16 +118,35 @@ def test_redact_body_rewrites_every_text_the_provider_reads():
         "model": "gpt-4o",
         "messages": [
             {"role": "system", "content": f"ops {email}"},
-            {"role": "user", "content": [{"type": "text", "text": f"card {card}"},
-                                         {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
-            {"role": "assistant", "tool_calls": [{"id": "1", "type": "function",
-             "function": {"name": "f", "arguments": json.dumps({"t": token, "n": 1})}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": f"card {card}"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": json.dumps({"t": token, "n": 1})},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": "1", "content": f"done {email}"},
         ],
     }
     redaction = Redaction(workspace_key(9))
-    assert redact_body(body, dialect="openai", endpoint="ChatCompletions", scan_system=True,
-                       config=ALL, redaction=redaction)
+    assert redact_body(
+        body,
+        dialect="openai",
+        endpoint="ChatCompletions",
+        scan_system=True,
+        config=ALL,
+        redaction=redaction,
+    )
     dumped = json.dumps(body)
     assert email not in dumped and token not in dumped and card not in dumped
     assert body["messages"][1]["content"][1]["image_url"]["url"] == "data:image/png;base64,AAAA"
@@ -128,9 +157,18 @@ def test_redact_body_rewrites_every_text_the_provider_reads():
 
 def test_system_prompts_are_left_alone_when_the_policy_says_so():
     email = Gen(12).email()
-    body = {"system": [{"type": "text", "text": email}], "messages": [{"role": "user", "content": email}]}
-    redact_body(body, dialect="anthropic", endpoint="Messages", scan_system=False, config=ALL,
-                redaction=Redaction(workspace_key(1)))
+    body = {
+        "system": [{"type": "text", "text": email}],
+        "messages": [{"role": "user", "content": email}],
+    }
+    redact_body(
+        body,
+        dialect="anthropic",
+        endpoint="Messages",
+        scan_system=False,
+        config=ALL,
+        redaction=Redaction(workspace_key(1)),
+    )
     assert body["system"][0]["text"] == email and email not in body["messages"][0]["content"]
 
 
@@ -138,11 +176,25 @@ def test_gemini_parts_and_function_calls_are_scanned_but_inline_data_is_not():
     email = Gen(13).email()
     body = {
         "systemInstruction": {"parts": [{"text": email}]},
-        "contents": [{"role": "user", "parts": [{"text": email}, {"inlineData": {"mimeType": "image/png", "data": email}}]},
-                     {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {"to": email}}}]}],
+        "contents": [
+            {
+                "role": "user",
+                "parts": [
+                    {"text": email},
+                    {"inlineData": {"mimeType": "image/png", "data": email}},
+                ],
+            },
+            {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {"to": email}}}]},
+        ],
     }
-    redact_body(body, dialect="gemini", endpoint="GenerateContent", scan_system=True, config=ALL,
-                redaction=Redaction(workspace_key(1)))
+    redact_body(
+        body,
+        dialect="gemini",
+        endpoint="GenerateContent",
+        scan_system=True,
+        config=ALL,
+        redaction=Redaction(workspace_key(1)),
+    )
     assert email not in body["systemInstruction"]["parts"][0]["text"]
     assert email not in body["contents"][0]["parts"][0]["text"]
     assert body["contents"][0]["parts"][1]["inlineData"]["data"] == email
@@ -151,13 +203,27 @@ def test_gemini_parts_and_function_calls_are_scanned_but_inline_data_is_not():
 
 def test_responses_input_items_are_scanned():
     email = Gen(14).email()
-    body = {"instructions": email, "input": [
-        {"role": "user", "content": [{"type": "input_text", "text": email}]},
-        {"type": "function_call", "call_id": "c", "name": "f", "arguments": json.dumps({"a": email})},
-        {"type": "function_call_output", "call_id": "c", "output": email},
-    ]}
-    redact_body(body, dialect="openai", endpoint="Responses", scan_system=True, config=ALL,
-                redaction=Redaction(workspace_key(1)))
+    body = {
+        "instructions": email,
+        "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": email}]},
+            {
+                "type": "function_call",
+                "call_id": "c",
+                "name": "f",
+                "arguments": json.dumps({"a": email}),
+            },
+            {"type": "function_call_output", "call_id": "c", "output": email},
+        ],
+    }
+    redact_body(
+        body,
+        dialect="openai",
+        endpoint="Responses",
+        scan_system=True,
+        config=ALL,
+        redaction=Redaction(workspace_key(1)),
+    )
     assert email not in json.dumps(body)
 
 
@@ -177,24 +243,76 @@ def test_a_scan_past_its_deadline_stops_with_scan_timeout():
         ("openai", "Embeddings", {"input": ["a", "EMAIL"]}),
         ("openai", "Embeddings", {"input": "EMAIL"}),
         ("anthropic", "CountTokens", {"messages": [{"role": "user", "content": "EMAIL"}]}),
-        ("gemini", "CountTokens", {"generateContentRequest": {"contents": [{"parts": [{"text": "EMAIL"}]}]}}),
-        ("anthropic", "Messages", {"messages": [{"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "t", "content": [{"type": "text", "text": "EMAIL"}]},
-            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "EMAIL"}}]}]}),
+        (
+            "gemini",
+            "CountTokens",
+            {"generateContentRequest": {"contents": [{"parts": [{"text": "EMAIL"}]}]}},
+        ),
+        (
+            "anthropic",
+            "Messages",
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "type": "tool_result",
+                                "tool_use_id": "t",
+                                "content": [{"type": "text", "text": "EMAIL"}],
+                            },
+                            {
+                                "type": "document",
+                                "source": {
+                                    "type": "text",
+                                    "media_type": "text/plain",
+                                    "data": "EMAIL",
+                                },
+                            },
+                        ],
+                    }
+                ]
+            },
+        ),
     ],
 )
 def test_every_endpoint_that_sends_text_upstream_is_scanned(dialect, endpoint, body):
     email = Gen(15).email()
     body = json.loads(json.dumps(body).replace("EMAIL", email))
-    redact_body(body, dialect=dialect, endpoint=endpoint, scan_system=True, config=ALL,
-                redaction=Redaction(workspace_key(1)))
+    redact_body(
+        body,
+        dialect=dialect,
+        endpoint=endpoint,
+        scan_system=True,
+        config=ALL,
+        redaction=Redaction(workspace_key(1)),
+    )
     assert email not in json.dumps(body)
 
 
 def test_thinking_blocks_and_model_lists_are_left_alone():
     email = Gen(16).email()
-    body = {"messages": [{"role": "assistant", "content": [{"type": "thinking", "thinking": email, "signature": "s"}]}]}
-    assert not redact_body(body, dialect="anthropic", endpoint="Messages", scan_system=True, config=ALL,
-                           redaction=Redaction(workspace_key(1)))
-    assert not redact_body({"x": email}, dialect="openai", endpoint="Models", scan_system=True, config=ALL,
-                           redaction=Redaction(workspace_key(1)))
+    body = {
+        "messages": [
+            {
+                "role": "assistant",
+                "content": [{"type": "thinking", "thinking": email, "signature": "s"}],
+            }
+        ]
+    }
+    assert not redact_body(
+        body,
+        dialect="anthropic",
+        endpoint="Messages",
+        scan_system=True,
+        config=ALL,
+        redaction=Redaction(workspace_key(1)),
+    )
+    assert not redact_body(
+        {"x": email},
+        dialect="openai",
+        endpoint="Models",
+        scan_system=True,
+        config=ALL,
+        redaction=Redaction(workspace_key(1)),
+    )

@@ -25,9 +25,19 @@ def test_a_new_policy_has_the_safe_defaults(owner):
 
 
 def test_changes_are_audited_with_before_and_after(owner):
-    redaction_policy_set(organization=owner.organization, scope="workspace", workspace=owner.workspace, actor=owner.user)
-    redaction_policy_set(organization=owner.organization, scope="workspace", workspace=owner.workspace,
-                         actor=owner.user, pii_enabled=False)
+    redaction_policy_set(
+        organization=owner.organization,
+        scope="workspace",
+        workspace=owner.workspace,
+        actor=owner.user,
+    )
+    redaction_policy_set(
+        organization=owner.organization,
+        scope="workspace",
+        workspace=owner.workspace,
+        actor=owner.user,
+        pii_enabled=False,
+    )
     entry = AuditLogEntry.objects.filter(action="redaction_policy.update").get()
     assert entry.before["pii_enabled"] is True and entry.after["pii_enabled"] is False
     assert entry.actor == owner.user and entry.workspace == owner.workspace
@@ -42,7 +52,10 @@ def test_changes_are_audited_with_before_and_after(owner):
         ({"custom_patterns": [{"name": "x", "pattern": "(a+)+$"}]}, "too slow"),
         ({"custom_patterns": [{"name": "x", "pattern": "a*"}]}, "empty string"),
         ({"custom_patterns": [{"name": "x", "pattern": "("}]}, "not a valid regex"),
-        ({"custom_patterns": [{"name": f"p{i}", "pattern": "x{3}"} for i in range(11)]}, "at most 10"),
+        (
+            {"custom_patterns": [{"name": f"p{i}", "pattern": "x{3}"} for i in range(11)]},
+            "at most 10",
+        ),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_reason(owner, fields, message):
@@ -53,7 +66,9 @@ def test_bad_settings_are_refused_with_a_clear_reason(owner, fields, message):
 
 def test_another_organizations_workspace_cannot_be_targeted(owner, outsider):
     with pytest.raises(ValidationError, match="workspace of this organization"):
-        redaction_policy_set(organization=owner.organization, scope="workspace", workspace=outsider.workspace)
+        redaction_policy_set(
+            organization=owner.organization, scope="workspace", workspace=outsider.workspace
+        )
 
 
 def test_the_most_specific_policy_wins(owner, member):
@@ -67,8 +82,13 @@ def test_the_most_specific_policy_wins(owner, member):
     def pick(**kw):
         return effective_policy(policies, **kw).name
 
-    assert pick(workspace_id=owner.workspace.pk, key_id=owner.key.pk, user_id=owner.user.pk) == "alice key"
-    assert pick(workspace_id=owner.workspace.pk, key_id=member.key.pk, user_id=member.user.pk) == "bob"
+    assert (
+        pick(workspace_id=owner.workspace.pk, key_id=owner.key.pk, user_id=owner.user.pk)
+        == "alice key"
+    )
+    assert (
+        pick(workspace_id=owner.workspace.pk, key_id=member.key.pk, user_id=member.user.pk) == "bob"
+    )
     assert pick(workspace_id=owner.workspace.pk, key_id=999, user_id=None) == "ws"
     assert pick(workspace_id=999, key_id=999, user_id=None) == "org"
 
@@ -80,15 +100,35 @@ def test_a_disabled_policy_does_not_apply(owner):
 
 def test_the_cli_sets_a_workspace_policy(owner):
     out = StringIO()
-    call_command("gateway_redaction", "acme/main", "--pii", "off", "--secrets", "on", "--system-prompts", "off",
-                 "--restore", "off", "--on-timeout", "allow", "--timeout-ms", "500",
-                 "--custom", r"employee=EMP-\d{6}", stdout=out)
+    call_command(
+        "gateway_redaction",
+        "acme/main",
+        "--pii",
+        "off",
+        "--secrets",
+        "on",
+        "--system-prompts",
+        "off",
+        "--restore",
+        "off",
+        "--on-timeout",
+        "allow",
+        "--timeout-ms",
+        "500",
+        "--custom",
+        r"employee=EMP-\d{6}",
+        stdout=out,
+    )
     policy = RedactionPolicy.objects.get(scope="workspace", workspace=owner.workspace)
     assert not policy.pii_enabled and policy.secrets_enabled and not policy.scan_system_prompts
-    assert not policy.restore_responses and policy.on_timeout == "allow" and policy.timeout_ms == 500
+    assert (
+        not policy.restore_responses and policy.on_timeout == "allow" and policy.timeout_ms == 500
+    )
     assert policy.custom_patterns == [{"name": "employee", "pattern": r"EMP-\d{6}"}]
     assert "pii=off secrets=on" in out.getvalue()
-    assert AuditLogEntry.objects.filter(action="redaction_policy.create", actor_label="cli").exists()
+    assert AuditLogEntry.objects.filter(
+        action="redaction_policy.create", actor_label="cli"
+    ).exists()
 
 
 def test_the_cli_refuses_bad_input_in_one_line(owner):
