@@ -22,9 +22,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
-from api.models import UsageDaily, UsageRollupState
 from orgs.models import ApiKey
-from tracing.models import UsageRecord
+from tracing.models import UsageDaily, UsageRecord, UsageRollupState
 
 TRUNC = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
 # The longest range per bucket size (hourly reads raw rows only; see the module docstring).

@@ -57,7 +57,7 @@ def main() -> None:
     from django.conf import settings
 
     from gateway_site import celery_app
-    from gateway_site.lib.callrecord import CallRecord
+    from hotpath.callrecord import CallRecord
     from tracing.models import UsageRecord
     from tracing.shipping import records_push
     from tracing.tests.factories import call_record

@@ -132,7 +132,7 @@ class Harness:
     def __init__(self) -> None:
         from policies.redaction.engine import all_rule_config
         from policies.redaction.gate import RedactionGate
-        from policies.redaction.policy import EffectivePolicy
+        from policies.redaction.snapshot import EffectivePolicy
 
         self.gate = RedactionGate()
         self.policy = EffectivePolicy(
@@ -151,9 +151,9 @@ class Harness:
         )
 
     def call(self, body: dict[str, Any], dialect: str, endpoint: str) -> Any:
-        from gateway_site.lib.callrecord import CallRecord
-        from proxy.context import RequestContext
-        from proxy.gates import ProxyCall
+        from hotpath.callrecord import CallRecord
+        from hotpath.context import RequestContext
+        from hotpath.gates import ProxyCall
 
         ctx = RequestContext(
             organization_id=1,

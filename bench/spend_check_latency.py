@@ -62,7 +62,7 @@ def world(windows: list[str]) -> tuple[object, object, str, str]:
     free_ws = services.workspace_upsert(organization=free_org, slug="main")
     free = services.api_key_create(organization=free_org, workspace=free_ws, role=role)
     key, free_key = created.api_key, free.api_key
-    from policies.spend_services import spend_policy_upsert
+    from policies.spend.services import spend_policy_upsert
     from secrets_vault.services import secret_set
 
     for workspace in (ws, free_ws):
@@ -82,10 +82,10 @@ def world(windows: list[str]) -> tuple[object, object, str, str]:
 
 
 def make_call(key: object) -> object:
-    from gateway_site.lib.callrecord import CallRecord
+    from hotpath.callrecord import CallRecord
+    from hotpath.context import RequestContext
+    from hotpath.gates import ProxyCall
     from pricing.table import Price
-    from proxy.context import RequestContext
-    from proxy.gates import ProxyCall
 
     price = Price(
         model="gpt-4o-mini",
@@ -126,7 +126,7 @@ def make_call(key: object) -> object:
 async def measure(key: object, calls: int) -> tuple[list[float], list[float]]:
     """(before() times, after() times) in ms: before() is what a call waits for; after() runs
     once the response has been sent."""
-    from policies.spend_gate import SpendGate
+    from policies.spend.gate import SpendGate
 
     gate = SpendGate()
     for _ in range(50):  # warm-up: snapshot, script load, connections

@@ -196,9 +196,9 @@ def charged_usd(policy_id: int, org_id: int) -> tuple[float, float]:
     """(spent, still reserved) of the policy's daily counter, from Redis or the database."""
     from django.utils import timezone
 
-    from policies.models_spend import SpendCounter
-    from policies.spend_redis import Counter
-    from policies.spend_windows import window_start
+    from policies.spend.models import SpendCounter
+    from policies.spend.store_redis import Counter
+    from policies.spend.windows import window_start
 
     start = window_start("daily", timezone.now())
     if not os.environ["REDIS_URL"]:
@@ -221,7 +221,7 @@ def main() -> int:
     parser.add_argument("--store", choices=["redis", "postgres", "sqlite"], default="redis")
     args = parser.parse_args()
     setup_django(args.store)
-    from policies.spend_services import spend_policy_upsert
+    from policies.spend.services import spend_policy_upsert
 
     if args.store == "redis":
         import redis

@@ -173,12 +173,12 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
 
+    from api.models import UsageRollupState
     from django.test import Client
 
-    from api.models import UsageRollupState
-    from api.services import usage_rollup_refresh
     from api.usage import UsageQuery, usage_summary
     from tracing.models import UsageRecord
+    from tracing.rollup import usage_rollup_refresh
 
     org, workspaces, users, keys, admin_key = tenants()
     present = UsageRecord.objects.filter(organization_id=org.pk).count()

@@ -118,7 +118,7 @@ if not DEBUG:
         )
 
 INSTALLED_APPS = [
-    "orgs.apps.GatewayAdminConfig",  # django.contrib.admin with the product UI site
+    "gateway_site.apps.GatewayAdminConfig",  # django.contrib.admin with the product UI site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "tracing",
     "rollout",
     "api",
+    "devtools",  # the fake provider, the demo set-up and the test servers
 ]
 
 MIDDLEWARE = [
@@ -243,8 +244,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ApiKeyKindEnum": "orgs.models.ApiKey.Kind",
         "RoleScopeEnum": "orgs.models.Role.Scope",
-        "PolicyScopeEnum": "policies.models_spend.SpendPolicy.Scope",
-        "SpendLimitKindEnum": "policies.models_spend.SpendPolicy.Kind",
+        "PolicyScopeEnum": "policies.spend.models.SpendPolicy.Scope",
+        "SpendLimitKindEnum": "policies.spend.models.SpendPolicy.Kind",
     },
 }
 
@@ -264,7 +265,7 @@ GATEWAY_BIND = env_str("GATEWAY_BIND", "127.0.0.1:8000")
 # --- Proxy hot path (proxy/, docs/architecture.md §1-6) ---
 # Policy gates run on every proxied call, in order (dotted paths; spend first, then redaction).
 GATEWAY_PROXY_GATES = env_list(
-    "GATEWAY_PROXY_GATES", "policies.spend_gate.SpendGate,policies.redaction.gate.RedactionGate"
+    "GATEWAY_PROXY_GATES", "policies.spend.gate.SpendGate,policies.redaction.gate.RedactionGate"
 )
 # Where call records go, in batches, from a worker thread (dotted path to sink(records)).
 GATEWAY_RECORD_SINK = env_str("GATEWAY_RECORD_SINK", "tracing.shipping.ship_records")
@@ -314,13 +315,13 @@ GATEWAY_SPEND_DEFAULT_MAX_OUTPUT_TOKENS = env_int("GATEWAY_SPEND_DEFAULT_MAX_OUT
 # How soon other gateway processes see a policy change (this process reloads at once).
 GATEWAY_SPEND_REFRESH_SECONDS = env_float("GATEWAY_SPEND_REFRESH_SECONDS", 5.0)
 CELERY_BEAT_SCHEDULE["spend-aggregate-totals"] = {
-    "task": "policies.spend_tasks.aggregate_spend_totals",
+    "task": "policies.spend.tasks.aggregate_spend_totals",
     "schedule": 60.0,
     "options": {"expires": 50},
 }
 # Usage summaries of the management API read closed days from per-day totals (api/usage.py).
-CELERY_BEAT_SCHEDULE["api-usage-rollup"] = {
-    "task": "api.tasks.refresh_usage_rollup",
+CELERY_BEAT_SCHEDULE["tracing-usage-rollup"] = {
+    "task": "tracing.tasks.refresh_usage_rollup",
     "schedule": 300.0,
     "options": {"expires": 240},
 }

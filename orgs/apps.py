@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.contrib.admin import apps as admin_apps
 
 
 class OrgsConfig(AppConfig):
@@ -12,7 +11,7 @@ class OrgsConfig(AppConfig):
 
     def ready(self) -> None:
         # Signals for cache invalidation only (STYLE 2.2): the proxy's in-process auth table.
-        from gateway_site.lib import invalidation
+        from hotpath import changes as invalidation
         from orgs import models
 
         for model in (
@@ -25,9 +24,3 @@ class OrgsConfig(AppConfig):
         ):
             invalidation.connect_model(model)
 
-
-class GatewayAdminConfig(admin_apps.AdminConfig):
-    """django.contrib.admin with orgs.admin_site.GatewayAdminSite as `admin.site`."""
-
-    default = False
-    default_site = "orgs.admin_site.GatewayAdminSite"

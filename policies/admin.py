@@ -1,5 +1,5 @@
-# Register your models here.
-from policies import (
-    admin_redaction,  # noqa: F401  (redaction policies admin, registered on import)
-    spend_admin,  # noqa: F401  (spend limits admin, registered on import)
-)
+"""The admin pages of the policies (Settings → Gateway → LLM Gateway): one module per kind,
+registered on import."""
+
+from policies.redaction import admin as redaction_admin  # noqa: F401
+from policies.spend import admin as spend_admin  # noqa: F401

@@ -10,8 +10,8 @@ class PoliciesConfig(AppConfig):
 
     def ready(self) -> None:
         # Signals for cache invalidation only (STYLE 2.2): the proxies' policy snapshots.
-        from gateway_site.lib import invalidation
-        from policies import models_spend, spend_tasks  # noqa: F401  (registers the Celery task)
+        from hotpath import changes as invalidation
+        from policies.spend import models as models_spend
 
         for model in (models_spend.SpendPolicy, models_spend.SpendWindow):
             invalidation.connect_model(model)

@@ -1,7 +1,8 @@
-# Create your models here.
+"""The policy models, one package per kind (policies/spend/, policies/redaction/); imported here
+so Django finds them in the `policies` app."""
 
-from policies.models_redaction import RedactionPolicy  # noqa: F401
-from policies.models_spend import (  # noqa: F401
+from policies.redaction.models import RedactionPolicy  # noqa: F401
+from policies.spend.models import (  # noqa: F401
     SpendCounter,
     SpendPolicy,
     SpendPolicyMember,

@@ -11,7 +11,7 @@ class PricingConfig(AppConfig):
     def ready(self) -> None:
         # Signals only for cache invalidation (STYLE 2.2): a price change reaches every proxy
         # process's in-process PriceTable on its next refresh (or at once through Redis).
-        from gateway_site.lib import invalidation
+        from hotpath import changes as invalidation
         from pricing.models import ModelPrice
 
         invalidation.connect_model(ModelPrice)

@@ -16,11 +16,12 @@ from typing import Any
 import orjson
 from django.conf import settings
 
-from gateway_site.lib.callrecord import CallRecord
+from hotpath.callrecord import CallRecord
+from hotpath.context import RequestContext
+from hotpath.gates import Gate, ProxyCall, load_gates
 from pricing.table import Usage, cost
 from proxy import forward, providers, routing
 from proxy.auth import AuthState, AuthTable, UpstreamSecret
-from proxy.context import RequestContext
 from proxy.errors import (
     BadRequest,
     BodyTooLarge,
@@ -30,7 +31,6 @@ from proxy.errors import (
     ProxyError,
     render,
 )
-from proxy.gates import Gate, ProxyCall, load_gates
 from proxy.record import Recorder
 from proxy.request import extract_key, gateway_options, upstream_headers, upstream_query
 from proxy.upstream import Upstream

@@ -7,7 +7,7 @@ whole, so the request path never touches the database and never sees a half-buil
 
 Freshness: a timer rebuilds it every GATEWAY_AUTH_REFRESH_SECONDS (default 30 s, so a role,
 flag, key or secret change applies within a minute); with REDIS_URL, a message on
-gateway_site.lib.invalidation.CHANNEL rebuilds it at once; in the process where the change was
+hotpath.changes.CHANNEL rebuilds it at once; in the process where the change was
 made, the invalidation generation triggers a rebuild before the next request is served.
 If a rebuild fails (database briefly down) the previous table keeps serving.
 """
@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from gateway_site.lib import invalidation
+from hotpath import changes as invalidation
+from hotpath.context import RequestContext
+from hotpath.errors import AuthFailed, Forbidden, ProxyError
 from orgs.keys import parse_key, peppers
 from orgs.permissions_catalogue import INVOKE_PERMISSIONS
 from pricing.table import PriceTable
-from proxy.context import RequestContext
-from proxy.errors import AuthFailed, Forbidden, ProxyError
 
 logger = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from hotpath.context import RequestContext
 from orgs.models import ApiKey, Organization, OrganizationMember, Workspace, WorkspaceMember
 from orgs.permissions import resolve_workspace_permissions
-from proxy.context import RequestContext
 from secrets_vault.crypto import SecretUnreadable
 from secrets_vault.models import ProviderSecret
 from secrets_vault.services import secret_decrypt

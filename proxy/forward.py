@@ -24,7 +24,7 @@ from proxy.request import DROP_RESPONSE
 from proxy.sse import UsageScanner
 
 if TYPE_CHECKING:
-    from proxy.gates import ProxyCall
+    from hotpath.gates import ProxyCall
 
 Send = Any
 Receive = Any

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
-    from gateway_site.lib.callrecord import CallRecord
+    from hotpath.callrecord import CallRecord
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode
 
-from gateway_site.lib.callrecord import PROJECT_NAME_RE
-from proxy.errors import BadRequest
+from hotpath.callrecord import PROJECT_NAME_RE
+from hotpath.errors import BadRequest
 
 # Never forwarded upstream: hop-by-hop (RFC 9110 §7.6.1), the ones the client library sets for
 # the new connection, and the caller's credentials (replaced by the workspace's provider secret).

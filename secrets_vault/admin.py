@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from orgs.admin_scoping import WorkspaceScopedAdmin
+from orgs.admin.scoping import WorkspaceScopedAdmin
 from secrets_vault import services
 from secrets_vault.models import ProviderSecret
 

@@ -10,7 +10,7 @@ class SecretsVaultConfig(AppConfig):
 
     def ready(self) -> None:
         # Signals for cache invalidation only (STYLE 2.2): the proxy's in-process secret table.
-        from gateway_site.lib import invalidation
+        from hotpath import changes as invalidation
         from secrets_vault.models import ProviderSecret
 
         invalidation.connect_model(ProviderSecret)

@@ -2,7 +2,7 @@
 
 Who sees what: projects need `projects:read` in their workspace; runs need `projects:read` and
 `runs:read` there (tracing.selectors.run_workspace_ids). A run outside that scope answers 404
-(orgs.admin_scoping.get_object). A member whose role lacks `runs:read` in every workspace
+(orgs.admin.scoping.get_object). A member whose role lacks `runs:read` in every workspace
 cannot open the runs list at all (403 from Django admin: there is no list they may see) and
 gets 404 on any run page. Nothing here can add, change or delete a run.
 """
@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from orgs.admin_scoping import WorkspaceScopedAdmin, workspace_ids_for
+from orgs.admin.scoping import WorkspaceScopedAdmin, workspace_ids_for
 from tracing.admin_filters import (
     KeyFilter,
     ModelFilter,

@@ -21,7 +21,7 @@ import orjson
 import psycopg
 from django.db import connection, transaction
 
-from gateway_site.lib.callrecord import CallRecord
+from hotpath.callrecord import CallRecord
 from tracing.models import Run, UsageRecord
 
 RUN_COLUMNS = (

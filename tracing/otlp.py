@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from gateway_site.lib.callrecord import CallRecord
+from hotpath.callrecord import CallRecord
 
 OPERATIONS = {
     "ChatCompletions": "chat",

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 
-from gateway_site.lib.callrecord import CallRecord
+from hotpath.callrecord import CallRecord
 from orgs.models import Workspace
 from tracing.ingest_rows import record_rows, rows_insert
 from tracing.models import DEFAULT_PROJECT, Run, TracingProject, UsageRecord, project_name_is_valid

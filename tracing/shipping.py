@@ -28,7 +28,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from gateway_site.lib.callrecord import CallRecord
+from hotpath.callrecord import CallRecord
 from tracing.services import runs_ingest_tolerant
 from tracing.spool import spool_pending, spool_replay, spool_write
 

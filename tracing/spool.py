@@ -32,7 +32,7 @@ from pathlib import Path
 import orjson
 from django.conf import settings
 
-from gateway_site.lib.callrecord import CallRecord
+from hotpath.callrecord import CallRecord
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from tracing.rollup import usage_rollup_refresh
 from tracing.services import runs_prune
 from tracing.shipping import runs_drain
 
@@ -26,3 +27,9 @@ def prune_runs() -> list[int]:
     """Delete runs and usage rows past their retention, in small batches (beat: every 10 min)."""
     runs, usage = runs_prune()
     return [runs, usage]
+
+
+@shared_task(ignore_result=True)
+def refresh_usage_rollup() -> int:
+    """Roll closed days of usage into UsageDaily (beat: every 5 minutes; idempotent)."""
+    return usage_rollup_refresh()

@@ -24,7 +24,7 @@ from api.tests.test_tracing import record
 from orgs.models import Role
 from orgs.services import api_key_create, organization_upsert
 from policies.redaction.services import redaction_policy_set
-from policies.spend_services import spend_policy_upsert
+from policies.spend.services import spend_policy_upsert
 from secrets_vault.services import secret_set
 from tracing.services import runs_ingest
 

@@ -5,8 +5,8 @@ import time
 from api.tests.conftest import detail, session_client
 from api.tests.test_tracing import record
 from orgs.models import AuditLogEntry
-from policies.models_redaction import RedactionPolicy
-from policies.models_spend import SpendPolicy
+from policies.redaction.models import RedactionPolicy
+from policies.spend.models import SpendPolicy
 from tracing.services import runs_ingest
 
 

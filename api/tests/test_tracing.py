@@ -4,7 +4,7 @@ import time
 import uuid
 
 from api.tests.conftest import detail, key_client
-from gateway_site.lib.callrecord import CallRecord
+from hotpath.callrecord import CallRecord
 from tracing.services import runs_ingest
 
 

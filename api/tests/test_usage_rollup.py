@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from api.models import UsageDaily, UsageRollupState
-from api.services import usage_rollup_refresh
 from api.tests.test_tracing import record
 from api.tests.test_usage import T0, URL, at, seed
+from tracing.models import UsageDaily, UsageRollupState
+from tracing.rollup import usage_rollup_refresh
 from tracing.services import runs_ingest
 
 QUERIES = [
@@ -57,7 +57,7 @@ def test_rollup_keeps_scoping(owner, member, outsider, as_outsider):
 
 
 def test_the_beat_task_rolls_up_closed_days(owner, member, outsider):
-    from api.tasks import refresh_usage_rollup
+    from tracing.tasks import refresh_usage_rollup
 
     seed(owner, member, outsider)  # March 2026: every day of it is closed by now
     assert refresh_usage_rollup() == UsageDaily.objects.count() > 0

@@ -18,12 +18,12 @@ from api.permissions import actor_of, organization_for
 from api.schema import example, responses
 from api.views.base import ApiView
 from orgs.models import ApiKey, Organization, Workspace
-from policies.models_redaction import RedactionPolicy
-from policies.models_spend import SpendPolicy, Window
+from policies.redaction.models import RedactionPolicy
 from policies.redaction.rules import PII_RULE_IDS, SECRET_RULE_IDS
 from policies.redaction.services import redaction_policy_delete, redaction_policy_set
-from policies.spend_selectors import current_spend, spend_policy_list_for_org
-from policies.spend_services import spend_policy_delete, spend_policy_upsert
+from policies.spend.models import SpendPolicy, Window
+from policies.spend.selectors import current_spend, spend_policy_list_for_org
+from policies.spend.services import spend_policy_delete, spend_policy_upsert
 
 MANAGE = "organization:manage"
 

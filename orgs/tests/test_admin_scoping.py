@@ -182,10 +182,10 @@ def test_add_forms_offer_nothing_of_another_org(client, owner, outsider):
 
 def test_every_tenant_owned_admin_is_scoped():
     """A ModelAdmin over rows that belong to an organization or a workspace must scope them
-    (orgs.admin_scoping); a plain ModelAdmin would show every tenant's rows to its users."""
+    (orgs.admin.scoping); a plain ModelAdmin would show every tenant's rows to its users."""
     from django.contrib import admin
 
-    from orgs.admin_scoping import _ScopedAdminBase
+    from orgs.admin.scoping import _ScopedAdminBase
     from orgs.models import Organization, Workspace
 
     def tenant_owned(model) -> bool:

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import policies.models_redaction
+import policies.redaction.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -24,9 +24,9 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=200)),
                 ('enabled', models.BooleanField(default=True)),
                 ('pii_enabled', models.BooleanField(default=True, verbose_name='PII redaction')),
-                ('pii_rules', models.JSONField(blank=True, default=policies.models_redaction._default_pii_rules)),
+                ('pii_rules', models.JSONField(blank=True, default=policies.redaction.models._default_pii_rules)),
                 ('secrets_enabled', models.BooleanField(default=True, verbose_name='secrets redaction')),
-                ('secret_rules', models.JSONField(blank=True, default=policies.models_redaction._default_secret_rules)),
+                ('secret_rules', models.JSONField(blank=True, default=policies.redaction.models._default_secret_rules)),
                 ('custom_patterns', models.JSONField(blank=True, default=list)),
                 ('scan_system_prompts', models.BooleanField(default=True)),
                 ('restore_responses', models.BooleanField(default=True, help_text='Put the original values back into responses for the caller.')),

@@ -1,7 +1,7 @@
-"""RedactionGate: the redaction policy on the proxy's gate seam (proxy/gates.py).
+"""RedactionGate: the redaction policy on the proxy's gate seam (hotpath/gates.py).
 
 before(call):
-1. find the effective policy (in-process snapshot, policies.redaction.policy);
+1. find the effective policy (in-process snapshot, policies.redaction.snapshot);
 2. scan and rewrite a copy of the body in the redaction thread pool, under the policy's time
    limit (asyncio.wait_for, and the scan itself stops at the deadline): CPU work never runs on
    the event loop, and the `regex` engine releases the GIL while matching, so other streams
@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from django.conf import settings
 
+from hotpath.errors import PolicyBlocked
 from policies.redaction.engine import ScanTimeout
 from policies.redaction.placeholders import Redaction, workspace_key
-from policies.redaction.policy import EffectivePolicy, PolicyTable
 from policies.redaction.redactor import redact_body
 from policies.redaction.restore import RestoreFilter
+from policies.redaction.snapshot import EffectivePolicy, PolicyTable
 from policies.redaction.walkers import has_walker
-from proxy.errors import PolicyBlocked
 
 if TYPE_CHECKING:
-    from proxy.gates import ProxyCall
+    from hotpath.gates import ProxyCall
 
 logger = logging.getLogger(__name__)
 BLOCK_STATUS = 503

@@ -11,11 +11,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from gateway_site.lib.invalidation import invalidate
+from hotpath.changes import invalidate
 from orgs.models import ApiKey, Organization, OrganizationMember, Workspace
 from orgs.services import audit_record
-from policies.models_redaction import RedactionPolicy
 from policies.redaction.custom import validate_custom_patterns
+from policies.redaction.models import RedactionPolicy
 from policies.redaction.rules import PII_RULE_IDS, SECRET_RULE_IDS
 
 if TYPE_CHECKING:

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 
-from gateway_site.lib.callrecord import CallRecord
-from policies.spend_services import spend_policy_upsert
+from hotpath.callrecord import CallRecord
+from hotpath.context import RequestContext
+from hotpath.errors import PolicyBlocked
+from hotpath.gates import ProxyCall
+from policies.spend.services import spend_policy_upsert
 from pricing.table import Price
-from proxy.context import RequestContext
-from proxy.errors import PolicyBlocked
-from proxy.gates import ProxyCall
 
 # Input is free and output costs $10,000 per 1M tokens: `max_tokens=100` reserves exactly $1.
 PRICE = Price(

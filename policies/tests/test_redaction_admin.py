@@ -9,7 +9,7 @@ from django.test import Client
 
 from orgs.models import AuditLogEntry, Role
 from orgs.services import member_set
-from policies.models_redaction import RedactionPolicy
+from policies.redaction.models import RedactionPolicy
 from policies.redaction.services import redaction_policy_set
 
 pytestmark = pytest.mark.django_db

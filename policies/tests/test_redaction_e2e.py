@@ -20,9 +20,9 @@ import httpx
 import openai
 import pytest
 
+from devtools.testing import RunningGateway, running_gateway
 from policies.redaction.services import redaction_policy_set
 from policies.tests.corpus.values import Gen
-from proxy.testing import RunningGateway, running_gateway
 
 pytestmark = [pytest.mark.e2e]
 
@@ -370,6 +370,6 @@ def test_the_redaction_gate_runs_after_the_spend_gate_by_default():
 
     gates = settings.GATEWAY_PROXY_GATES
     assert "policies.redaction.gate.RedactionGate" in gates
-    assert gates.index("policies.spend_gate.SpendGate") < gates.index(
+    assert gates.index("policies.spend.gate.SpendGate") < gates.index(
         "policies.redaction.gate.RedactionGate"
     )

@@ -9,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from orgs.models import AuditLogEntry
-from policies.models_redaction import RedactionPolicy
-from policies.redaction.policy import effective_policy, load_policies
+from policies.redaction.models import RedactionPolicy
 from policies.redaction.services import redaction_policy_set
+from policies.redaction.snapshot import effective_policy, load_policies
 
 pytestmark = pytest.mark.django_db
 

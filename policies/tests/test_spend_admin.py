@@ -9,7 +9,7 @@ from django.test import Client
 
 from orgs.models import AuditLogEntry, Role
 from orgs.services import member_set
-from policies.models_spend import SpendPolicy
+from policies.spend.models import SpendPolicy
 from policies.tests.spend_helpers import policy
 
 pytestmark = pytest.mark.django_db
@@ -128,8 +128,8 @@ def test_a_per_member_policy_lists_its_members_and_their_spend(org_admin: Any) -
 
     from django.utils import timezone
 
-    from policies.models_spend import SpendPolicyMember
-    from policies.spend_services import spend_totals_aggregate
+    from policies.spend.models import SpendPolicyMember
+    from policies.spend.services import spend_totals_aggregate
     from tracing.models import UsageRecord
 
     p = policy(org_admin, "each key", "api_key", {"daily": "5"}, kind="default_per_member")

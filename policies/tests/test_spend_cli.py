@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from orgs.models import AuditLogEntry
-from policies.models_spend import SpendPolicy
+from policies.spend.models import SpendPolicy
 
 pytestmark = pytest.mark.django_db
 

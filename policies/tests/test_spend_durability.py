@@ -13,9 +13,9 @@ import pytest
 import time_machine
 from asgiref.sync import sync_to_async
 
-from policies.models_spend import SpendPolicy, SpendTotal
-from policies.spend_gate import SpendGate
-from policies.spend_services import spend_totals_aggregate
+from policies.spend.gate import SpendGate
+from policies.spend.models import SpendPolicy, SpendTotal
+from policies.spend.services import spend_totals_aggregate
 from policies.tests.spend_helpers import drive, make_call, policy, spend
 from tracing.models import UsageRecord
 
@@ -64,7 +64,7 @@ def test_it_aggregates_usage_per_policy_window_and_member(owner: Any, outsider: 
 def test_the_beat_task_runs_the_aggregation(owner: Any) -> None:
     from django.conf import settings
 
-    from policies.spend_tasks import aggregate_spend_totals
+    from policies.spend.tasks import aggregate_spend_totals
 
     assert (
         settings.CELERY_BEAT_SCHEDULE["spend-aggregate-totals"]["task"]
@@ -123,7 +123,7 @@ async def test_a_change_made_by_another_process_applies_to_the_next_call(
 ) -> None:
     import redis
 
-    from gateway_site.lib.invalidation import CHANNEL
+    from hotpath.changes import CHANNEL
 
     await sync_to_async(policy)(owner, "org", "organization", {"daily": "1"})
     gate = SpendGate()

@@ -18,12 +18,12 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from policies.models_spend import SpendPolicy
-from policies.spend_gate import SpendGate
-from policies.spend_selectors import current_spend
-from policies.spend_snapshot import usd_to_micros
+from devtools.testing import RunningGateway, running_gateway
+from policies.spend.gate import SpendGate
+from policies.spend.models import SpendPolicy
+from policies.spend.selectors import current_spend
+from policies.spend.snapshot import usd_to_micros
 from policies.tests.spend_helpers import policy, store_mode  # noqa: F401
-from proxy.testing import RunningGateway, running_gateway
 
 pytestmark = [
     pytest.mark.e2e,
@@ -36,7 +36,7 @@ pytestmark = [
 def servers(django_db_setup: Any, django_db_blocker: Any) -> Any:
     with (
         django_db_blocker.unblock(),
-        running_gateway(gates=["policies.spend_gate.SpendGate"]) as gw,
+        running_gateway(gates=["policies.spend.gate.SpendGate"]) as gw,
     ):
         yield gw
 

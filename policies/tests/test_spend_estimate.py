@@ -7,7 +7,7 @@ import datetime as dt
 import orjson
 import pytest
 
-from policies.spend_estimate import (
+from policies.spend.estimate import (
     INPUT_OVERHEAD_TOKENS,
     MEDIA_PART_TOKENS,
     Rates,
@@ -16,7 +16,7 @@ from policies.spend_estimate import (
     max_cost_usd,
     output_bound,
 )
-from policies.spend_windows import window_end, window_start
+from policies.spend.windows import window_end, window_start
 
 UTC = dt.UTC
 

@@ -1,4 +1,4 @@
-"""The spend gate through its public seam (proxy.gates contract): ProxyCall in, PolicyBlocked
+"""The spend gate through its public seam (hotpath.gates contract): ProxyCall in, PolicyBlocked
 or a reservation out; against the real Redis script and the database counters."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import pytest
 import time_machine
 from asgiref.sync import sync_to_async
 
-from policies.models_spend import SpendPolicy
-from policies.spend_gate import SpendGate, SpendUnavailable
-from policies.spend_selectors import current_spend
+from hotpath.errors import PolicyBlocked
+from policies.spend.gate import SpendGate, SpendUnavailable
+from policies.spend.models import SpendPolicy
+from policies.spend.selectors import current_spend
 from policies.tests.spend_helpers import (  # noqa: F401
     ONE_DOLLAR_BODY,
     drive,
@@ -23,7 +24,6 @@ from policies.tests.spend_helpers import (  # noqa: F401
     spend,
     store_mode,
 )
-from proxy.errors import PolicyBlocked
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("store_mode")]
 UTC = dt.UTC
@@ -157,7 +157,7 @@ async def test_default_per_member_caps_each_member_separately(owner: Any, member
         await gate.before(blocked)
     assert exc.value.metadata["violations"][0]["member"] == f"key:{owner.key.pk}"
 
-    from policies.models_spend import SpendPolicyMember
+    from policies.spend.models import SpendPolicyMember
 
     await asyncio.sleep(0.05)  # materialised off the request path
     members = await sync_to_async(
@@ -274,7 +274,7 @@ async def test_an_unpriced_model_is_refused_with_a_clear_message(owner: Any) -> 
 async def test_an_unpriced_model_is_charged_the_fallback_price(owner: Any) -> None:
     from decimal import Decimal
 
-    from policies.models_spend import SpendPolicy
+    from policies.spend.models import SpendPolicy
 
     def setup() -> None:
         p = policy(owner, "org", "organization", {"daily": "3"})

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from proxy.testing import RunningGateway, ensure_seed_data, running_gateway
+from devtools.testing import RunningGateway, ensure_seed_data, running_gateway
 
 
 @dataclass

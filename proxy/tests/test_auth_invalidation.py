@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway_site.lib import invalidation
+from hotpath import changes as invalidation
 from proxy.auth import AuthState
 
 

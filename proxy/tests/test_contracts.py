@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from gateway_site.lib.callrecord import CallRecord
+from hotpath.callrecord import CallRecord
+from hotpath.gates import load_gates
 from proxy import record
-from proxy.gates import load_gates
 
 
 class _Gate:

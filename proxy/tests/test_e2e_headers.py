@@ -61,7 +61,7 @@ def test_the_callers_user_agent_goes_upstream_and_none_is_added_when_it_sent_non
 def test_the_auth_fast_path_serves_the_table_until_this_process_changes_data(
     django_capture_on_commit_callbacks,
 ):
-    from gateway_site.lib import invalidation
+    from hotpath import changes as invalidation
     from proxy.auth import AuthState
 
     state = AuthState()

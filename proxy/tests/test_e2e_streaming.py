@@ -9,8 +9,8 @@ import time
 import openai
 import pytest
 
+from hotpath.errors import PolicyBlocked
 from orgs.models import ApiKey
-from proxy.errors import PolicyBlocked
 
 pytestmark = [pytest.mark.e2e]
 

@@ -46,7 +46,7 @@ def test_importing_the_proxy_loads_none_of_them() -> None:
         "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'gateway_site.settings')\n"
         "django.setup()\n"
         "before = set(sys.modules)\n"
-        "import proxy.app, proxy.fake_provider\n"
+        "import proxy.app, devtools.fake_provider\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))\n"
     )
     out = subprocess.run(

@@ -1,7 +1,7 @@
 """A real gateway whose call records reach the tracing tables, for verify_gateway, the docs'
 commands and the conformance tests (tests/conformance imports these fixtures).
 
-Reuses the proxy engineer's runner (proxy.testing.running_gateway: uvicorn on port 0 plus the
+Reuses the proxy engineer's runner (devtools.testing.running_gateway: uvicorn on port 0 plus the
 in-process fake provider in one background thread); the difference is the record sink:
 `tracing.shipping.ship_records` with its embedded in-process writer (REDIS_URL unset for the
 module), so a run appears in the database as it would behind the Celery drain. The Redis path
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from devtools.testing import RunningGateway, running_gateway
 from proxy.app import ProxyApp
-from proxy.testing import RunningGateway, running_gateway
 from rollout.tests.world import World, committed_world
 
 

@@ -9,7 +9,7 @@ import socket
 import pytest
 from django.core.management import CommandError, call_command
 
-from policies.spend_gate import SpendUnavailable
+from policies.spend.gate import SpendUnavailable
 from proxy import errors
 from rollout.verify import Response, diagnose, verification_request
 

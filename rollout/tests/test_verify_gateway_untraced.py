@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from proxy.testing import RunningGateway, running_gateway
+from devtools.testing import RunningGateway, running_gateway
 from rollout.tests.conftest import require_test_database, wait_recorder_idle
 from rollout.tests.world import World, committed_world
 

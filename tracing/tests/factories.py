@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import Any
 
-from gateway_site.lib.callrecord import CallRecord
+from hotpath.callrecord import CallRecord
 
 
 def call_record(persona: Any = None, **overrides: Any) -> CallRecord:

@@ -15,7 +15,7 @@ import pytest
 import redis
 from django.db import OperationalError
 
-from proxy.testing import RunningGateway, running_gateway
+from devtools.testing import RunningGateway, running_gateway
 from tracing.models import Run, UsageRecord
 from tracing.shipping import stream_length
 from tracing.tasks import drain_runs

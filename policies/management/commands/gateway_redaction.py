@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orgs import services as org_services
 from orgs.cli import organization_get, service_errors
-from policies.models_redaction import RedactionPolicy
+from policies.redaction.models import RedactionPolicy
 from policies.redaction.rules import NER_RULE_IDS
 from policies.redaction.services import policy_state, redaction_policy_delete, redaction_policy_set
 

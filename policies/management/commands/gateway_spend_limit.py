@@ -20,8 +20,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from orgs.models import Organization, OrganizationMember, Workspace
 from orgs.services import api_key_find, workspace_get_by_path
-from policies.models_spend import SpendPolicy, Window
-from policies.spend_services import parse_limit, spend_policy_upsert
+from policies.spend.models import SpendPolicy, Window
+from policies.spend.services import parse_limit, spend_policy_upsert
 
 
 class Command(BaseCommand):

@@ -1,0 +1,283 @@
+"""The project's own fake model provider: OpenAI, Anthropic and Gemini on one aiohttp server.
+
+Used by the tests (in-process on port 0: `start_fake_provider`), by `make run` and by anyone
+trying an agent roll-out offline (`manage.py fake_provider --port N`). It answers in each
+provider's real wire format, streams included, with usage, and echoes the last user message
+("Echo: <text>"), so callers can see what reached the provider. When the request offers tools,
+it calls the first one (arguments `{"echo": <text>}`) unless the last message is a tool result.
+
+Behaviours on request (headers, or a model named `error-<status>`):
+- `x-fake-status: 429`   → that status with the provider's own error envelope;
+- `x-fake-delay-ms: N`   → wait N ms before answering;
+- `x-fake-stream-pause-ms: N` → in a stream, pause N ms after the first event;
+- `x-fake-die-after: N`  → in a stream, drop the connection after N events.
+Every request is recorded (method, path, query, headers, body) and readable as JSON at
+`GET /__fake/requests` (cleared by `DELETE /__fake/requests`); a stream whose client went away
+is marked `"disconnected": true`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from devtools.fake_formats import (
+    openai_answer,
+    openai_error,
+    openai_stream,
+    responses_answer,
+    responses_stream,
+)
+from devtools.fake_formats_anthropic_gemini import (
+    anthropic_answer,
+    anthropic_error,
+    anthropic_stream,
+    gemini_answer,
+    gemini_error,
+    gemini_stream,
+)
+
+MAX_RECORDED = 1000
+
+
+class FakeProvider:
+    def __init__(self, *, record: bool = True) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.record = record  # off for benchmarks: recording costs a base64 per request
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        r = app.router
+        r.add_get("/__fake/requests", self.list_requests)
+        r.add_delete("/__fake/requests", self.clear_requests)
+        r.add_post("/v1/chat/completions", self.handle)
+        r.add_post("/v1/responses", self.handle)
+        r.add_post("/v1/embeddings", self.handle)
+        r.add_post("/v1/messages", self.handle)
+        r.add_post("/v1/messages/count_tokens", self.handle)
+        r.add_get("/v1/models", self.handle)
+        r.add_get("/v1beta/models", self.handle)
+        r.add_post("/v1beta/models/{model_action}", self.handle)
+        r.add_post("/v1/models/{model_action}", self.handle)
+        return app
+
+    async def list_requests(self, request: web.Request) -> web.Response:
+        return web.json_response(self.requests, dumps=lambda o: orjson.dumps(o).decode())
+
+    async def clear_requests(self, request: web.Request) -> web.Response:
+        self.requests.clear()
+        return web.json_response({"cleared": True})
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        entry: dict[str, Any] = (
+            {}
+            if not self.record
+            else {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string,
+                "headers": [[k, v] for k, v in request.headers.items()],
+                "body": raw.decode("utf-8", "replace"),
+                "body_b64": base64.b64encode(raw).decode(),
+                "received_at": time.time(),
+                "disconnected": False,
+            }
+        )
+        if self.record:
+            if len(self.requests) >= MAX_RECORDED:
+                del self.requests[0]
+            self.requests.append(entry)
+        body: dict[str, Any] = {}
+        if raw:
+            try:
+                parsed = orjson.loads(raw)
+                body = parsed if isinstance(parsed, dict) else {}
+            except orjson.JSONDecodeError:
+                return self._error(request, 400, "fake provider: body is not JSON")
+        delay = int(request.headers.get("x-fake-delay-ms", "0") or 0)
+        if delay:
+            await asyncio.sleep(delay / 1000)
+        model = str(body.get("model") or "")
+        status = request.headers.get("x-fake-status")
+        if status is None and model.startswith("error-"):
+            status = model.removeprefix("error-")
+        if status is not None and status.isdigit() and int(status) >= 400:
+            return self._error(request, int(status), f"fake provider error {status}")
+        return await self._answer(request, body, entry)
+
+    def _error(self, request: web.Request, status: int, message: str) -> web.Response:
+        path = request.path
+        if path.startswith("/v1/messages") or (
+            path == "/v1/models" and "anthropic-version" in request.headers
+        ):
+            payload = anthropic_error(status, message)
+        elif path.startswith(("/v1beta/", "/v1/models/")):
+            payload = gemini_error(status, message)
+        else:
+            payload = openai_error(status, message)
+        headers = {"request-id": "req_fake", "x-request-id": "req_fake"}
+        if status == 429:
+            headers["retry-after"] = "0"
+        return web.json_response(
+            payload, status=status, headers=headers, dumps=lambda o: orjson.dumps(o).decode()
+        )
+
+    async def _answer(
+        self, request: web.Request, body: dict[str, Any], entry: dict[str, Any]
+    ) -> web.StreamResponse:
+        path = request.path
+        stream = body.get("stream") is True
+        if path == "/v1/chat/completions":
+            if stream:
+                return await self._sse(request, openai_stream(body), entry, done=True)
+            return _json(openai_answer(body))
+        if path == "/v1/responses":
+            if stream:
+                return await self._sse(request, responses_stream(body), entry)
+            return _json(responses_answer(body))
+        if path == "/v1/embeddings":
+            return _json(_embeddings(body))
+        if path == "/v1/messages":
+            if stream:
+                return await self._sse(request, anthropic_stream(body), entry)
+            return _json(anthropic_answer(body))
+        if path == "/v1/messages/count_tokens":
+            return _json({"input_tokens": _count(body)})
+        if path == "/v1/models":
+            if "anthropic-version" in request.headers:
+                return _json(_anthropic_models())
+            return _json(
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": m, "object": "model", "created": 1700000000, "owned_by": "fake"}
+                        for m in ("gpt-4o-mini", "gpt-5", "text-embedding-3-small")
+                    ],
+                }
+            )
+        if path in ("/v1beta/models", "/v1/models"):
+            return _json(
+                {
+                    "models": [
+                        {"name": f"models/{m}", "displayName": m}
+                        for m in ("gemini-2.5-flash", "gemini-2.5-pro")
+                    ]
+                }
+            )
+        model, _, action = request.match_info["model_action"].partition(":")
+        if action == "countTokens":
+            return _json({"totalTokens": _count(body)})
+        if action == "streamGenerateContent":
+            if request.query.get("alt") == "sse":
+                return await self._sse(request, gemini_stream(body, model), entry)
+            return _json([orjson.loads(line[6:]) for line in gemini_stream(body, model)])
+        if action == "generateContent":
+            return _json(gemini_answer(body, model))
+        return self._error(request, 404, f"fake provider: no {action}")
+
+    async def _sse(
+        self,
+        request: web.Request,
+        events: list[bytes],
+        entry: dict[str, Any],
+        *,
+        done: bool = False,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"content-type": "text/event-stream", "cache-control": "no-cache"}
+        )
+        await response.prepare(request)
+        pause = int(request.headers.get("x-fake-stream-pause-ms", "0") or 0) / 1000
+        die_after = int(request.headers.get("x-fake-die-after", "0") or 0)
+        if done:
+            events = [*events, b"data: [DONE]\n\n"]
+        for index, event in enumerate(events):
+            if die_after and index >= die_after:
+                if request.transport is not None:
+                    request.transport.abort()
+                return response
+            try:
+                await response.write(event)
+            except (ConnectionResetError, RuntimeError):
+                entry["disconnected"] = True
+                return response
+            if index == 0 and pause and await _closed_during(request, pause):
+                entry["disconnected"] = True
+                return response
+        await response.write_eof()
+        return response
+
+
+async def _closed_during(request: web.Request, seconds: float) -> bool:
+    """Sleep `seconds`, watching the connection; True as soon as the client has gone."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return True
+        await asyncio.sleep(0.02)
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _json(payload: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(payload), content_type="application/json")
+
+
+def _count(body: dict[str, Any]) -> int:
+    return max(
+        1,
+        len(orjson.dumps(body.get("messages") or body.get("contents") or body.get("input") or ""))
+        // 4,
+    )
+
+
+def _embeddings(body: dict[str, Any]) -> dict[str, Any]:
+    inputs = body.get("input")
+    items = inputs if isinstance(inputs, list) else [inputs]
+    tokens = sum(max(1, len(str(i)) // 4) for i in items)
+    return {
+        "object": "list",
+        "model": body.get("model", ""),
+        "data": [
+            {
+                "object": "embedding",
+                "index": n,
+                "embedding": [round(0.01 * (n + k), 4) for k in range(8)],
+            }
+            for n, _ in enumerate(items)
+        ],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+def _anthropic_models() -> dict[str, Any]:
+    models = [
+        {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+        for m in ("claude-sonnet-4-5", "claude-haiku-4-5")
+    ]
+    return {
+        "data": models,
+        "has_more": False,
+        "first_id": models[0]["id"],
+        "last_id": models[-1]["id"],
+    }
+
+
+async def start_fake_provider(
+    host: str = "127.0.0.1", port: int = 0, *, record: bool = True
+) -> tuple[web.AppRunner, FakeProvider, int]:
+    """Start on the running loop; returns (runner to clean up, the provider, the bound port)."""
+    provider = FakeProvider(record=record)
+    runner = web.AppRunner(provider.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
+    return runner, provider, sockets[0].getsockname()[1]

@@ -1,0 +1,455 @@
+"""The spend gate: reserve a call's maximum cost before it is forwarded, settle the actual cost
+after it ends (SPEC §3; contract in hotpath/gates.py).
+
+before(call): match the call against the in-process policy snapshot; compute the most the call
+can cost (policies/spend/estimate.py); reserve it on every matching (policy, member, window)
+counter at once — Redis (one Lua script, policies/spend/store_redis.py) or, without REDIS_URL, the
+database (policies/spend/store_db.py); any counter without room → 402 naming the policies.
+after(call): replace the reservation by the actual cost the proxy measured (streams and
+disconnects included: the proxy sets usage from what it saw).
+
+Redis unreachable: settings.GATEWAY_SPEND_FAIL_OPEN decides; by default the call is refused with
+503 (fail closed) — only calls that fall under a spend policy, others never touch Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from hotpath import changes as invalidation
+from hotpath.errors import PolicyBlocked, ProxyError
+from policies.spend import estimate as spend_estimate
+from policies.spend.snapshot import Match, PolicyRule, SpendSnapshot, load_snapshot, usd_to_micros
+from policies.spend.store_redis import Counter, ReserveResult, store_for_loop
+from policies.spend.windows import window_start
+
+if TYPE_CHECKING:
+    from hotpath.gates import ProxyCall
+
+logger = logging.getLogger(__name__)
+UTC = dt.UTC
+
+
+async def _in_db_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ORM work off the event loop, in Django's one thread for sync code (asgiref's
+    thread_sensitive mode): the gate's database work is rare with Redis (snapshot loads,
+    rebuilds) and, without Redis, is serialised per process anyway (spend_store_db)."""
+    return await sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
+
+
+class SpendUnavailable(ProxyError):
+    """Spend counters cannot be reached and the gateway fails closed."""
+
+    status = 503
+
+
+class _SnapshotHolder:
+    """The policy snapshot of this process, never older than GATEWAY_SPEND_REFRESH_SECONDS
+    (a call that finds it older waits for the reload: that is the bound on how soon another
+    process's change applies without Redis), and reloaded before the next call after a change
+    committed in this process (invalidation.generation()) or announced on the Redis
+    invalidation channel (_RemoteInvalidations): with Redis, at once everywhere."""
+
+    def __init__(self) -> None:
+        self.snapshot: SpendSnapshot | None = None
+        self.generation = -1
+        self.loaded_at = 0.0
+        self.loaded_invalidations = -1  # _remote.count the current snapshot reflects
+        self._loading: asyncio.Task[None] | None = None
+
+    async def _load(self, generation: int) -> None:
+        # Until this load completes, concurrent calls still see the snapshot as stale and wait
+        # for it (never serve the old one); a message arriving meanwhile keeps it stale.
+        seen = _remote.count
+        snapshot = await _in_db_thread(load_snapshot)
+        self.snapshot, self.generation, self.loaded_at = snapshot, generation, time.monotonic()
+        self.loaded_invalidations = seen
+
+    def _start(self, generation: int) -> asyncio.Task[None]:
+        task = self._loading
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            task = self._loading = asyncio.ensure_future(self._load(generation))
+        return task
+
+    async def get(self) -> SpendSnapshot:
+        if settings.REDIS_URL:
+            _remote.ensure(settings.REDIS_URL)
+        generation = invalidation.generation()
+        stale = (
+            _remote.count != self.loaded_invalidations
+            or time.monotonic() - self.loaded_at > settings.GATEWAY_SPEND_REFRESH_SECONDS
+        )
+        if self.snapshot is None or stale or generation != self.generation:
+            await asyncio.shield(self._start(generation))
+        if self.snapshot is None:  # only if the very first load failed (it raised above)
+            raise SpendUnavailable("spend policies cannot be read yet")
+        return self.snapshot
+
+
+class _RemoteInvalidations:
+    """One daemon thread per process, subscribed to the Redis invalidation channel, counting
+    policy messages. A thread rather than an event-loop task: it outlives any one loop, never
+    has to be cancelled (a discarded loop cannot hang on it) and costs calls nothing."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def ensure(self, url: str) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, args=(url,), name="spend-invalidation", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self, url: str) -> None:
+        import redis
+
+        delay = 1.0
+        while True:
+            try:
+                client = redis.Redis.from_url(url, socket_connect_timeout=2)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(invalidation.CHANNEL)
+                delay = 1.0
+                for message in pubsub.listen():
+                    data = message.get("data")
+                    if isinstance(data, bytes) and data.startswith(b"policies."):
+                        self.count += 1  # one writer (this thread); readers compare only
+            except (OSError, redis.RedisError):
+                time.sleep(delay)  # meanwhile the refresh bound still applies changes
+                delay = min(delay * 2, 30.0)
+
+
+_remote = _RemoteInvalidations()
+
+
+@dataclass(slots=True)
+class _Held:
+    counters: list[Counter]
+    rules: list[PolicyRule]  # parallel to counters
+    reservation_id: str
+    redis: bool
+
+
+def _rates(call: ProxyCall, rule: PolicyRule) -> spend_estimate.Rates | None:
+    price = call.price
+    if price is not None:
+        return spend_estimate.Rates(input=max(price.input, price.cache_write), output=price.output)
+    if rule.unpriced == "fallback":
+        return spend_estimate.Rates(
+            input=rule.fallback_input or 0.0, output=rule.fallback_output or 0.0
+        )
+    return None
+
+
+def _entry(rule: PolicyRule, member: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": rule.id, "name": rule.name, "type": "spend", "scope": rule.scope}
+    if member:
+        entry["member"] = member
+    return entry
+
+
+def _record(call: ProxyCall, matches: list[Match], violated: set[int]) -> None:
+    results = call.record.policy_results
+    for m in matches:
+        results.setdefault("matched", []).append(_entry(m.rule, m.member))
+        bucket = "violated" if m.rule.id in violated else "passed"
+        results.setdefault(bucket, []).append(_entry(m.rule, m.member))
+
+
+def _blocked(
+    call: ProxyCall, matches: list[Match], violations: list[dict[str, Any]], reason: str
+) -> PolicyBlocked:
+    names = sorted({v["policy"] for v in violations})
+    _record(call, matches, {v["policy_id"] for v in violations})
+    call.record.policy_results["spend"] = {"violations": violations}
+    message = f"request blocked by gateway policies: {', '.join(names)}"
+    if reason != "spend_limit":
+        message += f" ({violations[0]['detail']})"
+    return PolicyBlocked(
+        402,
+        message,
+        {
+            "reason": reason,
+            "policies": names,
+            "scopes": sorted({v["scope"] for v in violations}),
+            "windows": sorted({v["window"] for v in violations if v.get("window")}),
+            "violations": violations,
+        },
+    )
+
+
+class SpendGate:
+    """Instantiated once per process by hotpath.gates.load_gates."""
+
+    def __init__(self) -> None:
+        self._snapshot = _SnapshotHolder()
+        self._held: dict[int, _Held] = {}
+        self._seen_members: set[tuple[int, str]] = set()
+
+    async def before(self, call: ProxyCall) -> None:
+        ctx = call.ctx
+        snapshot = await self._snapshot.get()
+        if not snapshot.size:
+            return
+        matches = snapshot.match(
+            organization_id=ctx.organization_id,
+            workspace_id=ctx.workspace_id,
+            key_id=ctx.key_id,
+            user_id=ctx.user_id,
+        )
+        if not matches:
+            return
+        if not spend_estimate.is_chargeable(call.endpoint, call.body):
+            _record(call, matches, set())
+            return
+        now = time.time()
+        counters = self._counters(call, matches, now)
+        reservation_id = uuid.uuid4().hex
+        result = await self._reserve(call, counters, reservation_id, now)
+        if result is None:  # Redis down and the gateway fails open
+            _record(call, matches, set())
+            call.record.policy_results["spend"] = {"unchecked": "spend counters unavailable"}
+            return
+        if not result.ok:
+            raise self._over(call, matches, counters, result)
+        self._held[id(call)] = _Held(
+            counters,
+            [self._rule_of(matches, c) for c in counters],
+            reservation_id,
+            redis=bool(settings.REDIS_URL),
+        )
+        _record(call, matches, set())
+        self._materialise(matches)
+
+    async def after(self, call: ProxyCall) -> None:
+        held = self._held.pop(id(call), None)
+        if held is None:
+            return
+        actual = [self._actual_micros(call, rule) for rule in held.rules]
+        try:
+            if held.redis:
+                store = store_for_loop(settings.REDIS_URL)
+                await store.settle(held.counters, reservation_id=held.reservation_id, actual=actual)
+            else:
+                from policies.spend import store_db as spend_store_db
+
+                await _in_db_thread(
+                    spend_store_db.settle,
+                    held.counters,
+                    reservation_id=held.reservation_id,
+                    actual=actual,
+                )
+        except (TimeoutError, OSError, RedisError):
+            # The reservation expires on its own; the usage row still reaches PostgreSQL,
+            # and the next rebuild of this counter counts it.
+            logger.warning("could not settle spend reservation %s", held.reservation_id)
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _rule_of(matches: list[Match], counter: Counter) -> PolicyRule:
+        return next(m.rule for m in matches if m.rule.id == counter.policy_id)
+
+    def _counters(self, call: ProxyCall, matches: list[Match], now: float) -> list[Counter]:
+        """One counter per (match, window), each with the call's maximum cost at its rates.
+        A model without a price under a policy that refuses unpriced models → 402."""
+        moment = dt.datetime.fromtimestamp(now, UTC)
+        price = call.price
+        counters: list[Counter] = []
+        refusing: list[dict[str, Any]] = []
+        tokens: tuple[int, int] | None = None
+        for m in matches:
+            rates = _rates(call, m.rule)
+            if rates is None:
+                refusing.append(
+                    {
+                        "policy_id": m.rule.id,
+                        "policy": m.rule.name,
+                        "scope": m.rule.scope,
+                        "detail": f"model {call.model!r} has no price; a spend limit applies to this "
+                        "call (add the model to the price table or set a fallback price on the policy)",
+                    }
+                )
+                continue
+            if tokens is None:  # the body is serialised once, whatever the number of policies
+                tokens = spend_estimate.token_bounds(
+                    endpoint=call.endpoint,
+                    body=call.body or {},
+                    model_max_output=price.max_output_tokens if price else None,
+                    context_window=price.context_window if price else None,
+                    default_max_output=settings.GATEWAY_SPEND_DEFAULT_MAX_OUTPUT_TOKENS,
+                )
+            amount = usd_to_micros(spend_estimate.cost_of(tokens, rates))
+            for w in m.rule.windows:
+                counters.append(
+                    Counter(
+                        organization_id=m.rule.organization_id,
+                        policy_id=m.rule.id,
+                        member=m.member,
+                        window=w.window,
+                        window_start=window_start(w.window, moment),
+                        limit_micros=w.limit_micros,
+                        amount_micros=amount,
+                    )
+                )
+        if refusing:
+            raise _blocked(call, matches, refusing, "model_unpriced")
+        return counters
+
+    async def _reserve(
+        self, call: ProxyCall, counters: list[Counter], reservation_id: str, now: float
+    ) -> ReserveResult | None:
+        ttl = settings.GATEWAY_SPEND_RESERVATION_TTL
+        if not settings.REDIS_URL:
+            return await _in_db_thread(_reserve_db, counters, reservation_id, now, ttl)
+        try:
+            store = store_for_loop(settings.REDIS_URL)
+            result = await store.reserve(
+                counters, reservation_id=reservation_id, now=now, ttl_seconds=ttl
+            )
+            if result.missing:
+                baselines = await _in_db_thread(_baselines, counters, now)
+                result = await store.reserve(
+                    counters,
+                    reservation_id=reservation_id,
+                    now=now,
+                    ttl_seconds=ttl,
+                    baselines=baselines,
+                )
+            return result
+        except (TimeoutError, OSError, RedisError) as exc:
+            logger.warning("spend counters unreachable: %s: %s", type(exc).__name__, exc)
+            # The script may have run and only its answer been lost: release the reservation
+            # (settling 0 is a no-op for a reservation that does not exist).
+            await self._release_quietly(counters, reservation_id)
+            if settings.GATEWAY_SPEND_FAIL_OPEN:
+                return None
+            raise SpendUnavailable(
+                "spend limits cannot be checked right now (the counter store is unreachable); "
+                "the gateway refuses calls under a spend limit until it is back",
+                metadata={"reason": "spend_store_unavailable"},
+            ) from exc
+
+    @staticmethod
+    async def _release_quietly(counters: list[Counter], reservation_id: str) -> None:
+        try:
+            store = store_for_loop(settings.REDIS_URL)
+            await store.settle(counters, reservation_id=reservation_id, actual=[0] * len(counters))
+        except (TimeoutError, OSError, RedisError):
+            logger.warning(
+                "could not release spend reservation %s; it expires on its own", reservation_id
+            )
+
+    @staticmethod
+    def _over(
+        call: ProxyCall, matches: list[Match], counters: list[Counter], result: ReserveResult
+    ) -> PolicyBlocked:
+        violations = []
+        for i in result.over:
+            c = counters[i]
+            rule = next(m.rule for m in matches if m.rule.id == c.policy_id)
+            violations.append(
+                {
+                    "policy_id": rule.id,
+                    "policy": rule.name,
+                    "scope": rule.scope,
+                    "member": c.member or None,
+                    "window": c.window,
+                    "window_start": c.window_start.isoformat(),
+                    "limit_usd": c.limit_micros / 1e6,
+                    "spent_usd": (result.levels[i] / 1e6) if result.levels else None,
+                }
+            )
+        return _blocked(call, matches, violations, "spend_limit")
+
+    @staticmethod
+    def _actual_micros(call: ProxyCall, rule: PolicyRule) -> int:
+        if call.cost_usd is not None:
+            return usd_to_micros(call.cost_usd)
+        usage = call.usage
+        if usage is None or call.price is not None or rule.unpriced != "fallback":
+            return 0
+        tokens_in = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
+        cost = (
+            tokens_in * (rule.fallback_input or 0)
+            + usage.output_tokens * (rule.fallback_output or 0)
+        ) / 1e6
+        return usd_to_micros(cost)
+
+    def _materialise(self, matches: list[Match]) -> None:
+        """Create the per-member rows of default-per-member policies on first use, off the
+        request path (a lost write is redone by the next call of that member)."""
+        new = [
+            (m.rule.id, m.member)
+            for m in matches
+            if m.member and (m.rule.id, m.member) not in self._seen_members
+        ]
+        if not new:
+            return
+        self._seen_members.update(new)
+        task = asyncio.ensure_future(_in_db_thread(_materialise_members, new))
+
+        def forget_on_failure(done: asyncio.Future[None]) -> None:
+            if done.exception() is not None:
+                self._seen_members.difference_update(new)
+
+        task.add_done_callback(forget_on_failure)
+
+
+def _baselines(counters: list[Counter], now: float) -> list[int]:
+    from policies.spend.models import SpendPolicy
+    from policies.spend.selectors import counter_baseline_micros
+    from policies.spend.snapshot import rule_from_policy
+
+    moment = dt.datetime.fromtimestamp(now, UTC)
+    policies = {
+        p.pk: rule_from_policy(p)
+        for p in SpendPolicy.objects.filter(
+            pk__in={c.policy_id for c in counters}
+        ).prefetch_related("windows")
+    }
+    out = []
+    for c in counters:
+        rule = policies.get(c.policy_id)
+        out.append(
+            0
+            if rule is None
+            else counter_baseline_micros(rule, c.member, c.window, c.window_start, moment)
+        )
+    return out
+
+
+def _reserve_db(
+    counters: list[Counter], reservation_id: str, now: float, ttl: float
+) -> ReserveResult:
+    from policies.spend import store_db as spend_store_db
+
+    return spend_store_db.reserve(
+        counters,
+        reservation_id=reservation_id,
+        now=now,
+        ttl_seconds=ttl,
+        baseline=lambda missing: _baselines(missing, now),
+    )
+
+
+def _materialise_members(pairs: list[tuple[int, str]]) -> None:
+    from policies.spend.models import SpendPolicyMember
+
+    SpendPolicyMember.objects.bulk_create(
+        [SpendPolicyMember(policy_id=p, member=m) for p, m in pairs], ignore_conflicts=True
+    )

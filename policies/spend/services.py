@@ -1,0 +1,230 @@
+"""Writes for spend limits: policies and windows (audit-logged), and the aggregation of usage
+into per-policy-window totals (the truth live counters are rebuilt from).
+
+The admin, the CLI and the REST API call these; none of them writes the models directly.
+Every committed change invalidates the proxies' policy snapshot (policies/apps.py connects
+the models to hotpath/changes.py), so it applies to the next call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from orgs.models import ApiKey, Organization, Workspace
+from orgs.services import audit_record
+from policies.spend.models import SpendPolicy, SpendTotal, SpendWindow, Window
+from policies.spend.selectors import usage_cost, usage_cost_by_member
+from policies.spend.snapshot import SCOPE_PREFIX, rule_from_policy
+from policies.spend.windows import window_start
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+Scope = SpendPolicy.Scope
+Kind = SpendPolicy.Kind
+
+
+def spend_policy_validate(policy: SpendPolicy) -> None:
+    """The subject fields must fit the scope and kind (table in SpendPolicy's docstring), and
+    every subject must belong to the policy's organization."""
+    org_id = policy.organization_id
+    if policy.kind == Kind.DEFAULT_PER_MEMBER:
+        if policy.scope == Scope.ORGANIZATION:
+            raise ValidationError("an organization has no members of its own: use kind 'total'")
+        if policy.api_key_id or policy.user_id:
+            raise ValidationError("a default-per-member policy names a group, not one key or user")
+        if policy.scope == Scope.WORKSPACE and policy.workspace_id:
+            raise ValidationError(
+                "a default-per-member workspace policy covers every workspace: leave workspace empty"
+            )
+    else:
+        needed = {"workspace": "workspace", "api_key": "api_key", "user": "user"}
+        field = needed.get(str(policy.scope))
+        for name in ("workspace", "api_key", "user"):
+            present = getattr(policy, f"{name}_id") is not None
+            if name == field and not present:
+                raise ValidationError(
+                    f"a {policy.scope} spend limit needs a {name.replace('_', ' ')}"
+                )
+            if name != field and present:
+                raise ValidationError(
+                    f"a {policy.scope} spend limit takes no {name.replace('_', ' ')}"
+                )
+    if policy.workspace_id and policy.workspace.organization_id != org_id:
+        raise ValidationError("the workspace belongs to another organization")
+    if policy.api_key_id and policy.api_key.organization_id != org_id:
+        raise ValidationError("the API key belongs to another organization")
+    if policy.user_id and not policy.user.org_memberships.filter(organization_id=org_id).exists():
+        raise ValidationError("the user is not a member of the organization")
+    if policy.unpriced_models == SpendPolicy.Unpriced.FALLBACK and (
+        policy.fallback_input_per_mtok is None or policy.fallback_output_per_mtok is None
+    ):
+        raise ValidationError("charging a fallback price needs both fallback prices")
+
+
+def spend_policy_state(policy: SpendPolicy) -> dict[str, Any]:
+    """The audit-log view of a policy (no secrets in it)."""
+    return {
+        "name": policy.name,
+        "enabled": policy.enabled,
+        "scope": policy.scope,
+        "kind": policy.kind,
+        "workspace": str(policy.workspace) if policy.workspace_id else None,
+        "api_key": policy.api_key.display_prefix if policy.api_key_id else None,
+        "user": policy.user.get_username() if policy.user_id else None,
+        "unpriced_models": policy.unpriced_models,
+        "fallback_input_per_mtok": _str(policy.fallback_input_per_mtok),
+        "fallback_output_per_mtok": _str(policy.fallback_output_per_mtok),
+        "windows": {w.window: str(w.limit_usd) for w in SpendWindow.objects.filter(policy=policy)},
+    }
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def spend_policy_audit(
+    *,
+    policy: SpendPolicy,
+    action: str,
+    before: dict[str, Any] | None,
+    actor: AbstractBaseUser | None,
+) -> None:
+    """Record a change made through the admin (which saves the form and its window inline)."""
+    audit_record(
+        action=action,
+        obj=policy,
+        actor=actor,
+        organization=policy.organization,
+        workspace=policy.workspace,
+        before=before,
+        after=None if action.endswith(".delete") else spend_policy_state(policy),
+    )
+
+
+def parse_limit(value: str | Decimal | float) -> Decimal:
+    try:
+        limit = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValidationError(f"not an amount in USD: {value!r}") from exc
+    if not limit.is_finite() or limit < 0:
+        raise ValidationError(f"a limit must be a non-negative amount in USD, not {value!r}")
+    if limit >= 10**8:
+        raise ValidationError(f"a limit must be below $100,000,000, not {value!r}")
+    return limit.quantize(Decimal("0.000001"))
+
+
+@transaction.atomic
+def spend_policy_upsert(
+    *,
+    organization: Organization,
+    name: str,
+    scope: str,
+    kind: str = Kind.TOTAL,
+    workspace: Workspace | None = None,
+    api_key: ApiKey | None = None,
+    user: AbstractBaseUser | None = None,
+    windows: dict[str, Decimal],
+    enabled: bool = True,
+    unpriced_models: str | None = None,
+    fallback_input_per_mtok: Decimal | None = None,
+    fallback_output_per_mtok: Decimal | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> SpendPolicy:
+    """Create the policy `name` of `organization`, or update it, and set the given windows
+    (other windows of an existing policy are kept). `unpriced_models` None keeps the current
+    setting (refuse for a new policy); fallback prices are set only when given. Audit-logged."""
+    if scope not in Scope.values:
+        raise ValidationError(f"unknown scope {scope!r} (one of {', '.join(Scope.values)})")
+    if kind not in Kind.values:
+        raise ValidationError(f"unknown kind {kind!r} (one of {', '.join(Kind.values)})")
+    unknown = sorted(set(windows) - set(Window.values))
+    if unknown or not windows:
+        raise ValidationError(
+            f"windows must be among {', '.join(Window.values)}, not {unknown or 'none'}"
+        )
+    policy = (
+        SpendPolicy.objects.select_for_update().filter(organization=organization, name=name).first()
+    )
+    before = None if policy is None else spend_policy_state(policy)
+    if policy is None:
+        policy = SpendPolicy(organization=organization, name=name)
+    policy.scope, policy.kind, policy.enabled = scope, kind, enabled
+    policy.workspace, policy.api_key, policy.user = workspace, api_key, user  # type: ignore[assignment]
+    if unpriced_models is not None:
+        if unpriced_models not in SpendPolicy.Unpriced.values:
+            raise ValidationError(
+                f"unpriced models must be refuse or fallback, not {unpriced_models!r}"
+            )
+        policy.unpriced_models = unpriced_models
+    if fallback_input_per_mtok is not None:
+        policy.fallback_input_per_mtok = parse_limit(fallback_input_per_mtok)
+    if fallback_output_per_mtok is not None:
+        policy.fallback_output_per_mtok = parse_limit(fallback_output_per_mtok)
+    policy.updated_at = timezone.now()
+    spend_policy_validate(policy)
+    policy.full_clean(exclude=["organization", "user", "api_key", "workspace"])
+    policy.save()
+    for window, limit in windows.items():
+        SpendWindow.objects.update_or_create(
+            policy=policy, window=window, defaults={"limit_usd": parse_limit(limit)}
+        )
+    spend_policy_audit(
+        policy=policy,
+        action="spend_policy.create" if before is None else "spend_policy.update",
+        before=before,
+        actor=actor,
+    )
+    return policy
+
+
+@transaction.atomic
+def spend_policy_delete(*, policy: SpendPolicy, actor: AbstractBaseUser | None = None) -> None:
+    before = spend_policy_state(policy)
+    spend_policy_audit(policy=policy, action="spend_policy.delete", before=before, actor=actor)
+    policy.delete()
+
+
+def spend_totals_aggregate(*, now: dt.datetime | None = None) -> int:
+    """Recompute the current window's SpendTotal of every enabled policy (and of each member of
+    default-per-member policies) from UsageRecord rows. Idempotent: totals are recomputed over
+    [window start, now), not incremented, so reruns and late rows cannot double count.
+    Returns the number of totals written."""
+    now = now or timezone.now()
+    rows: list[SpendTotal] = []
+    field_of = {"ws": "workspace_id", "key": "key_id", "user": "user_id"}
+    for policy in SpendPolicy.objects.filter(enabled=True).prefetch_related("windows"):
+        rule = rule_from_policy(policy)
+        for w in rule.windows:
+            start = window_start(w.window, now)
+            if rule.per_member:
+                prefix = SCOPE_PREFIX[rule.scope]
+                per = usage_cost_by_member(rule, field_of[prefix], start, now)
+                spent = {f"{prefix}:{ident}": cost for ident, cost in per.items()}
+            else:
+                spent = {"": usage_cost(rule, "", start, now)}
+            rows += [
+                SpendTotal(
+                    policy_id=rule.id,
+                    member=member,
+                    window=w.window,
+                    window_start=start,
+                    spent_usd=cost,
+                    computed_until=now,
+                )
+                for member, cost in spent.items()
+            ]
+    SpendTotal.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["policy", "member", "window", "window_start"],
+        update_fields=["spent_usd", "computed_until"],
+        batch_size=500,
+    )
+    return len(rows)
