@@ -23,4 +23,3 @@ class OrgsConfig(AppConfig):
             models.ApiKey,
         ):
             invalidation.connect_model(model)
-
