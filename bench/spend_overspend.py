@@ -127,8 +127,6 @@ def start_servers(workers: int) -> list[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
         "DEBUG": "True",
-        "GATEWAY_SPEND_REFRESH_SECONDS": "1",
-        "GATEWAY_AUTH_REFRESH_SECONDS": "1",
     }
     fake = subprocess.Popen(
         [sys.executable, "manage.py", "fake_provider", "--port", str(FAKE_PORT)], cwd=ROOT, env=env

@@ -133,7 +133,7 @@ def running_gateway(gates: list[str] | None = None, **overrides: Any) -> Iterato
         "GATEWAY_PROXY_GATES": gates or [],
         "GATEWAY_RECORD_SINK": "proxy.record.memory_sink",
         "GATEWAY_RECORD_FLUSH_SECONDS": 0.01,
-        "GATEWAY_AUTH_REFRESH_SECONDS": 3600,
+        "GATEWAY_SNAPSHOT_REFRESH_SECONDS": 3600,
         **overrides,
     }
     ensure_seed_data()

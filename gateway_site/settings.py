@@ -178,8 +178,18 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
-            # WAL lets the proxy's background refresh read while the admin writes.
-            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
+            "OPTIONS": {
+                # WAL: readers never wait for the writer. synchronous=NORMAL: a commit costs no
+                # fsync (the WAL is synced at checkpoints; a power loss may drop the last
+                # commits, never corrupt the file).
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                # Every transaction takes the write lock when it begins (BEGIN IMMEDIATE), so a
+                # writer waits its turn (up to `timeout` seconds) instead of failing with
+                # "database is locked" when it tries to upgrade a read transaction while the
+                # run writer or another process holds the lock.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
         }
     }
 
@@ -257,8 +267,12 @@ GATEWAY_ANTHROPIC_BASE_URL = env_str("GATEWAY_ANTHROPIC_BASE_URL", "https://api.
 GATEWAY_GEMINI_BASE_URL = env_str(
     "GATEWAY_GEMINI_BASE_URL", "https://generativelanguage.googleapis.com"
 )
-# How often each gateway process reloads keys, roles, flags and secrets (seconds).
-GATEWAY_AUTH_REFRESH_SECONDS = env_float("GATEWAY_AUTH_REFRESH_SECONDS", 30.0)
+# Every gateway process reloads a snapshot (keys, secrets, prices, each policy kind) at once
+# when the change signal says it changed; this is the safety net for a lost signal (seconds).
+GATEWAY_SNAPSHOT_REFRESH_SECONDS = env_float("GATEWAY_SNAPSHOT_REFRESH_SECONDS", 30.0)
+# The same-host change signal file (a memory-mapped generation per topic); empty = a file in
+# the temp directory named after the database.
+GATEWAY_CHANGES_FILE = env_str("GATEWAY_CHANGES_FILE", "")
 # last_used_at is written at most this often per key (seconds).
 GATEWAY_KEY_LAST_USED_INTERVAL = env_int("GATEWAY_KEY_LAST_USED_INTERVAL", 60)
 GATEWAY_BIND = env_str("GATEWAY_BIND", "127.0.0.1:8000")
@@ -312,8 +326,6 @@ GATEWAY_SPEND_FAIL_OPEN = env_bool("GATEWAY_SPEND_FAIL_OPEN", "False")
 GATEWAY_SPEND_RESERVATION_TTL = env_float("GATEWAY_SPEND_RESERVATION_TTL", 900.0)
 # Output bound assumed for a request that sets none, when the price table has no model maximum.
 GATEWAY_SPEND_DEFAULT_MAX_OUTPUT_TOKENS = env_int("GATEWAY_SPEND_DEFAULT_MAX_OUTPUT_TOKENS", 32_768)
-# How soon other gateway processes see a policy change (this process reloads at once).
-GATEWAY_SPEND_REFRESH_SECONDS = env_float("GATEWAY_SPEND_REFRESH_SECONDS", 5.0)
 CELERY_BEAT_SCHEDULE["spend-aggregate-totals"] = {
     "task": "policies.spend.tasks.aggregate_spend_totals",
     "schedule": 60.0,

@@ -10,11 +10,14 @@ class OrgsConfig(AppConfig):
     verbose_name = "Settings"
 
     def ready(self) -> None:
-        # Signals for cache invalidation only (STYLE 2.2): the proxy's in-process auth table.
-        from hotpath import changes as invalidation
+        # Signals for cache invalidation only: the proxies' key snapshot (hotpath.changes).
+        from django.contrib.auth import get_user_model
+
+        from hotpath import changes
         from orgs import models
 
         for model in (
+            get_user_model(),  # an inactive user's personal tokens stop working
             models.Organization,
             models.Workspace,
             models.Role,
@@ -22,4 +25,4 @@ class OrgsConfig(AppConfig):
             models.WorkspaceMember,
             models.ApiKey,
         ):
-            invalidation.connect_model(model)
+            changes.connect_model(model, "keys")

@@ -13,6 +13,7 @@ import re
 import secrets
 import string
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -31,29 +32,70 @@ class ParsedKey:
     lookup_id: str
 
 
-def peppers() -> list[tuple[str, bytes]]:
-    """[(pepper_id, pepper bytes)], newest first, from settings.GATEWAY_KEY_PEPPERS."""
-    result = []
-    for item in settings.GATEWAY_KEY_PEPPERS:
+@dataclass(frozen=True)
+class Peppers:
+    """The HMAC peppers of gateway keys, by id; `newest` hashes every new or re-hashed key."""
+
+    by_id: dict[str, bytes]
+    newest: str
+
+
+@lru_cache(maxsize=8)
+def _parse_peppers(entries: tuple[str, ...]) -> Peppers:
+    by_id: dict[str, bytes] = {}
+    for item in entries:
         pepper_id, sep, value = item.partition(":")
         if not sep or not pepper_id or not value:
             raise ImproperlyConfigured("GATEWAY_KEY_PEPPERS entries must look like id:value")
-        result.append((pepper_id, value.encode()))
-    if not result:
+        by_id.setdefault(pepper_id, value.encode())
+    if not by_id:
         raise ImproperlyConfigured("GATEWAY_KEY_PEPPERS is empty")
-    return result
+    return Peppers(by_id=by_id, newest=entries[0].partition(":")[0])
+
+
+def peppers() -> Peppers:
+    """The peppers of settings.GATEWAY_KEY_PEPPERS (newest first), parsed once per value."""
+    return _parse_peppers(tuple(settings.GATEWAY_KEY_PEPPERS))
 
 
 def current_pepper_id() -> str:
-    return peppers()[0][0]
+    return peppers().newest
 
 
 def key_digest(key: str, pepper_id: str) -> str | None:
     """HMAC-SHA256 of the full key under the named pepper; None if that pepper is gone."""
-    for pid, value in peppers():
-        if pid == pepper_id:
-            return hmac.new(value, key.encode(), hashlib.sha256).hexdigest()
-    return None
+    value = peppers().by_id.get(pepper_id)
+    if value is None:
+        return None
+    return hmac.new(value, key.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_key(
+    presented: str, *, kind: str, digest: str, pepper_id: str, known: Peppers | None = None
+) -> bool:
+    """The one key verifier, for every surface (the proxy's key table, the REST API, the CLI):
+    does `presented` match a stored key of `kind` with `digest` under `pepper_id`?
+
+    Constant time in the secret (hmac.compare_digest); a malformed key, another kind or a
+    pepper that was removed spends the same HMAC and fails like a wrong secret, so timing does
+    not tell them apart. The caller re-hashes under the newest pepper when `pepper_id` is not
+    `known.newest` (see orgs.services_keys.api_key_rehash)."""
+    known = known or peppers()
+    parsed = parse_key(presented)
+    pepper = known.by_id.get(pepper_id)
+    if parsed is None or parsed.kind != kind or pepper is None:
+        dummy_compare(presented, known)
+        return False
+    computed = hmac.new(pepper, presented.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(computed, digest)
+
+
+def dummy_compare(key: str, known: Peppers | None = None) -> None:
+    """Spend the same HMAC work on a miss, so an unknown lookup id is not faster than a wrong
+    secret."""
+    known = known or peppers()
+    value = known.by_id[known.newest]
+    hmac.compare_digest(hmac.new(value, key.encode(), hashlib.sha256).hexdigest(), "0" * 64)
 
 
 def generate_key(kind: str) -> tuple[str, str]:
@@ -72,16 +114,3 @@ def parse_key(key: str) -> ParsedKey | None:
     return ParsedKey(
         kind="service" if match.group(1) == "sk" else "personal", lookup_id=match.group(2)
     )
-
-
-def digest_matches(key: str, pepper_id: str, stored_digest: str) -> bool:
-    computed = key_digest(key, pepper_id)
-    if computed is None:
-        return False
-    return hmac.compare_digest(computed, stored_digest)
-
-
-def dummy_compare(key: str) -> None:
-    """Spend the same HMAC work on a miss, so an unknown lookup id is not faster than a wrong secret."""
-    _, value = peppers()[0]
-    hmac.compare_digest(hmac.new(value, key.encode(), hashlib.sha256).hexdigest(), "0" * 64)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orgs.models import ApiKey, OrganizationMember, Workspace, WorkspaceMember
+from orgs.models import ApiKey, OrganizationMember, Role, Workspace, WorkspaceMember
 from orgs.permissions_catalogue import (
     ORG_PERMISSIONS,
     ORGANIZATION_ADMIN,
@@ -106,23 +106,76 @@ def workspace_permissions(principal: Principal, workspace: Workspace) -> frozens
     return result
 
 
+def key_grants(
+    *,
+    kind: str,
+    role_scope: str | None,
+    role_name: str | None,
+    role_permissions: frozenset[str],
+    user_grants: frozenset[str],
+) -> frozenset[str]:
+    """What a key may do in its own workspace: a personal token carries its user's grants
+    there; a service key its role's (an organization-scoped role: as resolved for an
+    organization role). The one rule behind `workspace_permissions` and the proxy's table."""
+    if kind == ApiKey.Kind.PERSONAL:
+        return user_grants
+    if role_scope is None:
+        return frozenset()
+    if role_scope == Role.Scope.ORGANIZATION:
+        return resolve_workspace_permissions(org_role_name=role_name, workspace_role_permissions=None)
+    return role_permissions
+
+
 def _key_workspace_permissions(key: ApiKey, workspace: Workspace) -> frozenset[str]:
     if not key.is_active or key.organization_id != workspace.organization_id:
         return frozenset()
+    if key.workspace_id is not None and key.workspace_id != workspace.pk:
+        return frozenset()
+    user_grants: frozenset[str] = frozenset()
     if key.kind == ApiKey.Kind.PERSONAL:
         if key.workspace_id != workspace.pk or key.user is None or not key.user.is_active:
             return frozenset()
-        return _user_workspace_permissions(key.user, workspace)
-    if key.workspace_id is not None and key.workspace_id != workspace.pk:
-        return frozenset()
+        user_grants = _user_workspace_permissions(key.user, workspace)
     role = key.role
-    if role is None:
-        return frozenset()
-    if role.scope == role.Scope.ORGANIZATION:
-        return resolve_workspace_permissions(
-            org_role_name=role.name, workspace_role_permissions=None
+    return key_grants(
+        kind=key.kind,
+        role_scope=role.scope if role else None,
+        role_name=role.name if role else None,
+        role_permissions=role.permission_set if role else frozenset(),
+        user_grants=user_grants,
+    )
+
+
+def user_grants_by_workspace() -> dict[tuple[int, int], frozenset[str]]:
+    """(user id, workspace id) → the workspace permissions of every active user, in bulk (the
+    proxy's key table): the same rules as `workspace_permissions`, in three queries."""
+    org_roles = {
+        (m.user_id, m.organization_id): m.role.name
+        for m in OrganizationMember.objects.select_related("role").filter(user__is_active=True)
+    }
+    result: dict[tuple[int, int], frozenset[str]] = {}
+    members = WorkspaceMember.objects.select_related("role", "workspace").filter(
+        user__is_active=True
+    )
+    for m in members:
+        result[(m.user_id, m.workspace_id)] = resolve_workspace_permissions(
+            org_role_name=org_roles.get((m.user_id, m.workspace.organization_id)),
+            workspace_role_permissions=m.role.permission_set,
         )
-    return role.permission_set
+    admin_orgs: dict[int, list[int]] = {}
+    for (user_id, org_id), role_name in org_roles.items():
+        if role_name == ORGANIZATION_ADMIN:  # every permission in each workspace, member or not
+            admin_orgs.setdefault(org_id, []).append(user_id)
+    if admin_orgs:
+        everything = resolve_workspace_permissions(
+            org_role_name=ORGANIZATION_ADMIN, workspace_role_permissions=None
+        )
+        for ws_id, org_id in Workspace.objects.filter(
+            organization_id__in=list(admin_orgs)
+        ).values_list("pk", "organization_id"):
+            for user_id in admin_orgs[org_id]:
+                result[(user_id, ws_id)] = everything
+    return result
 
 
 def organization_permissions(principal: Principal, organization: Organization) -> frozenset[str]:

@@ -35,7 +35,7 @@ api_key_create = _keys.api_key_create
 api_key_revoke = _keys.api_key_revoke
 api_key_find = _keys.api_key_find
 api_key_authenticate = _keys.api_key_authenticate
-api_key_rehash_if_needed = _keys.api_key_rehash_if_needed
+api_key_rehash = _keys.api_key_rehash
 api_key_touch = _keys.api_key_touch
 
 

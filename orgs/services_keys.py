@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from hotpath import changes
 from orgs import keys
 from orgs.audit import audit_record
 from orgs.models import ApiKey, OrganizationMember, Role
@@ -184,22 +185,35 @@ def api_key_authenticate(presented: str, *, include_inactive: bool = False) -> A
     if key is None:
         keys.dummy_compare(presented)
         return None
-    if not keys.digest_matches(presented, key.pepper_id, key.digest):
+    if not keys.verify_key(presented, kind=key.kind, digest=key.digest, pepper_id=key.pepper_id):
         return None
     if not key.is_active:
         # include_inactive serves lookups (gateway_revoke_key); an inactive key is not "used".
         return key if include_inactive else None
-    api_key_rehash_if_needed(api_key=key, plaintext=presented)
+    if key.pepper_id != keys.current_pepper_id():
+        api_key_rehash(key_id=key.pk, plaintext=presented, from_pepper_id=key.pepper_id)
     api_key_touch(api_key=key)
     return key
 
 
-def api_key_rehash_if_needed(*, api_key: ApiKey, plaintext: str) -> None:
-    """After the pepper rotates, re-hash a key under the newest pepper on its next use."""
+def api_key_rehash(*, key_id: int, plaintext: str, from_pepper_id: str) -> bool:
+    """Re-hash a key under the newest pepper, after it was verified under `from_pepper_id`
+    (called wherever a key is used: the REST API here, the proxy from its recorder thread, so
+    a key used only through the proxy survives the removal of its old pepper).
+
+    Conditional on the stored pepper still being `from_pepper_id`, so concurrent uses re-hash
+    once; the proxies' key tables reload with the new digest."""
     current = keys.current_pepper_id()
-    if api_key.pepper_id != current:
-        digest = keys.key_digest(plaintext, current)
-        ApiKey.objects.filter(pk=api_key.pk).update(digest=digest, pepper_id=current)
+    if from_pepper_id == current:
+        return False
+    digest = keys.key_digest(plaintext, current)
+    updated = ApiKey.objects.filter(pk=key_id, pepper_id=from_pepper_id).update(
+        digest=digest, pepper_id=current
+    )
+    if updated:
+        changes.announce("keys")
+        logger.info("re-hashed key %s under pepper %s", key_id, current)
+    return bool(updated)
 
 
 def api_key_touch(*, api_key: ApiKey, now: dt.datetime | None = None) -> bool:

@@ -9,9 +9,12 @@ class PoliciesConfig(AppConfig):
     verbose_name = "Policies"
 
     def ready(self) -> None:
-        # Signals for cache invalidation only (STYLE 2.2): the proxies' policy snapshots.
-        from hotpath import changes as invalidation
-        from policies.spend import models as models_spend
+        # Signals for cache invalidation only: the proxies' policy snapshots (hotpath.changes).
+        from hotpath import changes
+        from policies.redaction.models import RedactionPolicy
+        from policies.spend import tasks  # noqa: F401  (registers the Celery task)
+        from policies.spend.models import SpendPolicy, SpendWindow
 
-        for model in (models_spend.SpendPolicy, models_spend.SpendWindow):
-            invalidation.connect_model(model)
+        for model in (SpendPolicy, SpendWindow):
+            changes.connect_model(model, "spend")
+        changes.connect_model(RedactionPolicy, "redaction")

@@ -9,9 +9,8 @@ class PricingConfig(AppConfig):
     verbose_name = "Model prices"
 
     def ready(self) -> None:
-        # Signals only for cache invalidation (STYLE 2.2): a price change reaches every proxy
-        # process's in-process PriceTable on its next refresh (or at once through Redis).
-        from hotpath import changes as invalidation
+        # Signals only for cache invalidation: the proxies' price snapshot (hotpath.changes).
+        from hotpath import changes
         from pricing.models import ModelPrice
 
-        invalidation.connect_model(ModelPrice)
+        changes.connect_model(ModelPrice, "prices")

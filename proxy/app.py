@@ -7,6 +7,8 @@ upstream exchange → usage and cost → gates' after → one CallRecord on the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -16,12 +18,15 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+from hotpath import changes
 from hotpath.callrecord import CallRecord
 from hotpath.context import RequestContext
 from hotpath.gates import Gate, ProxyCall, load_gates
-from pricing.table import Usage, cost
+from hotpath.snapshot import Snapshot, refresh_due
+from pricing.table import PriceTable, Usage, cost
 from proxy import forward, providers, routing
-from proxy.auth import AuthState, AuthTable, UpstreamSecret
+from proxy.auth import KeyTable, SecretTable, UpstreamSecret
+from proxy.auth_build import load_key_table, load_secret_table
 from proxy.errors import (
     BadRequest,
     BodyTooLarge,
@@ -43,6 +48,7 @@ KEY_HEADERS = frozenset((b"authorization", b"x-api-key", b"x-goog-api-key"))
 Scope = dict[str, Any]
 Receive = Any
 Send = Any
+WATCH_INTERVAL = 0.05  # seconds between the change watcher's polls
 
 
 class ClientGone(Exception):
@@ -53,7 +59,14 @@ class ProxyApp:
     """One instance per process; its resources live from lifespan start-up to shutdown."""
 
     def __init__(self) -> None:
-        self.auth = AuthState()
+        self.changes = changes.signal()
+        self.keys: Snapshot[KeyTable] = Snapshot("keys", ("keys",), load_key_table)
+        self.secrets: Snapshot[SecretTable] = Snapshot(
+            "provider secrets", ("secrets",), load_secret_table
+        )
+        self.prices: Snapshot[PriceTable] = Snapshot("prices", ("prices",), PriceTable.load)
+        self._watcher: asyncio.Task[None] | None = None
+        self._rehashing: set[int] = set()
         self.upstream = Upstream()
         self.recorder = Recorder()
         self.gates: list[Gate] = load_gates()
@@ -69,13 +82,33 @@ class ProxyApp:
     async def startup(self) -> None:
         await self.upstream.start()
         self.recorder.start()
-        await self.auth.refresh()
-        self.auth.start()
+        self.changes.watch()
+        for snapshot in (self.keys, self.secrets, self.prices):
+            await snapshot.reload()
+        self._watcher = asyncio.get_running_loop().create_task(
+            self._watch_changes(), name="gateway-changes"
+        )
 
     async def shutdown(self) -> None:
-        await self.auth.stop()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         await self.recorder.stop()
         await self.upstream.close()
+
+    async def _watch_changes(self) -> None:
+        """A few times a second, take in signalled changes and reload what they made stale,
+        so an idle process is current before its next call (calls also poll: a call never
+        depends on this task to see a change)."""
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                self.changes.poll()
+                refresh_due()
+            except Exception:
+                logger.exception("change watcher failed; retrying")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -96,13 +129,17 @@ class ProxyApp:
         try:
             if route is None:
                 raise PathNotAllowed()
-            table = self.auth.fresh() or await self.auth.current()
-            entry = table.authenticate(extract_key(scope["headers"], scope["query_string"]))
+            self.changes.poll()
+            keys = self.keys.current() or await self.keys.get()
+            presented = extract_key(scope["headers"], scope["query_string"])
+            entry = keys.authenticate(presented)
+            if keys.needs_rehash(entry):
+                self._rehash(entry.key_id, presented, entry.pepper_id)  # type: ignore[arg-type]
             if entry.ctx is None:
-                table.authorize(entry)  # organization-scoped key: 403, nothing to record
+                keys.authorize(entry)  # organization-scoped key: 403, nothing to record
             call = self._new_call(entry.ctx, route, scope)  # type: ignore[arg-type]
-            table.authorize(entry)
-            body, secret = await self._prepare(call, route, scope, receive, table)
+            keys.authorize(entry)
+            body, secret = await self._prepare(call, route, scope, receive)
             for gate in self.gates:
                 ran.append(gate)
                 await gate.before(call)
@@ -160,7 +197,6 @@ class ProxyApp:
         route: routing.Route,
         scope: Scope,
         receive: Receive,
-        table: AuthTable,
     ) -> tuple[bytes, UpstreamSecret]:
         """Read the body, learn model and stream, check the secret: 400/413/424 before gates."""
         headers = scope["headers"]
@@ -184,9 +220,11 @@ class ProxyApp:
             call.stream = route.stream or call.body.get("stream") is True
         call.record.model = call.model
         call.record.stream = call.stream
-        call.price = table.prices.get(call.model)
+        prices = self.prices.current() or await self.prices.get()
+        call.price = prices.get(call.model)
         provider = providers.get(route.dialect)
-        secret = table.upstreams.get(call.ctx.workspace_id, {}).get(provider.SECRET_NAME)
+        secrets = self.secrets.current() or await self.secrets.get()
+        secret = secrets.get(call.ctx.workspace_id, {}).get(provider.SECRET_NAME)
         if secret is None:
             raise ProviderSecretMissing(
                 f"this workspace has no {provider.SECRET_NAME} provider secret: "
@@ -285,7 +323,7 @@ class ProxyApp:
         self.recorder.touch_key(call.ctx.key_id)
 
     async def _health(self, send: Send) -> None:
-        ready = self.auth.table is not None and self.upstream.session is not None
+        ready = self.keys.value is not None and self.upstream.session is not None
         body = orjson.dumps({"status": "ok" if ready else "starting"})
         await send(
             {
@@ -298,6 +336,29 @@ class ProxyApp:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+    def _rehash(self, key_id: int, plaintext: str, pepper_id: str) -> None:
+        """Re-hash a key verified under an older pepper, off the request path, once."""
+        if key_id in self._rehashing:
+            return
+        self._rehashing.add(key_id)
+
+        def rehash() -> None:
+            from django.db import close_old_connections
+
+            from orgs.services import api_key_rehash
+
+            close_old_connections()
+            try:
+                api_key_rehash(key_id=key_id, plaintext=plaintext, from_pepper_id=pepper_id)
+            except Exception:
+                logger.exception("could not re-hash key %s under the newest pepper", key_id)
+            finally:
+                close_old_connections()
+
+        future = asyncio.get_running_loop().run_in_executor(None, rehash)
+        future.add_done_callback(lambda _: self._rehashing.discard(key_id))
 
 
 def new_run_id() -> str:
@@ -350,7 +411,7 @@ async def lifespan(app: ProxyApp, receive: Receive, send: Send) -> None:
                 logger.exception("gateway proxy failed to start")
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
-            # Everything loaded so far (Django, models, the auth table) lives as long as the
+            # Everything loaded so far (Django, models, the key snapshot) lives as long as the
             # worker: keep it out of the garbage collector's scans of the request garbage.
             gc.collect()
             gc.freeze()

@@ -1,70 +1,27 @@
-"""The ORM reads behind proxy.auth.build_table (sync; run in the auth worker thread only)."""
+"""The database reads behind the proxy's key and secret snapshots (sync ORM: they run in the
+snapshot loader thread, hotpath.snapshot, never on the event loop)."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from hotpath.context import RequestContext
-from orgs.models import ApiKey, Organization, OrganizationMember, Workspace, WorkspaceMember
-from orgs.permissions import resolve_workspace_permissions
+from orgs.keys import peppers
+from orgs.models import ApiKey, Organization, Workspace
+from orgs.permissions import key_grants, user_grants_by_workspace
+from proxy.auth import KeyEntry, KeyTable, SecretTable, UpstreamSecret
 from secrets_vault.crypto import SecretUnreadable
 from secrets_vault.models import ProviderSecret
 from secrets_vault.services import secret_decrypt
 
-if TYPE_CHECKING:
-    from proxy.auth import KeyEntry, UpstreamSecret
-
 logger = logging.getLogger(__name__)
 
 
-def _service_key_permissions(key: ApiKey) -> frozenset[str]:
-    role = key.role
-    if role is None:
-        return frozenset()
-    if role.scope == role.Scope.ORGANIZATION:
-        return resolve_workspace_permissions(
-            org_role_name=role.name, workspace_role_permissions=None
-        )
-    return role.permission_set
-
-
-def _personal_permissions() -> dict[tuple[int, int], frozenset[str]]:
-    """(user id, workspace id) -> the user's workspace permissions, as orgs.permissions rules."""
-    org_roles = {
-        (m.user_id, m.organization_id): m.role.name
-        for m in OrganizationMember.objects.select_related("role").filter(user__is_active=True)
-    }
-    result: dict[tuple[int, int], frozenset[str]] = {}
-    members = WorkspaceMember.objects.select_related("role", "workspace").filter(
-        user__is_active=True
-    )
-    for m in members:
-        result[(m.user_id, m.workspace_id)] = resolve_workspace_permissions(
-            org_role_name=org_roles.get((m.user_id, m.workspace.organization_id)),
-            workspace_role_permissions=m.role.permission_set,
-        )
-    for (user_id, org_id), role_name in org_roles.items():
-        # An organization admin has every permission in each workspace, member or not.
-        if resolve_workspace_permissions(org_role_name=role_name, workspace_role_permissions=None):
-            for ws_id in Workspace.objects.filter(organization_id=org_id).values_list(
-                "pk", flat=True
-            ):
-                result.setdefault(
-                    (user_id, ws_id),
-                    resolve_workspace_permissions(
-                        org_role_name=role_name, workspace_role_permissions=None
-                    ),
-                )
-    return result
-
-
-def load_keys() -> dict[str, KeyEntry]:
-    from proxy.auth import KeyEntry
-
+def load_key_table() -> KeyTable:
+    """Every live key with its caller context; revoked keys are left out (one identical 401)."""
     orgs = {o.pk: o for o in Organization.objects.all()}
     workspaces = {w.pk: w for w in Workspace.objects.all()}
-    personal = _personal_permissions()
+    users = user_grants_by_workspace()
     entries: dict[str, KeyEntry] = {}
     for key in ApiKey.objects.filter(revoked_at__isnull=True).select_related("role"):
         org = orgs.get(key.organization_id)
@@ -73,12 +30,16 @@ def load_keys() -> dict[str, KeyEntry]:
         ws = workspaces.get(key.workspace_id) if key.workspace_id else None
         ctx = None
         if ws is not None and ws.organization_id == org.pk:
-            if key.kind == ApiKey.Kind.PERSONAL:
-                perms = (
-                    personal.get((key.user_id, ws.pk), frozenset()) if key.user_id else frozenset()
-                )
-            else:
-                perms = _service_key_permissions(key)
+            role = key.role
+            grants = key_grants(
+                kind=key.kind,
+                role_scope=role.scope if role else None,
+                role_name=role.name if role else None,
+                role_permissions=role.permission_set if role else frozenset(),
+                user_grants=users.get((key.user_id, ws.pk), frozenset())
+                if key.user_id
+                else frozenset(),
+            )
             ctx = RequestContext(
                 organization_id=org.pk,
                 workspace_id=ws.pk,
@@ -86,12 +47,13 @@ def load_keys() -> dict[str, KeyEntry]:
                 key_prefix=key.display_prefix,
                 key_kind=key.kind,
                 user_id=key.user_id,
-                permissions=perms,
+                permissions=grants,
                 trace_content=ws.trace_content,
                 organization_slug=org.slug,
                 workspace_slug=ws.slug,
             )
         entries[key.lookup_id] = KeyEntry(
+            key_id=key.pk,
             kind=key.kind,
             digest=key.digest,
             pepper_id=key.pepper_id,
@@ -101,13 +63,13 @@ def load_keys() -> dict[str, KeyEntry]:
             org_enabled=org.llm_gateway_enabled,
             ctx=ctx,
         )
-    return entries
+    return KeyTable(keys=entries, peppers=peppers())
 
 
-def load_upstreams() -> dict[int, dict[str, UpstreamSecret]]:
-    from proxy.auth import UpstreamSecret
-
-    result: dict[int, dict[str, UpstreamSecret]] = {}
+def load_secret_table() -> SecretTable:
+    """Every workspace's decrypted provider secrets (a secret that does not decrypt is treated
+    as missing: the call gets 424, and the error is logged without the value)."""
+    result: SecretTable = {}
     for secret in ProviderSecret.objects.all():
         try:
             value = secret_decrypt(secret=secret)

@@ -9,8 +9,8 @@ class SecretsVaultConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self) -> None:
-        # Signals for cache invalidation only (STYLE 2.2): the proxy's in-process secret table.
-        from hotpath import changes as invalidation
+        # Signals for cache invalidation only: the proxies' provider-secret snapshot.
+        from hotpath import changes
         from secrets_vault.models import ProviderSecret
 
-        invalidation.connect_model(ProviderSecret)
+        changes.connect_model(ProviderSecret, "secrets")

@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from hotpath.changes import invalidate
 from orgs.models import ApiKey, Organization, OrganizationMember, Workspace
 from orgs.services import audit_record
 from policies.redaction.custom import validate_custom_patterns
@@ -147,7 +146,6 @@ def redaction_policy_set(
         before=before,
         after=policy_state(policy),
     )
-    invalidate("policies.redactionpolicy")
     return policy
 
 
@@ -171,4 +169,3 @@ def redaction_policy_delete(
         after=None,
     )
     policy.delete()
-    invalidate("policies.redactionpolicy")

@@ -1,22 +1,20 @@
-"""The effective policy of a call, from an in-process snapshot (never the ORM per request).
+"""The effective redaction policy of a call, from an in-process snapshot (never the ORM per
+request).
 
-`PolicyTable` holds every enabled policy grouped by organization. It reloads (in a thread) when
-hotpath.changes.generation() moved (a policy was saved in this process, or a
-Redis invalidation woke the refresher) and at least every GATEWAY_AUTH_REFRESH_SECONDS. The
-most specific policy wins: API key, then user, then workspace, then organization.
+`load_policies` reads every enabled policy, grouped by organization, as immutable data; the
+gate's `PolicyTable` holds it in a hotpath.snapshot.Snapshot. The most specific policy wins:
+API key, then user, then workspace, then organization.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
-from hotpath import changes as invalidation
+from hotpath.snapshot import Snapshot
 from policies.redaction.engine import ScanConfig
 from policies.redaction.rules import NER_RULE_IDS
 
@@ -97,39 +95,17 @@ def load_policies() -> dict[int, list[EffectivePolicy]]:
 
 
 class PolicyTable:
+    """The effective policy of a call, from this process's snapshot of every enabled policy
+    (topic "redaction": reloaded when a policy changes anywhere, hotpath.snapshot)."""
+
     def __init__(self) -> None:
-        self._table: dict[int, list[EffectivePolicy]] | None = None
-        self._generation = -1
-        self._loaded_at = 0.0
-
-    def _stale(self) -> bool:
-        refresh = getattr(settings, "GATEWAY_AUTH_REFRESH_SECONDS", 30.0)
-        return (
-            self._table is None
-            or self._generation != invalidation.generation()
-            or time.monotonic() - self._loaded_at > refresh
+        self.snapshot: Snapshot[dict[int, list[EffectivePolicy]]] = Snapshot(
+            "redaction policies", ("redaction",), load_policies
         )
-
-    async def _reload(self) -> None:
-        """Two calls may reload at once after a change: both read the same rows, harmless, and
-        no lock is bound to one event loop. When the database cannot be read, the previous
-        snapshot keeps serving until the next refresh; with no snapshot at all the error
-        propagates and the call fails (never served as if no policy existed)."""
-        generation = invalidation.generation()
-        try:
-            table = await asyncio.to_thread(load_policies)
-        except Exception:
-            if self._table is None:
-                raise
-            logger.warning("could not reload redaction policies; keeping the previous snapshot")
-            self._generation, self._loaded_at = generation, time.monotonic()
-            return
-        self._table, self._generation, self._loaded_at = table, generation, time.monotonic()
 
     async def effective(
         self, *, organization_id: int, workspace_id: int, key_id: int | None, user_id: int | None
     ) -> EffectivePolicy | None:
-        if self._stale():
-            await self._reload()
-        policies = (self._table or {}).get(organization_id, [])
+        table = self.snapshot.current() or await self.snapshot.get()
+        policies = table.get(organization_id, [])
         return effective_policy(policies, workspace_id=workspace_id, key_id=key_id, user_id=user_id)

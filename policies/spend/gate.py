@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from hotpath import changes as invalidation
 from hotpath.errors import PolicyBlocked, ProxyError
+from hotpath.snapshot import Snapshot
 from policies.spend import estimate as spend_estimate
 from policies.spend.snapshot import Match, PolicyRule, SpendSnapshot, load_snapshot, usd_to_micros
 from policies.spend.store_redis import Counter, ReserveResult, store_for_loop
@@ -52,89 +51,6 @@ class SpendUnavailable(ProxyError):
     """Spend counters cannot be reached and the gateway fails closed."""
 
     status = 503
-
-
-class _SnapshotHolder:
-    """The policy snapshot of this process, never older than GATEWAY_SPEND_REFRESH_SECONDS
-    (a call that finds it older waits for the reload: that is the bound on how soon another
-    process's change applies without Redis), and reloaded before the next call after a change
-    committed in this process (invalidation.generation()) or announced on the Redis
-    invalidation channel (_RemoteInvalidations): with Redis, at once everywhere."""
-
-    def __init__(self) -> None:
-        self.snapshot: SpendSnapshot | None = None
-        self.generation = -1
-        self.loaded_at = 0.0
-        self.loaded_invalidations = -1  # _remote.count the current snapshot reflects
-        self._loading: asyncio.Task[None] | None = None
-
-    async def _load(self, generation: int) -> None:
-        # Until this load completes, concurrent calls still see the snapshot as stale and wait
-        # for it (never serve the old one); a message arriving meanwhile keeps it stale.
-        seen = _remote.count
-        snapshot = await _in_db_thread(load_snapshot)
-        self.snapshot, self.generation, self.loaded_at = snapshot, generation, time.monotonic()
-        self.loaded_invalidations = seen
-
-    def _start(self, generation: int) -> asyncio.Task[None]:
-        task = self._loading
-        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-            task = self._loading = asyncio.ensure_future(self._load(generation))
-        return task
-
-    async def get(self) -> SpendSnapshot:
-        if settings.REDIS_URL:
-            _remote.ensure(settings.REDIS_URL)
-        generation = invalidation.generation()
-        stale = (
-            _remote.count != self.loaded_invalidations
-            or time.monotonic() - self.loaded_at > settings.GATEWAY_SPEND_REFRESH_SECONDS
-        )
-        if self.snapshot is None or stale or generation != self.generation:
-            await asyncio.shield(self._start(generation))
-        if self.snapshot is None:  # only if the very first load failed (it raised above)
-            raise SpendUnavailable("spend policies cannot be read yet")
-        return self.snapshot
-
-
-class _RemoteInvalidations:
-    """One daemon thread per process, subscribed to the Redis invalidation channel, counting
-    policy messages. A thread rather than an event-loop task: it outlives any one loop, never
-    has to be cancelled (a discarded loop cannot hang on it) and costs calls nothing."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def ensure(self, url: str) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, args=(url,), name="spend-invalidation", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self, url: str) -> None:
-        import redis
-
-        delay = 1.0
-        while True:
-            try:
-                client = redis.Redis.from_url(url, socket_connect_timeout=2)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(invalidation.CHANNEL)
-                delay = 1.0
-                for message in pubsub.listen():
-                    data = message.get("data")
-                    if isinstance(data, bytes) and data.startswith(b"policies."):
-                        self.count += 1  # one writer (this thread); readers compare only
-            except (OSError, redis.RedisError):
-                time.sleep(delay)  # meanwhile the refresh bound still applies changes
-                delay = min(delay * 2, 30.0)
-
-
-_remote = _RemoteInvalidations()
 
 
 @dataclass(slots=True)
@@ -197,13 +113,16 @@ class SpendGate:
     """Instantiated once per process by hotpath.gates.load_gates."""
 
     def __init__(self) -> None:
-        self._snapshot = _SnapshotHolder()
+        # Every enabled policy, reloaded when one changes anywhere (topic "spend").
+        self._snapshot: Snapshot[SpendSnapshot] = Snapshot(
+            "spend policies", ("spend",), load_snapshot
+        )
         self._held: dict[int, _Held] = {}
         self._seen_members: set[tuple[int, str]] = set()
 
     async def before(self, call: ProxyCall) -> None:
         ctx = call.ctx
-        snapshot = await self._snapshot.get()
+        snapshot = self._snapshot.current() or await self._snapshot.get()
         if not snapshot.size:
             return
         matches = snapshot.match(

@@ -246,7 +246,7 @@ def test_health_needs_no_key(gw):
 @pytest.mark.django_db
 def test_the_auth_table_leaves_out_revoked_keys_and_resolves_personal_tokens():
     from orgs.models import ApiKey, Organization
-    from proxy.auth import build_table
+    from proxy.auth_build import load_key_table
 
     org = services.organization_upsert(slug="tbl", llm_gateway_enabled=True)
     ws = services.workspace_upsert(organization=org, slug="w")
@@ -259,7 +259,7 @@ def test_the_auth_table_leaves_out_revoked_keys_and_resolves_personal_tokens():
         organization=org, workspace=ws, role=Role.objects.get(name="WORKSPACE_ADMIN")
     )
     services.api_key_revoke(api_key=gone.api_key)
-    table = build_table()
+    table = load_key_table()
     entry = table.authenticate(pat.plaintext)
     assert "gateway:invoke" in entry.ctx.permissions and entry.ctx.user_id == user.pk
     assert gone.api_key.lookup_id not in table.keys

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 from urllib.parse import urlsplit
@@ -55,24 +54,3 @@ def test_the_callers_user_agent_goes_upstream_and_none_is_added_when_it_sent_non
     assert not [k for k, _ in without_agent["headers"] if k.lower() == "user-agent"]
     records = gw.records(2)
     assert sorted(r.user_agent for r in records) == ["", "MyAgent/1.2 (linux)"]
-
-
-@pytest.mark.django_db
-def test_the_auth_fast_path_serves_the_table_until_this_process_changes_data(
-    django_capture_on_commit_callbacks,
-):
-    from hotpath import changes as invalidation
-    from proxy.auth import AuthState
-
-    state = AuthState()
-    try:
-        assert state.fresh() is None  # nothing built yet: current() must build it
-        first = asyncio.run(state.current())
-        assert state.fresh() is first
-        with django_capture_on_commit_callbacks(execute=True):
-            invalidation.invalidate("a key changed")
-        assert state.fresh() is None  # a change committed here: rebuild before serving
-        second = asyncio.run(state.current())
-        assert second is not first and state.fresh() is second
-    finally:
-        asyncio.run(state.stop())

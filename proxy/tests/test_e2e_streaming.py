@@ -193,7 +193,7 @@ def test_last_used_at_is_written_off_the_request_path(gw, owner):
 @pytest.mark.django_db
 def test_the_auth_table_decrypts_secrets_with_their_base_url():
     from orgs import services
-    from proxy.auth import build_table
+    from proxy.auth_build import load_secret_table
     from secrets_vault.services import secret_set
 
     org = services.organization_upsert(slug="sec", llm_gateway_enabled=True)
@@ -201,6 +201,6 @@ def test_the_auth_table_decrypts_secrets_with_their_base_url():
     secret_set(
         workspace=ws, name="ANTHROPIC_API_KEY", value="sk-ant-xyz", base_url="http://127.0.0.1:9/"
     )
-    upstream = build_table().upstreams[ws.pk]["ANTHROPIC_API_KEY"]
+    upstream = load_secret_table()[ws.pk]["ANTHROPIC_API_KEY"]
     assert upstream.secret == "sk-ant-xyz" and upstream.base_url == "http://127.0.0.1:9"
     assert "sk-ant-xyz" not in repr(upstream)
