@@ -11,6 +11,8 @@ Behaviours on request (headers, or a model named `error-<status>`):
 - `x-fake-delay-ms: N`   → wait N ms before answering;
 - `x-fake-stream-pause-ms: N` → in a stream, pause N ms after the first event;
 - `x-fake-die-after: N`  → in a stream, drop the connection after N events.
+A chat completion's `system_fingerprint` is a fingerprint of the provider key it received
+(`key_fingerprint`), so tests see which secret the gateway sent.
 Every request is recorded (method, path, query, headers, body) and readable as JSON at
 `GET /__fake/requests` (cleared by `DELETE /__fake/requests`); a stream whose client went away
 is marked `"disconnected": true`.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 from typing import Any
 
@@ -136,7 +139,9 @@ class FakeProvider:
         if path == "/v1/chat/completions":
             if stream:
                 return await self._sse(request, openai_stream(body), entry, done=True)
-            return _json(openai_answer(body))
+            answer = openai_answer(body)
+            answer["system_fingerprint"] = key_fingerprint(request)
+            return _json(answer)
         if path == "/v1/responses":
             if stream:
                 return await self._sse(request, responses_stream(body), entry)
@@ -224,6 +229,14 @@ async def _closed_during(request: web.Request, seconds: float) -> bool:
         await asyncio.sleep(0.02)
     transport = request.transport
     return transport is None or transport.is_closing()
+
+
+def key_fingerprint(request: web.Request) -> str:
+    """`fp_` + 12 hex of SHA-256 of the provider key the request carried: a chat completion's
+    `system_fingerprint`, so a test can tell which secret the gateway sent without seeing it."""
+    auth = request.headers.get("authorization", "")
+    key = auth.removeprefix("Bearer ").strip()
+    return "fp_" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def _json(payload: Any) -> web.Response:

@@ -131,16 +131,22 @@ class _GenerationFile:
 class _RedisSubscription:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.pubsub: Any = None
+        self.client: Any = None  # kept: a collected client closes its pool, and the pubsub's
+        self.pubsub: Any = None  # connection with it
 
     def connect(self) -> None:
         import redis
 
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=2)
+        client = redis.Redis.from_url(
+            self.url,
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            client_name=f"gateway-changes-{os.getpid()}",
+        )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(CHANNEL)
         pubsub.get_message(timeout=1.0)  # the subscription confirmation
-        self.pubsub = pubsub
+        self.client, self.pubsub = client, pubsub
 
     def read(self) -> list[str]:
         topics = []
@@ -156,7 +162,8 @@ class _RedisSubscription:
         if self.pubsub is not None:
             with contextlib.suppress(Exception):
                 self.pubsub.close()
-        self.pubsub = None
+                self.client.close()
+        self.client = self.pubsub = None
 
 
 class _PostgresListener:
@@ -195,7 +202,9 @@ def _postgres_conninfo() -> dict[str, Any]:
         "host": db.get("HOST") or None,
         "port": db.get("PORT") or None,
     }
-    options = {k: v for k, v in (db.get("OPTIONS") or {}).items() if k in ("sslmode", "sslrootcert")}
+    options = {
+        k: v for k, v in (db.get("OPTIONS") or {}).items() if k in ("sslmode", "sslrootcert")
+    }
     return {**{k: v for k, v in info.items() if v is not None}, **options}
 
 
@@ -309,7 +318,9 @@ class ChangeSignal:
             try:
                 _redis_client(settings.REDIS_URL).publish(CHANNEL, topic)
             except Exception:  # any Redis failure: the periodic refresh still applies it
-                logger.warning("could not publish change of %s; proxies refresh on their timer", topic)
+                logger.warning(
+                    "could not publish change of %s; proxies refresh on their timer", topic
+                )
 
 
 _signal: tuple[int, ChangeSignal] | None = None

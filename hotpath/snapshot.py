@@ -83,6 +83,7 @@ class Snapshot(Generic[T]):
         self._load = load
         self._refresh = refresh_seconds
         self._signal = changes.signal()
+        self._signal.watch()  # subscribe this process to the remote signal (once)
         self.value: T | None = None
         self.loaded_versions: tuple[int, ...] = ()
         self.loaded_at = float("-inf")

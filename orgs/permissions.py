@@ -122,7 +122,9 @@ def key_grants(
     if role_scope is None:
         return frozenset()
     if role_scope == Role.Scope.ORGANIZATION:
-        return resolve_workspace_permissions(org_role_name=role_name, workspace_role_permissions=None)
+        return resolve_workspace_permissions(
+            org_role_name=role_name, workspace_role_permissions=None
+        )
     return role_permissions
 
 

@@ -337,7 +337,6 @@ class ProxyApp:
         )
         await send({"type": "http.response.body", "body": body})
 
-
     def _rehash(self, key_id: int, plaintext: str, pepper_id: str) -> None:
         """Re-hash a key verified under an older pepper, off the request path, once."""
         if key_id in self._rehashing:

@@ -123,15 +123,25 @@ async def test_a_change_made_by_another_process_applies_to_the_next_call(
 ) -> None:
     import redis
 
-    from hotpath.changes import CHANNEL
+    from hotpath import changes
 
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # counters of earlier runs' ids
     await sync_to_async(policy)(owner, "org", "organization", {"daily": "1"})
-    gate = SpendGate()
-    assert await spend(gate, owner, 2) == 1  # the gate now listens on the invalidation channel
-    await asyncio.sleep(0.2)
+    gate = SpendGate()  # its snapshot subscribes this process to the change signal
+    assert await spend(gate, owner, 2) == 1
+    for _ in range(50):  # the subscription is made in the background
+        await asyncio.sleep(0.02)
+        if changes.signal().healthy:
+            break
     # Another process disables the policy: its commit publishes on the channel (this test's
     # transaction never commits, so the message is sent by hand, as that process would).
     await sync_to_async(policy)(owner, "org", "organization", {"daily": "1"}, enabled=False)
-    redis.Redis.from_url(settings.REDIS_URL).publish(CHANNEL, "policies.spendpolicy")
-    await asyncio.sleep(0.2)
+    signal = changes.signal()
+    before = signal.version("spend")
+    redis.Redis.from_url(settings.REDIS_URL).publish(changes.CHANNEL, "spend")
+    for _ in range(100):  # on another host the message arrives within milliseconds
+        signal.poll()  # what the proxy does before every call
+        if signal.version("spend") != before:
+            break
+        await asyncio.sleep(0.01)
     assert await spend(gate, owner, 2) == 2

@@ -1,0 +1,99 @@
+"""Snapshots: served from memory, reloaded (and waited for) once their topic changed, the last
+good one kept when the database cannot be read."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+
+from hotpath import changes
+from hotpath.snapshot import Snapshot, SnapshotUnavailable
+
+
+class Source:
+    """A stand-in for the database behind a snapshot: counts loads, can fail."""
+
+    def __init__(self) -> None:
+        self.loads = itertools.count(1)
+        self.fail = False
+        self.during_load: Any = None
+
+    def __call__(self) -> dict[str, int]:
+        if self.fail:
+            raise OSError("database unavailable")
+        n = next(self.loads)
+        if self.during_load is not None:
+            self.during_load()
+            self.during_load = None
+        return {"load": n}
+
+
+def _bump(topic: str) -> None:
+    changes.signal().committed(topic)
+
+
+async def test_it_serves_from_memory_until_its_topic_changes() -> None:
+    source = Source()
+    snap = Snapshot("things", ("routes",), source, refresh_seconds=3600)
+    assert snap.current() is None  # never loaded: callers must await get()
+    first = await snap.get()
+    assert first == {"load": 1} and snap.current() is first and await snap.get() is first
+    _bump("ratelimit")  # another topic: nothing to do
+    assert snap.current() is first
+    _bump("routes")
+    assert snap.current() is None  # a call now waits for the reload
+    assert await snap.get() == {"load": 2}
+
+
+async def test_a_change_during_a_load_triggers_another_load() -> None:
+    source = Source()
+    snap = Snapshot("things", ("routes",), source, refresh_seconds=3600)
+    await snap.get()
+    _bump("routes")
+    source.during_load = lambda: _bump("routes")  # committed while the load reads
+    assert await snap.get() == {"load": 3}
+
+
+async def test_concurrent_callers_share_one_reload() -> None:
+    source = Source()
+    snap = Snapshot("things", ("routes",), source, refresh_seconds=3600)
+    await snap.get()
+    _bump("routes")
+    results = await asyncio.gather(*(snap.get() for _ in range(20)))
+    assert {r["load"] for r in results} == {2}
+
+
+async def test_it_keeps_the_last_good_snapshot_when_the_database_fails() -> None:
+    source = Source()
+    snap = Snapshot("things", ("routes",), source, refresh_seconds=3600)
+    good = await snap.get()
+    source.fail = True
+    _bump("routes")
+    assert await snap.get() is good  # served, not a 503
+    source.fail = False
+    snap._failed_at = float("-inf")  # the retry delay has passed
+    assert await snap.get() == {"load": 2}
+
+
+async def test_without_any_snapshot_a_failed_load_is_a_503_not_an_empty_table() -> None:
+    source = Source()
+    source.fail = True
+    snap = Snapshot("keys", ("keys",), source)
+    with pytest.raises(SnapshotUnavailable) as caught:
+        await snap.get()
+    assert caught.value.status == 503
+
+
+async def test_an_old_snapshot_is_refreshed_in_the_background_while_it_serves() -> None:
+    source = Source()
+    snap = Snapshot("things", ("routes",), source, refresh_seconds=0.0)
+    first = await snap.get()
+    assert snap.current() is first  # served at once: no change was signalled
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if snap.value != first:
+            break
+    assert snap.value["load"] >= 2
