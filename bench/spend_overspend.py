@@ -2,7 +2,7 @@
 processes against one cap that admits only a fraction of them; the total charged must never
 exceed the cap.
 
-Set-up: PostgreSQL database gw_h4_bench (created, migrated), Redis db 4 (flushed), the fake
+Set-up: PostgreSQL database gw_spend_bench (created, migrated), Redis db 10 (flushed), the fake
 provider on 127.0.0.1:18410 and gunicorn with WORKERS uvicorn workers on 127.0.0.1:18400.
 The model "bench-tight" is priced so that a reservation equals the actual cost exactly (input
 free; output $100/1M; each call asks max_tokens=10 and the fake answers exactly 10 tokens), so
@@ -10,6 +10,11 @@ every call costs $0.001 and a cap of $0.05 admits exactly 50 calls: the tightest
 any race in the reservation would show as overshoot.
 
     python bench/spend_overspend.py [--runs 20] [--calls 240] [--workers 4] [--store redis|postgres|sqlite]
+                                    [--wait SECONDS]
+
+Each run creates a new organization, its keys and the cap, then fires the burst after --wait
+seconds (default 0: the burst starts the moment the cap is committed, so the change signal must
+have reached every gateway process already).
 
 Prints, per run, calls answered 200/402 and the total charged (the live counter, after every
 call settled), then the worst overshoot over all runs (target: $0.00).
@@ -29,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE_URL = "postgres://postgres@127.0.0.1:5432/gw_h4_bench"
-REDIS_URL = "redis://127.0.0.1:6379/4"
+DATABASE_URL = "postgres://postgres@127.0.0.1:5432/gw_spend_bench"
+REDIS_URL = "redis://127.0.0.1:6379/10"
 GATEWAY_PORT, FAKE_PORT = 18400, 18410
 CAP_USD = Decimal("0.05")
 KEYS = 4
@@ -217,6 +222,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=240)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--store", choices=["redis", "postgres", "sqlite"], default="redis")
+    parser.add_argument("--wait", type=float, default=0.0, help="seconds between cap and burst")
     args = parser.parse_args()
     setup_django(args.store)
     from policies.spend.services import spend_policy_upsert
@@ -232,12 +238,12 @@ def main() -> int:
         asyncio.run(wait_healthy())
         print(
             f"{args.calls} concurrent calls per run, {KEYS} keys, {args.workers} gateway processes, "
-            f"cap ${CAP_USD}, counters in {args.store}"
+            f"cap ${CAP_USD}, counters in {args.store}, burst {args.wait * 1000:.0f} ms after the cap"
         )
         print("run  200s  402s  other  charged_usd  overshoot_usd")
         for run in range(1, args.runs + 1):
             org, keys, policy = set_up_run(spend_policy_upsert)
-            time.sleep(2.5)  # every process knows the keys and the policy (1 s refresh bound)
+            time.sleep(args.wait)
             statuses = asyncio.run(burst(keys, args.calls))
             deadline = time.monotonic() + 15  # settlements land (after the responses are sent)
             spent, reserved = charged_usd(policy.pk, org.pk)  # type: ignore[attr-defined]

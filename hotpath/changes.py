@@ -218,6 +218,9 @@ class ChangeSignal:
         self._versions: dict[str, int] = {}
         self._lock = threading.Lock()
         self._file = _GenerationFile(generation_file_path())
+        # Read the file now, before any snapshot of this process loads: a change written
+        # between a load and a later first poll must not be taken for the starting point.
+        self._file.changed_slots()
         self._slot_topics: dict[int, set[str]] = {}
         self._remote: _RedisSubscription | _PostgresListener | None = None
         self._remote_ok = False

@@ -1,0 +1,66 @@
+"""Existing databases move forward with their data: the per-day usage totals that moved from
+the api app to tracing, and the policies now built on one abstract subject model."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [
+    ("api", "0002_usagerecord_summary_index"),
+    ("tracing", "0004_runs_filter_covering_indexes"),
+    ("policies", "0002_redaction"),
+]
+AFTER = [
+    ("api", "0003_usage_daily_to_tracing"),
+    ("tracing", "0005_usage_daily_from_api"),
+    ("policies", "0003_policy_subject"),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_from_before_the_move_keeps_its_usage_totals_and_policies() -> None:
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE).apps
+    org = old.get_model("orgs", "Organization").objects.create(slug="migr", name="Migr")
+    ws = old.get_model("orgs", "Workspace").objects.create(organization=org, slug="w", name="W")
+    old.get_model("api", "UsageDaily").objects.create(
+        day=dt.date(2026, 11, 30),
+        organization_id=org.pk,
+        workspace_id=ws.pk,
+        model="gpt-4o-mini",
+        calls=7,
+        input_tokens=700,
+        cost_usd=Decimal("0.0123"),
+    )
+    old.get_model("api", "UsageRollupState").objects.create(rolled_through=dt.date(2026, 12, 1))
+    spend = old.get_model("policies", "SpendPolicy").objects.create(
+        organization=org, name="cap", scope="workspace", workspace=ws
+    )
+    old.get_model("policies", "RedactionPolicy").objects.create(
+        organization=org, name="red", scope="organization"
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(AFTER)
+    new = executor.loader.project_state(AFTER).apps
+    (daily,) = new.get_model("tracing", "UsageDaily").objects.all()
+    assert (daily.calls, daily.input_tokens, daily.cost_usd) == (7, 700, Decimal("0.0123"))
+    assert daily.workspace_id == ws.pk and daily.model == "gpt-4o-mini"
+    assert new.get_model("tracing", "UsageRollupState").objects.get().rolled_through == dt.date(
+        2026, 12, 1
+    )
+    assert "tracing_usagedaily" in connection.introspection.table_names()
+    assert "api_usagedaily" not in connection.introspection.table_names()
+    moved = new.get_model("policies", "SpendPolicy").objects.get(pk=spend.pk)
+    assert (moved.scope, moved.workspace_id, moved.organization_id) == ("workspace", ws.pk, org.pk)
+    assert new.get_model("policies", "RedactionPolicy").objects.get().scope == "organization"
+
+    executor = MigrationExecutor(connection)  # back to the latest schema for the other tests
+    executor.migrate(executor.loader.graph.leaf_nodes())
