@@ -5,6 +5,7 @@ cannot hide a dependency."""
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 from django.conf import settings
@@ -146,7 +147,7 @@ def test_no_import_cycle_between_apps() -> None:
     for app in APPS:
         visit(app, [app])
     detail = {
-        " → ".join(c): [why for a, b in zip(c, c[1:]) for t, why in edges[a] if t == b][:4]
+        " → ".join(c): [why for a, b in itertools.pairwise(c) for t, why in edges[a] if t == b][:4]
         for c in cycles
     }
     assert cycles == [], detail
