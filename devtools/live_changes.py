@@ -62,6 +62,7 @@ class Call:
     started: float
     verdict: str  # old | new | other
     detail: str = ""
+    status: int = 0  # 0: no answer
 
 
 @dataclass
@@ -71,6 +72,12 @@ class ChangeResult:
     command_error: str
     committed_at: float
     calls: list[Call] = field(default_factory=list)
+    runs_stored: int = -1  # -1: not counted
+
+    @property
+    def runs_expected(self) -> int:
+        """Every answered call makes one run, except a 401 (no workspace to record it in)."""
+        return sum(1 for c in self.calls if c.status and c.status != 401)
 
     @property
     def old_after_commit(self) -> list[Call]:
@@ -155,10 +162,11 @@ async def _clients(
                 try:
                     async with session.post(url, json=body, headers=headers) as resp:
                         raw = await resp.read()
-                        verdict, detail = classify(change, phase, resp.status, raw)
+                        status = resp.status
+                        verdict, detail = classify(change, phase, status, raw)
                 except (aiohttp.ClientError, TimeoutError) as exc:
-                    verdict, detail = "other", f"{type(exc).__name__}: {exc}"
-                calls.append(Call(started, verdict, detail))
+                    status, verdict, detail = 0, "other", f"{type(exc).__name__}: {exc}"
+                calls.append(Call(started, verdict, detail, status))
 
     await asyncio.gather(*(client(n) for n in range(clients)))
     return calls
@@ -181,7 +189,7 @@ class Installation:
             "DEBUG": "True",
             "LOG_LEVEL": "WARNING",
             "DATABASE_URL": "",
-            "REDIS_URL": mode.redis_url,
+            "REDIS_URL": _own_redis_db(mode.redis_url),
             "SQLITE_PATH": str(workdir / "gateway.sqlite3"),
             "GATEWAY_CHANGES_FILE": str(workdir / "changes"),
             "GATEWAY_SPOOL_DIR": str(workdir / "spool"),
@@ -244,6 +252,10 @@ class Installation:
         return proc
 
     def start(self) -> None:
+        if self.env["REDIS_URL"]:
+            import redis
+
+            redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
         if self.database:
             _create_database(self.mode.database_url, self.database)
         self.manage("migrate", "--noinput")
@@ -291,6 +303,15 @@ class Installation:
                 proc.wait(5)
         if self.database:
             _drop_database(self.mode.database_url, self.database)
+
+
+def _own_redis_db(url: str) -> str:
+    """The check's own Redis database (15), flushed at start: counters and streams keyed by the
+    ids of a fresh database must not meet those of an earlier run."""
+    if not url:
+        return ""
+    base, _, last = url.rstrip("/").rpartition("/")
+    return f"{base}/15" if last.isdigit() else f"{url.rstrip('/')}/15"
 
 
 def _wait_http(url: str, timeout: float) -> None:
@@ -350,10 +371,26 @@ def run_changes(
     results = []
     for phase in phases:
         results.append(asyncio.run(_one_change(admin, url, phase, clients, before, after)))
+    _count_runs(admin, phases, results)
     return results
 
 
-def _ask(admin: subprocess.Popen[str], name: str, phase: dict[str, Any]) -> dict[str, Any]:
+def _count_runs(
+    admin: subprocess.Popen[str], phases: list[dict[str, Any]], results: list[ChangeResult]
+) -> None:
+    """Runs stored per change, once the recorders had time to write them (bounded wait)."""
+    slugs = [p["org"] for p in phases]
+    deadline = time.monotonic() + 20
+    while True:
+        stored = _ask(admin, "count", slugs)  # type: ignore[arg-type]
+        for phase, result in zip(phases, results, strict=True):
+            result.runs_stored = int(stored.get(phase["org"], -1))
+        if all(r.runs_stored >= r.runs_expected for r in results) or time.monotonic() > deadline:
+            return
+        time.sleep(0.5)
+
+
+def _ask(admin: subprocess.Popen[str], name: str, phase: Any) -> dict[str, Any]:
     assert admin.stdin is not None and admin.stdout is not None
     admin.stdin.write(f"{name} {json.dumps(phase)}\n")
     admin.stdin.flush()
@@ -384,13 +421,15 @@ def report(mode: Mode, results: list[ChangeResult]) -> str:
     where = ", the admin on another host" if mode.admin_elsewhere else ""
     lines = [f"mode {mode.name}{where}: 2 gateway workers, 8 clients back to back"]
     lines.append(
-        "change      command  calls  old-after-commit  late(>100ms)  other  worst lag (ms)"
+        "change      command  calls  old-after-commit  late(>100ms)  other  runs/expected"
+        "  worst lag (ms)"
     )
     for r in results:
         lag = "no old call" if r.worst_lag_ms is None else f"{r.worst_lag_ms:8.1f}"
         lines.append(
             f"{r.change:10s}  {'ok' if r.command_ok else 'FAILED':7s}  {len(r.calls):5d}  "
-            f"{len(r.old_after_commit):16d}  {len(r.late):12d}  {len(r.other):5d}  {lag}"
+            f"{len(r.old_after_commit):16d}  {len(r.late):12d}  {len(r.other):5d}  "
+            f"{r.runs_stored:6d}/{r.runs_expected:<6d}  {lag}"
             + (f"  ({r.command_error})" if r.command_error else "")
         )
     return "\n".join(lines)

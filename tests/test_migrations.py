@@ -22,7 +22,7 @@ AFTER = [
 ]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_database_from_before_the_move_keeps_its_usage_totals_and_policies() -> None:
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)

@@ -27,7 +27,7 @@ def _wait_for(signal: changes.ChangeSignal, topic: str, before: int, seconds: fl
     return False
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_change_committed_in_this_process_is_seen_at_once() -> None:
     signal = changes.signal()
     before = signal.version("spend")
@@ -35,7 +35,7 @@ def test_a_change_committed_in_this_process_is_seen_at_once() -> None:
     assert signal.version("spend") == before + 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_rolled_back_change_is_never_announced() -> None:
     signal = changes.signal()
     before = signal.version("redaction")
@@ -127,7 +127,7 @@ def test_a_message_on_the_redis_channel_is_seen_and_a_lost_subscription_reloads_
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_postgres_notifications_reach_a_listener_when_the_writer_commits(settings: Any) -> None:
     from django.db import connection
 

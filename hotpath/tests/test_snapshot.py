@@ -12,6 +12,10 @@ import pytest
 from hotpath import changes
 from hotpath.snapshot import Snapshot, SnapshotUnavailable
 
+# The loads here read no table, but a reload tidies the thread's database connection as real
+# loads need (close_old_connections), so database access must be allowed.
+pytestmark = pytest.mark.django_db
+
 
 class Source:
     """A stand-in for the database behind a snapshot: counts loads, can fail."""

@@ -53,3 +53,4 @@ def test_every_change_applies_in_every_worker_within_100_ms_of_its_commit(mode: 
         assert not result.other, f"{result.change}: {[c.detail for c in result.other[:3]]}"
         assert not result.late, f"{result.change}: served under the old configuration"
         assert any(c.verdict == "new" for c in result.calls), result.change
+        assert result.runs_stored == result.runs_expected, f"{result.change}: runs lost"
