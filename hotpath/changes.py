@@ -12,7 +12,7 @@ How a change travels, by mode:
   topic's slot after its transaction commits; a reader compares the slots with what it last saw
   on every poll (about 0.1 µs). The write happens before the writer's service call returns, so
   a call that starts after it returned already sees the change: no lag at all on one host.
-- **Redis** (`REDIS_URL` set): PUBLISH on CHANNEL after the commit; each gateway process holds
+- **Redis** (`REDIS_URL` set): PUBLISH on redis_channel() after the commit; each gateway process holds
   a subscription and reads it without blocking on every poll (about 4 µs). Redis writes the
   message to the subscribers' sockets in the same pass as the publisher's reply, so it is
   already readable when the writer's call returns.
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "gateway_changes"  # Redis channel and PostgreSQL LISTEN channel
+CHANNEL = "gateway_changes"  # PostgreSQL LISTEN channel; Redis: redis_channel()
 
 # Slots of the generation file; a topic not listed shares a hashed slot (a spurious reload at
 # worst, never a missed one).
@@ -62,6 +62,16 @@ TOPICS = ("keys", "secrets", "prices", "spend", "redaction", "routes", "ratelimi
 _SLOTS = 64
 _FILE_SIZE = _SLOTS * 8
 _RECONNECT_MAX_SECONDS = 5.0
+
+
+def redis_channel(url: str) -> str:
+    """The Redis channel of the installation at `url`: pub/sub ignores database numbers, so
+    two installations sharing a Redis server on different databases get their own channel."""
+    from urllib.parse import parse_qs, urlparse
+
+    parsed = urlparse(url)
+    db = parse_qs(parsed.query).get("db", [""])[0] or parsed.path.strip("/") or "0"
+    return f"{CHANNEL}:{db}"
 
 
 def slot_of(topic: str) -> int:
@@ -74,7 +84,9 @@ def _database_identity() -> str:
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         name = str(db["NAME"])
-        return "sqlite:" + (os.path.realpath(name) if "memory" not in name else name)
+        if "memory" in name:  # an in-memory database lives in one process only
+            return f"sqlite-memory:{os.getpid()}:{name}"
+        return "sqlite:" + os.path.realpath(name)
     return f"{db['ENGINE']}:{db.get('HOST')}:{db.get('PORT')}:{db.get('NAME')}"
 
 
@@ -144,7 +156,7 @@ class _RedisSubscription:
             client_name=f"gateway-changes-{os.getpid()}",
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(CHANNEL)
+        pubsub.subscribe(redis_channel(self.url))
         pubsub.get_message(timeout=1.0)  # the subscription confirmation
         self.client, self.pubsub = client, pubsub
 
@@ -319,7 +331,7 @@ class ChangeSignal:
             logger.warning("could not write the change signal file (%s)", exc)
         if settings.REDIS_URL:
             try:
-                _redis_client(settings.REDIS_URL).publish(CHANNEL, topic)
+                _redis_client(settings.REDIS_URL).publish(redis_channel(settings.REDIS_URL), topic)
             except Exception:  # any Redis failure: the periodic refresh still applies it
                 logger.warning(
                     "could not publish change of %s; proxies refresh on their timer", topic

@@ -77,13 +77,16 @@ class Snapshot(Generic[T]):
         load: Callable[[], T],
         *,
         refresh_seconds: float | None = None,
+        signal: changes.ChangeSignal | None = None,
     ) -> None:
         self.name = name
         self.topics = topics
         self._load = load
         self._refresh = refresh_seconds
-        self._signal = changes.signal()
-        self._signal.watch()  # subscribe this process to the remote signal (once)
+        if signal is None:
+            signal = changes.signal()
+            signal.watch()  # subscribe this process to the remote signal (once)
+        self._signal = signal
         self.value: T | None = None
         self.loaded_versions: tuple[int, ...] = ()
         self.loaded_at = float("-inf")

@@ -103,9 +103,10 @@ def test_a_message_on_the_redis_channel_is_seen_and_a_lost_subscription_reloads_
         time.sleep(0.01)
     assert signal.healthy
     client = redis.Redis.from_url(settings.REDIS_URL)
-    assert dict(client.pubsub_numsub(changes.CHANNEL))[changes.CHANNEL.encode()] >= 1
+    channel = changes.redis_channel(settings.REDIS_URL)
+    assert dict(client.pubsub_numsub(channel))[channel.encode()] >= 1
     before = signal.version("routes")
-    client.publish(changes.CHANNEL, "routes")
+    client.publish(channel, "routes")
     assert _wait_for(signal, "routes", before)
 
     # The subscription is killed (Redis restarted, a network cut): every topic counts as
@@ -122,7 +123,7 @@ def test_a_message_on_the_redis_channel_is_seen_and_a_lost_subscription_reloads_
         time.sleep(0.01)
     assert signal.healthy
     before = signal.version("routes")
-    client.publish(changes.CHANNEL, "routes")
+    client.publish(channel, "routes")
     assert _wait_for(signal, "routes", before)
 
 

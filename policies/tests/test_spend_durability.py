@@ -138,7 +138,9 @@ async def test_a_change_made_by_another_process_applies_to_the_next_call(
     await sync_to_async(policy)(owner, "org", "organization", {"daily": "1"}, enabled=False)
     signal = changes.signal()
     before = signal.version("spend")
-    redis.Redis.from_url(settings.REDIS_URL).publish(changes.CHANNEL, "spend")
+    redis.Redis.from_url(settings.REDIS_URL).publish(
+        changes.redis_channel(settings.REDIS_URL), "spend"
+    )
     for _ in range(100):  # on another host the message arrives within milliseconds
         signal.poll()  # what the proxy does before every call
         if signal.version("spend") != before:

@@ -41,6 +41,7 @@ CONNECTION_HEADERS = frozenset(
     {"host", "content-length", "accept-encoding", "connection", "accept"}
 )
 _TIMESTAMPS = re.compile(rb'"(created|created_at)":\d+')
+_KEY_FINGERPRINT = re.compile(rb'"system_fingerprint":"fp_[0-9a-f]+"')
 
 
 @dataclass
@@ -81,5 +82,7 @@ def send(base_url: str, method: str, path: str, headers: dict[str, str], body: b
 
 
 def without_timestamps(body: bytes) -> bytes:
-    """The fake provider stamps `created` with the current second; nothing else varies."""
+    """The fake provider stamps `created` with the current second and answers a chat
+    completion with a fingerprint of the provider key it received; nothing else varies."""
+    body = _KEY_FINGERPRINT.sub(b'"system_fingerprint":"fp_"', body)
     return _TIMESTAMPS.sub(rb'"\1":0', body)

@@ -1,6 +1,7 @@
 """Changes made by another process apply to every call that starts 100 ms after the commit, in
 every gateway worker and every mode, while clients keep calling (devtools/live_changes.py;
-`python bench/live_changes.py` prints the same figures)."""
+`python bench/live_changes.py` prints the same figures, and also with the admin on another
+host, where only PostgreSQL or Redis carry the change)."""
 
 from __future__ import annotations
 
@@ -22,21 +23,6 @@ def _modes() -> list[object]:
         pytest.param(
             Mode("postgres+redis", database_url=database_url, redis_url=redis_url),
             id="postgres+redis",
-            marks=[pytest.mark.postgres, pytest.mark.redis],
-        ),
-        pytest.param(
-            Mode("postgres", database_url=database_url, admin_elsewhere=True),
-            id="postgres-admin-elsewhere",
-            marks=pytest.mark.postgres,
-        ),
-        pytest.param(
-            Mode(
-                "postgres+redis",
-                database_url=database_url,
-                redis_url=redis_url,
-                admin_elsewhere=True,
-            ),
-            id="postgres+redis-admin-elsewhere",
             marks=[pytest.mark.postgres, pytest.mark.redis],
         ),
     ]
