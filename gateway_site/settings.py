@@ -8,6 +8,7 @@ Every variable is documented in docs/configuration.md, in the order it appears h
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlparse
 
@@ -189,6 +190,16 @@ else:
                 # run writer or another process holds the lock.
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
+            },
+            # Tests run on a file too, not Django's default in-memory database: the proxy's
+            # loader threads and the test's own thread then share the database as the
+            # gateway's processes do (WAL readers, writers queued by the busy timeout), where
+            # the in-memory one locks whole tables between connections.
+            "TEST": {
+                "NAME": env_str(
+                    "SQLITE_TEST_PATH",
+                    str(Path(tempfile.gettempdir()) / f"llm-gateway-test-{os.getpid()}.sqlite3"),
+                )
             },
         }
     }
