@@ -28,7 +28,9 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 # Demo: migrate, create demo org/workspace/admin/key (printed), start the fake provider,
-# then serve with the embedded defaults (SQLite, in-process tasks, one worker).
+# then serve with the embedded defaults (SQLite, in-process tasks, one worker), with DEBUG on
+# (development keys, Django's debug pages): the only target that turns it on.
+run: export DEBUG = True
 run: migrate
 	$(BIN)/python manage.py gateway_demo --fake-provider-url http://127.0.0.1:$(FAKE_PROVIDER_PORT)
 	$(BIN)/python manage.py fake_provider --port $(FAKE_PROVIDER_PORT) & \

@@ -180,8 +180,12 @@ class RunAdmin(_ReadOnlyScopedAdmin):
                     "cache_read_tokens",
                     "cache_write_tokens",
                     "reasoning_tokens",
+                    "audio_input_tokens",
+                    "audio_output_tokens",
                     "cost_usd",
                     "price_missing",
+                    "usage_estimated",
+                    "usage_note",
                 )
             },
         ),

@@ -60,8 +60,11 @@ RUN_SUMMARY_FIELDS = (
     "cache_read_tokens",
     "cache_write_tokens",
     "reasoning_tokens",
+    "audio_input_tokens",
+    "audio_output_tokens",
     "cost_usd",
     "price_missing",
+    "usage_estimated",
     "policy_outcome",
 )
 
