@@ -37,11 +37,12 @@ run: migrate
 	  FAKE_PID=$$!; trap "kill $$FAKE_PID 2>/dev/null" EXIT INT TERM; \
 	  GATEWAY_WORKERS=1 $(MAKE) --no-print-directory serve
 
-# Production server on $GATEWAY_BIND with the current environment, no set-up. UvicornWorker
-# picks uvloop and httptools (both pinned) for the event loop and the HTTP parser.
+# Production server on $GATEWAY_BIND with the current environment, no set-up. The worker class
+# is uvicorn's (uvloop and httptools, both pinned) with the gateway's HTTP limits: header size
+# and count, request line, header and body read timeouts (gateway_site/http_server.py).
 serve: install
 	$(BIN)/gunicorn gateway_site.asgi:application \
-	  --worker-class uvicorn.workers.UvicornWorker \
+	  --worker-class gateway_site.http_server.GatewayUvicornWorker \
 	  --workers $(GATEWAY_WORKERS) --bind $(GATEWAY_BIND) \
 	  --graceful-timeout 10 --keep-alive 75
 

@@ -27,6 +27,7 @@ import uvicorn
 from django.test import override_settings
 
 from devtools.fake_provider import FakeProvider, start_fake_provider
+from gateway_site.http_server import GatewayHttpProtocol
 from hotpath.callrecord import CallRecord
 from proxy import record
 from proxy.app import ProxyApp
@@ -107,7 +108,13 @@ def _serve(app: ProxyApp, sock: socket.socket, ready: threading.Event, box: dict
         runner, fake, port = await start_fake_provider()
         box["fake"], box["fake_port"] = fake, port
         server = uvicorn.Server(
-            uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
+            uvicorn.Config(
+                app,
+                lifespan="on",
+                log_level="warning",
+                access_log=False,
+                http=GatewayHttpProtocol,  # the limits of `make serve`'s worker class
+            )
         )
         box["server"] = server
         serving = asyncio.ensure_future(server.serve(sockets=[sock]))
