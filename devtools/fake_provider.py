@@ -170,17 +170,17 @@ class FakeProvider:
                 return await self._sse(request, openai_stream(body), entry, done=True)
             answer = openai_answer(body)
             answer["system_fingerprint"] = key_fingerprint(request)
-            return _json(answer)
+            return self._json(answer, entry)
         if path == "/v1/responses":
             if stream:
                 return await self._sse(request, responses_stream(body), entry)
-            return _json(responses_answer(body))
+            return self._json(responses_answer(body), entry)
         if path == "/v1/embeddings":
-            return _json(_embeddings(body))
+            return self._json(_embeddings(body), entry)
         if path == "/v1/messages":
             if stream:
                 return await self._sse(request, anthropic_stream(body), entry)
-            return _json(anthropic_answer(body))
+            return self._json(anthropic_answer(body), entry)
         if path == "/v1/messages/count_tokens":
             return _json({"input_tokens": _count(body)})
         if path == "/v1/models":
@@ -210,9 +210,14 @@ class FakeProvider:
         if action == "streamGenerateContent":
             if request.query.get("alt") == "sse":
                 return await self._sse(request, gemini_stream(body, model), entry)
-            return _json([orjson.loads(line[6:]) for line in gemini_stream(body, model)])
+            events = self._patched(request, gemini_stream(body, model), entry)
+            elements = [e.partition(b"data: ")[2].strip() for e in events]
+            if request.headers.get("x-fake-fault"):  # streamed, so that it can misbehave
+                pieces = [b"[" + elements[0], *(b",\r\n" + e for e in elements[1:]), b"]"]
+                return await self._write_stream(request, pieces, entry, "application/json")
+            return _json([orjson.loads(e) for e in elements])
         if action == "generateContent":
-            return _json(gemini_answer(body, model))
+            return self._json(gemini_answer(body, model), entry)
         return self._error(request, 404, f"fake provider: no {action}")
 
 
@@ -253,8 +258,21 @@ class FakeProvider:
         *,
         done: bool = False,
     ) -> web.StreamResponse:
+        events = self._patched(request, events, entry)
+        fault = request.headers.get("x-fake-fault", "")
+        if fault == "garbage":
+            events = [b"data: {not json at all\n\n", b"data: \x00\xff\xfe garbage\n\n"]
+        elif fault == "huge-events":
+            events = [_padded(e) for e in events]
+        if done:
+            events = [*events, b"data: [DONE]\n\n"]
+        return await self._write_stream(request, events, entry, "text/event-stream")
+
+    async def _write_stream(
+        self, request: web.Request, pieces: list[bytes], entry: dict[str, Any], content_type: str
+    ) -> web.StreamResponse:
         response = web.StreamResponse(
-            headers={"content-type": "text/event-stream", "cache-control": "no-cache"}
+            headers={"content-type": content_type, "cache-control": "no-cache"}
         )
         await response.prepare(request)
         pause = int(request.headers.get("x-fake-stream-pause-ms", "0") or 0) / 1000
@@ -263,18 +281,11 @@ class FakeProvider:
         if fault == "drop-after":
             die_after = int(arg or 0)
         hang_after = int(arg or 0) if fault == "hang-after" else -1
-        events = self._patched(request, events, entry)
-        if fault == "garbage":
-            events = [b"data: {not json at all\n\n", b"data: \x00\xff\xfe garbage\n\n"]
-        elif fault == "huge-events":
-            events = [_padded(e) for e in events]
-        if done:
-            events = [*events, b"data: [DONE]\n\n"]
         entry["events_sent"] = 0
         write: Callable[[bytes], Any] = response.write
         if fault == "trickle":
             write = _trickle(response, int(arg or 10) / 1000)
-        for index, event in enumerate(events):
+        for index, piece in enumerate(pieces):
             if die_after and index >= die_after:
                 if request.transport is not None:
                     request.transport.abort()
@@ -283,7 +294,8 @@ class FakeProvider:
                 entry["disconnected"] = await _closed_during(request, HANG_SECONDS)
                 return response
             try:
-                await write(event)
+                # (the last piece goes whole: an SDK hangs up as soon as it sees [DONE])
+                await (response.write if index == len(pieces) - 1 else write)(piece)
             except (ConnectionResetError, RuntimeError):
                 entry["disconnected"] = True
                 return response
