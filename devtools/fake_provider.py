@@ -220,8 +220,6 @@ class FakeProvider:
             return self._json(gemini_answer(body, model), entry)
         return self._error(request, 404, f"fake provider: no {action}")
 
-
-
     def _json(self, payload: Any, entry: dict[str, Any]) -> web.Response:
         override = entry.get("usage_override")
         if override:
@@ -349,9 +347,7 @@ def _merge_usage(obj: Any, override: dict[str, Any]) -> None:
         usage.update(override)
 
 
-def _merged_stream_usage(
-    current: dict[str, Any] | None, usage: dict[str, Any]
-) -> dict[str, Any]:
+def _merged_stream_usage(current: dict[str, Any] | None, usage: dict[str, Any]) -> dict[str, Any]:
     # Anthropic's message_delta carries only the final output count: later fields replace.
     return {**(current or {}), **usage}
 

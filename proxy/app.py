@@ -326,7 +326,9 @@ class ProxyApp:
                 user_agent="user-agent" in call.headers,
             )
         except (UpstreamUnreachable, UpstreamTimeout) as exc:
-            if isinstance(exc.__cause__, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+            if isinstance(
+                exc.__cause__, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError
+            ):
                 call.sent_body = None  # never connected: nothing reached the provider
             raise
         call.upstream_status = resp.status

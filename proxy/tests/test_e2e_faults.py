@@ -108,16 +108,19 @@ def test_an_upstream_dying_mid_stream_ends_with_the_dialects_error_event(gw, own
 
 def test_a_gemini_json_stream_cut_by_its_upstream_is_not_ended_as_a_success(gw, owner):
     body = {"contents": [{"role": "user", "parts": [{"text": "cut"}]}]}
-    with pytest.raises(httpx.HTTPError):  # the chunked body never ends: a broken response
-        with httpx.stream(
+    # The chunked body never ends: a broken response, not a short "success".
+    with (
+        pytest.raises(httpx.HTTPError),
+        httpx.stream(
             "POST",
             f"{gw.url}/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent",
             json=body,
             headers={"x-goog-api-key": owner.plaintext_key, **_fault("drop-after:1")},
             timeout=10,
-        ) as response:
-            for _ in response.iter_bytes():
-                pass
+        ) as response,
+    ):
+        for _ in response.iter_bytes():
+            pass
     rec = _one_run(gw)
     assert rec.status == "error" and "interrupted" in rec.error
 
@@ -174,7 +177,11 @@ def test_a_garbage_stream_is_charged_by_estimate_not_zero(gw, owner):
     with httpx.stream(
         "POST",
         f"{gw.url}/openai/v1/chat/completions",
-        json={"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "g"}]},
+        json={
+            "model": "gpt-4o-mini",
+            "stream": True,
+            "messages": [{"role": "user", "content": "g"}],
+        },
         headers={"authorization": f"Bearer {owner.plaintext_key}", **_fault("garbage")},
         timeout=10,
     ) as response:

@@ -4,6 +4,7 @@ timeouts, Content-Length, the gateway key in the query, the Host header."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -23,10 +24,8 @@ def _connect(gw) -> socket.socket:
 def _exchange(gw, raw: bytes, limit: float = 5.0) -> bytes:
     """Send raw bytes, return everything the server sends until it closes (bounded)."""
     sock = _connect(gw)
-    try:
-        sock.sendall(raw)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the server refused and closed while we were still sending
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        sock.sendall(raw)  # (the server may refuse and close while we are still sending)
     return _read_all(sock, limit)
 
 
@@ -98,7 +97,7 @@ def test_a_body_shorter_than_its_content_length_is_408_in_the_callers_envelope(g
             gw,
             b"POST /anthropic/v1/messages HTTP/1.1\r\nhost: 127.0.0.1\r\n"
             + f"x-api-key: {owner.plaintext_key}\r\n".encode()
-            + b"content-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"model\":",
+            + b'content-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":',
             limit=4,
         )
     finally:
@@ -112,7 +111,9 @@ def test_a_body_shorter_than_its_content_length_is_408_in_the_callers_envelope(g
 
 
 @pytest.mark.parametrize(
-    "length", [b"1" * 5002, b"-1", b"12abc", b"0x10", b"1e3"], ids=["5002-digits", "neg", "alnum", "hex", "exp"]
+    "length",
+    [b"1" * 5002, b"-1", b"12abc", b"0x10", b"1e3"],
+    ids=["5002-digits", "neg", "alnum", "hex", "exp"],
 )
 def test_a_content_length_that_is_not_a_number_is_400(gw, owner, length):
     answer = _exchange(
