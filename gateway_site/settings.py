@@ -79,7 +79,7 @@ def parse_database_url(url: str) -> dict[str, object]:
 
 
 def parse_route_timeouts(value: str) -> dict[str, tuple[float, float | None]]:
-    """"openai.Responses=900,anthropic.Messages=600/180" → {route: (read, idle or None)}.
+    """ "openai.Responses=900,anthropic.Messages=600/180" → {route: (read, idle or None)}.
 
     Each entry names a proxy route as dialect.Endpoint (the proxy checks the names at start-up)
     and its read timeout, optionally followed by /idle, the stream idle timeout."""
