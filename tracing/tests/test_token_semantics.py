@@ -91,7 +91,9 @@ def test_every_surface_counts_cached_input_in_input_tokens(owner):
     assert attrs["gen_ai.usage.output_tokens"] == 30
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after this test must not leave content types behind for the
+# end-to-end modules that follow (see conftest.py).
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_adds_cache_reads_and_writes_to_stored_input_tokens():
     before, after = (
         [("tracing", "0006_usage_audio_and_estimates")],
