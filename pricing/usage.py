@@ -38,6 +38,18 @@ _FILE_MARKERS = (b'"file_data"', b'"fileData"', b'"document"', b'"input_file"', 
 _COUNTS = tuple(f.name for f in fields(Usage))
 
 
+def token_count(value: object) -> int | None:
+    """A token count as an upstream sent it (an int, or a float with no fraction), or None when
+    the field is absent or not a number. Sign and size are checked later, by `validated`."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def input_tokens_bound(raw: bytes, context_window: int | None) -> int:
     """An upper bound on the input tokens of a request whose JSON body is `raw`: its bytes, plus
     the provider's overhead, plus a fixed allowance per media part and the context window per

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from pricing.table import Usage
+from pricing.usage import token_count
 
 PROVIDER = "anthropic"
 SECRET_NAME = "ANTHROPIC_API_KEY"
@@ -47,16 +48,8 @@ def prepare_body(endpoint: str, body: dict[str, Any], *, stream: bool) -> bool:
     return False
 
 
-def _count(value: Any) -> int | None:
-    """A token count as sent, or None when the field is absent or not a number (negative and
-    absurd values are clamped later, by pricing.usage.validated, which flags them)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+def _or(value: int | None, previous: int) -> int:
+    return previous if value is None else value
 
 
 def usage_from_obj(usage: Any, current: Usage | None = None) -> Usage | None:
@@ -74,18 +67,19 @@ def usage_from_obj(usage: Any, current: Usage | None = None) -> Usage | None:
     uncached = base.input_tokens - base.cache_read_tokens - base.cache_write_tokens
     cache_read, cache_write = base.cache_read_tokens, base.cache_write_tokens
     output = base.output_tokens
-    value = _count(usage.get("input_tokens"))
-    if value is not None:
-        uncached = value
-    value = _count(usage.get("cache_read_input_tokens"))
-    if value is not None:
-        cache_read = value
-    value = _count(usage.get("cache_creation_input_tokens"))
-    if value is not None:
-        cache_write = value
-    value = _count(usage.get("output_tokens"))
-    if value is not None:
-        output = value
+    counts = {
+        name: token_count(usage.get(name))
+        for name in (
+            "input_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+            "output_tokens",
+        )
+    }
+    uncached = _or(counts["input_tokens"], uncached)
+    cache_read = _or(counts["cache_read_input_tokens"], cache_read)
+    cache_write = _or(counts["cache_creation_input_tokens"], cache_write)
+    output = _or(counts["output_tokens"], output)
     return Usage(
         input_tokens=uncached + cache_read + cache_write,
         output_tokens=output,

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from pricing.table import Usage
+from pricing.usage import token_count
 
 PROVIDER = "gemini"
 SECRET_NAME = "GOOGLE_API_KEY"
@@ -48,15 +49,8 @@ def prepare_body(endpoint: str, body: dict[str, Any], *, stream: bool) -> bool:
 
 
 def _int(value: Any) -> int:
-    """A token count as sent (negative and absurd values are clamped later, by
-    pricing.usage.validated, which flags them); anything that is not a number counts 0."""
-    if isinstance(value, bool):
-        return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return 0
+    """A count as sent, 0 when it is not a number (pricing.usage validates the rest)."""
+    return token_count(value) or 0
 
 
 def _audio(details: Any) -> int:

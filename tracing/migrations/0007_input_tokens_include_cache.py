@@ -13,8 +13,8 @@ table it rewrites every row once; run it in a quiet hour.
 from __future__ import annotations
 
 from django.db import migrations
-from django.db.models import F, Q, Value
-from django.db.models.functions import Least
+from django.db.models import BigIntegerField, F, Q, Value
+from django.db.models.functions import Cast, Least
 
 INT_MAX = 2**31 - 1  # the positive integer columns of runs and usage rows
 TABLES = (
@@ -27,13 +27,17 @@ TABLES = (
 def _apply(apps, sign: int) -> None:
     for app_label, name, ceiling in TABLES:
         model = apps.get_model(app_label, name)
-        cached = F("cache_read_tokens") + F("cache_write_tokens")
-        value = F("input_tokens") + cached if sign > 0 else F("input_tokens") - cached
+        # In 64-bit arithmetic: a sum past the 32-bit column is clamped, never an overflow.
+        def wide(name):
+            return Cast(name, BigIntegerField())
+
+        cached = wide("cache_read_tokens") + wide("cache_write_tokens")
+        value = wide("input_tokens") + cached if sign > 0 else wide("input_tokens") - cached
         if ceiling is not None and sign > 0:
-            value = Least(value, Value(ceiling))
+            value = Least(value, Value(ceiling, output_field=BigIntegerField()))
         rows = model.objects.filter(Q(cache_read_tokens__gt=0) | Q(cache_write_tokens__gt=0))
         if sign < 0:
-            rows = rows.filter(input_tokens__gte=cached)
+            rows = rows.filter(input_tokens__gte=F("cache_read_tokens") + F("cache_write_tokens"))
         rows.update(input_tokens=value)
 
 
