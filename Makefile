@@ -39,10 +39,10 @@ run: migrate
 
 # Production server on $GATEWAY_BIND with the current environment, no set-up. The worker class
 # is uvicorn's (uvloop and httptools, both pinned) with the gateway's HTTP limits: header size
-# and count, request line, header and body read timeouts (gateway_site/http_server.py).
+# and count, request line, header and body read timeouts (proxy/http_server.py).
 serve: install
 	$(BIN)/gunicorn gateway_site.asgi:application \
-	  --worker-class gateway_site.http_server.GatewayUvicornWorker \
+	  --worker-class proxy.http_server.GatewayUvicornWorker \
 	  --workers $(GATEWAY_WORKERS) --bind $(GATEWAY_BIND) \
 	  --graceful-timeout 10 --keep-alive 75
 

@@ -27,10 +27,10 @@ import uvicorn
 from django.test import override_settings
 
 from devtools.fake_provider import FakeProvider, start_fake_provider
-from gateway_site.http_server import GatewayHttpProtocol
 from hotpath.callrecord import CallRecord
 from proxy import record
 from proxy.app import ProxyApp
+from proxy.http_server import GatewayHttpProtocol
 
 SECRET_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY")
 

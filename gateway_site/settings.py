@@ -311,7 +311,7 @@ GATEWAY_RECORD_BATCH_SIZE = env_int("GATEWAY_RECORD_BATCH_SIZE", 500)
 GATEWAY_RECORD_FLUSH_SECONDS = env_float("GATEWAY_RECORD_FLUSH_SECONDS", 0.5)
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 32 * 1024 * 1024)  # 413 above
 # Limits on what any client, keyless included, can make a gateway process hold (enforced by the
-# server's HTTP protocol, gateway_site/http_server.py, for the admin and the API too).
+# server's HTTP protocol, proxy/http_server.py, for the admin and the API too).
 GATEWAY_HTTP_MAX_REQUEST_LINE = env_int("GATEWAY_HTTP_MAX_REQUEST_LINE", 8190)  # bytes, 414 above
 GATEWAY_HTTP_MAX_HEADERS = env_int("GATEWAY_HTTP_MAX_HEADERS", 100)  # header fields, 431 above
 GATEWAY_HTTP_MAX_HEADER_BYTES = env_int("GATEWAY_HTTP_MAX_HEADER_BYTES", 64 * 1024)  # 431 above

@@ -171,10 +171,10 @@ def test_make_serve_runs_gunicorn_with_the_gateway_protocol():
 
     import uvicorn
 
-    from gateway_site.http_server import GatewayHttpProtocol, GatewayUvicornWorker
+    from proxy.http_server import GatewayHttpProtocol, GatewayUvicornWorker
 
     config = uvicorn.Config("gateway_site.asgi:application", **GatewayUvicornWorker.CONFIG_KWARGS)
     config.load()
     assert config.http_protocol_class is GatewayHttpProtocol
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
-    assert "--worker-class gateway_site.http_server.GatewayUvicornWorker" in makefile
+    assert "--worker-class proxy.http_server.GatewayUvicornWorker" in makefile

@@ -217,4 +217,4 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 class GatewayUvicornWorker(UvicornWorker):
     """gunicorn worker class of `make serve`: uvicorn (uvloop) with GatewayHttpProtocol."""
 
-    CONFIG_KWARGS = {"loop": "auto", "http": "gateway_site.http_server:GatewayHttpProtocol"}
+    CONFIG_KWARGS = {"loop": "auto", "http": "proxy.http_server:GatewayHttpProtocol"}
