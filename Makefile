@@ -28,18 +28,21 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
 # Demo: migrate, create demo org/workspace/admin/key (printed), start the fake provider,
-# then serve with the embedded defaults (SQLite, in-process tasks, one worker).
+# then serve with the embedded defaults (SQLite, in-process tasks, one worker), with DEBUG on
+# (development keys, Django's debug pages): the only target that turns it on.
+run: export DEBUG = True
 run: migrate
 	$(BIN)/python manage.py gateway_demo --fake-provider-url http://127.0.0.1:$(FAKE_PROVIDER_PORT)
 	$(BIN)/python manage.py fake_provider --port $(FAKE_PROVIDER_PORT) & \
 	  FAKE_PID=$$!; trap "kill $$FAKE_PID 2>/dev/null" EXIT INT TERM; \
 	  GATEWAY_WORKERS=1 $(MAKE) --no-print-directory serve
 
-# Production server on $GATEWAY_BIND with the current environment, no set-up. UvicornWorker
-# picks uvloop and httptools (both pinned) for the event loop and the HTTP parser.
+# Production server on $GATEWAY_BIND with the current environment, no set-up. The worker class
+# is uvicorn's (uvloop and httptools, both pinned) with the gateway's HTTP limits: header size
+# and count, request line, header and body read timeouts (proxy/http_server.py).
 serve: install
 	$(BIN)/gunicorn gateway_site.asgi:application \
-	  --worker-class uvicorn.workers.UvicornWorker \
+	  --worker-class proxy.http_server.GatewayUvicornWorker \
 	  --workers $(GATEWAY_WORKERS) --bind $(GATEWAY_BIND) \
 	  --graceful-timeout 10 --keep-alive 75
 

@@ -23,7 +23,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
 from orgs.models import ApiKey
-from tracing.models import UsageDaily, UsageRecord, UsageRollupState
+from tracing.models import TOKEN_FIELDS, UsageDaily, UsageRecord, UsageRollupState
 
 TRUNC = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
 # The longest range per bucket size (hourly reads raw rows only; see the module docstring).
@@ -33,13 +33,6 @@ MAX_RANGE = {
     "week": dt.timedelta(days=3 * 366),
 }
 GROUP_FIELDS = {"model": "model", "key": "key_id", "user": "user_id", "none": None}
-TOKEN_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-)
 SUM_FIELDS = ("calls", "unpriced_calls", *TOKEN_FIELDS)
 
 

@@ -8,14 +8,25 @@ it calls the first one (arguments `{"echo": <text>}`) unless the last message is
 
 Behaviours on request (headers, or a model named `error-<status>`):
 - `x-fake-status: 429`   → that status with the provider's own error envelope;
-- `x-fake-delay-ms: N`   → wait N ms before answering;
+- `x-fake-delay-ms: N`   → wait N ms before answering (a client leaving meanwhile is noticed);
 - `x-fake-stream-pause-ms: N` → in a stream, pause N ms after the first event;
-- `x-fake-die-after: N`  → in a stream, drop the connection after N events.
+- `x-fake-die-after: N`  → in a stream, drop the connection after N events;
+- `x-fake-usage: {json}` → merge this object into every usage object of the answer (`usage`,
+  `usageMetadata`; streamed events included): cached tokens, negative or absurd counts...;
+- `x-fake-fault: MODE`   → a misbehaving upstream, MODE one of
+    `hang`            read the request, never answer (until the client leaves, at most 60 s);
+    `hang-after:N`    in a stream, go silent after N events, connection open;
+    `trickle:MS`      in a stream, send each event in 8-byte pieces, MS ms apart;
+    `drop-after:N`    in a stream, drop the connection after N events (as x-fake-die-after);
+    `reset`           read the request, then reset the connection (TCP RST), no answer;
+    `garbage`         answer 200 with a body that is not JSON (streams: unparseable events);
+    `huge-events`     pad every streamed event past 1 MiB (the usage event included).
 A chat completion's `system_fingerprint` is a fingerprint of the provider key it received
 (`key_fingerprint`), so tests see which secret the gateway sent.
 Every request is recorded (method, path, query, headers, body) and readable as JSON at
-`GET /__fake/requests` (cleared by `DELETE /__fake/requests`); a stream whose client went away
-is marked `"disconnected": true`.
+`GET /__fake/requests` (cleared by `DELETE /__fake/requests`), with `usage`: the usage object
+the answer reported (what this provider "bills"), `events_sent` for streams, and
+`"disconnected": true` when the client went away first.
 """
 
 from __future__ import annotations
@@ -23,7 +34,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import socket
+import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -46,6 +60,8 @@ from devtools.fake_formats_anthropic_gemini import (
 )
 
 MAX_RECORDED = 1000
+HUGE_EVENT_BYTES = 1024 * 1024 + 4096  # past the gateway's whole-event bound (proxy/sse.py)
+HANG_SECONDS = 60.0
 
 
 class FakeProvider:
@@ -92,6 +108,9 @@ class FakeProvider:
                 "disconnected": False,
             }
         )
+        override = request.headers.get("x-fake-usage")
+        if override:
+            entry["usage_override"] = orjson.loads(override)
         if self.record:
             if len(self.requests) >= MAX_RECORDED:
                 del self.requests[0]
@@ -104,14 +123,24 @@ class FakeProvider:
             except orjson.JSONDecodeError:
                 return self._error(request, 400, "fake provider: body is not JSON")
         delay = int(request.headers.get("x-fake-delay-ms", "0") or 0)
-        if delay:
-            await asyncio.sleep(delay / 1000)
+        if delay and await _closed_during(request, delay / 1000):
+            entry["disconnected"] = True
+            return web.Response(status=499)
+        fault = request.headers.get("x-fake-fault", "")
+        if fault == "hang":
+            entry["disconnected"] = await _closed_during(request, HANG_SECONDS)
+            return web.Response(status=504)
+        if fault == "reset":
+            _reset(request)
+            return web.Response(status=500)  # never sent: the connection is gone
         model = str(body.get("model") or "")
         status = request.headers.get("x-fake-status")
         if status is None and model.startswith("error-"):
             status = model.removeprefix("error-")
         if status is not None and status.isdigit() and int(status) >= 400:
             return self._error(request, int(status), f"fake provider error {status}")
+        if fault == "garbage" and body.get("stream") is not True and "stream" not in request.path:
+            return web.Response(body=b"<html>upstream proxy error</html>", content_type="text/html")
         return await self._answer(request, body, entry)
 
     def _error(self, request: web.Request, status: int, message: str) -> web.Response:
@@ -141,17 +170,17 @@ class FakeProvider:
                 return await self._sse(request, openai_stream(body), entry, done=True)
             answer = openai_answer(body)
             answer["system_fingerprint"] = key_fingerprint(request)
-            return _json(answer)
+            return self._json(answer, entry)
         if path == "/v1/responses":
             if stream:
                 return await self._sse(request, responses_stream(body), entry)
-            return _json(responses_answer(body))
+            return self._json(responses_answer(body), entry)
         if path == "/v1/embeddings":
-            return _json(_embeddings(body))
+            return self._json(_embeddings(body), entry)
         if path == "/v1/messages":
             if stream:
                 return await self._sse(request, anthropic_stream(body), entry)
-            return _json(anthropic_answer(body))
+            return self._json(anthropic_answer(body), entry)
         if path == "/v1/messages/count_tokens":
             return _json({"input_tokens": _count(body)})
         if path == "/v1/models":
@@ -181,10 +210,43 @@ class FakeProvider:
         if action == "streamGenerateContent":
             if request.query.get("alt") == "sse":
                 return await self._sse(request, gemini_stream(body, model), entry)
-            return _json([orjson.loads(line[6:]) for line in gemini_stream(body, model)])
+            events = self._patched(request, gemini_stream(body, model), entry)
+            elements = [e.partition(b"data: ")[2].strip() for e in events]
+            if request.headers.get("x-fake-fault"):  # streamed, so that it can misbehave
+                pieces = [b"[" + elements[0], *(b",\r\n" + e for e in elements[1:]), b"]"]
+                return await self._write_stream(request, pieces, entry, "application/json")
+            return _json([orjson.loads(e) for e in elements])
         if action == "generateContent":
-            return _json(gemini_answer(body, model))
+            return self._json(gemini_answer(body, model), entry)
         return self._error(request, 404, f"fake provider: no {action}")
+
+    def _json(self, payload: Any, entry: dict[str, Any]) -> web.Response:
+        override = entry.get("usage_override")
+        if override:
+            _merge_usage(payload, override)
+        entry["usage"] = _usage_of(payload)
+        return _json(payload)
+
+    def _patched(
+        self, request: web.Request, events: list[bytes], entry: dict[str, Any]
+    ) -> list[bytes]:
+        """The events with the x-fake-usage override applied; records the final usage."""
+        override = entry.get("usage_override")
+        patched = []
+        for event in events:
+            head, sep, data = event.partition(b"data: ")
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                patched.append(event)
+                continue
+            if override:
+                _merge_usage(obj, override)
+            usage = _usage_of(obj)
+            if usage is not None:
+                entry["usage"] = _merged_stream_usage(entry.get("usage"), usage)
+            patched.append(head + sep + orjson.dumps(obj) + b"\n\n")
+        return patched
 
     async def _sse(
         self,
@@ -194,24 +256,48 @@ class FakeProvider:
         *,
         done: bool = False,
     ) -> web.StreamResponse:
+        events = self._patched(request, events, entry)
+        fault = request.headers.get("x-fake-fault", "")
+        if fault == "garbage":
+            events = [b"data: {not json at all\n\n", b"data: \x00\xff\xfe garbage\n\n"]
+        elif fault == "huge-events":
+            events = [_padded(e) for e in events]
+        if done:
+            events = [*events, b"data: [DONE]\n\n"]
+        return await self._write_stream(request, events, entry, "text/event-stream")
+
+    async def _write_stream(
+        self, request: web.Request, pieces: list[bytes], entry: dict[str, Any], content_type: str
+    ) -> web.StreamResponse:
         response = web.StreamResponse(
-            headers={"content-type": "text/event-stream", "cache-control": "no-cache"}
+            headers={"content-type": content_type, "cache-control": "no-cache"}
         )
         await response.prepare(request)
         pause = int(request.headers.get("x-fake-stream-pause-ms", "0") or 0) / 1000
         die_after = int(request.headers.get("x-fake-die-after", "0") or 0)
-        if done:
-            events = [*events, b"data: [DONE]\n\n"]
-        for index, event in enumerate(events):
+        fault, _, arg = request.headers.get("x-fake-fault", "").partition(":")
+        if fault == "drop-after":
+            die_after = int(arg or 0)
+        hang_after = int(arg or 0) if fault == "hang-after" else -1
+        entry["events_sent"] = 0
+        write: Callable[[bytes], Any] = response.write
+        if fault == "trickle":
+            write = _trickle(response, int(arg or 10) / 1000)
+        for index, piece in enumerate(pieces):
             if die_after and index >= die_after:
                 if request.transport is not None:
                     request.transport.abort()
                 return response
+            if index == hang_after:
+                entry["disconnected"] = await _closed_during(request, HANG_SECONDS)
+                return response
             try:
-                await response.write(event)
+                # (the last piece goes whole: an SDK hangs up as soon as it sees [DONE])
+                await (response.write if index == len(pieces) - 1 else write)(piece)
             except (ConnectionResetError, RuntimeError):
                 entry["disconnected"] = True
                 return response
+            entry["events_sent"] = index + 1
             if index == 0 and pause and await _closed_during(request, pause):
                 entry["disconnected"] = True
                 return response
@@ -237,6 +323,65 @@ def key_fingerprint(request: web.Request) -> str:
     auth = request.headers.get("authorization", "")
     key = auth.removeprefix("Bearer ").strip()
     return "fp_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def _usage_of(obj: Any) -> dict[str, Any] | None:
+    """The usage object of an answer or event, wherever the dialect puts it."""
+    if isinstance(obj, list):
+        found = [u for u in (_usage_of(item) for item in obj) if u is not None]
+        return found[-1] if found else None
+    if not isinstance(obj, dict):
+        return None
+    for key in ("usage", "usageMetadata"):
+        if isinstance(obj.get(key), dict):
+            return obj[key]
+    for key in ("response", "message"):
+        if isinstance(obj.get(key), dict):
+            return _usage_of(obj[key])
+    return None
+
+
+def _merge_usage(obj: Any, override: dict[str, Any]) -> None:
+    usage = _usage_of(obj)
+    if usage is not None:
+        usage.update(override)
+
+
+def _merged_stream_usage(current: dict[str, Any] | None, usage: dict[str, Any]) -> dict[str, Any]:
+    # Anthropic's message_delta carries only the final output count: later fields replace.
+    return {**(current or {}), **usage}
+
+
+def _padded(event: bytes) -> bytes:
+    """The event with a JSON field that takes it past HUGE_EVENT_BYTES (usage kept)."""
+    head, sep, data = event.partition(b"data: ")
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return event
+    if isinstance(obj, dict):
+        obj["padding"] = "p" * HUGE_EVENT_BYTES
+    return head + sep + orjson.dumps(obj) + b"\n\n"
+
+
+def _trickle(response: web.StreamResponse, interval: float) -> Callable[[bytes], Any]:
+    async def write(data: bytes) -> None:
+        for start in range(0, len(data), 8):
+            await response.write(data[start : start + 8])
+            await asyncio.sleep(interval)
+
+    return write
+
+
+def _reset(request: web.Request) -> None:
+    """Close the connection with a TCP reset (SO_LINGER 0), as a crashed upstream does."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def _json(payload: Any) -> web.Response:

@@ -30,6 +30,7 @@ from devtools.fake_provider import FakeProvider, start_fake_provider
 from hotpath.callrecord import CallRecord
 from proxy import record
 from proxy.app import ProxyApp
+from proxy.http_server import GatewayHttpProtocol
 
 SECRET_NAMES = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY")
 
@@ -107,7 +108,13 @@ def _serve(app: ProxyApp, sock: socket.socket, ready: threading.Event, box: dict
         runner, fake, port = await start_fake_provider()
         box["fake"], box["fake_port"] = fake, port
         server = uvicorn.Server(
-            uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
+            uvicorn.Config(
+                app,
+                lifespan="on",
+                log_level="warning",
+                access_log=False,
+                http=GatewayHttpProtocol,  # the limits of `make serve`'s worker class
+            )
         )
         box["server"] = server
         serving = asyncio.ensure_future(server.serve(sockets=[sock]))

@@ -79,12 +79,35 @@ def parse_database_url(url: str) -> dict[str, object]:
     }
 
 
+def parse_route_timeouts(value: str) -> dict[str, tuple[float, float | None]]:
+    """ "openai.Responses=900,anthropic.Messages=600/180" → {route: (read, idle or None)}.
+
+    Each entry names a proxy route as dialect.Endpoint (the proxy checks the names at start-up)
+    and its read timeout, optionally followed by /idle, the stream idle timeout."""
+    routes: dict[str, tuple[float, float | None]] = {}
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        name, sep, seconds = item.partition("=")
+        read, _, idle = seconds.partition("/")
+        try:
+            if not sep or "." not in name:
+                raise ValueError(item)
+            routes[name.strip()] = (float(read), float(idle) if idle.strip() else None)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"GATEWAY_UPSTREAM_ROUTE_TIMEOUTS entry {item.strip()!r} is not "
+                "dialect.Endpoint=READ_SECONDS[/IDLE_SECONDS]"
+            ) from exc
+    return routes
+
+
 DEV_SECRET_KEY = "dev-insecure-gateway-secret-key-change-me"
 # A valid Fernet key used only for development; refused when DEBUG=False.
 DEV_SECRETS_KEY = "ZGV2LWluc2VjdXJlLWdhdGV3YXktc2VjcmV0cy1rZXk="
 DEV_KEY_PEPPER = "dev-insecure-gateway-key-pepper"
 
-DEBUG = env_bool("DEBUG", "True")
+DEBUG = env_bool("DEBUG", "False")
 SECRET_KEY = env_secret("SECRET_KEY", DEV_SECRET_KEY)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -298,9 +321,23 @@ GATEWAY_RECORD_QUEUE_SIZE = env_int("GATEWAY_RECORD_QUEUE_SIZE", 50_000)  # per 
 GATEWAY_RECORD_BATCH_SIZE = env_int("GATEWAY_RECORD_BATCH_SIZE", 500)
 GATEWAY_RECORD_FLUSH_SECONDS = env_float("GATEWAY_RECORD_FLUSH_SECONDS", 0.5)
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 32 * 1024 * 1024)  # 413 above
+# Limits on what any client, keyless included, can make a gateway process hold (enforced by the
+# server's HTTP protocol, proxy/http_server.py, for the admin and the API too).
+GATEWAY_HTTP_MAX_REQUEST_LINE = env_int("GATEWAY_HTTP_MAX_REQUEST_LINE", 8190)  # bytes, 414 above
+GATEWAY_HTTP_MAX_HEADERS = env_int("GATEWAY_HTTP_MAX_HEADERS", 100)  # header fields, 431 above
+GATEWAY_HTTP_MAX_HEADER_BYTES = env_int("GATEWAY_HTTP_MAX_HEADER_BYTES", 64 * 1024)  # 431 above
+# Seconds from a request's first byte (or the connection opening) to the end of its headers.
+GATEWAY_HTTP_HEADER_TIMEOUT = env_float("GATEWAY_HTTP_HEADER_TIMEOUT", 10.0)
+# Longest silence while a request body is being received (408).
+GATEWAY_HTTP_BODY_TIMEOUT = env_float("GATEWAY_HTTP_BODY_TIMEOUT", 30.0)
 GATEWAY_UPSTREAM_CONNECT_TIMEOUT = env_float("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", 10.0)
-# Longest silence between two reads of an upstream response (streams think for minutes).
-GATEWAY_UPSTREAM_READ_TIMEOUT = env_float("GATEWAY_UPSTREAM_READ_TIMEOUT", 600.0)
+# Longest wait for the provider: its response headers, each read of a whole body, a stream's
+# first chunk (a model may think for minutes before answering).
+GATEWAY_UPSTREAM_READ_TIMEOUT = env_float("GATEWAY_UPSTREAM_READ_TIMEOUT", 300.0)
+# Longest silence between two chunks of a stream once it has started (not its total length).
+GATEWAY_UPSTREAM_STREAM_IDLE_TIMEOUT = env_float("GATEWAY_UPSTREAM_STREAM_IDLE_TIMEOUT", 120.0)
+# Per-route overrides: "openai.Responses=900,anthropic.Messages=600/180" (read[/idle] seconds).
+GATEWAY_UPSTREAM_ROUTE_TIMEOUTS = parse_route_timeouts(env_str("GATEWAY_UPSTREAM_ROUTE_TIMEOUTS"))
 GATEWAY_UPSTREAM_MAX_CONNECTIONS = env_int("GATEWAY_UPSTREAM_MAX_CONNECTIONS", 0)  # 0 = no cap
 # Request/response content kept in a trace when the workspace turns on trace_content.
 GATEWAY_TRACE_CONTENT_MAX_BYTES = env_int("GATEWAY_TRACE_CONTENT_MAX_BYTES", 256 * 1024)

@@ -40,13 +40,19 @@ class CallRecord:
     error: str | None = None
     ended_at: float | None = None
     first_token_at: float | None = None
+    # Token counts as pricing.table.Usage defines them: input_tokens includes cache reads and
+    # writes, output_tokens includes reasoning; the others are breakdowns of those totals.
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
     cost_usd: float | None = None  # None when the model has no price (flagged, never 0)
     price_missing: bool = False
+    usage_estimated: bool = False  # the provider's counts were missing or corrected
+    usage_note: str = ""  # what was estimated or corrected, and why
     policy_results: dict[str, Any] = field(default_factory=dict)  # matched/passed/violated, ...
     redaction_counts: dict[str, int] = field(default_factory=dict)
     user_agent: str = ""

@@ -43,6 +43,12 @@ class Forbidden(ProxyError):
     status = 403
 
 
+class RequestTimeout(ProxyError):
+    """The client stopped sending its request body."""
+
+    status = 408
+
+
 class BodyTooLarge(ProxyError):
     status = 413
 

@@ -11,7 +11,9 @@ spend first, then redaction), instantiated once per process with no arguments:
 re-serialises it; otherwise the caller's bytes go upstream untouched), append response filters,
 and write `call.record.policy_results` / `call.record.redaction_counts` / `call.metadata`.
 `after` always runs when the call ends (success, upstream error, timeout, client disconnect,
-or a block by this or a later gate), with `call.usage` and `call.cost_usd` set when known.
+or a block by this or a later gate), with `call.usage` and `call.cost_usd` set when known: for
+a call that reached the provider they are never empty (the proxy estimates what the provider
+did not report: pricing.usage).
 Gates run on the event loop: anything blocking goes to a thread (asyncio.to_thread).
 """
 
@@ -62,6 +64,11 @@ class ProxyCall:
     # Request headers as received (lowercase names), gateway key headers removed.
     headers: dict[str, str] = field(default_factory=dict)
     http_status: int | None = None  # the status the client got, once known
+    # What the charge rests on when the provider's usage never arrives (pricing.usage.settled):
+    sent_body: bytes | None = None  # the request body as sent upstream, once it was sent
+    upstream_status: int | None = None  # the provider's status, once its headers arrived
+    complete: bool = False  # the provider's answer arrived whole
+    streamed_events: int = 0  # stream events relayed to the client
 
 
 class Gate(Protocol):

@@ -32,14 +32,18 @@ class Price:
 
 @dataclass(slots=True)
 class Usage:
-    """Tokens of one call, normalised across providers so one price formula fits all.
+    """Tokens of one call, normalised across providers the way OpenTelemetry's GenAI
+    conventions and LangSmith count them, so every tool that reads a run agrees:
 
-    - input_tokens: input billed at the full input price, i.e. *excluding* cache reads and
-      writes (OpenAI's prompt_tokens and Gemini's promptTokenCount include cached tokens; the
-      parsers subtract them; Anthropic's input_tokens already excludes them);
-    - output_tokens: every billed output token, reasoning included;
-    - cache_read_tokens / cache_write_tokens: prompt-cache hits / writes;
-    - reasoning_tokens: the part of output_tokens spent on reasoning (informational).
+    - input_tokens: every input token, cache reads and cache writes included (OpenAI's
+      prompt_tokens and Gemini's promptTokenCount already are; Anthropic's input_tokens is only
+      the uncached part, so its parser adds the cache counts);
+    - output_tokens: every output token, reasoning and audio included;
+    - cache_read_tokens / cache_write_tokens: the part of input_tokens read from / written to
+      the provider's prompt cache (each has its own price);
+    - reasoning_tokens: the part of output_tokens spent on reasoning;
+    - audio_input_tokens / audio_output_tokens: the audio part of input / output tokens.
+    The breakdowns are informational parts of the totals, never added to them.
     """
 
     input_tokens: int = 0
@@ -47,16 +51,21 @@ class Usage:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
 
     @property
-    def total_input_tokens(self) -> int:
-        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+    def uncached_input_tokens(self) -> int:
+        """Input tokens billed at the full input price."""
+        return max(self.input_tokens - self.cache_read_tokens - self.cache_write_tokens, 0)
 
 
 def cost(price: Price, usage: Usage) -> float:
-    """USD cost of `usage` at `price` (rounded to 1e-9 so sums stay readable)."""
+    """USD cost of `usage` at `price` (rounded to 1e-9 so sums stay readable): uncached input at
+    the input price, cache reads and writes at theirs, output (reasoning included) at the output
+    price."""
     total = (
-        usage.input_tokens * price.input
+        usage.uncached_input_tokens * price.input
         + usage.output_tokens * price.output
         + usage.cache_read_tokens * price.cache_read
         + usage.cache_write_tokens * price.cache_write

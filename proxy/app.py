@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+import aiohttp
 import orjson
 from django.conf import settings
 
@@ -24,6 +25,7 @@ from hotpath.context import RequestContext
 from hotpath.gates import Gate, ProxyCall, load_gates
 from hotpath.snapshot import Snapshot, refresh_due
 from pricing.table import PriceTable, Usage, cost
+from pricing.usage import input_tokens_bound, settled, validated
 from proxy import forward, providers, routing
 from proxy.auth import KeyTable, SecretTable, UpstreamSecret
 from proxy.auth_build import load_key_table, load_secret_table
@@ -34,10 +36,20 @@ from proxy.errors import (
     PolicyBlocked,
     ProviderSecretMissing,
     ProxyError,
+    RequestTimeout,
+    UpstreamTimeout,
+    UpstreamUnreachable,
     render,
 )
 from proxy.record import Recorder
-from proxy.request import extract_key, gateway_options, upstream_headers, upstream_query
+from proxy.request import (
+    content_length,
+    extract_key,
+    gateway_options,
+    host_allowed,
+    upstream_headers,
+    upstream_query,
+)
 from proxy.upstream import Upstream
 
 logger = logging.getLogger(__name__)
@@ -52,7 +64,12 @@ WATCH_INTERVAL = 0.05  # seconds between the change watcher's polls
 
 
 class ClientGone(Exception):
-    """The client disconnected before the call was sent upstream."""
+    """The client disconnected before its answer was complete."""
+
+
+# The status a run records when the client hung up before any answer (no HTTP status was sent;
+# 499 is the de facto code for it, as in nginx's logs).
+CLIENT_CLOSED = 499
 
 
 class ProxyApp:
@@ -72,6 +89,8 @@ class ProxyApp:
         self.gates: list[Gate] = load_gates()
         self.inflight = 0  # calls being served now (read by tests and the bench)
         self.max_body = settings.GATEWAY_MAX_BODY_BYTES
+        self.body_timeout = settings.GATEWAY_HTTP_BODY_TIMEOUT
+        self._hosts: dict[bytes, bool] = {}  # Host header → allowed (bounded: see _host_ok)
         self.trace_limit = settings.GATEWAY_TRACE_CONTENT_MAX_BYTES
         self.base_urls = {
             "openai": settings.GATEWAY_OPENAI_BASE_URL.rstrip("/"),
@@ -127,6 +146,8 @@ class ProxyApp:
         ran: list[Gate] = []
         self.inflight += 1
         try:
+            if not self._host_ok(scope["headers"]):
+                raise BadRequest("the Host header names no host this gateway serves")
             if route is None:
                 raise PathNotAllowed()
             self.changes.poll()
@@ -149,6 +170,8 @@ class ProxyApp:
         except ClientGone:
             if call is not None:
                 call.record.error = "client disconnected"
+                if call.http_status is None:
+                    call.http_status = call.record.http_status = CLIENT_CLOSED
         except Exception:
             # A bug, not a refusal: logged with its traceback, answered as a 500 in the
             # caller's envelope when no response has started, and recorded as an error.
@@ -211,7 +234,7 @@ class ProxyApp:
         call.record.request_metadata = metadata
         call.headers = received
         call.record.user_agent = received.get("user-agent", "")[:300]
-        raw = await read_body(receive, headers, self.max_body)
+        raw = await read_body(receive, headers, self.max_body, self.body_timeout)
         if scope["method"] == "POST":
             call.body = parse_body(raw)
             model = call.body.get("model")
@@ -257,20 +280,63 @@ class ProxyApp:
         session = self.upstream.session
         if session is None:  # the lifespan start-up has not run (or shutdown has)
             raise ProxyError("the gateway is not serving yet", status=503)
-        resp = await forward.open_upstream(
-            session,
-            scope["method"],
-            url,
-            headers,
-            body,
-            self.upstream.timeout,
-            user_agent="user-agent" in call.headers,
+        # The exchange runs beside a watch on the client: a client that hangs up cancels it
+        # (the upstream connection is closed, so the provider stops), whether the answer is
+        # streamed or not; the run says so.
+        forwarding = asyncio.ensure_future(
+            self._forward(call, route, session, scope["method"], url, headers, body, send)
         )
+        watch = asyncio.ensure_future(forward.wait_disconnect(receive))
+        try:
+            done, _ = await asyncio.wait((forwarding, watch), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            forwarding.cancel()
+            watch.cancel()
+            raise
+        watch.cancel()
+        if forwarding not in done:
+            forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forwarding
+            raise ClientGone()
+        await forwarding
+
+    async def _forward(
+        self,
+        call: ProxyCall,
+        route: routing.Route,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        send: Send,
+    ) -> None:
+        provider = providers.get(route.dialect)
+        timeout, idle = self.upstream.timeouts(route)
+        call.sent_body = body  # from here on the provider may bill the call
+        try:
+            resp = await forward.open_upstream(
+                session,
+                method,
+                url,
+                headers,
+                body,
+                timeout,
+                user_agent="user-agent" in call.headers,
+            )
+        except (UpstreamUnreachable, UpstreamTimeout) as exc:
+            if isinstance(
+                exc.__cause__, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError
+            ):
+                call.sent_body = None  # never connected: nothing reached the provider
+            raise
+        call.upstream_status = resp.status
         call.http_status = call.record.http_status = resp.status
         streamed = resp.headers.get("content-type", "").startswith("text/event-stream")
         if streamed or (call.stream and resp.status < 300):
             await forward.relay_stream(
-                resp, call, provider, send, receive, trace_limit=self.trace_limit
+                resp, call, provider, send, idle_timeout=idle, trace_limit=self.trace_limit
             )
         else:
             await forward.relay_whole(
@@ -296,9 +362,7 @@ class ProxyApp:
     async def _finish(self, call: ProxyCall, ran: list[Gate]) -> None:
         """Price the call, run every gate's after(), and queue the record. Never raises."""
         record = call.record
-        if call.usage is None and call.http_status is not None and call.http_status < 300:
-            call.usage = Usage()
-        usage = call.usage or Usage()
+        call.usage = usage = self._charged_usage(call)
         if call.price is not None:
             call.cost_usd = cost(call.price, usage)
         elif call.endpoint in routing.UNBILLED:
@@ -316,11 +380,53 @@ class ProxyApp:
         record.cache_read_tokens = usage.cache_read_tokens
         record.cache_write_tokens = usage.cache_write_tokens
         record.reasoning_tokens = usage.reasoning_tokens
+        record.audio_input_tokens = usage.audio_input_tokens
+        record.audio_output_tokens = usage.audio_output_tokens
         record.cost_usd = call.cost_usd
         if record.status != "blocked" and (record.error is not None or record.http_status >= 400):
             record.status = "error"
         self.recorder.submit(record)
         self.recorder.touch_key(call.ctx.key_id)
+
+    def _charged_usage(self, call: ProxyCall) -> Usage:
+        """The usage the call is charged: the provider's counts, validated; for a billed call
+        that reached the provider and was not refused by it, what the provider did not report
+        is estimated (pricing.usage), so hanging up or a broken stream never makes it free.
+        Any estimate or correction is flagged on the record."""
+        notes: list[str] = []
+        usage = call.usage
+        if usage is not None:
+            usage, notes = validated(usage)
+        refused = call.upstream_status is not None and call.upstream_status >= 400
+        if call.sent_body is not None and call.endpoint not in routing.UNBILLED and not refused:
+            window = call.price.context_window if call.price is not None else None
+            usage, reason = settled(
+                usage,
+                input_bound=input_tokens_bound(call.sent_body, window),
+                streamed_events=call.streamed_events,
+                complete=call.complete,
+            )
+            if reason is not None:
+                notes.insert(0, reason)
+        if notes:
+            call.record.usage_estimated = True
+            call.record.usage_note = "; ".join(notes)[:500]
+        return usage or Usage()
+
+    def _host_ok(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """The Host header against ALLOWED_HOSTS, as Django checks its own routes; verdicts are
+        cached per value (at most 1,000, so random Host values cannot grow memory)."""
+        host = b""
+        for name, value in headers:
+            if name == b"host":
+                host = value
+                break
+        verdict = self._hosts.get(host)
+        if verdict is None:
+            verdict = host_allowed(host)
+            if len(self._hosts) < 1000:
+                self._hosts[host] = verdict
+        return verdict
 
     async def _health(self, send: Send) -> None:
         ready = self.keys.value is not None and self.upstream.session is not None
@@ -379,24 +485,35 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-async def read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int) -> bytes:
-    """The whole request body; 413 as soon as it (or its Content-Length) passes `limit`."""
-    for name, value in headers:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise BodyTooLarge(f"the request body is larger than {limit} bytes")
+async def read_body(
+    receive: Receive, headers: list[tuple[bytes, bytes]], limit: int, timeout: float
+) -> bytes:
+    """The whole request body: 400 for an invalid Content-Length, 413 as soon as it (or its
+    Content-Length) passes `limit`, 408 when the client sends nothing for `timeout` seconds."""
+    length = content_length(headers)
+    if length is not None and length > limit:
+        raise BodyTooLarge(f"the request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"the request body is larger than {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge(f"the request body is larger than {limit} bytes")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                deadline.reschedule(loop.time() + timeout)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the request body did not arrive: nothing was received for {timeout:g} s"
+        ) from None
 
 
 async def lifespan(app: ProxyApp, receive: Receive, send: Send) -> None:

@@ -21,6 +21,7 @@ from hotpath.errors import (  # noqa: F401  (re-exported for the proxy's modules
     PolicyBlocked,
     ProviderSecretMissing,
     ProxyError,
+    RequestTimeout,
     UpstreamTimeout,
     UpstreamUnreachable,
 )

@@ -4,13 +4,13 @@ The request body goes upstream byte for byte unless a gate or the include_usage 
 it. Upstream errors are relayed with their status and body untouched. Streams are relayed as
 each chunk arrives (no buffering); a client that disconnects cancels the upstream request (the
 response is closed in `finally`, so the provider sees the connection go); an upstream that
-dies mid-stream ends the client's stream cleanly and the call is recorded as an error.
+dies mid-stream ends the client's stream with the dialect's error event, and the call is
+recorded as an error.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -104,7 +104,10 @@ async def relay_whole(
     billed: bool,
     trace_limit: int,
 ) -> None:
-    """Read the whole upstream body, take usage from it, send it on (through the filters)."""
+    """Read the whole upstream body, take usage from it, send it on (through the filters).
+
+    A 2xx answer whose body is not JSON (every provider answers JSON) is an upstream fault:
+    the caller gets 502 in its own envelope rather than a body its SDK cannot parse."""
     try:
         data = await resp.read()
     except TimeoutError as exc:
@@ -116,9 +119,19 @@ async def relay_whole(
     finally:
         resp.release()
     call.record.first_token_at = time.time()
-    if billed and resp.status < 300 and data:
-        with contextlib.suppress(orjson.JSONDecodeError):
-            call.usage = provider.usage_from_body(call.endpoint, orjson.loads(data))
+    if resp.status < 300:
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            if call.ctx.trace_content:
+                call.record.response_content = bounded_content(data, trace_limit)
+            raise UpstreamUnreachable(
+                f"the upstream provider answered {resp.status} with a body that is not JSON "
+                f"({len(data)} bytes)"
+            ) from exc
+        call.complete = True
+        if billed:
+            call.usage = provider.usage_from_body(call.endpoint, parsed)
     if call.ctx.trace_content:
         call.record.response_content = bounded_content(data, trace_limit)
     for response_filter in call.response_filters:
@@ -134,11 +147,19 @@ async def relay_stream(
     call: ProxyCall,
     provider: ModuleType,
     send: Send,
-    receive: Receive,
     *,
+    idle_timeout: float,
     trace_limit: int,
 ) -> None:
-    """Relay a stream until it ends, the upstream dies, or the client goes away."""
+    """Relay a stream until it ends or the upstream dies (the caller's task is cancelled when
+    the client goes away: proxy.app watches for the disconnect).
+
+    After the first chunk, the upstream may stay silent at most `idle_timeout` seconds between
+    two chunks (the first one waits the read timeout: a model may think before answering). An
+    upstream that dies mid-stream ends an SSE stream with the dialect's own error event and no
+    success terminator, so SDKs raise instead of accepting a truncated answer; a JSON stream
+    (Gemini without alt=sse) cannot carry one, so its connection is dropped unfinished."""
+    sse = resp.headers.get("content-type", "").startswith("text/event-stream")
     await send(
         {
             "type": "http.response.start",
@@ -146,63 +167,48 @@ async def relay_stream(
             "headers": _response_headers(resp, call),
         }
     )
-    pump = asyncio.ensure_future(_pump(resp, call, provider, send, trace_limit))
-    watch = asyncio.ensure_future(_wait_disconnect(receive))
-    try:
-        await asyncio.wait((pump, watch), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not pump.done():
-            pump.cancel()
-            call.record.error = "client disconnected"
-        watch.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch
-
-
-async def _wait_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-async def _pump(
-    resp: aiohttp.ClientResponse,
-    call: ProxyCall,
-    provider: ModuleType,
-    send: Send,
-    trace_limit: int,
-) -> None:
-    sse = resp.headers.get("content-type", "").startswith("text/event-stream")
     scanner = UsageScanner(provider, call.endpoint, sse=sse)
     filters = call.response_filters
     kept: list[bytes] | None = [] if call.ctx.trace_content else None
     kept_size = 0
-    finished = False
+    failure: str | None = None
+    loop = asyncio.get_running_loop()
     try:
-        async for chunk in resp.content.iter_any():
-            if call.record.first_token_at is None:
-                call.record.first_token_at = time.time()
-            scanner.feed(chunk)
-            if kept is not None and kept_size < trace_limit:
-                kept.append(chunk[: trace_limit - kept_size])
-                kept_size += len(kept[-1])
-            for response_filter in filters:
-                chunk = response_filter.feed(chunk)
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        finished = True
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        call.record.error = f"upstream stream interrupted ({type(exc).__name__})"
+        chunks = resp.content.iter_any().__aiter__()
+        async with asyncio.timeout(None) as deadline:
+            while True:
+                # Only the wait for the upstream counts as silence (not a slow client's reads);
+                # before the first chunk aiohttp's read timeout applies.
+                if call.record.first_token_at is not None:
+                    deadline.reschedule(loop.time() + idle_timeout)
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+                deadline.reschedule(None)
+                if call.record.first_token_at is None:
+                    call.record.first_token_at = time.time()
+                scanner.feed(chunk)
+                if kept is not None and kept_size < trace_limit:
+                    kept.append(chunk[: trace_limit - kept_size])
+                    kept_size += len(kept[-1])
+                for response_filter in filters:
+                    chunk = response_filter.feed(chunk)
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        call.complete = resp.status < 300
+    except TimeoutError:
+        failure = "the upstream stream stalled (no data within the read timeout)"
+    except aiohttp.ClientError as exc:
+        failure = f"the upstream stream was interrupted ({type(exc).__name__})"
     finally:
-        if finished:
+        if call.complete:
             resp.release()
         else:
             resp.close()  # drop the connection: the provider stops generating
         scanner.close()
         call.usage = scanner.usage or call.usage
+        call.streamed_events = scanner.events
         if kept is not None:
             call.record.response_content = b"".join(kept).decode("utf-8", "replace")
     tail = b""
@@ -212,4 +218,19 @@ async def _pump(
             if tail
             else response_filter.flush()
         )
+    if failure is not None:
+        call.record.error = failure
+        if not sse:
+            if tail:
+                await send({"type": "http.response.body", "body": tail, "more_body": True})
+            return  # the response is left unfinished: the server drops the connection
+        tail += provider.stream_error_event(call.endpoint, failure)
     await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+async def wait_disconnect(receive: Receive) -> None:
+    """Return when the client has gone (after its whole body was read)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode
 
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
 from hotpath.callrecord import PROJECT_NAME_RE
 from hotpath.errors import BadRequest
 
@@ -71,14 +74,52 @@ def extract_key(headers: list[tuple[bytes, bytes]], query: bytes) -> str | None:
     return None
 
 
+def _is_key_param(name: str) -> bool:
+    """`key` in any spelling a server might read as it: any case, surrounding spaces
+    (parse_qsl has already decoded %6Bey, k%65y and '+')."""
+    return name.strip().lower() == "key"
+
+
 def upstream_query(query: bytes) -> str:
-    """The query string to forward: unchanged, minus any `key=` (the caller's gateway key)."""
+    """The query string to forward: unchanged, minus the caller's gateway key (`key=` in any
+    case or percent-encoding: a provider must never receive it, whichever way it was spelled)."""
     if not query:
         return ""
     text = query.decode("latin-1")
-    if "key=" not in text:
+    lowered = text.lower()
+    if "key" not in lowered and "%" not in lowered and "+" not in lowered:
         return text
-    return urlencode([(k, v) for k, v in parse_qsl(text, keep_blank_values=True) if k != "key"])
+    pairs = parse_qsl(text, keep_blank_values=True)
+    if not any(_is_key_param(k) for k, _ in pairs):
+        return text
+    return urlencode([(k, v) for k, v in pairs if not _is_key_param(k)])
+
+
+def content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The request's Content-Length, None when absent; BadRequest when it is not one decimal
+    number of sane size (several differing values, signs, spaces, 5,000 digits)."""
+    found: bytes | None = None
+    for name, value in headers:
+        if name == b"content-length":
+            if found is not None and value != found:
+                raise BadRequest("the request has conflicting Content-Length headers")
+            found = value
+    if found is None:
+        return None
+    if not found.isdigit() or len(found) > 18:  # isdigit on bytes: ASCII digits only
+        raise BadRequest("the request's Content-Length is not a valid number")
+    return int(found)
+
+
+def host_allowed(host: bytes) -> bool:
+    """Whether a Host header value names a host in ALLOWED_HOSTS, by Django's own rules (so
+    the proxy routes and Django's refuse the same hosts; DEBUG with an empty list allows the
+    local names, as Django does). A request without a Host header is refused."""
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    domain, _port = split_domain_port(host.decode("latin-1"))
+    return bool(domain) and validate_host(domain, allowed)
 
 
 def upstream_headers(

@@ -45,6 +45,12 @@ _GEMINI_ENDPOINTS = {
 }
 
 
+# Every (dialect, endpoint) a route can name (settings refer to routes by "dialect.Endpoint").
+ENDPOINTS: frozenset[tuple[str, str]] = frozenset(
+    {*_STATIC.values(), *(("gemini", e) for e in _GEMINI_ENDPOINTS.values())}
+)
+
+
 def dialect_of(path: str) -> str | None:
     """The dialect whose prefix `path` is under, or None (not a proxy path)."""
     for prefix, dialect in PREFIXES.items():

@@ -8,18 +8,50 @@ from __future__ import annotations
 
 import aiohttp
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from proxy import routing
+
+
+def _client_timeout(read: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(
+        total=None,  # a stream may legitimately last many minutes: streams are bounded by idleness
+        sock_connect=settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT,
+        sock_read=read,
+    )
 
 
 class Upstream:
-    """Created in the ASGI lifespan start-up, closed at shutdown."""
+    """Created in the ASGI lifespan start-up, closed at shutdown.
+
+    Timeouts: `read` bounds each wait for the provider (its response headers, each read of a
+    whole body, a stream's first chunk: a model may think before it answers); `idle` bounds
+    the silence between two chunks of a stream once it has started. Both have defaults in
+    settings and per-route overrides (GATEWAY_UPSTREAM_ROUTE_TIMEOUTS)."""
 
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
-        self.timeout = aiohttp.ClientTimeout(
-            total=None,  # a stream may legitimately last many minutes
-            sock_connect=settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT,
-            sock_read=settings.GATEWAY_UPSTREAM_READ_TIMEOUT,
-        )
+        self.timeout = _client_timeout(settings.GATEWAY_UPSTREAM_READ_TIMEOUT)
+        self.idle_timeout: float = settings.GATEWAY_UPSTREAM_STREAM_IDLE_TIMEOUT
+        self._routes: dict[tuple[str, str], tuple[aiohttp.ClientTimeout, float]] = {}
+        known = routing.ENDPOINTS
+        for name, (read, idle) in settings.GATEWAY_UPSTREAM_ROUTE_TIMEOUTS.items():
+            dialect, _, endpoint = name.partition(".")
+            if (dialect, endpoint) not in known:
+                raise ImproperlyConfigured(
+                    f"GATEWAY_UPSTREAM_ROUTE_TIMEOUTS names an unknown route {name!r} (known: "
+                    + ", ".join(sorted(f"{d}.{e}" for d, e in known))
+                    + ")"
+                )
+            self._routes[(dialect, endpoint)] = (
+                _client_timeout(read),
+                self.idle_timeout if idle is None else idle,
+            )
+
+    def timeouts(self, route: routing.Route) -> tuple[aiohttp.ClientTimeout, float]:
+        """(aiohttp timeout of the request, stream idle timeout) for `route`."""
+        found = self._routes.get((route.dialect, route.endpoint)) if self._routes else None
+        return found or (self.timeout, self.idle_timeout)
 
     async def start(self) -> None:
         if self.session is not None:

@@ -26,7 +26,7 @@ from tracing.admin_filters import (
     TimeRangeFilter,
     UserFilter,
 )
-from tracing.models import Run, TracingProject
+from tracing.models import TOKEN_FIELDS, Run, TracingProject
 from tracing.selectors import run_totals
 
 if TYPE_CHECKING:
@@ -175,13 +175,11 @@ class RunAdmin(_ReadOnlyScopedAdmin):
             "Usage and cost",
             {
                 "fields": (
-                    "input_tokens",
-                    "output_tokens",
-                    "cache_read_tokens",
-                    "cache_write_tokens",
-                    "reasoning_tokens",
+                    *TOKEN_FIELDS,
                     "cost_usd",
                     "price_missing",
+                    "usage_estimated",
+                    "usage_note",
                 )
             },
         ),

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tracing.models import Run
+from tracing.models import TOKEN_FIELDS, Run
 
 FIELDS = (
     "run_id",
@@ -37,13 +37,11 @@ FIELDS = (
     "key_id",
     "key_prefix",
     "user_id",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
+    *TOKEN_FIELDS,
     "cost_usd",
     "price_missing",
+    "usage_estimated",
+    "usage_note",
     "policy_outcome",
     "policy_results",
     "redaction_counts",

@@ -22,7 +22,7 @@ import psycopg
 from django.db import connection, transaction
 
 from hotpath.callrecord import CallRecord
-from tracing.models import Run, UsageRecord
+from tracing.models import TOKEN_FIELDS, Run, UsageRecord
 
 RUN_COLUMNS = (
     "run_id",
@@ -46,13 +46,11 @@ RUN_COLUMNS = (
     "method",
     "path",
     "stream",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
+    *TOKEN_FIELDS,
     "cost_usd",
     "price_missing",
+    "usage_estimated",
+    "usage_note",
     "policy_outcome",
     "policy_results",
     "redaction_counts",
@@ -71,13 +69,10 @@ USAGE_COLUMNS = (
     "provider",
     "model",
     "status",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
+    *TOKEN_FIELDS,
     "cost_usd",
     "price_missing",
+    "usage_estimated",
 )
 JSON_COLUMNS = frozenset(
     {
@@ -155,13 +150,7 @@ def record_rows(
     cost = _cost(record.cost_usd)
     status = record.status if record.status in STATUSES else Run.Status.ERROR.value
     provider, model = _text(record.provider, 32), _text(record.model, 200)
-    tokens = (
-        _count(record.input_tokens),
-        _count(record.output_tokens),
-        _count(record.cache_read_tokens),
-        _count(record.cache_write_tokens),
-        _count(record.reasoning_tokens),
-    )
+    tokens = tuple(_count(getattr(record, name)) for name in TOKEN_FIELDS)
     run = (
         run_id,
         _text(record.trace_id or record.run_id, 64),
@@ -187,6 +176,8 @@ def record_rows(
         *tokens,
         cost,
         bool(record.price_missing),
+        bool(record.usage_estimated),
+        _text(record.usage_note, 500),
         policy_outcome,
         record.policy_results or {},
         record.redaction_counts or {},
@@ -208,6 +199,7 @@ def record_rows(
         *tokens,
         cost,
         bool(record.price_missing),
+        bool(record.usage_estimated),
     )
     return run, usage
 

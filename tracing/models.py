@@ -75,6 +75,56 @@ class TracingProject(models.Model):
 
 
 _TOTALS = ("input_tokens", "output_tokens", "cost_usd")
+# Every token count a run, a usage row and a daily total carry (pricing.table.Usage): input
+# and output totals, then their breakdowns (parts of the totals, never added to them).
+TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "audio_input_tokens",
+    "audio_output_tokens",
+)
+TOKEN_HELP = {
+    "input_tokens": "All input tokens, cache reads and cache writes included.",
+    "output_tokens": "All output tokens, reasoning and audio included.",
+    "cache_read_tokens": "Part of the input read from the provider's prompt cache.",
+    "cache_write_tokens": "Part of the input written to the provider's prompt cache.",
+    "reasoning_tokens": "Part of the output spent on reasoning.",
+    "audio_input_tokens": "Part of the input that was audio.",
+    "audio_output_tokens": "Part of the output that was audio.",
+}
+
+
+class TokenCounts(models.Model):
+    """What a call used and cost, as a run and its usage row both store it (TOKEN_FIELDS)."""
+
+    input_tokens = models.PositiveIntegerField(default=0, help_text=TOKEN_HELP["input_tokens"])
+    output_tokens = models.PositiveIntegerField(default=0, help_text=TOKEN_HELP["output_tokens"])
+    cache_read_tokens = models.PositiveIntegerField(
+        default=0, help_text=TOKEN_HELP["cache_read_tokens"]
+    )
+    cache_write_tokens = models.PositiveIntegerField(
+        default=0, help_text=TOKEN_HELP["cache_write_tokens"]
+    )
+    reasoning_tokens = models.PositiveIntegerField(
+        default=0, help_text=TOKEN_HELP["reasoning_tokens"]
+    )
+    audio_input_tokens = models.PositiveIntegerField(
+        default=0, help_text=TOKEN_HELP["audio_input_tokens"]
+    )
+    audio_output_tokens = models.PositiveIntegerField(
+        default=0, help_text=TOKEN_HELP["audio_output_tokens"]
+    )
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    price_missing = models.BooleanField(default=False)
+    # The provider's counts were missing or implausible: the charged usage is the gateway's
+    # (pricing.usage); usage_note says what was estimated or corrected.
+    usage_estimated = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
 
 
 class RunQuerySet(models.QuerySet["Run"]):
@@ -82,7 +132,7 @@ class RunQuerySet(models.QuerySet["Run"]):
         return self.filter(workspace=workspace)
 
 
-class Run(models.Model):
+class Run(TokenCounts):
     """One gateway call: success, upstream error or policy block."""
 
     class Status(models.TextChoices):
@@ -119,13 +169,7 @@ class Run(models.Model):
     method = models.CharField(max_length=8, blank=True)
     path = models.CharField(max_length=500, blank=True)
     stream = models.BooleanField(default=False)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cache_read_tokens = models.PositiveIntegerField(default=0)
-    cache_write_tokens = models.PositiveIntegerField(default=0)
-    reasoning_tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
-    price_missing = models.BooleanField(default=False)
+    usage_note = models.CharField(max_length=500, blank=True)
     policy_outcome = models.CharField(
         max_length=10, choices=PolicyOutcome.choices, default=PolicyOutcome.NONE
     )
@@ -185,7 +229,7 @@ class Run(models.Model):
         return self.input_tokens + self.output_tokens
 
 
-class UsageRecord(models.Model):
+class UsageRecord(TokenCounts):
     """One narrow row per call for spend accounting and usage summaries (never content).
 
     Kept longer than runs (GATEWAY_USAGE_RETENTION_DAYS, at least 40 days) because spend
@@ -201,13 +245,6 @@ class UsageRecord(models.Model):
     provider = models.CharField(max_length=32, blank=True)
     model = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=10, choices=Run.Status.choices)
-    input_tokens = models.PositiveIntegerField(default=0)
-    output_tokens = models.PositiveIntegerField(default=0)
-    cache_read_tokens = models.PositiveIntegerField(default=0)
-    cache_write_tokens = models.PositiveIntegerField(default=0)
-    reasoning_tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
-    price_missing = models.BooleanField(default=False)
 
     class Meta:
         ordering = ("-started_at",)
@@ -244,6 +281,8 @@ class UsageDaily(models.Model):
     cache_read_tokens = models.BigIntegerField(default=0)
     cache_write_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField(default=0)
+    audio_input_tokens = models.BigIntegerField(default=0)
+    audio_output_tokens = models.BigIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=30, decimal_places=10, null=True)
     unpriced_calls = models.BigIntegerField(default=0)
 

@@ -10,17 +10,10 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from tracing.models import UsageDaily, UsageRecord, UsageRollupState
+from tracing.models import TOKEN_FIELDS, UsageDaily, UsageRecord, UsageRollupState
 
 logger = logging.getLogger(__name__)
 
-TOKEN_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-)
 GROUP_COLUMNS = ("organization_id", "workspace_id", "key_id", "user_id", "model")
 BATCH = 2000
 

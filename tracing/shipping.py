@@ -177,10 +177,29 @@ def runs_drain(
     batch in one transaction, then acknowledges and deletes the entries. Stops when the stream
     is empty or after max_seconds (beat starts the next drain a second later). Entries a dead
     worker (or a failed ingest) left pending for claim_idle_ms are taken over first.
+
+    A Redis that lost the stream or its consumer group (restarted without persistence, failed
+    over to a replica that never had them, flushed) answers NOGROUP: the group is created again
+    (from the first entry, so records shipped since are drained too) and the drain goes on,
+    rather than failing every run until the worker restarts.
     """
     broker = _broker(settings.REDIS_URL)
     stream = _stream()
     _ensure_group(broker, stream)
+    try:
+        return _drain(broker, stream, max_seconds, entries_per_read, claim_idle_ms)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        logger.warning("tracing: Redis lost the %s consumer group; creating it again", stream)
+        broker.group_ready.discard(stream)
+        _ensure_group(broker, stream)
+        return _drain(broker, stream, max_seconds, entries_per_read, claim_idle_ms)
+
+
+def _drain(
+    broker: _Broker, stream: str, max_seconds: float, entries_per_read: int, claim_idle_ms: int
+) -> int:
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     _, claimed, *_ = broker.client.xautoclaim(
         stream, GROUP, consumer, min_idle_time=claim_idle_ms, start_id="0-0", count=entries_per_read

@@ -1,8 +1,16 @@
 """A bounded, append-only, on-disk spool for call records that could not be shipped.
 
 When Redis (or, without Redis, the database) is unreachable, the recorder appends the batch to
-`GATEWAY_SPOOL_DIR/records-<host>-<pid>.jsonl` (one JSON record per line, fsynced) and the
-gateway keeps serving. The next successful ship replays every spooled file first.
+`GATEWAY_SPOOL_DIR/db-<identity>/records-<host>-<pid>.jsonl` (one JSON record per line,
+fsynced) and the gateway keeps serving. The next successful ship replays every spooled file of
+that directory first.
+
+Keyed by database identity: several gateways started from one install (one checkout, one
+default spool directory) may use different databases. Each spools under the identity of its
+own database (`database_identity`: engine and location, never credentials), every spooled line
+carries that identity, and a replay only reads its own directory and refuses (sets aside, as
+`*.foreign`) any line that names another database: a record, prompts and all, is only ever
+stored in the database of the gateway that served it.
 
 Concurrency (several gateway processes may share one spool directory):
 - a writer appends only to its own file, under an exclusive flock, and after taking the lock
@@ -22,6 +30,7 @@ accepted trade-off against filling the disk the gateway runs on.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import socket
@@ -40,9 +49,28 @@ STALE_CLAIM_SECONDS = 300.0
 _WRITE_ATTEMPTS = 5
 
 
-def _spool_dir() -> Path:
-    path = Path(settings.GATEWAY_SPOOL_DIR)
-    path.mkdir(parents=True, exist_ok=True)
+def database_identity() -> str:
+    """A short, stable name of the database the records are meant for: a hash of its engine and
+    location (host, port, name, or the SQLite file), so no credential is written anywhere."""
+    db = settings.DATABASES["default"]
+    name = str(db.get("NAME") or "")
+    if "sqlite" in db.get("ENGINE", ""):
+        location = name if name.startswith(("file:", ":memory:")) else str(Path(name).resolve())
+    else:
+        location = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or ''}/{name}"
+    text = f"{db.get('ENGINE', '')}|{location}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _root() -> Path:
+    return Path(settings.GATEWAY_SPOOL_DIR)
+
+
+def _spool_dir(*, create: bool = True) -> Path:
+    """This database's own spool directory."""
+    path = _root() / f"db-{database_identity()}"
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -51,21 +79,25 @@ def _own_file(directory: Path) -> Path:
 
 
 def spool_size() -> int:
-    """Bytes currently spooled (all processes sharing the directory)."""
+    """Bytes currently spooled on this host (every process and database sharing the root)."""
     total = 0
-    with os.scandir(_spool_dir()) as entries:
-        for entry in entries:
-            if entry.name.startswith("records-"):
-                try:
-                    total += entry.stat().st_size
-                except FileNotFoundError:
-                    continue
+    root = _root()
+    if not root.is_dir():
+        return 0
+    for directory in (root, *(p for p in root.iterdir() if p.is_dir())):
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.startswith("records-") and entry.is_file():
+                    try:
+                        total += entry.stat().st_size
+                    except FileNotFoundError:
+                        continue
     return total
 
 
 def spool_pending() -> bool:
-    """True when any spooled file waits for replay (a cheap directory listing)."""
-    directory = Path(settings.GATEWAY_SPOOL_DIR)
+    """True when a spooled file of this database waits for replay (a cheap directory listing)."""
+    directory = _spool_dir(create=False)
     if not directory.is_dir():
         return False
     with os.scandir(directory) as entries:
@@ -79,8 +111,10 @@ def spool_write(records: list[CallRecord]) -> int:
     """Append `records` durably; return how many were written (0 when the spool is full)."""
     if not records:
         return 0
-    data = b"".join(orjson.dumps(r) + b"\n" for r in records)  # dataclasses natively
     directory = _spool_dir()
+    # Each line names its database: {"_db": "<identity>", ...the record's fields}.
+    head = b'{"_db":"' + directory.name.removeprefix("db-").encode() + b'",'
+    data = b"".join(head + orjson.dumps(r)[1:] + b"\n" for r in records)  # dataclasses natively
     if spool_size() + len(data) > settings.GATEWAY_SPOOL_MAX_BYTES:
         logger.error(
             "tracing spool full (%d bytes max): dropped %d call record(s)",
@@ -121,15 +155,34 @@ def _candidates(directory: Path) -> list[Path]:
 
 
 def _read(fh: object, path: Path) -> list[CallRecord]:
-    records = []
+    """The records of a claimed file that belong to this database; lines naming another (or
+    none) are set aside in a `*.foreign` file beside it, never replayed here."""
+    identity = database_identity()
+    records, foreign = [], []
     for number, line in enumerate(fh, start=1):  # type: ignore[attr-defined]
         if not line.strip():
             continue
         try:
-            records.append(CallRecord.from_dict(orjson.loads(line)))
-        except (orjson.JSONDecodeError, TypeError) as exc:
+            data = orjson.loads(line)
+            if data.get("_db") != identity:
+                foreign.append(line)
+                continue
+            records.append(CallRecord.from_dict(data))
+        except (orjson.JSONDecodeError, TypeError, AttributeError) as exc:
             # A torn last line after a crash mid-append: that one record is unreadable.
             logger.error("tracing spool: skipped unreadable line %d of %s (%s)", number, path, exc)
+    if foreign:
+        kept = path.with_name(f"records-{os.getpid()}-{time.time_ns()}.foreign")
+        with kept.open("wb") as out:
+            out.writelines(foreign)
+            out.flush()
+            os.fsync(out.fileno())
+        logger.error(
+            "tracing spool: %d record(s) in %s are for another database; kept in %s, not replayed",
+            len(foreign),
+            path,
+            kept,
+        )
     return records
 
 
@@ -178,7 +231,7 @@ def spool_replay(
     the exception propagates (the caller spools its own batch). Any other exception means the
     records themselves are refused: that file is quarantined (`*.bad`) and replay goes on.
     """
-    directory = Path(settings.GATEWAY_SPOOL_DIR)
+    directory = _spool_dir(create=False)
     if not directory.is_dir():
         return 0
     replayed = 0

@@ -19,7 +19,7 @@ from api.permissions import principal_of, workspace_for
 from api.schema import responses
 from api.views.base import ApiView
 from orgs.models import Workspace
-from tracing.models import Run, TracingProject
+from tracing.models import TOKEN_FIELDS, Run, TracingProject
 from tracing.selectors import project_list, run_list
 
 PERIODS = {
@@ -55,13 +55,10 @@ RUN_SUMMARY_FIELDS = (
     "key",
     "key_prefix",
     "user",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
+    *TOKEN_FIELDS,
     "cost_usd",
     "price_missing",
+    "usage_estimated",
     "policy_outcome",
 )
 

@@ -24,6 +24,7 @@ from api.usage import (
     usage_summary,
 )
 from api.views.base import ApiView
+from tracing.models import TOKEN_HELP
 from tracing.selectors import run_workspace_ids
 
 DEFAULT_RANGE = dt.timedelta(days=7)
@@ -34,11 +35,13 @@ class UsageRowOutput(serializers.Serializer):
     group = serializers.CharField(allow_null=True, help_text="Model name, key id or user id.")
     label = serializers.CharField(help_text="Model name, key prefix or username.")
     calls = serializers.IntegerField()
-    input_tokens = serializers.IntegerField()
-    output_tokens = serializers.IntegerField()
-    cache_read_tokens = serializers.IntegerField()
-    cache_write_tokens = serializers.IntegerField()
-    reasoning_tokens = serializers.IntegerField()
+    input_tokens = serializers.IntegerField(help_text=TOKEN_HELP["input_tokens"])
+    output_tokens = serializers.IntegerField(help_text=TOKEN_HELP["output_tokens"])
+    cache_read_tokens = serializers.IntegerField(help_text=TOKEN_HELP["cache_read_tokens"])
+    cache_write_tokens = serializers.IntegerField(help_text=TOKEN_HELP["cache_write_tokens"])
+    reasoning_tokens = serializers.IntegerField(help_text=TOKEN_HELP["reasoning_tokens"])
+    audio_input_tokens = serializers.IntegerField(help_text=TOKEN_HELP["audio_input_tokens"])
+    audio_output_tokens = serializers.IntegerField(help_text=TOKEN_HELP["audio_output_tokens"])
     cost_usd = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True)
     unpriced_calls = serializers.IntegerField(help_text="Calls whose model had no price.")
 

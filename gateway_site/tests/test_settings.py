@@ -52,6 +52,29 @@ def test_it_refuses_development_keys_with_debug_off(drop, message):
     assert result.returncode != 0 and message in result.stderr
 
 
+def test_debug_is_off_unless_turned_on():
+    """A production start that forgets DEBUG gets DEBUG off, so it refuses the development keys
+    rather than serving Django's debug pages (`make run` turns it on)."""
+    env = {k: v for k, v in SAFE.items() if k not in ("DEBUG", "SECRET_KEY")}
+    clean = {k: v for k, v in os.environ.items() if k != "DEBUG"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import gateway_site.settings as s; print(s.DEBUG)"],
+        env={**{k: v for k, v in clean.items() if k not in SAFE}, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "development SECRET_KEY" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-c", "import gateway_site.settings as s; print(s.DEBUG)"],
+        env={**{k: v for k, v in clean.items() if k not in SAFE}, **env, "SECRET_KEY": "x" * 50},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "False"
+
+
 def test_it_refuses_any_host_with_debug_off():
     result = load_settings(**{**SAFE, "ALLOWED_HOSTS": "*"})
     assert result.returncode != 0 and "ALLOWED_HOSTS=*" in result.stderr
@@ -83,7 +106,7 @@ def test_database_url_is_parsed_for_postgres():
 
 
 def test_an_unsupported_database_url_is_refused():
-    result = load_settings(DATABASE_URL="mysql://root@localhost/gw")
+    result = load_settings(DATABASE_URL="mysql://root@localhost/gw", DEBUG="True")
     assert (
         result.returncode != 0 and "DATABASE_URL scheme 'mysql' is not supported" in result.stderr
     )

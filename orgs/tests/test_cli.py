@@ -184,7 +184,7 @@ def test_gateway_revoke_key_by_prefix_id_or_value(owner, outsider):
 def test_cli_error_exits_1_with_one_line_on_stderr(tmp_path):
     """Through a real process: the exit code and stderr a shell script sees."""
     env_db = tmp_path / "cli.sqlite3"
-    env = {"SQLITE_PATH": str(env_db), "PATH": "/usr/bin:/bin"}
+    env = {"SQLITE_PATH": str(env_db), "PATH": "/usr/bin:/bin", "DEBUG": "True"}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, check=True)
     result = subprocess.run(
         [sys.executable, "manage.py", "gateway_workspace", "missing/ws"],

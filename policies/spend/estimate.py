@@ -4,8 +4,8 @@ The reservation must never be below the actual cost, or concurrent calls could t
 overshoot a cap. So every bound here errs high:
 - input tokens ≤ bytes of the request JSON: a BPE token covers at least one byte of UTF-8
   text, and the JSON (keys, quotes, escapes) is longer than the text the model reads. Provider
-  side overhead (tool-use system prompts, chat formatting) is covered by INPUT_OVERHEAD_TOKENS,
-  each image-like part by MEDIA_PART_TOKENS, each file part by the model's context window; the
+  side overhead (tool-use system prompts, chat formatting) is covered by a fixed allowance,
+  each image-like part by another (pricing.usage.input_tokens_bound), each file part by the model's context window; the
   total is capped by the context window when the price table knows it. Every input token is
   priced at the dearest input rate (input or cache write).
 - output tokens = the request's own bound (max_tokens, max_completion_tokens,
@@ -21,17 +21,8 @@ from typing import Any
 
 import orjson
 
-INPUT_OVERHEAD_TOKENS = 1_000
-MEDIA_PART_TOKENS = 2_000
-_MEDIA_MARKERS = (
-    b'"image_url"',
-    b'"input_image"',
-    b'"image"',
-    b'"inline_data"',
-    b'"inlineData"',
-    b'"input_audio"',
-)
-_FILE_MARKERS = (b'"file_data"', b'"fileData"', b'"document"', b'"input_file"', b'"file"')
+from pricing.usage import input_tokens_bound
+
 _FREE_ENDPOINTS = frozenset({"CountTokens", "Models", "ListModels", "GetModel"})
 
 
@@ -82,16 +73,9 @@ def choices(body: dict[str, Any]) -> int:
 
 
 def input_bound(body: dict[str, Any], context_window: int | None) -> int:
-    """An upper bound on the input tokens of `body` (see the module docstring)."""
-    raw = orjson.dumps(body)
-    tokens = len(raw) + INPUT_OVERHEAD_TOKENS
-    tokens += MEDIA_PART_TOKENS * sum(raw.count(m) for m in _MEDIA_MARKERS)
-    files = sum(raw.count(m) for m in _FILE_MARKERS)
-    if files:
-        tokens += files * (context_window or 1_000_000)
-    if context_window:
-        tokens = min(tokens, context_window)
-    return tokens
+    """An upper bound on the input tokens of `body` (see the module docstring); the same bound
+    the proxy charges when a call's input count never arrives (pricing.usage)."""
+    return input_tokens_bound(orjson.dumps(body), context_window)
 
 
 def token_bounds(

@@ -302,9 +302,8 @@ class SpendGate:
         usage = call.usage
         if usage is None or call.price is not None or rule.unpriced != "fallback":
             return 0
-        tokens_in = usage.input_tokens + usage.cache_read_tokens + usage.cache_write_tokens
-        cost = (
-            tokens_in * (rule.fallback_input or 0)
+        cost = (  # input_tokens counts every input token, cache reads and writes included
+            usage.input_tokens * (rule.fallback_input or 0)
             + usage.output_tokens * (rule.fallback_output or 0)
         ) / 1e6
         return usd_to_micros(cost)

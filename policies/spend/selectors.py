@@ -13,7 +13,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from policies.spend.snapshot import PolicyRule, usd_to_micros
 from policies.spend.windows import window_end
@@ -45,9 +45,8 @@ def _cost_aggregates() -> dict[str, Any]:
     unpriced = Q(cost_usd__isnull=True)
     return {
         "cost": Sum("cost_usd"),
-        "unpriced_in": Sum(
-            F("input_tokens") + F("cache_read_tokens") + F("cache_write_tokens"), filter=unpriced
-        ),
+        # input_tokens counts every input token, cache reads and writes included.
+        "unpriced_in": Sum("input_tokens", filter=unpriced),
         "unpriced_out": Sum("output_tokens", filter=unpriced),
     }
 

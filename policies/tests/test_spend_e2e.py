@@ -139,7 +139,7 @@ def test_a_disconnected_stream_is_charged_what_was_consumed(spend_gw: Any, owner
     body = b'{"model":"gpt-4o-mini","stream":true,"max_tokens":50,"messages":[{"role":"user","content":"slow"}]}'
     sock = socket.create_connection(("127.0.0.1", int(spend_gw.url.rsplit(":", 1)[1])), timeout=10)
     sock.sendall(
-        b"POST /openai/v1/chat/completions HTTP/1.1\r\nhost: gw\r\ncontent-type: application/json\r\n"
+        b"POST /openai/v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
         + f"authorization: Bearer {owner.plaintext_key}\r\ncontent-length: {len(body)}\r\n".encode()
         + b"x-fake-stream-pause-ms: 3000\r\n\r\n"
         + body
@@ -150,7 +150,11 @@ def test_a_disconnected_stream_is_charged_what_was_consumed(spend_gw: Any, owner
     sock.close()
     (rec,) = spend_gw.records(1, timeout=6)
     assert rec.error == "client disconnected"
-    expected = usd_to_micros(rec.cost_usd or 0) / 1e6
+    # The provider's usage never came: the input is charged as counted before sending (the
+    # reservation's own bound), the output as the streamed events, and the run says so.
+    assert rec.usage_estimated and rec.input_tokens >= len(body) and rec.output_tokens >= 1
+    assert rec.cost_usd and rec.cost_usd > 0
+    expected = usd_to_micros(rec.cost_usd) / 1e6
     deadline = time.monotonic() + 3
     while spent_usd("org") != expected and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -209,3 +213,105 @@ def test_redis_down_is_a_503_in_the_callers_envelope(
     assert caught.value.status_code == 503
     assert "spend limits cannot be checked right now" in str(caught.value)
     assert spend_gw.upstream_requests() == []
+
+
+# -- clients that hang up cannot get around a cap --------------------------------------------
+# The conversation is long and the answer short, so a call's cost is mostly its input: what
+# the provider bills even when the client goes away at 0.5 s, before the usage is reported.
+LONG_HISTORY = "lorem ipsum dolor sit amet " * 150
+
+
+def _capped_request(dialect: str, url: str, key: str, *, hang_up: bool) -> tuple[str, dict, dict]:
+    """(url, json body, headers) of one streamed call in `dialect`."""
+    history = [
+        {"role": "user", "content": LONG_HISTORY},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "hi"},
+    ]
+    headers = {"x-fake-stream-pause-ms": "3000"} if hang_up else {}
+    if dialect == "openai":
+        body = {"model": "gpt-4o-mini", "stream": True, "max_tokens": 5, "messages": history}
+        return (
+            f"{url}/openai/v1/chat/completions",
+            body,
+            {"authorization": f"Bearer {key}", **headers},
+        )
+    if dialect == "responses":
+        body = {"model": "gpt-4o-mini", "stream": True, "max_output_tokens": 5, "input": history}
+        return f"{url}/openai/v1/responses", body, {"authorization": f"Bearer {key}", **headers}
+    if dialect == "anthropic":
+        body = {"model": "claude-haiku-4-5", "stream": True, "max_tokens": 5, "messages": history}
+        return f"{url}/anthropic/v1/messages", body, {"x-api-key": key, **headers}
+    contents = [
+        {"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
+        for m in history
+    ]
+    body = {"contents": contents, "generationConfig": {"maxOutputTokens": 5}}
+    path = "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    return f"{url}{path}", body, {"x-goog-api-key": key, **headers}
+
+
+def _call_until_blocked(gw: RunningGateway, dialect: str, key: str, *, hang_up: bool) -> int:
+    """Streamed calls until the cap answers 402 (at most 25); the number admitted."""
+    import httpx
+
+    url, body, headers = _capped_request(dialect, gw.url, key, hang_up=hang_up)
+    for admitted in range(25):
+        started = time.monotonic()
+        with httpx.stream("POST", url, json=body, headers=headers, timeout=10) as response:
+            if response.status_code == 402:
+                return admitted
+            assert response.status_code == 200
+            for _chunk in response.iter_bytes():
+                if hang_up:  # the first event has arrived: hang up at 0.5 s
+                    time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
+                    break
+        gw.records(admitted + 1)  # settled before the next call
+    return 25
+
+
+@pytest.mark.parametrize("dialect", ["openai", "responses", "anthropic", "gemini"])
+def test_clients_hanging_up_at_half_a_second_are_blocked_as_if_they_had_not(
+    spend_gw: Any, owner: Any, dialect: str
+) -> None:
+    # One call without a cap: what a full call costs, and so a cap that admits a few.
+    url, body, headers = _capped_request(dialect, spend_gw.url, owner.plaintext_key, hang_up=False)
+    import httpx
+
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=10) as response:
+        b"".join(response.iter_bytes())
+    (first,) = spend_gw.records(1)
+    cap = round(first.cost_usd * 12, 6)
+    spend_gw.reset()
+
+    policy(owner, "full", "organization", {"daily": str(cap)})
+    admitted_full = _call_until_blocked(spend_gw, dialect, owner.plaintext_key, hang_up=False)
+    SpendPolicy.objects.filter(name="full").delete()
+    spend_gw.app.gates = [SpendGate()]
+    spend_gw.reset()
+
+    policy(owner, "hang-ups", "organization", {"daily": str(cap)})
+    admitted = _call_until_blocked(spend_gw, dialect, owner.plaintext_key, hang_up=True)
+    records = spend_gw.records(admitted + 1)
+    upstream = spend_gw.upstream_requests()
+
+    assert 1 <= admitted_full < 25  # the cap works for calls read to their end
+    assert admitted <= admitted_full + 1, (admitted, admitted_full)  # and for hang-ups
+    served = [r for r in records if r.status != "blocked"]
+    assert len(served) == admitted and records[-1].status == "blocked"
+    assert all(r.error == "client disconnected" for r in served)
+    for rec, sent in zip(served, upstream, strict=True):
+        assert sent["disconnected"] is True
+        billed_input = _provider_input(sent)
+        assert rec.input_tokens >= billed_input > 0  # never less than the provider bills
+        assert rec.cost_usd >= first.cost_usd * 0.5
+    assert spent_usd("hang-ups") >= sum(r.cost_usd for r in served) - 1e-6
+
+
+def _provider_input(sent: dict[str, Any]) -> int:
+    usage = sent["usage"]
+    if "prompt_tokens" in usage:
+        return usage["prompt_tokens"]
+    if "promptTokenCount" in usage:
+        return usage["promptTokenCount"]
+    return usage["input_tokens"] + usage.get("cache_read_input_tokens", 0)

@@ -8,8 +8,6 @@ import orjson
 import pytest
 
 from policies.spend.estimate import (
-    INPUT_OVERHEAD_TOKENS,
-    MEDIA_PART_TOKENS,
     Rates,
     input_bound,
     is_chargeable,
@@ -17,6 +15,7 @@ from policies.spend.estimate import (
     output_bound,
 )
 from policies.spend.windows import window_end, window_start
+from pricing.usage import INPUT_OVERHEAD_TOKENS, MEDIA_PART_TOKENS
 
 UTC = dt.UTC
 

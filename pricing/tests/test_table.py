@@ -16,7 +16,7 @@ def _price(**kw: float) -> Price:
 
 def test_it_prices_each_token_type_per_million() -> None:
     usage = Usage(
-        input_tokens=1_000_000,
+        input_tokens=3_000_000,  # every input token: 1M uncached + 2M read from the cache
         output_tokens=500_000,
         cache_read_tokens=2_000_000,
         cache_write_tokens=0,
@@ -25,9 +25,8 @@ def test_it_prices_each_token_type_per_million() -> None:
 
 
 def test_it_charges_cache_writes_at_their_own_price() -> None:
-    assert cost(_price(cache_write=3.75), Usage(cache_write_tokens=1_000_000)) == pytest.approx(
-        3.75
-    )
+    usage = Usage(input_tokens=1_000_000, cache_write_tokens=1_000_000)
+    assert cost(_price(cache_write=3.75), usage) == pytest.approx(3.75)
 
 
 def test_zero_usage_costs_zero() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from pricing.table import Usage
+from pricing.usage import token_count
 
 PROVIDER = "openai"
 SECRET_NAME = "OPENAI_API_KEY"
@@ -17,6 +18,7 @@ _TYPES = {
     402: "insufficient_quota",
     403: "permission_error",
     404: "not_found_error",
+    408: "timeout",
     413: "invalid_request_error",
     424: "failed_dependency",
     429: "rate_limit_error",
@@ -52,6 +54,17 @@ def error_body(status: int, message: str) -> bytes:
     )
 
 
+def stream_error_event(endpoint: str, message: str) -> bytes:
+    """The SSE event that ends a stream the upstream broke: a chat chunk holding an `error`
+    object (what OpenAI sends mid-stream), or a Responses `error` event that also carries the
+    `error` object, so the official SDKs raise APIError either way."""
+    error = {"message": message, "type": "api_error", "param": None, "code": "upstream_error"}
+    if endpoint == "Responses":
+        event = {"type": "error", "code": "upstream_error", "message": message, "param": None}
+        return b"event: error\ndata: " + orjson.dumps({**event, "error": error}) + b"\n\n"
+    return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+
+
 def prepare_body(endpoint: str, body: dict[str, Any], *, stream: bool) -> bool:
     """Ask for usage on chat-completion streams (SPEC §2); True when `body` was changed.
 
@@ -71,35 +84,41 @@ def prepare_body(endpoint: str, body: dict[str, Any], *, stream: bool) -> bool:
 
 
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
+    """A count as sent, 0 when it is not a number (pricing.usage validates the rest)."""
+    return token_count(value) or 0
+
+
+def _detail(details: Any, name: str) -> int:
+    return _int(details.get(name)) if isinstance(details, dict) else 0
 
 
 def usage_from_obj(usage: Any) -> Usage | None:
     """Normalise a chat (`prompt_tokens`) or Responses (`input_tokens`) usage object.
 
-    Cached tokens are part of prompt/input tokens in OpenAI's counts, so they are subtracted
-    from input_tokens (pricing.table.Usage)."""
+    OpenAI's prompt/input tokens already include the cached ones (pricing.table.Usage), so
+    they are taken whole, with `cached_tokens` as the cache-read breakdown; audio and reasoning
+    tokens are breakdowns of input and output."""
     if not isinstance(usage, dict):
         return None
     if "prompt_tokens" in usage:
         total_in = _int(usage.get("prompt_tokens"))
         output = _int(usage.get("completion_tokens"))
-        in_details = usage.get("prompt_tokens_details") or {}
-        out_details = usage.get("completion_tokens_details") or {}
+        in_details = usage.get("prompt_tokens_details")
+        out_details = usage.get("completion_tokens_details")
     elif "input_tokens" in usage:
         total_in = _int(usage.get("input_tokens"))
         output = _int(usage.get("output_tokens"))
-        in_details = usage.get("input_tokens_details") or {}
-        out_details = usage.get("output_tokens_details") or {}
+        in_details = usage.get("input_tokens_details")
+        out_details = usage.get("output_tokens_details")
     else:
         return None
-    cached = _int(in_details.get("cached_tokens")) if isinstance(in_details, dict) else 0
-    reasoning = _int(out_details.get("reasoning_tokens")) if isinstance(out_details, dict) else 0
     return Usage(
-        input_tokens=max(total_in - cached, 0),
+        input_tokens=total_in,
         output_tokens=output,
-        cache_read_tokens=cached,
-        reasoning_tokens=reasoning,
+        cache_read_tokens=_detail(in_details, "cached_tokens"),
+        reasoning_tokens=_detail(out_details, "reasoning_tokens"),
+        audio_input_tokens=_detail(in_details, "audio_tokens"),
+        audio_output_tokens=_detail(out_details, "audio_tokens"),
     )
 
 

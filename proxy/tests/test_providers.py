@@ -7,7 +7,7 @@ import orjson
 from proxy.providers import anthropic, error_body, gemini, openai
 
 
-def test_openai_chat_usage_subtracts_cached_tokens_from_input() -> None:
+def test_openai_chat_input_tokens_include_the_cached_ones() -> None:
     body = {
         "usage": {
             "prompt_tokens": 100,
@@ -22,7 +22,7 @@ def test_openai_chat_usage_subtracts_cached_tokens_from_input() -> None:
         usage.cache_read_tokens,
         usage.output_tokens,
         usage.reasoning_tokens,
-    ) == (70, 30, 20, 5)
+    ) == (100, 30, 20, 5)
 
 
 def test_openai_responses_usage_comes_from_response_completed() -> None:
@@ -47,7 +47,7 @@ def test_openai_responses_usage_comes_from_response_completed() -> None:
         usage.cache_read_tokens,
         usage.output_tokens,
         usage.reasoning_tokens,
-    ) == (40, 10, 9, 4)
+    ) == (50, 10, 9, 4)
 
 
 def test_openai_chat_stream_gets_include_usage_and_keeps_other_options() -> None:
@@ -81,10 +81,10 @@ def test_anthropic_stream_usage_merges_message_start_and_delta() -> None:
         usage.output_tokens,
         usage.cache_read_tokens,
         usage.cache_write_tokens,
-    ) == (12, 42, 100, 7)
+    ) == (119, 42, 100, 7)  # input = uncached 12 + cache read 100 + cache write 7
 
 
-def test_gemini_usage_counts_thoughts_as_output_and_cache_apart() -> None:
+def test_gemini_usage_counts_thoughts_as_output_and_cache_within_input() -> None:
     meta = {
         "usageMetadata": {
             "promptTokenCount": 100,
@@ -99,7 +99,7 @@ def test_gemini_usage_counts_thoughts_as_output_and_cache_apart() -> None:
         usage.cache_read_tokens,
         usage.output_tokens,
         usage.reasoning_tokens,
-    ) == (60, 40, 16, 6)
+    ) == (100, 40, 16, 6)
     assert gemini.usage_from_body("StreamGenerateContent", [{"x": 1}, meta]).output_tokens == 16
 
 

@@ -178,5 +178,41 @@ def test_a_file_the_destination_refuses_is_quarantined_not_retried_forever(spool
 
     assert spool_replay(refuses, transient=(redis.RedisError,)) == 0
     assert not spool_pending()
-    assert [p.suffix for p in spool.iterdir()] == [".bad"]
+    assert [p.suffix for p in spool.rglob("records-*")] == [".bad"]
     assert spool_size() > 0  # still counted in the bound
+
+
+@pytest.mark.redis
+def test_a_drain_recreates_the_consumer_group_redis_lost(live_redis, settings, owner):
+    """Redis restarted empty (or flushed, or failed over): the stream and its group are gone,
+    gateways recreate the stream with their next XADD, and the drain must create the group
+    again instead of failing with NOGROUP until the worker restarts."""
+    first = [call_record(owner)]
+    ship_records(first)
+    assert drain_runs() == 1
+    client = redis.Redis.from_url(live_redis)
+    client.delete(settings.GATEWAY_RECORD_STREAM)  # what a restart without persistence leaves
+    later = [call_record(owner) for _ in range(3)]
+    ship_records(later)  # recreates the stream, without the group
+    assert drain_runs() == 3
+    assert stored_run_ids() == {r.run_id for r in first + later}
+    assert stream_length() == 0
+
+
+def test_a_spooled_line_for_another_database_is_set_aside_not_replayed(settings, spool, owner):
+    from tracing.spool import database_identity
+
+    settings.REDIS_URL = ""
+    mine = [call_record(owner)]
+    spool_write(mine)
+    (own_dir,) = spool.iterdir()
+    assert own_dir.name == f"db-{database_identity()}"
+    stray = call_record(owner)  # a record meant for another database, in this directory
+    line = b'{"_db":"0123456789abcdef",' + orjson.dumps(stray)[1:] + b"\n"
+    (own_dir / "records-elsewhere-1.jsonl").write_bytes(line)
+    ship_records([])  # nothing new; the next real ship replays
+    ship_records([call_record(owner)])
+    assert stray.run_id not in stored_run_ids()
+    assert mine[0].run_id in stored_run_ids()
+    (foreign,) = own_dir.glob("*.foreign")
+    assert stray.run_id.encode() in foreign.read_bytes()
