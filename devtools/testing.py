@@ -165,3 +165,20 @@ def running_gateway(gates: list[str] | None = None, **overrides: Any) -> Iterato
     finally:
         box["server"].should_exit = True
         thread.join(10)
+
+
+def require_test_database() -> None:
+    """Refuse to run servers against anything but the test database: pytest-django creates it
+    only when some collected test is marked for the database, and without one the connection
+    would still point at the development database."""
+    from django.db import connection
+
+    name = str(connection.settings_dict["NAME"])
+    configured = (connection.settings_dict.get("TEST") or {}).get("NAME")
+    if not (
+        name.startswith(("test_", "file:memorydb")) or name == ":memory:" or name == configured
+    ):
+        raise RuntimeError(
+            f"servers for tests need the test database, not {name}: run these tests together "
+            "with one that uses the database"
+        )

@@ -239,6 +239,7 @@ class ChangeSignal:
         self._remote_wanted = False
         self._reconnect = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False
         if settings.REDIS_URL:
             self._remote = _RedisSubscription(settings.REDIS_URL)
         elif connection.vendor == "postgresql":
@@ -284,13 +285,23 @@ class ChangeSignal:
             for topic in topics:
                 self._bump(topic)
 
+    def close(self) -> None:
+        """Stop listening and close the subscription (a process that stops serving, tests)."""
+        self._closed = True
+        self._remote_ok = False
+        self._reconnect.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self._remote is not None:
+            self._remote.close()
+
     def _connect_loop(self) -> None:
         delay = 0.1
-        while True:
+        while not self._closed:
             self._reconnect.wait()
             self._reconnect.clear()
             assert self._remote is not None
-            while True:
+            while not self._closed:
                 self._remote.close()
                 try:
                     self._remote.connect()
@@ -299,6 +310,8 @@ class ChangeSignal:
                     logger.warning("change signal unavailable (%s); retrying", type(exc).__name__)
                     time.sleep(delay)
                     delay = min(delay * 2, _RECONNECT_MAX_SECONDS)
+            if self._closed:
+                return
             delay = 0.1
             self._remote_ok = True
             self.bump_all()  # whatever changed while the subscription was down

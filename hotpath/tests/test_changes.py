@@ -125,6 +125,7 @@ def test_a_message_on_the_redis_channel_is_seen_and_a_lost_subscription_reloads_
     before = signal.version("routes")
     client.publish(channel, "routes")
     assert _wait_for(signal, "routes", before)
+    signal.close()
 
 
 @pytest.mark.postgres
@@ -141,10 +142,13 @@ def test_postgres_notifications_reach_a_listener_when_the_writer_commits(setting
     while not signal.healthy and time.monotonic() < deadline:
         time.sleep(0.01)
     assert signal.healthy
-    before = signal.version("modelaccess")
-    with transaction.atomic():
-        changes.announce("modelaccess")
-        time.sleep(0.05)
-        signal.poll()
-        assert signal.version("modelaccess") == before  # not before the commit
-    assert _wait_for(signal, "modelaccess", before)
+    try:
+        before = signal.version("modelaccess")
+        with transaction.atomic():
+            changes.announce("modelaccess")
+            time.sleep(0.05)
+            signal.poll()
+            assert signal.version("modelaccess") == before  # not before the commit
+        assert _wait_for(signal, "modelaccess", before)
+    finally:
+        signal.close()  # its connection would keep the test database from being dropped

@@ -20,7 +20,7 @@ import httpx
 import openai
 import pytest
 
-from devtools.testing import RunningGateway, running_gateway
+from devtools.testing import RunningGateway, require_test_database, running_gateway
 from policies.redaction.services import redaction_policy_set
 from policies.tests.corpus.values import Gen
 
@@ -37,11 +37,7 @@ class Persona:
 
 @pytest.fixture(scope="module")
 def rservers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGateway]:
-    from django.db import connection
-
-    name = str(connection.settings_dict["NAME"])
-    if "memorydb" not in name and not name.startswith("test_"):  # never the dev database
-        raise RuntimeError(f"e2e tests need the test database, not {name}")
+    require_test_database()
     with (
         django_db_blocker.unblock(),
         running_gateway(gates=["policies.redaction.gate.RedactionGate"]) as gw,

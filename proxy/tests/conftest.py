@@ -16,7 +16,12 @@ from typing import Any
 
 import pytest
 
-from devtools.testing import RunningGateway, ensure_seed_data, running_gateway
+from devtools.testing import (
+    RunningGateway,
+    ensure_seed_data,
+    require_test_database,
+    running_gateway,
+)
 
 
 @dataclass
@@ -69,19 +74,9 @@ def _delete_since(marks: dict[str, int]) -> None:
     AuditLogEntry.objects.filter(pk__gt=marks["audit"]).delete()
 
 
-def _require_test_database() -> None:
-    """pytest-django creates the test database only when some collected test is marked
-    django_db; every e2e module has one, and this guard keeps the dev database out of reach."""
-    from django.db import connection
-
-    name = str(connection.settings_dict["NAME"])
-    if "memorydb" not in name and not name.startswith("test_"):
-        raise RuntimeError(f"e2e tests need the test database, not {name}")
-
-
 @pytest.fixture(scope="module")
 def servers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGateway]:
-    _require_test_database()
+    require_test_database()
     with django_db_blocker.unblock(), running_gateway() as gw:
         yield gw
 

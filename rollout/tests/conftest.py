@@ -19,25 +19,9 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from devtools.testing import RunningGateway, running_gateway
+from devtools.testing import RunningGateway, require_test_database, running_gateway
 from proxy.app import ProxyApp
 from rollout.tests.world import World, committed_world
-
-
-def require_test_database() -> None:
-    """pytest-django creates the test database only when some collected test is marked for
-    it; without one, the connection would still point at the development database."""
-    from django.db import connection
-
-    name = str(connection.settings_dict["NAME"])
-    configured = connection.settings_dict.get("TEST", {}).get("NAME")
-    if not (
-        name.startswith(("test_", "file:memorydb")) or name == ":memory:" or name == configured
-    ):
-        pytest.fail(
-            "no test database was set up: run these tests together with one that uses the "
-            "database (e.g. `pytest rollout tests/conformance`)"
-        )
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from devtools.testing import RunningGateway, running_gateway
-from rollout.tests.conftest import require_test_database, wait_recorder_idle
+from devtools.testing import RunningGateway, require_test_database, running_gateway
+from rollout.tests.conftest import wait_recorder_idle
 from rollout.tests.world import World, committed_world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("db_access")]
