@@ -1,9 +1,11 @@
 """The scanner: one presidio AnalyzerEngine per process, curated recognizers, per-block cache.
 
 Built lazily on first use (`scanner()`), never per request. Without settings.GATEWAY_PII_NLP_MODEL
-the engine gets presidio's NoOpNlpEngine (no spaCy model is loaded, and none can be installed on
-these machines): detection is pattern-only, and the PERSON/LOCATION/NRP rules do nothing. With
-the setting, presidio's spaCy engine loads that model and its NER recognizer adds those types.
+the engine gets presidio's NoOpNlpEngine (no spaCy model is loaded): person names, street
+addresses and places come from the offline recognizers of policies.redaction.contextual
+(gazetteers, address grammars, labels), and the NRP rule does nothing. With the setting,
+presidio's spaCy engine loads that model and its NER recognizer adds PERSON, LOCATION and NRP
+on top.
 
 `scan_text` returns (start, end, type) spans with overlaps resolved (highest priority, then
 longest, wins) and is what the per-block cache stores.
@@ -26,6 +28,7 @@ from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
 from policies.redaction import rules as catalogue
 from policies.redaction.cache import Spans, block_key, scan_cache
+from policies.redaction.contextual import build_context_recognizers
 from policies.redaction.prefilter import triggered
 from policies.redaction.recognizers import (
     ENTITY_PREFIX,
@@ -36,7 +39,7 @@ from policies.redaction.recognizers import (
     set_deadline,
 )
 
-ENGINE_VERSION = "1"  # part of every cache key: bump when recognizers change
+ENGINE_VERSION = "2"  # part of every cache key: bump when recognizers change
 _NER_TYPES = {"PERSON": "PERSON", "LOCATION": "LOCATION", "GPE": "LOCATION", "NRP": "NRP"}
 _NER_RULE_FOR_ENTITY = {"PERSON": "person", "LOCATION": "location", "NRP": "nrp"}
 CUSTOM_PATTERN_TIMEOUT = 2.0  # seconds, when a scan runs without a deadline (tests, the CLI)
@@ -98,8 +101,11 @@ class Scanner:
         logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
         self.nlp_model = nlp_model
         registry = RecognizerRegistry(supported_languages=["en"])
-        self.recognizers = {r.rule_id: r for r in build_recognizers()}
-        for recognizer in self.recognizers.values():
+        # A rule may have several recognizers (phone: the pattern one and the national-form
+        # one); they share the rule's entity, placeholder type and priority.
+        self.recognizers: list[Any] = [*build_recognizers(), *build_context_recognizers()]
+        self.rule_ids = frozenset(r.rule_id for r in self.recognizers)
+        for recognizer in self.recognizers:
             registry.add_recognizer(recognizer)
         nlp_engine: Any
         if nlp_model:
@@ -120,10 +126,8 @@ class Scanner:
             supported_languages=["en"],
             context_aware_enhancer=_NoContext(),
         )
-        self._types = {
-            r.supported_entities[0]: r.placeholder_type for r in self.recognizers.values()
-        }
-        self._priority = {r.supported_entities[0]: r.priority for r in self.recognizers.values()}
+        self._types = {r.supported_entities[0]: r.placeholder_type for r in self.recognizers}
+        self._priority = {r.supported_entities[0]: r.priority for r in self.recognizers}
         self._custom: dict[tuple[tuple[str, str], ...], list[CustomRecognizer]] = {}
         self._lock = threading.Lock()
 
@@ -132,7 +136,7 @@ class Scanner:
         entities = [
             ENTITY_PREFIX + rid.upper()
             for rid in triggered(text, config.rule_ids)
-            if rid in self.recognizers
+            if rid in self.rule_ids
         ]
         if self.nlp_model:
             entities += [e for e, rid in _NER_RULE_FOR_ENTITY.items() if rid in config.rule_ids]

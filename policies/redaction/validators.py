@@ -263,3 +263,60 @@ def url_password_ok(value: str) -> bool:
     if not value or _looks_like_reference(value) or value.lower() in ("password", "pass", "pwd"):
         return False
     return not value.isdigit()  # `host:5432@...` never, and `user:1234@` is a port-like artefact
+
+
+# ---- national identifiers (checksums from python-stdnum where the number has one) -------------
+
+_NINO = re.compile(r"^([A-CEGHJ-PR-TW-Z])([A-CEGHJ-NPR-TW-Z])\s?(\d{2})\s?(\d{2})\s?(\d{2})\s?([A-D])$")
+_NINO_BAD_PREFIXES = frozenset({"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"})
+
+
+def nino_ok(value: str) -> bool:
+    """UK National Insurance number: two letters (not D, F, I, Q, U, V; O not second; not BG,
+    GB, NK, KN, TN, NT, ZZ), six digits, A-D. No checksum exists."""
+    match = _NINO.match(value.upper() if value.isupper() else value)
+    return match is not None and match.group(1) + match.group(2) not in _NINO_BAD_PREFIXES
+
+
+def ca_sin_ok(value: str) -> bool:
+    from stdnum.ca import sin
+
+    digits = value.replace(" ", "").replace("-", "")
+    return len(digits) == 9 and digits.isdigit() and digits[0] not in "08" and sin.is_valid(digits)
+
+
+def aadhaar_ok(value: str) -> bool:
+    from stdnum.in_ import aadhaar
+
+    digits = value.replace(" ", "").replace("-", "")
+    return len(digits) == 12 and aadhaar.is_valid(digits) and len(set(digits)) > 3
+
+
+def in_pan_ok(value: str) -> bool:
+    from stdnum.in_ import pan
+
+    return len(value) == 10 and value.isupper() and pan.is_valid(value)
+
+
+def es_nif_ok(value: str) -> bool:
+    from stdnum.es import dni, nie
+
+    compact = value.replace("-", "").replace(" ", "").upper()
+    if len(compact) != 9:
+        return False
+    if compact[0] in "XYZ":
+        return nie.is_valid(compact)
+    return compact[:8].isdigit() and dni.is_valid(compact)
+
+
+def it_fiscal_code_ok(value: str) -> bool:
+    from stdnum.it import codicefiscale
+
+    return len(value) == 16 and value.isalnum() and codicefiscale.is_valid(value.upper())
+
+
+def br_cpf_ok(value: str) -> bool:
+    from stdnum.br import cpf
+
+    digits = value.replace(".", "").replace("-", "").replace(" ", "")
+    return len(digits) == 11 and digits.isdigit() and len(set(digits)) > 2 and cpf.is_valid(digits)

@@ -154,9 +154,9 @@ class People:
         """(street line, place line, locale): "1234 Main St Apt 5", "Springfield, IL 62704"."""
         locale = self.r.choice(ADDRESS_LOCALES)
         fake = self._fake(locale)
-        street = fake.street_address().replace("\n", " ")
+        street = " ".join(fake.street_address().split())
         while not any(c.isdigit() for c in street):  # a street name alone is not an address
-            street = fake.street_address().replace("\n", " ")
+            street = " ".join(fake.street_address().split())
         if locale == "pl_PL" and self.r.random() < 0.5:
             street = street.replace("ulica ", "ul. ")
         city = fake.city()

@@ -1,0 +1,221 @@
+"""The recognizers that need more than one pattern: person names, street addresses, places,
+national identifiers, and the labelled values of policies.redaction.fields.
+
+Each is a presidio `EntityRecognizer` registered like the pattern recognizers (one per rule of
+policies.redaction.rules, same `rule_id` / `placeholder_type` / `priority` attributes). The
+labelled-value pass and the address grammar serve several rules: their result for a text is
+computed once per scan thread and shared (`_memo`), since presidio calls each recognizer with
+the same text object in turn.
+"""
+
+from __future__ import annotations
+
+import string
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import regex
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from policies.redaction import validators as v
+from policies.redaction.addresses import find_addresses
+from policies.redaction.fields import Field, find_fields
+from policies.redaction.names import NameFinder
+from policies.redaction.recognizers import ENTITY_PREFIX, deadline_remaining
+
+_local = threading.local()
+
+
+def _memo(name: str, text: str, compute: Callable[[str], Any]) -> Any:
+    """compute(text), remembered for the last text seen by this thread under `name`."""
+    slot = getattr(_local, name, None)
+    if slot is not None and slot[0] is text:
+        return slot[1]
+    value = compute(text)
+    setattr(_local, name, (text, value))
+    return value
+
+
+def labelled(text: str) -> list[Field]:
+    return _memo("fields", text, find_fields)
+
+
+def addresses(text: str) -> list[tuple[int, int, str]]:
+    return _memo("addresses", text, find_addresses)
+
+
+class ContextRecognizer(EntityRecognizer):
+    """Common plumbing: the rule's entity, the (start, end, type) spans of `spans()`."""
+
+    def __init__(self, *, rule_id: str, placeholder_type: str, priority: int) -> None:
+        super().__init__(
+            supported_entities=[ENTITY_PREFIX + rule_id.upper()],
+            name=f"gateway_{rule_id}_context",
+            supported_language="en",
+        )
+        self.rule_id = rule_id
+        self.placeholder_type = placeholder_type
+        self.priority = priority
+
+    def load(self) -> None:
+        return None
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        raise NotImplementedError
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None
+    ) -> list[RecognizerResult]:
+        deadline_remaining()
+        entity = self.supported_entities[0]
+        return [
+            RecognizerResult(
+                entity,
+                start,
+                end,
+                1.0,
+                recognition_metadata={
+                    "recognizer_name": self.name,
+                    "priority": self.priority,
+                    "type": type_,
+                },
+            )
+            for start, end, type_ in self.spans(text)
+            if end > start
+        ]
+
+
+class PersonRecognizer(ContextRecognizer):
+    def __init__(self) -> None:
+        super().__init__(rule_id="person", placeholder_type="PERSON", priority=25)
+        self.finder = NameFinder()
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found = [(s, e, "PERSON") for s, e in self.finder.find(text)]
+        found += [(f.start, f.end, "PERSON") for f in labelled(text) if f.type == "PERSON"]
+        return found
+
+
+class AddressRecognizer(ContextRecognizer):
+    def __init__(self) -> None:
+        super().__init__(rule_id="street_address", placeholder_type="ADDRESS", priority=28)
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found = [span for span in addresses(text) if span[2] == "ADDRESS"]
+        found += [(f.start, f.end, "ADDRESS") for f in labelled(text) if f.type == "ADDRESS"]
+        return found
+
+
+class LocationRecognizer(ContextRecognizer):
+    def __init__(self) -> None:
+        super().__init__(rule_id="location", placeholder_type="LOCATION", priority=22)
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found = [span for span in addresses(text) if span[2] == "LOCATION"]
+        found += [(f.start, f.end, "LOCATION") for f in labelled(text) if f.type == "LOCATION"]
+        return found
+
+
+class LabelledRecognizer(ContextRecognizer):
+    """A rule whose values are also found by their label (SSN, phone): the labelled values of
+    its types."""
+
+    def __init__(self, *, rule_id: str, placeholder_type: str, priority: int, types: frozenset[str]) -> None:
+        super().__init__(rule_id=rule_id, placeholder_type=placeholder_type, priority=priority)
+        self.types = types
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        return [(f.start, f.end, f.type) for f in labelled(text) if f.type in self.types]
+
+
+# National identifiers with a shape (and mostly a checksum) distinctive enough to find with no
+# label; the others (a bare 9-digit SIN, a 12-digit Aadhaar, an 11-digit CPF) need a label or
+# a cue word within the 40 characters before them.
+_ID_PATTERNS: tuple[tuple[str, str, Callable[[str], bool], bool], ...] = (
+    ("UK_NINO", r"(?P<v>[A-Z]{2}[ ]?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?[A-D])(?![\w])", v.nino_ok, False),
+    ("IN_PAN", r"(?P<v>[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z])(?![\w])", v.in_pan_ok, False),
+    ("ES_NIF", r"(?P<v>\d{8}-?[A-Z]|[XYZ]\d{7}-?[A-Z])(?![\w])", v.es_nif_ok, False),
+    (
+        "IT_FISCAL_CODE",
+        r"(?P<v>[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z])(?![\w])",
+        v.it_fiscal_code_ok,
+        False,
+    ),
+    ("BR_CPF", r"(?P<v>\d{3}\.\d{3}\.\d{3}-\d{2})(?![\w])", v.br_cpf_ok, False),
+    ("BR_CPF", r"(?P<v>\d{11})(?![\w])", v.br_cpf_ok, True),
+    ("IN_AADHAAR", r"(?P<v>[2-9]\d{3} \d{4} \d{4})(?![\w])", v.aadhaar_ok, False),
+    ("IN_AADHAAR", r"(?P<v>[2-9]\d{11})(?![\w])", v.aadhaar_ok, True),
+    ("CA_SIN", r"(?P<v>\d{3}[ -]?\d{3}[ -]?\d{3})(?![\w])", v.ca_sin_ok, True),
+)
+_ID_CUES = {
+    "BR_CPF": regex.compile(r"(?i)\bcpf\b"),
+    "IN_AADHAAR": regex.compile(r"(?i)aadhaa?r|\buid\b"),
+    "CA_SIN": regex.compile(r"(?i)\bsin\b|social insurance"),
+}
+_ID_LEFT = frozenset(string.ascii_letters + string.digits + "_-./+")
+
+
+class NationalIdRecognizer(ContextRecognizer):
+    def __init__(self) -> None:
+        super().__init__(rule_id="national_id", placeholder_type="NATIONAL_ID", priority=42)
+        self.compiled = [(t, regex.compile(p), ok, cue) for t, p, ok, cue in _ID_PATTERNS]
+        self.types = frozenset(t for t, *_ in _ID_PATTERNS)
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found: list[tuple[int, int, str]] = []
+        for type_, pattern, ok, needs_cue in self.compiled:
+            for match in pattern.finditer(text):
+                start, end = match.span("v")
+                if start and text[start - 1] in _ID_LEFT:
+                    continue
+                if needs_cue and not _ID_CUES[type_].search(text, max(0, start - 40), start):
+                    continue
+                if ok(match.group("v")):
+                    found.append((start, end, type_))
+        found += [(f.start, f.end, f.type) for f in labelled(text) if f.type in self.types]
+        return found
+
+
+# National-format phone numbers: a trunk-prefix shape ("020 7946 0958", "030 1234567",
+# "(0171) 123 45 67") found when a phone word is near, or when it is a valid number of one of
+# the countries that write numbers this way.
+_NATIONAL = regex.compile(
+    r"(?<![\w+./:#-])(?P<v>\(?0\d{1,5}\)?(?:[ /.-]?\d{2,8}){1,4})(?![\w/]|[.-]\d)"
+)
+_PHONE_CUE = regex.compile(
+    r"(?i)(?:phone|tel|mobile|mob|cell|fax|call|ring|reach|text|whatsapp|sms|dial|contact|"
+    r"number|handy|telefon|téléphone|teléfono|telefono|\bm:|\bo:|\bt:|\bp:|\bph\b|☎|📞)"
+)
+_TRUNK_REGIONS = ("GB", "DE", "FR", "NL", "AU", "IN", "IT", "AT", "CH", "BE", "SE", "NZ", "IE", "JP", "BR")
+
+
+class NationalPhoneRecognizer(ContextRecognizer):
+    def __init__(self) -> None:
+        super().__init__(rule_id="phone", placeholder_type="PHONE", priority=30)
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found = [(f.start, f.end, "PHONE") for f in labelled(text) if f.type == "PHONE"]
+        for match in _NATIONAL.finditer(text):
+            value = match.group("v")
+            digits = sum(c.isdigit() for c in value)
+            if not 8 <= digits <= 13 or len(set(value) - set("0123456789")) == 0 and digits < 10:
+                continue
+            start, end = match.span("v")
+            line_start = text.rfind("\n", 0, start) + 1
+            cue = _PHONE_CUE.search(text, max(line_start, start - 40), start) is not None
+            separated = any(c in value for c in " -/()")
+            if (cue and separated) or any(v.phone_ok(value, region) for region in _TRUNK_REGIONS if separated):
+                found.append((start, end, "PHONE"))
+        return found
+
+
+def build_context_recognizers() -> list[ContextRecognizer]:
+    return [
+        PersonRecognizer(),
+        AddressRecognizer(),
+        LocationRecognizer(),
+        NationalIdRecognizer(),
+        NationalPhoneRecognizer(),
+        LabelledRecognizer(rule_id="us_ssn", placeholder_type="US_SSN", priority=35, types=frozenset({"US_SSN"})),
+    ]

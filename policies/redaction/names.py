@@ -1,0 +1,194 @@
+"""Person names in free text, offline: runs of capitalised words judged against gazetteers.
+
+No model is loaded and nothing is downloaded: the decision uses the given-name and surname
+lists and the English common-word list of policies.redaction.gazetteer, the shape of the words
+and the words around them.
+
+1. Candidates: runs of capitalised words separated by single spaces, with initials ("J.") and
+   particles ("van", "de la", "bin") inside ("Maria Gonzalez", "Jean-Luc O'Brien", "Anna
+   van der Berg"). A word with an inner capital counts only with a name prefix ("McDonald",
+   "DeShawn", "MacLeod"): "UserService" is code.
+2. A window of a run is a name when it is two or more name-like words and
+   - it starts with a known given name and ends with a known surname, or with a word that is
+     neither a common English word nor shaped like one ("-tion", "-ies", "-ed"...), or
+   - it starts with an unknown name-shaped word and ends with a known surname;
+   common words stop a window ("Max Retries Exceeded", "Grace Period", "Pull Request" are not
+   names; "Customer Maria Gonzalez" gives "Maria Gonzalez").
+3. Cues accept what the lists do not know: a title or greeting before ("Mr.", "Dr", "Dear",
+   "Hi", "Thanks"), an e-mail address after ("Name <a@b.c>", git author lines), a sign-off line.
+
+What it misses (measured in bench/redaction_corpus.py): a single given name with no cue, two
+unknown words with no cue ("Lashonda Quattlebaum" far from any clue), names written in lower
+case or all capitals, and non-Latin scripts.
+"""
+
+from __future__ import annotations
+
+import regex
+
+from policies.redaction.gazetteer import Gazetteer, gazetteer
+
+_L = r"\p{Ll}"
+_U = r"\p{Lu}"
+# A capitalised word: "Maria", "O'Brien", "McDonald", "Jean-Luc", "Smith-Jones".
+TOKEN = (
+    rf"(?:{_U}{_L}+(?:['’]{_U}?{_L}+)?(?:{_U}{_L}+)?(?:-{_U}{_L}+)*|{_U}['’]{_U}{_L}+(?:-{_U}{_L}+)*)"
+)
+_PARTICLES = (
+    "van|von|der|den|de|del|della|dei|di|da|das|do|dos|du|la|le|las|los|bin|binti|ibn|al|el|"
+    "ter|ten|zu|y|e|af|av|St\\.?"
+)
+_SEP = r"[ \u00a0]"
+_INITIAL = rf"{_U}\."
+_RUN = regex.compile(
+    rf"(?<![\w.@#$/\\])(?P<run>{TOKEN}(?:{_SEP}(?:{_INITIAL}{_SEP}|(?:{_PARTICLES}){_SEP}){{0,3}}{TOKEN})+)"
+)
+_WORD = regex.compile(rf"{TOKEN}|{_INITIAL}|(?:{_PARTICLES})(?={_SEP})")
+_NAME_PREFIXES = ("Mc", "Mac", "De", "Di", "Da", "Du", "La", "Le", "Van", "Von", "Fitz", "St")
+# Endings of English words that surnames do not have (unless the surname is in the list).
+_WORDY = regex.compile(
+    r"(?:ies|tion|sion|ment|ness|ings|ed|able|ible|ity|ive|ous|ism|ize|ise|ful|less|ship|ance|"
+    r"ence|ics|ogy|ory|ware|ly|ers)$"
+)
+_TITLES = frozenset(
+    "mr mrs ms mx dr prof sir dame herr frau mme mlle sr sra srta dott ing".split()
+)
+_GREETINGS = frozenset(
+    "dear hi hello hey thanks thank cheers regards attn hallo bonjour hola ciao".split()
+)
+_CUE_BEFORE = regex.compile(
+    r"(?i:(?<![\w])(?:mr|mrs|ms|mx|dr|prof|sir|dame|herr|frau|mme|mlle|sra?|srta|dear|hi|hello|"
+    r"hey|thanks|thank you|cheers|regards|attn|hallo|bonjour|hola|ciao|signed-off-by|"
+    r"co-authored-by|reviewed-by|reported-by|acked-by|tested-by|author|from|to|cc|by|with|"
+    r"spoke to|talked to|contact|caller|customer|patient|recipient|applicant|employee|"
+    r"on-call|reviewer|owner|assignee)\.?:?,?[ \t]+$)"
+)
+_EMAIL_AFTER = regex.compile(r"[ \t]*[<(\[][\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)\]]")
+_SINGLE_CUE = regex.compile(
+    rf"(?<![\w])(?:(?:Mr|Mrs|Ms|Mx|Dr|Prof|Herr|Frau|Mme|Sra?)\.?|Dear|Hi|Hello|Hey|Thanks|"
+    rf"Cheers|Hallo|Bonjour|Hola|Ciao)[ \t]+(?P<v>{TOKEN})(?![\w'’-])"
+)
+_SIGN_OFF = regex.compile(
+    rf"(?:(?i:thanks|thank you|cheers|regards|best|sincerely|br|kind regards|best regards)[,!.]?"
+    rf"[ \t]*\n[ \t]*|(?:^|\n)[ \t]*[—–][ \t]*)(?P<v>{TOKEN})[ \t]*(?=\n|$)"
+)
+
+
+class NameFinder:
+    def __init__(self, lists: Gazetteer | None = None) -> None:
+        self.lists = lists or gazetteer()
+
+    # ---- word classes --------------------------------------------------------------------
+    def is_given(self, word: str) -> bool:
+        if word in self.lists.given:
+            return True
+        parts = word.split("-")
+        return len(parts) > 1 and all(p in self.lists.given for p in parts)
+
+    def is_surname(self, word: str) -> bool:
+        if word in self.lists.surnames:
+            return True
+        parts = word.split("-")
+        return len(parts) > 1 and any(p in self.lists.surnames for p in parts)
+
+    def is_common(self, word: str) -> bool:
+        return all(part.lower() in self.lists.common for part in word.split("-"))
+
+    def shaped(self, word: str) -> bool:
+        """Name-shaped: no inner capital except after a name prefix, not an English word form."""
+        inner = any(c.isupper() for c in word[1:].replace("-", "").replace("'", ""))
+        if inner and not (
+            word.startswith(_NAME_PREFIXES)
+            or "'" in word
+            or "’" in word
+            or "-" in word
+            or word in self.lists.given
+            or word in self.lists.surnames
+        ):
+            return False
+        return _WORDY.search(word.lower()) is None and len(word) >= 2
+
+    def name_like(self, word: str) -> bool:
+        """Could be part of a name: known, or an unknown name-shaped non-word."""
+        if self.is_given(word) or self.is_surname(word):
+            return True
+        return not self.is_common(word) and self.shaped(word)
+
+    # ---- finding -------------------------------------------------------------------------
+    def find(self, text: str) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        for match in _RUN.finditer(text):
+            spans.extend(self._run(text, match.start("run"), match.end("run")))
+        for pattern in (_SINGLE_CUE, _SIGN_OFF):
+            for match in pattern.finditer(text):
+                word = match.group("v")
+                start, end = match.span("v")
+                if (
+                    not self.is_common(word)
+                    and self.shaped(word)
+                    and not _inside(spans, start, end)
+                    and (pattern is _SINGLE_CUE or self.is_given(word))
+                ):
+                    spans.append((start, end))
+        return spans
+
+    def _run(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        after = text[end : end + 2]
+        if after[:1] == "(" or (after[:1] in ".:" and after[1:2].isalnum()):
+            return []  # a call or an attribute: code
+        words = [(m.group(), start + m.start(), start + m.end()) for m in _WORD.finditer(text[start:end])]
+        found: list[tuple[int, int]] = []
+        i = 0
+        while i < len(words):
+            word = words[i][0]
+            if word.endswith(".") or word[0].islower() or not self.name_like(word):
+                i += 1
+                continue
+            j = i
+            real = [i]
+            k = i + 1
+            while k < len(words):
+                nxt = words[k][0]
+                if nxt.endswith(".") or nxt[0].islower():  # initial or particle
+                    k += 1
+                    continue
+                if not self.name_like(nxt):
+                    break
+                real.append(k)
+                j = k
+                k += 1
+            span = self._judge(text, words, real, found)
+            if span is not None:
+                found.append(span)
+                i = j + 1
+            else:
+                i += 1
+        return found
+
+    def _judge(
+        self,
+        text: str,
+        words: list[tuple[str, int, int]],
+        real: list[int],
+        found: list[tuple[int, int]],
+    ) -> tuple[int, int] | None:
+        first, last = words[real[0]], words[real[-1]]
+        start, end = first[1], last[2]
+        cue = bool(_CUE_BEFORE.search(text, max(0, start - 40), start)) or bool(
+            _EMAIL_AFTER.match(text, end)
+        )
+        if len(real) < 2:
+            return (start, end) if cue and not self.is_common(first[0]) else None
+        given_first = self.is_given(first[0])
+        surname_last = self.is_surname(last[0])
+        if given_first and (surname_last or not self.is_common(last[0])):
+            return start, end
+        if surname_last and not self.is_common(first[0]) and self.shaped(first[0]):
+            return start, end
+        if cue and not self.is_common(first[0]) and not self.is_common(last[0]):
+            return start, end
+        return None
+
+
+def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    return any(s <= start and end <= e for s, e in spans)
