@@ -21,6 +21,8 @@ number after ("Na Letné" alone), P.O. boxes, and addresses written in non-Latin
 
 from __future__ import annotations
 
+import re
+
 import regex
 
 _EN_TYPES = (
@@ -81,19 +83,11 @@ _UNIT = rf"(?:[ \t]*,?[ \t]+{_UNIT_WORDS}(?![\p{{L}}])[ \t]*[\w-]{{1,6}}\.?)*"
 _UNIT_NUMBER = (
     rf"(?:{_UNIT_WORDS}(?![\p{{L}}])[ \t]*[\w-]{{1,6}},?[ \t]+(?:{_NUMBER},?[ \t]+)?|{_NUMBER},?[ \t]+)"
 )
-_EN_STREET = (
-    rf"{_UNIT_NUMBER}(?:{_DIRECTIONS}[ \t]+)?(?:(?:{_CAP}|{_ORDINAL})[ \t]+){{1,4}}"
-    rf"{_EN_TYPE}(?![\w'’])(?:[ \t]+{_DIRECTIONS}(?![\w]))?{_UNIT}"
-)
 _FR_TYPES = (
     "rue avenue av boulevard bd place chemin allée allee impasse quai route cours square "
     "passage voie sentier faubourg villa cité cite résidence residence promenade esplanade "
     "Rue Avenue Boulevard Chemin Allée Impasse Quai Cité"
 ).split()
-_FR_STREET = (
-    rf"{_NUMBER}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:{'|'.join(_FR_TYPES)})\.?[ \t]+"
-    rf"(?:(?:de|du|des|de la|d'|l'|la|le|les)[ \t]*)?{_CAP}(?:[ \t-]+(?:{_CAP}|de|du|des|la|le|les|d'|l'|sur)){{0,5}}{_UNIT}"
-)
 _LEADING_TYPES = (
     "Calle C/ C. Vale Avenida Avda Av Avd Paseo Plaza Camino Carrera Carretera Callejón Callejon Ronda "
     "Travesía Travesia Rambla Glorieta Vía Via Viale Piazza Piazzale Corso Vicolo Largo Contrada "
@@ -109,14 +103,6 @@ _LEADING_TYPES = (
     "Plazuela Praia Morro Esplanada Circunvalación Circunvalacion Blvd Am An Auf Im In Zum Zur Unter Hinter Vor Bei Gata Gatan Vej Vägen Katu Tie "
     "Utca Út Ulitsa Ulica Cesta Trg Náměstí Nábřeží Třída"
 ).split()
-_LEADING_TYPE = "(?:" + "|".join(
-    sorted({t for w in _LEADING_TYPES for t in (w, w.lower())}, key=lambda w: (-len(w), w))
-) + r")\.?"
-_CONNECT = r"(?:de|del|de la|de las|de los|della|delle|dei|degli|di|da|das|do|dos|der|den|dem|la|le|les|du|des|d'|l'|e|y|i|ul\.)"
-_LEAD_STREET = (
-    rf"{_LEADING_TYPE}[ \t]+(?:{_CONNECT}[ \t]+)?(?:{_CAP}|\d{{1,3}}\.?)(?:[ \t-]+(?:{_CAP}|{_CONNECT}|\d{{1,3}}\.)){{0,5}}"
-    rf",?[ \t]+(?:No\.?[ \t]*|Nr\.?[ \t]*|nº[ \t]*|n\.?[ \t]*)?{_NUMBER}(?![\w.,]\d){_UNIT}"
-)
 _SUFFIXES = (
     "straße strasse str. gasse weg platz allee ring damm ufer steig pfad chaussee markt graben "
     "berg hof tor zeile wall stieg kamp feld anger garten höhe grund straat laan plein gracht "
@@ -126,23 +112,6 @@ _SUFFIXES = (
     "straede vaenget alléen alleen lyngen røa gjerdet havna skrenten bulevardi puistotie "
     "katu tie vegen veien kroken svingen jordet tunet lia åsen haugen"
 ).split()
-_SUFFIX = (
-    "(?:"
-    + "|".join(
-        regex.escape(v)
-        for v in sorted({w for s in _SUFFIXES for w in (s, s.capitalize())}, key=lambda w: (-len(w), w))
-    )
-    + ")"
-)
-_SUFFIX_STREET = (
-    rf"(?:{_CAP}[ \t-]){{0,3}}\p{{Lu}}[\p{{L}}-]*?{_SUFFIX}(?<=[\p{{L}}.])[ \t]+"
-    rf"(?:No\.?[ \t]*|Nr\.?[ \t]*)?{_NUMBER}(?![\w.,]\d){_UNIT}"
-)
-_PO_BOX = r"(?:P\.?[ \t]?O\.?|Post[ \t]Office)[ \t]?Box[ \t]+\d{1,6}"
-_STREET = regex.compile(
-    rf"(?<![\w.:/@#-])(?P<street>{_EN_STREET}|{_FR_STREET}|{_LEAD_STREET}|{_SUFFIX_STREET}|{_PO_BOX})"
-)
-
 _CITY = (
     r"(?:(?:da|de|do|dos|das|la|le|el|los|las|san|l'|d')[ \t])?\p{Lu}[\p{L}'’.-]*(?:[ \t](?:\p{Lu}[\p{L}'’.-]*|(?:de|da|do|del|la|le|sur|am|an|der|im|bei|"
     r"nad|pod|upon|on|en|y|los|las|di|sul|in|dos|das)(?![\p{L}])))*"
@@ -163,49 +132,287 @@ _PLACE_AFTER = (
 _CONTINUATION = regex.compile(
     rf"(?:[ \t]*,[ \t]*(?:\r?\n[ \t]*)?|[ \t]*\r?\n[ \t]*|[ \t]+|[ \t]+in[ \t]+|[ \t]*\([ \t]*|[ \t]*[-–][ \t]*)(?P<place>{_PLACE_AFTER})"
 )
-_PLACE_ALONE = regex.compile(
-    rf"(?<![\w.-])(?P<place>{_CITY},[ \t]*{_STATE}[ \t]+\d{{5}}(?:-\d{{4}})?|{_CITY},?[ \t]+(?:{_UK_POSTCODE}|{_STATE}[ \t]+{_CA_POSTCODE}))(?![\w])"
-)
-
-
-# Any "Words 12, 10115 City": a street line with no type word, recognised by the postcode line
-# after it. Its first word and the city may not be common English words ("Version 2, 12345 Users").
 _POSTCODE_PLACE = (
     rf"(?:(?:[A-Z]{{1,2}}-)?\d{{4,5}}(?:[ \t]?[A-Z]{{2}}(?![\w]))?|\d{{2}}-\d{{3}}|\d{{4}}-\d{{3}}|\d{{5}}-\d{{3,4}}|\d{{3}}[ \t]\d{{2}}|\d{{8}}),?[ \t]+{_CITY}"
 )
-_GENERIC = regex.compile(
-    rf"(?<![\w.:/@#-])(?P<street>{_CAP}(?:[ \t-]+(?:{_CAP}|{_CONNECT}|\p{{Ll}}{{3,}})){{0,4}},?[ \t]+{_NUMBER}{_UNIT})"
+_POSTCODE_AFTER = regex.compile(
     rf"(?:[ \t]*,[ \t]*(?:\r?\n[ \t]*)?|[ \t]*\r?\n[ \t]*)(?P<place>{_POSTCODE_PLACE})"
 )
+_NUMBER_TOKEN = regex.compile(_NUMBER)
+_UNIT_AFTER = regex.compile(_UNIT)
+_TOKEN = re.compile(r"[^\s,;()\[\]{}<>\"'`|]+")
+_ORDINAL_RE = re.compile(r"\d{1,3}(?:st|nd|rd|th|ST|ND|RD|TH)\.?$")
+_SMALL_NUMBER = re.compile(r"\d{1,3}\.?$")
+_EN_TYPE_SET = frozenset(
+    [w for t in _EN_TYPES for w in (t, t.upper())]
+    + [w for a in _EN_ABBREVIATIONS for w in (a, a.upper(), a + ".", a.upper() + ".")]
+)
+_DIRECTION_SET = frozenset(
+    "N S E W NE NW SE SW N. S. E. W. North South East West Northeast Northwest Southeast "
+    "Southwest".split()
+)
+_FR_TYPE_SET = frozenset(_FR_TYPES) | frozenset(t + "." for t in ("av", "bd"))
+_LEADING_SET = frozenset(t.lower() for t in _LEADING_TYPES) | frozenset(
+    t.lower() + "." for t in _LEADING_TYPES
+)
+# Leading words that are also English or German function words: the street name after them
+# must not be a common English word ("In Section 5", "Via HTTP 2", "An Error 404").
+_AMBIGUOUS_LEADING = frozenset(
+    "am an auf im in zum zur unter hinter vor bei place route via vale campo casa gang trecho "
+    "quadra grupo partida conjunto setor parque jardim residencial c. r str avenue boulevard "
+    "plaza circuito eje diagonal corredor".split()
+)
+_CONNECT_SET = frozenset(
+    "de del della delle dei degli di da das do dos der den dem la le les du des d' l' e y i "
+    "las los".split()
+)
+_SUFFIX_ENDINGS = tuple(_SUFFIXES) + tuple(s.capitalize() for s in _SUFFIXES)
+_SUFFIX_WORDS = frozenset(_SUFFIXES)
+_UNIT_SET = frozenset(
+    "apt apartment suite ste unit flat fl floor level room rm bldg building lot block piso "
+    "puerta portal escalera bajo interior depto edif appartamento piano scala interno apto casa "
+    "bloco sala stock whg studio rd #".split()
+)
+_US_PLACE = re.compile(r",[ \t]*([A-Z]{2,3})[ \t]+(\d{5}(?:-\d{4})?)(?![\w-])")
+_UK_PLACE = re.compile(r"(?<![\w-])([A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2})(?![\w-])")
+_CA_PLACE = re.compile(r"(?<![\w-])([A-Z]{2})[ \t]+([A-Z]\d[A-Z][ \t]?\d[A-Z]\d)(?![\w-])")
+_STATE_SET = frozenset(_US_STATES)
 
 
 def _common(word: str) -> bool:
     from policies.redaction.gazetteer import gazetteer
 
-    return word.lower().rstrip(".") in gazetteer().common
+    return word.lower().strip(".,") in gazetteer().common
+
+
+def _cap(token: str) -> bool:
+    return token[:1].isupper() and token.translate(_NAME_PUNCTUATION).isalpha()
+
+
+_NAME_PUNCTUATION = str.maketrans("", "", "-'’.")
+
+
+_EDGE = "\"'`([{<>}])|;:,"
+
+
+def _tokens(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
+    """The words of text[start:end] with their offsets, quotes and brackets stripped
+    (str.split: several times faster than a regex on these short windows)."""
+    segment = text[start:end]
+    out = []
+    cursor = 0
+    for raw in segment.split():
+        at = segment.index(raw, cursor)
+        cursor = at + len(raw)
+        word = raw.strip(_EDGE)
+        if not word:
+            continue
+        lead = raw.index(word[0])
+        out.append((word, start + at + lead, start + at + lead + len(word)))
+    return out
 
 
 def find_addresses(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, "ADDRESS" | "LOCATION") spans, street lines and the places after them."""
+    """(start, end, "ADDRESS" | "LOCATION") spans, street lines and the places after them.
+
+    Every street line here has a house number: the scan visits number tokens (a C-speed
+    search) and reads the words next to each against sets of street-type words, instead of
+    running large alternations at every position of the text (measured: 1-3 ms per KB for
+    such a regex, against ~0.1 here)."""
     found: list[tuple[int, int, str]] = []
-    for match in _STREET.finditer(text):
-        start, end = match.span("street")
+    reach = 0
+    for number in _NUMBER_TOKEN.finditer(text):
+        n_start, n_end = number.span()
+        if n_start < reach:
+            continue
+        before = text[n_start - 1] if n_start else ""
+        if before and (before.isalnum() or before in ".:/@#-_$%"):
+            continue
+        after = text[n_end : n_end + 1]
+        if after.isalnum() or after in (":", "/", "-", "_", "%") or (
+            after == "." and text[n_end + 1 : n_end + 2] not in (" ", "", "\n")
+        ):
+            continue
+        street = _street_at(text, n_start, n_end, before, after)
+        if street is None:
+            continue
+        start, end = street
+        unit = _UNIT_AFTER.match(text, end)
+        if unit is not None:
+            end = unit.end()
         found.append((start, end, "ADDRESS"))
+        reach = end
         place = _CONTINUATION.match(text, end)
         if place is not None:
             found.append((place.start("place"), place.end("place"), "LOCATION"))
-    for match in _GENERIC.finditer(text):
-        start, end = match.span("street")
-        if any(s < end and start < e for s, e, _t in found):
-            continue
-        city = match.group("place").split()[-1]
-        if _common(match.group("street").split()[0]) or _common(city):
-            continue
-        found.append((start, end, "ADDRESS"))
-        found.append((match.start("place"), match.end("place"), "LOCATION"))
-    taken = [(s, e) for s, e, _t in found]
-    for match in _PLACE_ALONE.finditer(text):
-        start, end = match.span("place")
-        if not any(s < end and start < e for s, e in taken):
-            found.append((start, end, "LOCATION"))
+            reach = place.end("place")
+    found.extend(_places_alone(text, found))
     return found
+
+
+def _street_at(
+    text: str, n_start: int, n_end: int, before: str, after: str
+) -> tuple[int, int] | None:
+    """The street line whose house number is text[n_start:n_end], if there is one."""
+    line_end = text.find("\n", n_end)
+    line_end = len(text) if line_end < 0 else line_end
+    if after in (" ", ",", "\t") and _letter_next(text, n_end):
+        end = _number_first(text, n_end, min(line_end, n_end + 100))
+        if end is not None:
+            return _with_unit_before(text, n_start), end
+    if before not in (" ", "\t") or not (text[n_start - 2 : n_start - 1].isalpha() or text[n_start - 2 : n_start - 1] in ".,"):
+        return None
+    line_start = text.rfind("\n", 0, n_start) + 1
+    words = _tokens(text, max(line_start, n_start - 100), n_start)
+    if words and words[-1][0] in ("No", "No.", "Nr", "Nr.", "nº", "n.", "n°"):
+        words = words[:-1]
+    if not words:
+        return None
+    start = _number_last(words)
+    if start is not None:
+        return start, n_end
+    if _POSTCODE_AFTER.match(text, n_end) is not None:
+        start = _generic(text, words, n_end)
+        if start is not None:
+            return start, n_end
+    return None
+
+
+def _letter_next(text: str, at: int) -> bool:
+    """The first non-blank character after `at` (same line, after a comma) is a letter."""
+    for char in text[at : at + 4]:
+        if char in " ,\t":
+            continue
+        return char.isalpha()
+    return False
+
+
+def _with_unit_before(text: str, n_start: int) -> int:
+    """Start of "Flat 9 ...", "Suite 840 600 ...": a unit and its number before the house number."""
+    line_start = text.rfind("\n", 0, n_start) + 1
+    words = _tokens(text, max(line_start, n_start - 30), n_start)
+    for back in (1, 2, 3):
+        if len(words) >= back and words[-back][0].lower().rstrip(".") in _UNIT_SET:
+            return words[-back][1]
+    return n_start
+
+
+def _number_first(text: str, at: int, limit: int) -> int | None:
+    """End of "1234 Hodges Mountain" / "214, avenue Charlotte Gilles" after the number."""
+    words = _tokens(text, at, limit)[:7]
+    if not words:
+        return None
+    first = words[0][0]
+    if first in _FR_TYPE_SET or (first.rstrip(".") in _FR_TYPE_SET and first.endswith(".")):
+        names = 0
+        end = None
+        for word, _s, e in words[1:]:
+            if word in _CONNECT_SET or word.lower() in ("d'", "l'", "sur"):
+                continue
+            if not _cap(word):
+                break
+            names += 1
+            end = e
+        return end if names else None
+    names = 0
+    end = None
+    for index, (word, _s, e) in enumerate(words):
+        if index == 0 and word in _DIRECTION_SET:
+            continue
+        if word in _EN_TYPE_SET and names:
+            end = e
+            if text[e - 1] == "," or text[e : e + 1] == ",":
+                end = e - (text[e - 1] == ",")
+                break
+            continue
+        if _cap(word) or _ORDINAL_RE.match(word):
+            if end is not None:
+                break
+            names += 1
+            continue
+        break
+    if end is not None and text[end - 1] == ",":
+        end -= 1
+    return end
+
+
+def _number_last(words: list[tuple[str, int, int]]) -> int | None:
+    """Start of "Calle de Alcalá 23" / "Hauptstraße 5" / "PO Box 12", ending before the number."""
+    last = words[-1][0].rstrip(",")
+    if (
+        len(words) >= 2
+        and last.lower() == "box"
+        and words[-2][0].replace(".", "").upper() in ("PO", "POST")
+    ):
+        return words[-2][1]
+    for back in range(1, min(7, len(words)) + 1):
+        word = words[-back][0].rstrip(",")
+        lowered = word.lower()
+        if lowered in _LEADING_SET and back >= 2:
+            between = [w.rstrip(",") for w, _s, _e in words[-back + 1 :]]
+            if all(_cap(w) or w in _CONNECT_SET or _SMALL_NUMBER.match(w) for w in between) and any(
+                _cap(w) for w in between
+            ):
+                if lowered.rstrip(".") in _AMBIGUOUS_LEADING and (
+                    not word[:1].isupper() or all(_common(w) for w in between if _cap(w))
+                ):
+                    continue
+                return words[-back][1]
+        if not (_cap(word) or word in _CONNECT_SET or _SMALL_NUMBER.match(word)):
+            break
+    if (
+        _cap(last)
+        and last.endswith(_SUFFIX_ENDINGS)
+        and not _common(last)
+        and last.lower() not in _SUFFIX_WORDS
+    ):
+        start = words[-1][1]
+        for word, s, _e in reversed(words[-4:-1]):
+            if not _cap(word) or _common(word):
+                break
+            start = s
+        return start
+    return None
+
+
+def _generic(text: str, words: list[tuple[str, int, int]], n_end: int) -> int | None:
+    """Start of "Words 12" when a postcode and city follow: a street with no type word."""
+    names = []
+    for word, s, _e in reversed(words[-5:]):
+        bare = word.rstrip(",")
+        if _cap(bare) or (names and (bare in _CONNECT_SET or bare.islower())):
+            names.append((bare, s))
+            continue
+        break
+    while names and not _cap(names[-1][0]):
+        names.pop()
+    if not names or _common(names[-1][0]):
+        return None
+    place = _POSTCODE_AFTER.match(text, n_end)
+    if place is None or _common(place.group("place").split()[-1]):
+        return None
+    return names[-1][1]
+
+
+def _places_alone(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """"Springfield, IL 62704", "London SW1A 2AA", "Toronto, ON M5V 2T6" with no street before."""
+    taken = [(s, e) for s, e, _t in found]
+    out: list[tuple[int, int, str]] = []
+    for pattern, state_group in ((_US_PLACE, 1), (_UK_PLACE, 0), (_CA_PLACE, 1)):
+        for match in pattern.finditer(text):
+            if state_group and match.group(state_group) not in _STATE_SET:
+                continue
+            anchor = match.start()
+            if any(s <= anchor < e for s, e in taken):
+                continue
+            line_start = text.rfind("\n", 0, anchor) + 1
+            words = _tokens(text, max(line_start, anchor - 60), anchor)
+            start = None
+            for word, s, _e in reversed(words[-4:]):
+                if not _cap(word.rstrip(",")):
+                    break
+                start = s
+            if start is not None:
+                out.append((start, match.end(), "LOCATION"))
+                taken.append((start, match.end()))
+    return out

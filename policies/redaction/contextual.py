@@ -10,6 +10,7 @@ the same text object in turn.
 
 from __future__ import annotations
 
+import re
 import string
 import threading
 from collections.abc import Callable
@@ -132,46 +133,66 @@ class LabelledRecognizer(ContextRecognizer):
 # National identifiers with a shape (and mostly a checksum) distinctive enough to find with no
 # label; the others (a bare 9-digit SIN, a 12-digit Aadhaar, an 11-digit CPF) need a label or
 # a cue word within the 40 characters before them.
-_ID_PATTERNS: tuple[tuple[str, str, Callable[[str], bool], bool], ...] = (
-    ("UK_NINO", r"(?P<v>[A-Z]{2}[ ]?\d{2}[ ]?\d{2}[ ]?\d{2}[ ]?[A-D])(?![\w])", v.nino_ok, False),
-    ("IN_PAN", r"(?P<v>[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z])(?![\w])", v.in_pan_ok, False),
-    ("ES_NIF", r"(?P<v>\d{8}-?[A-Z]|[XYZ]\d{7}-?[A-Z])(?![\w])", v.es_nif_ok, False),
-    (
-        "IT_FISCAL_CODE",
-        r"(?P<v>[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z])(?![\w])",
-        v.it_fiscal_code_ok,
-        False,
-    ),
-    ("BR_CPF", r"(?P<v>\d{3}\.\d{3}\.\d{3}-\d{2})(?![\w])", v.br_cpf_ok, False),
-    ("BR_CPF", r"(?P<v>\d{11})(?![\w])", v.br_cpf_ok, True),
-    ("IN_AADHAAR", r"(?P<v>[2-9]\d{3} \d{4} \d{4})(?![\w])", v.aadhaar_ok, False),
-    ("IN_AADHAAR", r"(?P<v>[2-9]\d{11})(?![\w])", v.aadhaar_ok, True),
-    ("CA_SIN", r"(?P<v>\d{3}[ -]?\d{3}[ -]?\d{3})(?![\w])", v.ca_sin_ok, True),
+# Two passes (letter-led and digit-led shapes: one alternation each, which the standard
+# library's engine skips to with its first-character set), then one per cue-gated form.
+_ID_LETTER_LED = re.compile(
+    r"(?P<UK_NINO>[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D])(?![\w])"
+    r"|(?P<IN_PAN>[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z])(?![\w])"
+    r"|(?P<IT_FISCAL_CODE>[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z])(?![\w])"
+    r"|(?P<ES_NIE>[XYZ]\d{7}-?[A-Z])(?![\w])"
 )
-_ID_CUES = {
-    "BR_CPF": regex.compile(r"(?i)\bcpf\b"),
-    "IN_AADHAAR": regex.compile(r"(?i)aadhaa?r|\buid\b"),
-    "CA_SIN": regex.compile(r"(?i)\bsin\b|social insurance"),
+_ID_DIGIT_LED = re.compile(
+    r"(?P<ES_NIF>\d{8}-?[A-Z])(?![\w])"
+    r"|(?P<BR_CPF>\d{3}\.\d{3}\.\d{3}-\d{2})(?![\w])"
+    r"|(?P<IN_AADHAAR>[2-9]\d{3} \d{4} \d{4})(?![\w])"
+)
+_ID_CHECKS: dict[str, Callable[[str], bool]] = {
+    "UK_NINO": v.nino_ok,
+    "IN_PAN": v.in_pan_ok,
+    "IT_FISCAL_CODE": v.it_fiscal_code_ok,
+    "ES_NIE": v.es_nif_ok,
+    "ES_NIF": v.es_nif_ok,
+    "BR_CPF": v.br_cpf_ok,
+    "IN_AADHAAR": v.aadhaar_ok,
+    "CA_SIN": v.ca_sin_ok,
 }
+_ID_TYPES = {"ES_NIE": "ES_NIF"}
+_ID_CUED: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    ("BR_CPF", re.compile(r"\d{11}(?![\w])"), re.compile(r"(?i)\bcpf\b")),
+    ("IN_AADHAAR", re.compile(r"[2-9]\d{11}(?![\w])"), re.compile(r"(?i)aadhaa?r|\buid\b")),
+    (
+        "CA_SIN",
+        re.compile(r"\d{3}[ -]?\d{3}[ -]?\d{3}(?![\w])"),
+        re.compile(r"(?i)\bsin\b|social insurance"),
+    ),
+)
 _ID_LEFT = frozenset(string.ascii_letters + string.digits + "_-./+")
 
 
 class NationalIdRecognizer(ContextRecognizer):
     def __init__(self) -> None:
         super().__init__(rule_id="national_id", placeholder_type="NATIONAL_ID", priority=42)
-        self.compiled = [(t, regex.compile(p), ok, cue) for t, p, ok, cue in _ID_PATTERNS]
-        self.types = frozenset(t for t, *_ in _ID_PATTERNS)
+        self.types = frozenset(_ID_CHECKS) - {"ES_NIE"}
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         found: list[tuple[int, int, str]] = []
-        for type_, pattern, ok, needs_cue in self.compiled:
+        for pattern in (_ID_LETTER_LED, _ID_DIGIT_LED):
             for match in pattern.finditer(text):
-                start, end = match.span("v")
+                start, end = match.span()
                 if start and text[start - 1] in _ID_LEFT:
                     continue
-                if needs_cue and not _ID_CUES[type_].search(text, max(0, start - 40), start):
+                kind = match.lastgroup or ""
+                if _ID_CHECKS[kind](match.group()):
+                    found.append((start, end, _ID_TYPES.get(kind, kind)))
+        for type_, pattern, cue in _ID_CUED:
+            # A bare-digit form needs its cue word near it: no pass when the text has none.
+            if cue.search(text) is None:
+                continue
+            for match in pattern.finditer(text):
+                start, end = match.span()
+                if start and text[start - 1] in _ID_LEFT:
                     continue
-                if ok(match.group("v")):
+                if cue.search(text, max(0, start - 40), start) and _ID_CHECKS[type_](match.group()):
                     found.append((start, end, type_))
         found += [(f.start, f.end, f.type) for f in labelled(text) if f.type in self.types]
         return found
@@ -183,11 +204,14 @@ class NationalIdRecognizer(ContextRecognizer):
 _NATIONAL = regex.compile(
     r"(?<![\w+./:#-])(?P<v>\(?0\d{1,5}\)?(?:[ /.-]?\d{2,8}){1,4})(?![\w/]|[.-]\d)"
 )
+_DATE = regex.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _PHONE_CUE = regex.compile(
     r"(?i)(?:phone|tel|mobile|mob|cell|fax|call|ring|reach|text|whatsapp|sms|dial|contact|"
     r"number|handy|telefon|téléphone|teléfono|telefono|\bm:|\bo:|\bt:|\bp:|\bph\b|☎|📞)"
 )
-_TRUNK_REGIONS = ("GB", "DE", "FR", "NL", "AU", "IN", "IT", "AT", "CH", "BE", "SE", "NZ", "IE", "JP", "BR")
+# Countries whose numbers are written with a trunk "0" and are common in the traffic we see;
+# a separated 0-number valid in one of them is a phone number even with no phone word near.
+_TRUNK_REGIONS = ("GB", "DE", "FR", "NL", "AU", "IN")
 
 
 class NationalPhoneRecognizer(ContextRecognizer):
@@ -199,7 +223,7 @@ class NationalPhoneRecognizer(ContextRecognizer):
         for match in _NATIONAL.finditer(text):
             value = match.group("v")
             digits = sum(c.isdigit() for c in value)
-            if not 8 <= digits <= 13 or len(set(value) - set("0123456789")) == 0 and digits < 10:
+            if not 8 <= digits <= 13 or _DATE.match(value):
                 continue
             start, end = match.span("v")
             line_start = text.rfind("\n", 0, start) + 1

@@ -13,6 +13,7 @@ longest, wins) and is what the per-block cache stores.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import threading
@@ -216,11 +217,16 @@ class Scanner:
 
 def resolve_overlaps(candidates: list[tuple[int, int, int, str]]) -> Spans:
     """Keep the highest-priority, then longest, of overlapping (priority, start, end, type)."""
+    starts: list[int] = []  # chosen spans, kept sorted and disjoint: one bisect per candidate
     chosen: list[tuple[int, int, str]] = []
     for _prio, start, end, type_ in sorted(candidates, key=lambda c: (-c[0], c[1] - c[2], c[1])):
-        if all(end <= s or start >= e for s, e, _t in chosen):
-            chosen.append((start, end, type_))
-    chosen.sort()
+        at = bisect.bisect_right(starts, start)
+        if at and chosen[at - 1][1] > start:
+            continue
+        if at < len(chosen) and chosen[at][0] < end:
+            continue
+        starts.insert(at, start)
+        chosen.insert(at, (start, end, type_))
     return tuple(chosen)
 
 

