@@ -47,7 +47,7 @@ _EN_TYPES = (
     "Cruiseway Dell Edge Elbow End Entrance Fairway Formation Frontage Gap Interchange Link "
     "Meander Nook Pocket Quadrant Return Round Serviceway Steps Strip Turn Walkway Ridgeway "
     "Heath Rowe Yard Passage Pathway Terrace Fall Tor Byway Villas Triangle Centers Burgs Rue Bank "
-    "Banks Terraces Tower Towers Extensions"
+    "Banks Terraces Tower Towers Extensions Plateau Crossway Underpass Quad"
 ).split()
 _EN_ABBREVIATIONS = (
     "Aly Anx Arc Ave Av Byu Bch Blf Blvd Br Brg Brk Byp Cp Cyn Cpe Cswy Ctr Cir Clf Clb Cmn Cor "
@@ -100,7 +100,7 @@ _LEADING_TYPES = (
     "Pasaje Pasadizo Vial Cañada Colônia Colonia Condomínio Condominio Aeroporto Favela Chácara "
     "Chacara Sítio Sitio Núcleo Nucleo Residencial Jardim Parque Recanto Vereda Trecho Quinta "
     "Urbanización Urbanizacion Polígono Poligono Partida Barrio Grupo Sendero Senda Bajada Cuesta "
-    "Plazuela Praia Morro Esplanada Circunvalación Circunvalacion Blvd Am An Auf Im In Zum Zur Unter Hinter Vor Bei Gata Gatan Vej Vägen Katu Tie "
+    "Plazuela Estação Estacao Praia Morro Esplanada Circunvalación Circunvalacion Blvd Am An Auf Im In Zum Zur Unter Hinter Vor Bei Gata Gatan Vej Vägen Katu Tie "
     "Utca Út Ulitsa Ulica Cesta Trg Náměstí Nábřeží Třída"
 ).split()
 _SUFFIXES = (
@@ -110,7 +110,7 @@ _SUFFIXES = (
     "backe backen plan gade vej allé torv stræde plads vænget veien vegen gata gate bakken faret "
     "stien lia svingen tunet haugen tie katu kuja polku väylä raitti rinne kaari tori ranta "
     "straede vaenget alléen alleen lyngen røa gjerdet havna skrenten bulevardi puistotie "
-    "katu tie vegen veien kroken svingen jordet tunet lia åsen haugen"
+    "katu tie vegen veien kroken svingen jordet tunet lia åsen haugen baan wal hoek"
 ).split()
 _CITY = (
     r"(?:(?:da|de|do|dos|das|la|le|el|los|las|san|l'|d')[ \t])?\p{Lu}[\p{L}'’.-]*(?:[ \t](?:\p{Lu}[\p{L}'’.-]*|(?:de|da|do|del|la|le|sur|am|an|der|im|bei|"
@@ -125,7 +125,7 @@ _STATE = "(?:" + "|".join(sorted(set(_US_STATES), key=lambda w: (-len(w), w))) +
 _UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}"
 _CA_POSTCODE = r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d"
 _PLACE_AFTER = (
-    rf"(?:(?:[A-Z]{{1,2}}-)?\d{{4,5}}(?:[ \t]?[A-Z]{{2}}(?![\w]))?|\d{{2}}-\d{{3}}|\d{{4}}-\d{{3}}|\d{{5}}-\d{{3}}|\d{{3}}[ \t]\d{{2}}|\d{{8}}),?[ \t]+{_CITY}(?:[ \t]\([A-Z]{{2}}\))?"
+    rf"(?:(?:[A-Z]{{1,2}}-)?\d{{4,5}}(?:[ \t]?[A-Z]{{2}}(?![\w]))?|\d{{2}}-\d{{3}}|\d{{4}}-\d{{3}}|\d{{5}}-\d{{3,4}}|\d{{3}}[ \t]\d{{2}}|\d{{8}}),?[ \t]+{_CITY}(?:[ \t]\([A-Z]{{2}}\))?"
     rf"|{_CITY},?[ \t]+(?:{_STATE}\.?,?[ \t]+)?(?:\d{{5}}(?:-\d{{4}})?|{_CA_POSTCODE}|{_UK_POSTCODE}|[A-Z]\d{{2}}[ \t]?[A-Z\d]{{4}}|\d{{4,6}})(?![\w])"
     rf"|{_CITY},[ \t]+{_STATE}(?![\w])"
 )
@@ -233,7 +233,7 @@ def find_addresses(text: str) -> list[tuple[int, int, str]]:
             after == "." and text[n_end + 1 : n_end + 2] not in (" ", "", "\n")
         ):
             continue
-        street = _street_at(text, n_start, n_end, before, after)
+        street = _street_at(text, n_start, n_end, before, after, reach)
         if street is None:
             continue
         start, end = street
@@ -251,7 +251,7 @@ def find_addresses(text: str) -> list[tuple[int, int, str]]:
 
 
 def _street_at(
-    text: str, n_start: int, n_end: int, before: str, after: str
+    text: str, n_start: int, n_end: int, before: str, after: str, floor: int
 ) -> tuple[int, int] | None:
     """The street line whose house number is text[n_start:n_end], if there is one."""
     line_end = text.find("\n", n_end)
@@ -263,7 +263,7 @@ def _street_at(
     if before not in (" ", "\t") or not (text[n_start - 2 : n_start - 1].isalpha() or text[n_start - 2 : n_start - 1] in ".,"):
         return None
     line_start = text.rfind("\n", 0, n_start) + 1
-    words = _tokens(text, max(line_start, n_start - 100), n_start)
+    words = _tokens(text, max(line_start, n_start - 100, floor), n_start)
     if words and words[-1][0] in ("No", "No.", "Nr", "Nr.", "nº", "n.", "n°"):
         words = words[:-1]
     if not words:
@@ -319,8 +319,8 @@ def _number_first(text: str, at: int, limit: int) -> int | None:
     for index, (word, _s, e) in enumerate(words):
         if index == 0 and word in _DIRECTION_SET:
             continue
-        if word in _EN_TYPE_SET and names:
-            end = e
+        if names and (word in _EN_TYPE_SET or word.rstrip(".") in _EN_TYPE_SET):
+            end = e if word in _EN_TYPE_SET else e - (len(word) - len(word.rstrip(".")))
             if text[e - 1] == "," or text[e : e + 1] == ",":
                 end = e - (text[e - 1] == ",")
                 break

@@ -110,7 +110,7 @@ class AddressRecognizer(ContextRecognizer):
 
 class LocationRecognizer(ContextRecognizer):
     def __init__(self) -> None:
-        super().__init__(rule_id="location", placeholder_type="LOCATION", priority=22)
+        super().__init__(rule_id="location", placeholder_type="LOCATION", priority=27)
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         found = [span for span in addresses(text) if span[2] == "LOCATION"]

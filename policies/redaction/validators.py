@@ -189,11 +189,12 @@ _PLACEHOLDER_VALUES = re.compile(
     r"(?:test|fake|sample)[_-]?(?:password|token|secret|key)?|\w*_here|.*\.\.\.)$"
 )
 _REFERENCE = re.compile(
-    r"^(?:\$|%|@|&|\{|<|env[.:\[(]|os\.|process\.env|ENV\[|getenv|config\.|settings\.|self\.|"
+    r"^(?:\$|%\(|%\w+%|@\w+@|&|\{|<|env[.:\[(]|os\.|process\.env|ENV\[|getenv|config\.|settings\.|self\.|"
     r"this\.|params\.|args\.|options\.|opts\.|cfg\.|vault:|secretsmanager:|arn:|ref\+|"
     r"!(?:ref|sub|getatt|secret|vault|env)|\w+\(|.*\$\{)",
     re.IGNORECASE,
 )
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DOTTED_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_]*(?:\.[A-Za-z_]\w*)+$")
 _PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_]+$")
 _REPEATED = re.compile(r"^(.)\1+$")
@@ -209,12 +210,34 @@ def _looks_like_reference(value: str) -> bool:
     )
 
 
+_CASE_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def identifier_like(value: str) -> bool:
+    """A name a programmer would write: `user_password`, `DB_PASS`, `userPassword`,
+    `PasswordResetForm`; not `tWaJLRRTfMTEhOnPCmD` (random case changes)."""
+    if not _PLAIN_IDENTIFIER.match(value.replace("_", "a")):
+        return False
+    bare = value.replace("_", "")
+    if bare.islower() or bare.isupper():
+        return True
+    parts = _CASE_PARTS.findall(bare)
+    return len(parts) <= 5 and all(len(p) >= 2 for p in parts)
+
+
+def port_or_number(value: str) -> bool:
+    """`3306`, `8080:80`, `1.2.3`: what follows `-p` when it is a port or a version."""
+    return all(c.isdigit() or c in ":.-/" for c in value)
+
+
 def password_value_ok(value: str, *, quoted: bool) -> bool:
     """A literal password: not a reference, a placeholder or (unquoted) a variable name."""
     if len(value) < 6 or _looks_like_reference(value):
         return False
-    if not quoted and _PLAIN_IDENTIFIER.match(value):
+    if not quoted and identifier_like(value):
         return False  # `password=user_password` in code: a variable, not a literal
+    if _PATH_OR_URL.match(value) and not quoted:
+        return False
     return not value.isdigit() or len(value) >= 8
 
 
@@ -234,7 +257,9 @@ def secret_value_ok(value: str, *, quoted: bool) -> bool:
         return False
     if " " in value:
         return False
-    if not quoted and _PLAIN_IDENTIFIER.match(value):
+    if not quoted and identifier_like(value):
+        return False
+    if _UUID.match(value):
         return False
     return not _PATH_OR_URL.match(value)
 
