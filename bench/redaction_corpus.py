@@ -125,6 +125,15 @@ def main() -> None:
         held = getattr(scores["heldout"], attr)
         verdict = f"≤ {target:.1%} " + ("met" if held.rate <= target else "NOT MET")
         print(f"{label:26s} {cells[0]:>21s} {cells[1]:>21s}   {verdict}")
+    held = scores["heldout"]
+    altered = sorted(
+        (k for k, t in held.negatives_by_kind.items() if t.found), key=lambda k: -held.negatives_by_kind[k].found
+    )
+    if altered:
+        print(
+            "held-out look-alikes altered, by kind: "
+            + ", ".join(f"{k} {held.negatives_by_kind[k].found}/{held.negatives_by_kind[k].total}" for k in altered)
+        )
     if args.show_misses:
         tuning = scores["tuning"]
         for family, kind, value in tuning.missed:

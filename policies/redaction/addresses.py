@@ -192,24 +192,13 @@ def _cap(token: str) -> bool:
 _NAME_PUNCTUATION = str.maketrans("", "", "-'’.")
 
 
-_EDGE = "\"'`([{<>}])|;:,"
+_WORD = re.compile(r"[^\s=\"'`()\[\]{}<>|;,]+")
 
 
 def _tokens(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
-    """The words of text[start:end] with their offsets, quotes and brackets stripped
-    (str.split: several times faster than a regex on these short windows)."""
-    segment = text[start:end]
-    out = []
-    cursor = 0
-    for raw in segment.split():
-        at = segment.index(raw, cursor)
-        cursor = at + len(raw)
-        word = raw.strip(_EDGE)
-        if not word:
-            continue
-        lead = raw.index(word[0])
-        out.append((word, start + at + lead, start + at + lead + len(word)))
-    return out
+    """The words of text[start:end] with their offsets (quotes, brackets, "=" and commas
+    separate words: `input="Hauptstraße 5`, `'1234 Main St',`)."""
+    return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
 
 
 def find_addresses(text: str) -> list[tuple[int, int, str]]:

@@ -22,7 +22,10 @@ from policies.redaction.recognizers import GatewayRecognizer
 
 _PASSWORD_WORDS = r"passw(?:or)?d|passwd|passphrase|passcode"
 _PASSWORD_SHORT = r"pwd|pass|pw"
-_SECRET_WORDS = r"secret|token|credentials?|apikey|api[_-]?key|cookie|sessionid|session[_-]id"
+_SECRET_WORDS = (
+    r"secret|token|credentials?|apikey|api[_-]?key|cookie|sessionid|session[_-]id|"
+    r"secret[_-]?key[_-]?base|key[_-]?id"
+)
 _SECRET_SHORT = (
     r"(?:secret|api|access|private|auth|signing|encryption|master|hmac|license|licence|deploy|"
     r"app|session|client|consumer|shared|webhook|admin|root|service|bot|refresh|jwt|cookie|"
@@ -44,10 +47,9 @@ _NAME_BEFORE = regex.compile(rf"(?i)({_NAME}){_NAME_TAIL}[ \t]*$")
 _PASSWORD_NAME = regex.compile(rf"(?i)(?:[\w.-]*(?:{_PASSWORD_WORDS})|{_PASSWORD_SHORT})")
 # Names of values that are keys of a cache, a partition, a public key...: never a secret.
 _NOT_SECRET_NAMES = regex.compile(
-    r"(?i)(?:public|primary|foreign|cache|idempotency|partition|sort|object|bucket|routing|"
+    r"(?i)(?:^|[_.-])(?:public|primary|foreign|cache|idempotency|partition|sort|object|bucket|routing|"
     r"lookup|row|range|hash|group|dedup|dedupe|index|map|dict|sign_in|i18n|translation|"
-    r"message|locale|redis|s3|file|path|ssh_public|host|license_plate|max|min)[_-]?key$|"
-    r"^(?:key|keys)$"
+    r"message|locale|redis|s3|file|path|ssh_public|host|license_plate|max|min)[_-]?key$"
 )
 _HASH_WORDS = regex.compile(
     r"(?i)sha\d*|md5|hash|digest|checksum|commit|etag|integrity|fingerprint|uuid|\bid\b|"
@@ -55,12 +57,22 @@ _HASH_WORDS = regex.compile(
 )
 
 
+_ASSIGNED_AFTER = regex.compile(r"[\"'\]]?[ \t]*(?::=|=>|=|:)")
+_SENTENCE_END = regex.compile(r"[.;!?][`'\")\]]*\s")
+# Names a front-end build exposes to every browser (Next.js, Vite, Create React App, Laravel
+# Mix, Expo, Gatsby): their keys are publishable by design; passwords and secrets still count.
+_PUBLIC_PREFIX = regex.compile(r"(?i)^(?:next_public|vite|react_app|mix|expo_public|gatsby|public|nuxt_public)_")
+
+
 def name_of(match: Any) -> str:
     """The name a value is assigned to: the `name` group, or (operator-anchored pattern) the
     name word right before the operator."""
     groups = match.groupdict()
     if groups.get("name"):
-        return str(groups["name"]).lower()
+        left = match.start("name")
+        while left > 0 and (match.string[left - 1].isalnum() or match.string[left - 1] in "_"):
+            left -= 1
+        return match.string[left : match.end("name")].lower()
     if groups.get("op") is None:
         return ""
     start = match.start()
@@ -104,6 +116,8 @@ def _validator(value: str, match: Any) -> bool:
         return v.password_value_ok(value, quoted=quoted)
     if _NOT_SECRET_NAMES.search(name):
         return False
+    if _PUBLIC_PREFIX.match(name) and not regex.search(r"(?i)secret|token|passw", name):
+        return False
     if name in ("key", "sid", "auth"):  # a bare generic name: only a clearly random value
         return v.random_token_ok(value) or (len(value) >= 24 and v.secret_value_ok(value, quoted=quoted) and _entropy(value) >= 4.0)
     return v.secret_value_ok(value, quoted=quoted)
@@ -122,7 +136,8 @@ def _context_token_ok(value: str, match: Any) -> bool:
     text = match.string
     start = match.start("v")
     between = text[match.end("word") : start]
-    if _HASH_WORDS.search(between):
+    # The word must be about this value: same sentence, at most three words between.
+    if _HASH_WORDS.search(between) or _SENTENCE_END.search(between) or len(between.split()) > 3:
         return False
     left, right = match.start("word"), match.end("word")
     while left > 0 and (text[left - 1].isalnum() or text[left - 1] in "_-"):
@@ -131,6 +146,8 @@ def _context_token_ok(value: str, match: Any) -> bool:
         right += 1
     if _NOT_SECRET_NAMES.search(text[left:right]):
         return False
+    if _ASSIGNED_AFTER.match(text, right):
+        return False  # `NAME=value`: the assignment pattern decides, with the name's rules
     hexadecimal = all(c in "0123456789abcdefABCDEF" for c in value)
     if hexadecimal:
         return len(value) in (32, 40, 48, 64) and _entropy(value) >= 3.2
@@ -161,7 +178,7 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
                 "camel_assignment",
                 rf"(?<=[a-z0-9])(?P<name>(?-i:Password|Passwd|Pwd|Passphrase|Secret|"
                 rf"Token|ApiKey|AccessKey|PrivateKey|ClientSecret|Credentials?|SecretKey|"
-                rf"SigningKey|AuthToken|AccessToken|RefreshToken)){_NAME_TAIL}{_ASSIGN}{_VALUE}",
+                rf"SigningKey|AuthToken|AccessToken|RefreshToken|Key|KeyId|Signature)){_NAME_TAIL}{_ASSIGN}{_VALUE}",
             ),
             # <password>...</password>, <ApiSecret>...</ApiSecret>
             (
@@ -200,6 +217,21 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
                 rf"(?<![A-Za-z])(?P<word>{_PASSWORD_WORDS}|password|pwd)(?:[ \t]+(?:for|of|on|to)\s+"
                 rf"[^.:=]{{1,40}}?)?[ \t]+(?:is|was|=|:)[ \t]+(?P<q>[\"'`]?)(?P<pw>)"
                 rf"(?P<v>[^\s\"'`]{{6,100}}?)(?P=q)(?=[\s,;)!?]|\.(?:\s|$)|$)",
+            ),
+            (
+                "prose_secret",
+                r"(?<![A-Za-z])(?P<word>token|secret|api key|apikey|access key|key id|key_id|keyid|"
+                r"client secret)[ \t]+(?:is|was|=|:)[ \t]+(?P<q>[\"'`]?)(?P<ctx>)"
+                r"(?P<v>[A-Za-z0-9+/_~.-]{16,2048}={0,2})(?P=q)(?=[\s,;)!?]|\.(?:\s|$)|$)",
+            ),
+            # .netrc: "machine h login u password p"; .pgpass: "host:port:db:user:password"
+            (
+                "netrc",
+                r"(?<![\w-])(?P<pw>)(?-i:password|passwd)[ \t]+(?P<q>)(?P<v>[^\s\"'=:]{4,200})(?=\s|$)",
+            ),
+            (
+                "pgpass",
+                r"(?m)^(?P<pw>)[\w.*-]+:(?:\d{1,5}|\*):[\w.*-]+:[\w.*@-]+:(?P<q>)(?P<v>[^\s]{1,200})$",
             ),
             # A long random token a few words after a secret word: "invalid key bs-WOHg...",
             # "the webhook signing secret 53a5...", "HF token hf_..."

@@ -225,7 +225,14 @@ def _tables(text: str, hits: list[tuple[int, int]]) -> Iterator[Field]:
             continue
         separator, labels = columns
         row = index + 1
-        width = len(_split(header, separator))
+        if separator.startswith("select:"):
+            width = int(separator.split(":")[1])
+            following = lines[row] if row < len(lines) else ""
+            separator = next((c for c in ("|", "\t", ",", ";") if following.count(c) == width - 1), "")
+            if not separator:
+                continue
+        else:
+            width = len(_split(header, separator))
         while row < len(lines):
             line = lines[row]
             if not line.strip():
@@ -249,9 +256,20 @@ def _tables(text: str, hits: list[tuple[int, int]]) -> Iterator[Field]:
         index = row
 
 
+_SELECT = re.compile(r"(?i)\bselect\s+(?P<cols>[\w\s,.`\"\[\]]{1,1000}?)\s+from\b")
+
+
 def _header(line: str) -> tuple[str, dict[int, tuple[str, bool]]] | None:
     if len(line) > 2000 or not _KEYWORDS.search(line.lower()):
         return None
+    select = _SELECT.search(line)
+    if select is not None:
+        # A query whose result rows follow without a header (sqlite, mysql -B): its column
+        # list names the cells; the rows' own separator is found from the next line.
+        columns = [c.strip().strip("`\"[]").split(".")[-1] for c in select.group("cols").split(",")]
+        labels = {i: lt for i, c in enumerate(columns) if (lt := label_type(c)) is not None}
+        if labels and len(columns) >= 2:
+            return "select:" + str(len(columns)), labels
     for separator in _TABLE_SEPARATORS:
         if line.count(separator) < 1:
             continue

@@ -169,6 +169,51 @@ class GatewayPhoneRecognizer(GatewayRecognizer):
         return None
 
 
+# Tokens of other services, recognisable by their published prefix: (name, pattern, type).
+SERVICE_TOKENS: tuple[tuple[str, str, str], ...] = (
+    ("huggingface", r"hf_[A-Za-z0-9]{30,40}", "HUGGINGFACE_TOKEN"),
+    ("twilio", r"SK[0-9a-f]{32}", "TWILIO_KEY"),
+    ("mailgun", r"key-[0-9a-f]{32}", "MAILGUN_KEY"),
+    ("shopify", r"shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}", "SHOPIFY_TOKEN"),
+    ("digitalocean", r"do[opr]_v1_[a-f0-9]{64}", "DIGITALOCEAN_TOKEN"),
+    ("vault", r"hv[sbr]\.[A-Za-z0-9_-]{24,}", "VAULT_TOKEN"),
+    ("laravel", r"base64:[A-Za-z0-9+/]{43}=", "APP_KEY"),
+    ("atlassian", r"ATATT3[A-Za-z0-9_=-]{150,}", "ATLASSIAN_TOKEN"),
+    ("linear", r"lin_(?:api|oauth)_[A-Za-z0-9]{40}", "LINEAR_KEY"),
+    ("notion", r"(?:secret_[A-Za-z0-9]{43}|ntn_[A-Za-z0-9]{40,50})", "NOTION_TOKEN"),
+    ("postman", r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}", "POSTMAN_KEY"),
+    ("doppler", r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}", "DOPPLER_TOKEN"),
+    ("grafana", r"(?:glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|glc_[A-Za-z0-9+/]{32,400}={0,2})", "GRAFANA_TOKEN"),
+    ("newrelic", r"NRAK-[A-Z0-9]{27}", "NEWRELIC_KEY"),
+    ("sentry", r"sntr[ysu]_[A-Za-z0-9+/=_]{40,200}", "SENTRY_TOKEN"),
+    ("supabase", r"sbp_[a-f0-9]{40}", "SUPABASE_TOKEN"),
+    ("databricks", r"dapi[a-f0-9]{32}(?:-\d)?", "DATABRICKS_TOKEN"),
+    ("square", r"(?:sq0atp|sq0csp)-[A-Za-z0-9_-]{22,43}|EAAA[A-Za-z0-9_-]{60}", "SQUARE_TOKEN"),
+    ("telegram", r"\d{8,10}:AA[A-Za-z0-9_-]{33}", "TELEGRAM_TOKEN"),
+    ("planetscale", r"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.-]{32,64}", "PLANETSCALE_TOKEN"),
+    ("pulumi", r"pul-[a-f0-9]{40}", "PULUMI_TOKEN"),
+    ("terraform", r"[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,70}", "TERRAFORM_TOKEN"),
+    ("age", r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}", "AGE_KEY"),
+    ("mapbox", r"sk\.eyJ[A-Za-z0-9_-]{50,}\.[A-Za-z0-9_-]{20,}", "MAPBOX_TOKEN"),
+    ("openrouter", r"sk-or-v1-[a-f0-9]{64}", "OPENROUTER_KEY"),
+    ("groq", r"gsk_[A-Za-z0-9]{52}", "GROQ_KEY"),
+    ("replicate", r"r8_[A-Za-z0-9]{37}", "REPLICATE_TOKEN"),
+    ("resend", r"re_[A-Za-z0-9]{8}_[A-Za-z0-9]{24}", "RESEND_KEY"),
+)
+
+
+class ServiceTokenRecognizer(GatewayRecognizer):
+    """Each pattern is one service; the placeholder type says which."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._types = {name: type_ for name, _rx, type_ in SERVICE_TOKENS}
+        self._pattern_names = {id(c): p.name for c, p in zip(self.compiled, self.patterns, strict=True)}
+
+    def type_for(self, match: Any) -> str:
+        return self._types.get(self._pattern_names.get(id(match.re), ""), self.placeholder_type)
+
+
 def _email_validator(value: str, match: Any) -> bool:
     local, _, domain = value.rpartition("@")
     tld = domain.rsplit(".", 1)[-1].lower()
@@ -314,6 +359,13 @@ def build_recognizers() -> list[GatewayRecognizer]:
                     "access_key_id",
                     rf"(?P<v>(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{{16}}){end}",
                 ),
+                # The secret right after its key id: NewStaticCredentials("AKIA…", "…"), the
+                # console's CSV export "AKIA…,…".
+                (
+                    "positional_secret",
+                    r"(?:AKIA|ASIA)[A-Z0-9]{16}[\"']?[ \t]*[,:=][ \t]*[\"']?(?P<v>[A-Za-z0-9/+]{40})"
+                    r"(?![A-Za-z0-9/+=])",
+                ),
                 (
                     "secret_access_key",
                     r"(?i:aws_?secret_?access_?key|aws_?secret(?:_?key)?|secret_?access_?key)"
@@ -396,7 +448,7 @@ def build_recognizers() -> list[GatewayRecognizer]:
             patterns=[
                 (
                     "storage_key",
-                    r"(?i:AccountKey|SharedAccessKey)=(?P<v>[A-Za-z0-9+/]{40,88}={0,2})",
+                    r"(?i:AccountKey|SharedAccessKey)=(?P<v>[A-Za-z0-9+/]{32,88}={0,2})",
                 ),
                 ("sas_signature", r"[?&]sig=(?P<v>[A-Za-z0-9%+/=]{30,})"),
                 # Entra ID client secrets: 3 chars, a digit, "Q~", then 31-34 chars.
@@ -536,4 +588,12 @@ def build_recognizers() -> list[GatewayRecognizer]:
             patterns=[("gateway_key", rf"(?P<v>gw_(?:sk|pt)_[a-z0-9]{{12}}_[a-z0-9]{{20,}}){end}")],
         ),
         build_assigned_recognizer(),
+        ServiceTokenRecognizer(
+            rule_id="service_tokens",
+            placeholder_type="API_TOKEN",
+            priority=88,
+            flags=cs,
+            left_boundary=token_left,
+            patterns=[(name, rf"(?P<v>{rx}){end}") for name, rx, _t in SERVICE_TOKENS],
+        ),
     ]

@@ -69,6 +69,14 @@ SECRET_RULES: tuple[Rule, ...] = (
     ),
     Rule("gateway_key", "secrets", "GATEWAY_KEY", "This gateway's own keys (gw_sk_, gw_pt_)"),
     Rule(
+        "service_tokens",
+        "secrets",
+        "API_TOKEN",
+        "Other services' tokens with a published prefix: Hugging Face, Twilio, Mailgun, Shopify, "
+        "DigitalOcean, HashiCorp Vault, Laravel app keys, Atlassian, Linear, Notion, Postman, "
+        "Doppler, Grafana, New Relic, Sentry, Supabase, Databricks, Square, Telegram bots...",
+    ),
+    Rule(
         "assigned_secret",
         "secrets",
         "SECRET",

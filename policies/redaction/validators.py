@@ -204,7 +204,7 @@ def _looks_like_reference(value: str) -> bool:
     return bool(
         _PLACEHOLDER_VALUES.match(value)
         or _REFERENCE.match(value)
-        or _DOTTED_IDENTIFIER.match(value)
+        or (_DOTTED_IDENTIFIER.match(value) and all(identifier_like(p) for p in value.split(".")))
         or _REPEATED.match(value)
         or value.startswith("[REDACTED:")
     )

@@ -653,7 +653,7 @@ class EvalGen(Gen):
     def private_key_escaped(self) -> str:
         """A PEM key inside a JSON string (a cloud service account file): newlines as \\n."""
         body = "\\n".join(self.s(ALNUM + "+/", 64) for _ in range(self.r.randint(6, 12)))
-        return f"-----BEGIN PRIVATE KEY-----\\n{body}\\n-----END PRIVATE KEY-----\\n"
+        return f"-----BEGIN PRIVATE KEY-----\\n{body}\\n-----END PRIVATE KEY-----"
 
     # ---- look-alikes that must pass ----------------------------------------------------------
     def md5(self) -> str:

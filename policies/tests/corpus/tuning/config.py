@@ -228,7 +228,7 @@ region = eu-west-1
   "type": "service_account",
   "project_id": "acme-prod-⟦-numeric_id⟧",
   "private_key_id": "⟦+hex_key_id⟧",
-  "private_key": "⟦+private_key_escaped⟧",
+  "private_key": "⟦+private_key_escaped⟧\\n",
   "client_email": "deployer@acme-prod.iam.gserviceaccount.com",
   "client_id": "⟦-numeric_id⟧",
   "auth_uri": "https://accounts.google.com/o/oauth2/auth"
