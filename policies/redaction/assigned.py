@@ -118,6 +118,12 @@ def _validator(value: str, match: Any) -> bool:
         return False
     if _PUBLIC_PREFIX.match(name) and not regex.search(r"(?i)secret|token|passw", name):
         return False
+    if groups.get("name") and match.re.pattern.startswith("[?&]"):
+        return v.secret_value_ok(value.replace("%2B", "+").replace("%2F", "/"), quoted=True) or (
+            len(value) >= 16 and v.random_token_ok(value)
+        )
+    if name.endswith("auth") and v.basic_credentials(value):
+        return True  # Docker's config.json "auth": base64 of "user:password"
     if name in ("key", "sid", "auth"):  # a bare generic name: only a clearly random value
         return v.random_token_ok(value) or (len(value) >= 24 and v.secret_value_ok(value, quoted=quoted) and _entropy(value) >= 4.0)
     return v.secret_value_ok(value, quoted=quoted)
@@ -216,13 +222,20 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
                 "prose_password",
                 rf"(?<![A-Za-z])(?P<word>{_PASSWORD_WORDS}|password|pwd)(?:[ \t]+(?:for|of|on|to)\s+"
                 rf"[^.:=]{{1,40}}?)?[ \t]+(?:is|was|=|:)[ \t]+(?P<q>[\"'`]?)(?P<pw>)"
-                rf"(?P<v>[^\s\"'`]{{6,100}}?)(?P=q)(?=[\s,;)!?]|\.(?:\s|$)|$)",
+                rf"(?P<v>[^\s\"'`]{{6,100}}?)(?P=q)(?=[,;:)!?.]*(?:\s|$))",
             ),
             (
                 "prose_secret",
                 r"(?<![A-Za-z])(?P<word>token|secret|api key|apikey|access key|key id|key_id|keyid|"
                 r"client secret)[ \t]+(?:is|was|=|:)[ \t]+(?P<q>[\"'`]?)(?P<ctx>)"
                 r"(?P<v>[A-Za-z0-9+/_~.-]{16,2048}={0,2})(?P=q)(?=[\s,;)!?]|\.(?:\s|$)|$)",
+            ),
+            # Credentials in a query string: ?code=..., &access_token=..., &sig=...
+            (
+                "query",
+                r"[?&](?P<name>code|access_token|id_token|refresh_token|auth_token|token|sig|"
+                r"signature|api_key|apikey|key|auth|session|sid|password|pass|pwd|secret|"
+                r"client_secret)=(?P<q>)(?P<v>[^&\s\"'#]{8,2048})",
             ),
             # .netrc: "machine h login u password p"; .pgpass: "host:port:db:user:password"
             (

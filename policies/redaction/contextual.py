@@ -242,4 +242,7 @@ def build_context_recognizers() -> list[ContextRecognizer]:
         NationalIdRecognizer(),
         NationalPhoneRecognizer(),
         LabelledRecognizer(rule_id="us_ssn", placeholder_type="US_SSN", priority=35, types=frozenset({"US_SSN"})),
+        LabelledRecognizer(
+            rule_id="assigned_secret", placeholder_type="SECRET", priority=70, types=frozenset({"SECRET"})
+        ),
     ]

@@ -88,7 +88,9 @@ def person_ok(value: str, *, generic: bool) -> bool:
     known = [w for w in real if w in lists.given or w in lists.surnames]
     if generic:
         return bool(known) and not common and (len(real) >= 2 or real[0] in lists.given)
-    return len(common) < len(real)
+    # A name column or key ("first_name", "surname"): common words are names there too
+    # ("Grace", "Hope", "Will"), unless every word is.
+    return len(real) == 1 or len(common) < len(real)
 
 
 def _person(value: str, generic: bool) -> bool:
@@ -143,7 +145,13 @@ def _cpf(value: str, generic: bool) -> bool:
     return v.br_cpf_ok(value)
 
 
+def _secret(value: str, generic: bool) -> bool:
+    """A password or token column: any literal that is not a reference or a placeholder."""
+    return v.password_value_ok(value, quoted=True)
+
+
 _CHECKS = {
+    "SECRET": _secret,
     "US_SSN": _ssn,
     "PHONE": _phone,
     "PERSON": _person,

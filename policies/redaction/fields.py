@@ -27,7 +27,8 @@ from policies.redaction import fieldcheck
 # Normalised label (lower case, letters and digits only) → type. Checked in order: the first
 # pattern that matches the whole label wins.
 _LABELS: tuple[tuple[str, str], ...] = (
-    (r"(?:employee|customer|patient|applicant)?(?:ssn|socialsecurity(?:number|no|num)?|ssnumber)", "US_SSN"),
+    (r"\w*?(?:ssn|socialsecurity(?:number|no|num)?|ssnumber)", "US_SSN"),
+    (r"\w*?(?:password|passwd|passphrase|pwd|pass|secret|token|apikey|secretkey|accesskey)", "SECRET"),
     (r"(?:uk)?(?:nino|nationalinsurance(?:number|no|num)?|ninumber|nino?no)", "UK_NINO"),
     (r"(?:ca)?(?:sin|socialinsurance(?:number|no|num)?)", "CA_SIN"),
     (r"aadhaa?r(?:number|no|num|card)?|uidai", "IN_AADHAAR"),
@@ -73,9 +74,10 @@ _LONG_KEYWORDS = (
     "address street line1 line2 residence strasse adresse direccion indirizzo endereco city "
     "town locality municipality birth stadt ville ciudad citta cidade customer contact "
     "recipient patient employee applicant holder author owner sender attn assignee reviewer "
-    "oncall vorname nachname cognome apellido surname forename msisdn"
+    "oncall vorname nachname cognome apellido surname forename msisdn password passwd secret "
+    "token"
 ).split()
-_SHORT_KEYWORDS = "ssn nino sin pan dni nie nif cf cpf tel cell fax sms addr ort nom ship bill".split()
+_SHORT_KEYWORDS = "ssn nino sin pan dni nie nif cf cpf tel cell fax sms addr ort nom ship bill pwd".split()
 _KEYWORDS = re.compile("|".join(_LONG_KEYWORDS + _SHORT_KEYWORDS))  # for one line at a time
 
 
@@ -163,7 +165,7 @@ def _key_values(text: str, lowered: str, hits: list[tuple[int, int]]) -> Iterato
         if op is None or (op.group("op") == ">" and not _xml_open(text, key_start)):
             continue
         labelled = label_type(text[key_start:key_end].rsplit(".", 1)[-1])
-        if labelled is None:
+        if labelled is None or labelled[0] == "SECRET":  # named secrets: policies.redaction.assigned
             continue
         type_, generic = labelled
         value = _value(text, op.end(), type_, op.group("op"))
@@ -237,7 +239,7 @@ def _tables(text: str, hits: list[tuple[int, int]]) -> Iterator[Field]:
             line = lines[row]
             if not line.strip():
                 break
-            if separator == "|" and set(line.strip()) <= set("|-: "):
+            if set(line.strip()) <= set("|-:+= "):  # a border: "|---|", "+------+"
                 row += 1
                 continue
             cells = _cells(line, separator)

@@ -345,3 +345,18 @@ def br_cpf_ok(value: str) -> bool:
 
     digits = value.replace(".", "").replace("-", "").replace(" ", "")
     return len(digits) == 11 and digits.isdigit() and len(set(digits)) > 2 and cpf.is_valid(digits)
+
+
+def basic_credentials(value: str) -> bool:
+    """Base64 of "user:password" (HTTP Basic, Docker's config.json `auth`)."""
+    import base64
+    import binascii
+
+    if len(value) < 8 or len(value) % 4 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", value):
+        return False
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    user, sep, password = decoded.partition(":")
+    return bool(sep and user and password) and decoded.isprintable()

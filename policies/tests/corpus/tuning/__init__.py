@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.tests.corpus.tuning import code, config, data, legacy, logs, prose
+from policies.tests.corpus.tuning import code, config, data, legacy, logs, more, prose
 
 FAMILIES = [
     *prose.FAMILIES,
@@ -11,4 +11,5 @@ FAMILIES = [
     *logs.FAMILIES,
     *data.FAMILIES,
     *legacy.FAMILIES,
+    *more.FAMILIES,
 ]
