@@ -394,10 +394,13 @@ def _places_alone(text: str, found: list[tuple[int, int, str]]) -> list[tuple[in
             anchor = match.start()
             if any(s <= anchor < e for s, e in taken):
                 continue
-            line_start = text.rfind("\n", 0, anchor) + 1
-            words = _tokens(text, max(line_start, anchor - 60), anchor)
+            # The city is in the same cell: after the last separator of a table, a quote or
+            # a bracket, and after any street found before it.
+            floor = max(anchor - 60, max((e for _s, e in taken if e <= anchor), default=0))
+            floor = max(floor, *(text.rfind(c, 0, anchor) + 1 for c in "\n;|\t\"'([{"))
+            words = _tokens(text, floor, anchor)
             start = None
-            for word, s, _e in reversed(words[-4:]):
+            for word, s, _e in reversed(words[-3:]):
                 if not _cap(word.rstrip(",")):
                     break
                 start = s

@@ -22,7 +22,10 @@ _INITIAL = re.compile(r"[A-Z]\.?")
 _LETTERS = re.compile(r"[^\W\d_]{3,}")
 _HOSTISH = re.compile(r"^[\w.-]+(?::\d+)?$|://|^[\w.+-]+@[\w.-]+$|^\$|^\{\{|^<")
 _CITY = re.compile(r"^[^\W\d_][\w'’. -]{0,60}$", re.UNICODE)
-_POSTCODE_CITY = re.compile(r"^(?:[A-Z]{1,2}-?)?\d{3,5}(?:[ -]\d{2,3})?(?:[ ][A-Z]{2})?[ ,]+[^\W\d_][\w'’. -]{1,60}$")
+_POSTCODE_CITY = re.compile(
+    r"^(?:[A-Z]{1,2}-?)?\d{3,5}(?:[ -]\d{2,4})?(?:[ ]?[A-Z]{2})?[ ,]+[^\W\d_][\w'’. -]{1,60}$"
+)
+_CITY_POSTCODE = re.compile(r"^[^\W\d_][\w'’. -]{0,50},?[ ][\w -]{2,12}$")
 _REFERENCE = re.compile(r"^(?:\$\{?|%\(|\{\{|<%|env\(|process\.env|os\.environ|ENV\[)")
 
 
@@ -111,6 +114,8 @@ def _address(value: str, generic: bool) -> bool:
 def _location(value: str, generic: bool) -> bool:
     if _POSTCODE_CITY.match(value):
         return True
+    if _CITY_POSTCODE.match(value) and any(c.isdigit() for c in value) and value[0].isupper():
+        return True  # "Springfield, IL 62704", "London SW1A 2AA"
     if not _CITY.match(value) or value.islower():
         return False
     words = value.split()

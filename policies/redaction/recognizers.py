@@ -160,7 +160,10 @@ class GatewayPhoneRecognizer(GatewayRecognizer):
 
     def refine(self, text: str, start: int, end: int, match: Any) -> tuple[int, int] | None:
         while end - start >= 8:
-            if v.phone_ok(text[start:end], None if text[start] == "+" else "US"):
+            value = text[start:end]
+            if value.startswith("00"):  # the international dialling prefix: "0044 20 ..."
+                value = "+" + value[2:]
+            if v.phone_ok(value, None if value[0] == "+" else "US"):
                 return start, end
             cut = max(text.rfind(sep, start, end) for sep in " .-")
             if cut <= start:
@@ -212,6 +215,17 @@ class ServiceTokenRecognizer(GatewayRecognizer):
 
     def type_for(self, match: Any) -> str:
         return self._types.get(self._pattern_names.get(id(match.re), ""), self.placeholder_type)
+
+
+_DIGIT_GROUP_BEFORE = regex.compile(r"(?:\+?\d{1,4}|\(\d{1,4}\))[ .-]$")
+
+
+def _ssn_validator(value: str, match: Any) -> bool:
+    """A valid SSN that is not the tail of a longer number ("+992 372 17 0232")."""
+    start = match.start("v")
+    if _DIGIT_GROUP_BEFORE.search(match.string, max(0, start - 7), start):
+        return False
+    return v.ssn_ok(value)
 
 
 def _email_validator(value: str, match: Any) -> bool:
@@ -301,6 +315,10 @@ def build_recognizers() -> list[GatewayRecognizer]:
                     r"(?P<v>\+[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){2,6})(?![\w/]|[.-]\d)",
                 ),
                 (
+                    "international_00",
+                    r"(?P<v>00[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){2,6})(?![\w/]|[.-]\d)",
+                ),
+                (
                     "north_american",
                     r"(?P<v>(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4})(?![\w/]|[.-]\d)",
                 ),
@@ -310,9 +328,9 @@ def build_recognizers() -> list[GatewayRecognizer]:
             rule_id="us_ssn",
             placeholder_type="US_SSN",
             priority=35,
-            validator=lambda value, m: v.ssn_ok(value),
-            left_boundary=string.ascii_letters + string.digits + "_.-",
-            patterns=[("ssn", r"(?P<v>\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})(?![\w-]|\.\d)")],
+            validator=_ssn_validator,
+            left_boundary=string.ascii_letters + string.digits + "_.-+",
+            patterns=[("ssn", r"(?P<v>\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4})(?![\w-]|\.\d| \d)")],
         ),
         GatewayRecognizer(
             rule_id="credit_card",
