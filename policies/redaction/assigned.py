@@ -57,6 +57,14 @@ _HASH_WORDS = regex.compile(
 )
 
 
+# Long name words may end any identifier; short ones start it or follow a separator (the
+# pattern's own look-behinds check that).
+_ASSIGNMENT_ANCHORS = tuple(
+    ["*passw", "*passphrase", "*passcode", "*secret", "*token", "*credential", "*apikey",
+     "*api_key", "*api-key", "*cookie", "*sessionid", "*session_id", "*session-id", "*key",
+     "*pwd", "*pass", "*pw", "*auth", "*sid", "*csrf", "*xsrf"]
+)
+_PGPASS_GATE = regex.compile(r":(?:\d{1,5}|\*):")
 _ASSIGNED_AFTER = regex.compile(r"[\"'\]]?[ \t]*(?::=|=>|=|:)")
 _SENTENCE_END = regex.compile(r"[.;!?][`'\")\]]*\s")
 # Names a front-end build exposes to every browser (Next.js, Vite, Create React App, Laravel
@@ -108,7 +116,7 @@ def _validator(value: str, match: Any) -> bool:
         return v.random_token_ok(value)
     quoted = bool(groups.get("q"))
     if groups.get("pw") is not None:
-        return v.password_value_ok(value, quoted=True) and not v.port_or_number(value)
+        return v.password_value_ok(value, quoted=quoted) and not v.port_or_number(value)
     if groups.get("ctx") is not None:
         return _context_token_ok(value, match)
     name = name_of(match)
@@ -176,13 +184,33 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
         priority=70,
         flags=regex.IGNORECASE,
         validator=_validator,
+        gates={
+            "name_value": lambda text: "value" in text or "Value" in text,
+            "pgpass": lambda text: _PGPASS_GATE.search(text) is not None,
+            "query": lambda text: "?" in text or "&" in text,
+        },
+        anchors={
+            "assignment": _ASSIGNMENT_ANCHORS,
+            "camel_assignment": tuple(
+                "*" + w
+                for w in "password passwd pwd passphrase secret token apikey accesskey privatekey "
+                "clientsecret credential secretkey signingkey authtoken accesstoken refreshtoken "
+                "key".split()
+            ),
+            "prose_password": ("passw", "pwd", "passphrase", "passcode"),
+            "prose_secret": ("token", "secret", "api key", "apikey", "access key", "key id", "key_id", "keyid", "client secret"),
+            "netrc": ("password", "passwd"),
+            "context": ("key", "token", "secret", "password", "credential", "apikey", "api key", "passphrase"),
+        },
         patterns=[
             # Anchored on the operator, the name checked by a look-behind: 3-4x faster than a
             # pattern that starts with the case-insensitive name alternation (measured).
-            ("assignment", rf"(?<=(?i:{_NAME}){_NAME_TAIL}[ \t]*)(?P<op>:=|=>|=|:)[ \t]*{_VALUE}"),
+            # Tried where a name word starts (found with str.find): the word, the end of the
+            # identifier, the operator, the value.
+            ("assignment", rf"(?P<name>{_NAME}){_NAME_TAIL}[ \t]*(?P<op>:=|=>|=|:)[ \t]*{_VALUE}"),
             (
                 "camel_assignment",
-                rf"(?<=[a-z0-9])(?P<name>(?-i:Password|Passwd|Pwd|Passphrase|Secret|"
+                rf"(?P<name>(?-i:Password|Passwd|Pwd|Passphrase|Secret|"
                 rf"Token|ApiKey|AccessKey|PrivateKey|ClientSecret|Credentials?|SecretKey|"
                 rf"SigningKey|AuthToken|AccessToken|RefreshToken|Key|KeyId|Signature)){_NAME_TAIL}{_ASSIGN}{_VALUE}",
             ),
@@ -220,13 +248,13 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
             # Prose: "the password for the staging db is hunter2x", "my token is ..."
             (
                 "prose_password",
-                rf"(?<![A-Za-z])(?P<word>{_PASSWORD_WORDS}|password|pwd)(?:[ \t]+(?:for|of|on|to)\s+"
+                rf"(?P<word>{_PASSWORD_WORDS}|password|pwd)(?:[ \t]+(?:for|of|on|to)\s+"
                 rf"[^.:=]{{1,40}}?)?[ \t]+(?:is|was|=|:)[ \t]+(?P<q>[\"'`]?)(?P<pw>)"
                 rf"(?P<v>[^\s\"'`]{{6,100}}?)(?P=q)(?=[,;:)!?.]*(?:\s|$))",
             ),
             (
                 "prose_secret",
-                r"(?<![A-Za-z])(?P<word>token|secret|api key|apikey|access key|key id|key_id|keyid|"
+                r"(?P<word>token|secret|api key|apikey|access key|key id|key_id|keyid|"
                 r"client secret)[ \t]+(?:is|was|=|:)[ \t]+(?P<q>[\"'`]?)(?P<ctx>)"
                 r"(?P<v>[A-Za-z0-9+/_~.-]{16,2048}={0,2})(?P=q)(?=[\s,;)!?]|\.(?:\s|$)|$)",
             ),
@@ -240,7 +268,7 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
             # .netrc: "machine h login u password p"; .pgpass: "host:port:db:user:password"
             (
                 "netrc",
-                r"(?<![\w-])(?P<pw>)(?-i:password|passwd)[ \t]+(?P<q>)(?P<v>[^\s\"'=:]{4,200})(?=\s|$)",
+                r"(?P<pw>)(?-i:password|passwd)[ \t]+(?P<q>)(?P<v>[^\s\"'=:]{4,200})(?=\s|$)",
             ),
             (
                 "pgpass",
@@ -250,7 +278,7 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
             # "the webhook signing secret 53a5...", "HF token hf_..."
             (
                 "context",
-                r"(?<![A-Za-z])(?P<word>key|token|secret|password|credential|apikey|api key|"
+                r"(?P<word>key|token|secret|password|credential|apikey|api key|"
                 r"passphrase)s?\b[^\n]{0,30}?(?<=[\s:=(\"'`])(?P<ctx>)"
                 r"(?P<v>[A-Za-z0-9+/_~.-]{20,2048}={0,2})(?![A-Za-z0-9+/_~.=-])",
             ),

@@ -146,6 +146,11 @@ _ID_DIGIT_LED = re.compile(
     r"|(?P<BR_CPF>\d{3}\.\d{3}\.\d{3}-\d{2})(?![\w])"
     r"|(?P<IN_AADHAAR>[2-9]\d{3} \d{4} \d{4})(?![\w])"
 )
+# Where an identifier of each pass can start (one single-branch search each, which the
+# engine runs fast): letters then two digits within 7 characters; three digits then a digit,
+# a dot or a space.
+_ID_LETTERS = re.compile(r"(?<![A-Za-z0-9_./+-])(?=[A-Z][A-Z ]{0,6}\d\d)")
+_ID_DIGITS = re.compile(r"(?<![A-Za-z0-9_./+-])(?=\d{3}[\d. ])")
 _ID_CHECKS: dict[str, Callable[[str], bool]] = {
     "UK_NINO": v.nino_ok,
     "IN_PAN": v.in_pan_ok,
@@ -176,11 +181,13 @@ class NationalIdRecognizer(ContextRecognizer):
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         found: list[tuple[int, int, str]] = []
-        for pattern in (_ID_LETTER_LED, _ID_DIGIT_LED):
-            for match in pattern.finditer(text):
-                start, end = match.span()
-                if start and text[start - 1] in _ID_LEFT:
+        # One single-branch candidate search (fast), then the alternation only where it hits.
+        for candidates, pattern in ((_ID_LETTERS, _ID_LETTER_LED), (_ID_DIGITS, _ID_DIGIT_LED)):
+            for candidate in candidates.finditer(text):
+                match = pattern.match(text, candidate.start())
+                if match is None:
                     continue
+                start, end = match.span()
                 kind = match.lastgroup or ""
                 if _ID_CHECKS[kind](match.group()):
                     found.append((start, end, _ID_TYPES.get(kind, kind)))

@@ -67,6 +67,8 @@ class GatewayRecognizer(PatternRecognizer):
         placeholder_type: str = "",
         timeout: float | None = None,
         left_boundary: str = "",
+        gates: dict[str, Callable[[str], bool]] | None = None,
+        anchors: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         super().__init__(
             supported_entity=ENTITY_PREFIX + rule_id.upper(),
@@ -85,6 +87,12 @@ class GatewayRecognizer(PatternRecognizer):
         # every position (measured 3-10x slower per KB).
         self.left_boundary = frozenset(left_boundary)
         self.compiled = [regex.compile(p.regex, flags) for p in self.patterns]
+        # A gate: a cheap test of the whole text that must pass for the pattern to run.
+        # An anchor list: lower-case words the pattern's match starts with; the pattern is then
+        # only tried where str.find finds one (a pattern that starts with a word alternation
+        # costs 0.1-0.2 ms per KB when tried at every position).
+        self.gates = [(gates or {}).get(p.name) for p in self.patterns]
+        self.anchors = [(anchors or {}).get(p.name) for p in self.patterns]
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None
@@ -92,12 +100,21 @@ class GatewayRecognizer(PatternRecognizer):
         deadline_remaining()
         results: list[RecognizerResult] = []
         entity = self.supported_entities[0]
-        for compiled in self.compiled:
-            # Releasing the GIL costs more than it gives on a small block.
-            concurrent = len(text) > 16384
-            for match in compiled.finditer(
-                text, timeout=self.match_timeout(), concurrent=concurrent
-            ):
+        lowered: str | None = None
+        for compiled, gate, anchor in zip(self.compiled, self.gates, self.anchors, strict=True):
+            if gate is not None and not gate(text):
+                continue
+            if anchor is not None:
+                if lowered is None:
+                    lowered = text.lower()
+                matches: Any = _anchored(compiled, text, lowered, anchor)
+            else:
+                # Releasing the GIL costs more than it gives on a small block.
+                concurrent = len(text) > 16384
+                matches = compiled.finditer(
+                    text, timeout=self.match_timeout(), concurrent=concurrent
+                )
+            for match in matches:
                 start, end = match.span("v") if "v" in compiled.groupindex else match.span()
                 span = self.refine(text, start, end, match)
                 if span is None:
@@ -135,6 +152,30 @@ class GatewayRecognizer(PatternRecognizer):
         if self.validator is not None and not self.validator(text[start:end], match):
             return None
         return start, end
+
+
+def _anchored(compiled: Any, text: str, lowered: str, words: tuple[str, ...]) -> list[Any]:
+    """Matches of `compiled` tried only where one of `words` starts: not after a letter, or
+    anywhere for words written with a leading "*" (`*password` also finds PGPASSWORD)."""
+    found = []
+    starts = set()
+    for word in words:
+        anywhere = word.startswith("*")
+        word = word.lstrip("*")
+        at = lowered.find(word)
+        while at >= 0:
+            if anywhere or not (at and lowered[at - 1].isalpha()):
+                starts.add(at)
+            at = lowered.find(word, at + 1)
+    reach = -1
+    for at in sorted(starts):
+        if at < reach:
+            continue
+        match = compiled.match(text, at)
+        if match is not None:
+            found.append(match)
+            reach = match.end()
+    return found
 
 
 class GatewayEmailRecognizer(GatewayRecognizer):
