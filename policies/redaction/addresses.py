@@ -308,6 +308,9 @@ def _number_first(text: str, at: int, limit: int) -> int | None:
     for index, (word, _s, e) in enumerate(words):
         if index == 0 and word in _DIRECTION_SET:
             continue
+        if end is not None and word in _DIRECTION_SET:  # "1600 Pennsylvania Ave NW"
+            end = e
+            break
         if names and (word in _EN_TYPE_SET or word.rstrip(".") in _EN_TYPE_SET):
             end = e if word in _EN_TYPE_SET else e - (len(word) - len(word.rstrip(".")))
             if text[e - 1] == "," or text[e : e + 1] == ",":

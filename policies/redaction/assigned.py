@@ -101,6 +101,12 @@ def is_password_name(name: str) -> bool:
 class AssignedSecretRecognizer(GatewayRecognizer):
     """`password = ...` gives PASSWORD, `api_token: ...` gives SECRET."""
 
+    def refine(self, text: str, start: int, end: int, match: Any) -> tuple[int, int] | None:
+        # `Cookie: sessionid=...`: the secret is the cookie's value, not its name.
+        if text[start:end].find("=") > 0 and name_of(match).endswith("cookie"):
+            start += text[start:end].index("=") + 1
+        return super().refine(text, start, end, match)
+
     def type_for(self, match: Any) -> str:
         groups = match.groupdict()
         if groups.get("pw") is not None:

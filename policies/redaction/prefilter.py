@@ -47,8 +47,8 @@ TRIGGERS: dict[str, tuple[str, str]] = {
         "",
     ),
     "assigned_secret": (
-        r"[\"'`][A-Za-z0-9]{20}|(?:^|\n)[\w.*-]+:(?:\d{1,5}|\*):[\w.*-]+:|-[pau] |--pass",
-        r"pass|pwd|secret|token|key|auth|credential|bearer",
+        r"[\"'`][A-Za-z0-9]{20}|(?:^|\n)[\w.*-]+:(?:\d{1,5}|\*):[\w.*-]+:|-[pau] |--pass|[?&](?:code|sig)=",
+        r"pass|pwd|secret|token|key|auth|credential|bearer|cookie|session|csrf|xsrf|sid|\bpw\b",
     ),
 }
 
