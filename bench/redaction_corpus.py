@@ -127,12 +127,16 @@ def main() -> None:
         print(f"{label:26s} {cells[0]:>21s} {cells[1]:>21s}   {verdict}")
     held = scores["heldout"]
     altered = sorted(
-        (k for k, t in held.negatives_by_kind.items() if t.found), key=lambda k: -held.negatives_by_kind[k].found
+        (k for k, t in held.negatives_by_kind.items() if t.found),
+        key=lambda k: -held.negatives_by_kind[k].found,
     )
     if altered:
         print(
             "held-out look-alikes altered, by kind: "
-            + ", ".join(f"{k} {held.negatives_by_kind[k].found}/{held.negatives_by_kind[k].total}" for k in altered)
+            + ", ".join(
+                f"{k} {held.negatives_by_kind[k].found}/{held.negatives_by_kind[k].total}"
+                for k in altered
+            )
         )
     if args.show_misses:
         tuning = scores["tuning"]

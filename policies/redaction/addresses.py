@@ -57,7 +57,9 @@ _EN_ABBREVIATIONS = (
     "Pl Pln Plz Pt Prt Pr Rnch Rpd Rst Rdg Riv Rd Rds Rte Shl Shr Skwy Spg Spgs Sq Sta Stra Strm "
     "St Smt Ter Terr Trwy Trce Trak Trfy Trl Trlr Tunl Tpke Upas Un Vly Via Vis Vl Vlg Vw Wy"
 ).split()
-_DIRECTIONS = r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West|Northeast|Northwest|Southeast|Southwest)\.?"
+_DIRECTIONS = (
+    r"(?:N|S|E|W|NE|NW|SE|SW|North|South|East|West|Northeast|Northwest|Southeast|Southwest)\.?"
+)
 
 
 def _words(words: list[str], *, upper: bool = True, dot: bool = False) -> str:
@@ -80,9 +82,7 @@ _UNIT_WORDS = (
     r"Edif\.?|Appartamento|Piano|Scala|Interno|Apto\.?|Casa|Bloco|Sala|Stock|Whg\.?|Studio|RD|m\.|lok\.|#)"
 )
 _UNIT = rf"(?:[ \t]*,?[ \t]+{_UNIT_WORDS}(?![\p{{L}}])[ \t]*[\w-]{{1,6}}\.?)*"
-_UNIT_NUMBER = (
-    rf"(?:{_UNIT_WORDS}(?![\p{{L}}])[ \t]*[\w-]{{1,6}},?[ \t]+(?:{_NUMBER},?[ \t]+)?|{_NUMBER},?[ \t]+)"
-)
+_UNIT_NUMBER = rf"(?:{_UNIT_WORDS}(?![\p{{L}}])[ \t]*[\w-]{{1,6}},?[ \t]+(?:{_NUMBER},?[ \t]+)?|{_NUMBER},?[ \t]+)"
 _FR_TYPES = (
     "rue avenue av boulevard bd place chemin allée allee impasse quai route cours square "
     "passage voie sentier faubourg villa cité cite résidence residence promenade esplanade "
@@ -132,9 +132,7 @@ _PLACE_AFTER = (
 _CONTINUATION = regex.compile(
     rf"(?:[ \t]*,[ \t]*(?:\r?\n[ \t]*)?|[ \t]*\r?\n[ \t]*|[ \t]+|[ \t]+in[ \t]+|[ \t]*\([ \t]*|[ \t]*[-–][ \t]*)(?P<place>{_PLACE_AFTER})"
 )
-_POSTCODE_PLACE = (
-    rf"(?:(?:[A-Z]{{1,2}}-)?\d{{4,5}}(?:[ \t]?[A-Z]{{2}}(?![\w]))?|\d{{2}}-\d{{3}}|\d{{4}}-\d{{3}}|\d{{5}}-\d{{3,4}}|\d{{3}}[ \t]\d{{2}}|\d{{8}}),?[ \t]+{_CITY}"
-)
+_POSTCODE_PLACE = rf"(?:(?:[A-Z]{{1,2}}-)?\d{{4,5}}(?:[ \t]?[A-Z]{{2}}(?![\w]))?|\d{{2}}-\d{{3}}|\d{{4}}-\d{{3}}|\d{{5}}-\d{{3,4}}|\d{{3}}[ \t]\d{{2}}|\d{{8}}),?[ \t]+{_CITY}"
 _POSTCODE_AFTER = regex.compile(
     rf"(?:[ \t]*,[ \t]*(?:\r?\n[ \t]*)?|[ \t]*\r?\n[ \t]*)(?P<place>{_POSTCODE_PLACE})"
 )
@@ -218,8 +216,10 @@ def find_addresses(text: str) -> list[tuple[int, int, str]]:
         if before and (before.isalnum() or before in ".:/@#-_$%"):
             continue
         after = text[n_end : n_end + 1]
-        if after.isalnum() or after in (":", "/", "-", "_", "%") or (
-            after == "." and text[n_end + 1 : n_end + 2] not in (" ", "", "\n")
+        if (
+            after.isalnum()
+            or after in (":", "/", "-", "_", "%")
+            or (after == "." and text[n_end + 1 : n_end + 2] not in (" ", "", "\n"))
         ):
             continue
         street = _street_at(text, n_start, n_end, before, after, reach)
@@ -249,7 +249,9 @@ def _street_at(
         end = _number_first(text, n_end, min(line_end, n_end + 100))
         if end is not None:
             return _with_unit_before(text, n_start), end
-    if before not in (" ", "\t") or not (text[n_start - 2 : n_start - 1].isalpha() or text[n_start - 2 : n_start - 1] in ".,"):
+    if before not in (" ", "\t") or not (
+        text[n_start - 2 : n_start - 1].isalpha() or text[n_start - 2 : n_start - 1] in ".,"
+    ):
         return None
     line_start = text.rfind("\n", 0, n_start) + 1
     words = _tokens(text, max(line_start, n_start - 100, floor), n_start)
@@ -387,7 +389,7 @@ def _generic(text: str, words: list[tuple[str, int, int]], n_end: int) -> int | 
 
 
 def _places_alone(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """"Springfield, IL 62704", "London SW1A 2AA", "Toronto, ON M5V 2T6" with no street before."""
+    """ "Springfield, IL 62704", "London SW1A 2AA", "Toronto, ON M5V 2T6" with no street before."""
     taken = [(s, e) for s, e, _t in found]
     out: list[tuple[int, int, str]] = []
     for pattern, state_group in ((_US_PLACE, 1), (_UK_PLACE, 0), (_CA_PLACE, 1)):

@@ -60,16 +60,38 @@ _HASH_WORDS = regex.compile(
 # Long name words may end any identifier; short ones start it or follow a separator (the
 # pattern's own look-behinds check that).
 _ASSIGNMENT_ANCHORS = tuple(
-    ["*passw", "*passphrase", "*passcode", "*secret", "*token", "*credential", "*apikey",
-     "*api_key", "*api-key", "*cookie", "*sessionid", "*session_id", "*session-id", "*key",
-     "*pwd", "*pass", "*pw", "*auth", "*sid", "*csrf", "*xsrf"]
+    [
+        "*passw",
+        "*passphrase",
+        "*passcode",
+        "*secret",
+        "*token",
+        "*credential",
+        "*apikey",
+        "*api_key",
+        "*api-key",
+        "*cookie",
+        "*sessionid",
+        "*session_id",
+        "*session-id",
+        "*key",
+        "*pwd",
+        "*pass",
+        "*pw",
+        "*auth",
+        "*sid",
+        "*csrf",
+        "*xsrf",
+    ]
 )
 _PGPASS_GATE = regex.compile(r":(?:\d{1,5}|\*):")
 _ASSIGNED_AFTER = regex.compile(r"[\"'\]]?[ \t]*(?::=|=>|=|:)")
 _SENTENCE_END = regex.compile(r"[.;!?][`'\")\]]*\s")
 # Names a front-end build exposes to every browser (Next.js, Vite, Create React App, Laravel
 # Mix, Expo, Gatsby): their keys are publishable by design; passwords and secrets still count.
-_PUBLIC_PREFIX = regex.compile(r"(?i)^(?:next_public|vite|react_app|mix|expo_public|gatsby|public|nuxt_public)_")
+_PUBLIC_PREFIX = regex.compile(
+    r"(?i)^(?:next_public|vite|react_app|mix|expo_public|gatsby|public|nuxt_public)_"
+)
 
 
 def name_of(match: Any) -> str:
@@ -139,7 +161,9 @@ def _validator(value: str, match: Any) -> bool:
     if name.endswith("auth") and v.basic_credentials(value):
         return True  # Docker's config.json "auth": base64 of "user:password"
     if name in ("key", "sid", "auth"):  # a bare generic name: only a clearly random value
-        return v.random_token_ok(value) or (len(value) >= 24 and v.secret_value_ok(value, quoted=quoted) and _entropy(value) >= 4.0)
+        return v.random_token_ok(value) or (
+            len(value) >= 24 and v.secret_value_ok(value, quoted=quoted) and _entropy(value) >= 4.0
+        )
     return v.secret_value_ok(value, quoted=quoted)
 
 
@@ -204,9 +228,28 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
                 "key".split()
             ),
             "prose_password": ("passw", "pwd", "passphrase", "passcode"),
-            "prose_secret": ("token", "secret", "api key", "apikey", "access key", "key id", "key_id", "keyid", "client secret"),
+            "prose_secret": (
+                "token",
+                "secret",
+                "api key",
+                "apikey",
+                "access key",
+                "key id",
+                "key_id",
+                "keyid",
+                "client secret",
+            ),
             "netrc": ("password", "passwd"),
-            "context": ("key", "token", "secret", "password", "credential", "apikey", "api key", "passphrase"),
+            "context": (
+                "key",
+                "token",
+                "secret",
+                "password",
+                "credential",
+                "apikey",
+                "api key",
+                "passphrase",
+            ),
         },
         patterns=[
             # Anchored on the operator, the name checked by a look-behind: 3-4x faster than a

@@ -122,7 +122,9 @@ class LabelledRecognizer(ContextRecognizer):
     """A rule whose values are also found by their label (SSN, phone): the labelled values of
     its types."""
 
-    def __init__(self, *, rule_id: str, placeholder_type: str, priority: int, types: frozenset[str]) -> None:
+    def __init__(
+        self, *, rule_id: str, placeholder_type: str, priority: int, types: frozenset[str]
+    ) -> None:
         super().__init__(rule_id=rule_id, placeholder_type=placeholder_type, priority=priority)
         self.types = types
 
@@ -236,7 +238,9 @@ class NationalPhoneRecognizer(ContextRecognizer):
             line_start = text.rfind("\n", 0, start) + 1
             cue = _PHONE_CUE.search(text, max(line_start, start - 40), start) is not None
             separated = any(c in value for c in " -/()")
-            if (cue and separated) or any(v.phone_ok(value, region) for region in _TRUNK_REGIONS if separated):
+            if (cue and separated) or any(
+                v.phone_ok(value, region) for region in _TRUNK_REGIONS if separated
+            ):
                 found.append((start, end, "PHONE"))
         return found
 
@@ -248,8 +252,13 @@ def build_context_recognizers() -> list[ContextRecognizer]:
         LocationRecognizer(),
         NationalIdRecognizer(),
         NationalPhoneRecognizer(),
-        LabelledRecognizer(rule_id="us_ssn", placeholder_type="US_SSN", priority=35, types=frozenset({"US_SSN"})),
         LabelledRecognizer(
-            rule_id="assigned_secret", placeholder_type="SECRET", priority=70, types=frozenset({"SECRET"})
+            rule_id="us_ssn", placeholder_type="US_SSN", priority=35, types=frozenset({"US_SSN"})
+        ),
+        LabelledRecognizer(
+            rule_id="assigned_secret",
+            placeholder_type="SECRET",
+            priority=70,
+            types=frozenset({"SECRET"}),
         ),
     ]

@@ -37,7 +37,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def check(type_: str, text: str, start: int, end: int, *, generic: bool = False) -> tuple[int, int] | None:
+def check(
+    type_: str, text: str, start: int, end: int, *, generic: bool = False
+) -> tuple[int, int] | None:
     start, end = _trim(text, start, end)
     if end - start < 2:
         return None

@@ -28,7 +28,10 @@ from policies.redaction import fieldcheck
 # pattern that matches the whole label wins.
 _LABELS: tuple[tuple[str, str], ...] = (
     (r"\w*?(?:ssn|socialsecurity(?:number|no|num)?|ssnumber)", "US_SSN"),
-    (r"\w*?(?:password|passwd|passphrase|pwd|pass|secret|token|apikey|secretkey|accesskey)", "SECRET"),
+    (
+        r"\w*?(?:password|passwd|passphrase|pwd|pass|secret|token|apikey|secretkey|accesskey)",
+        "SECRET",
+    ),
     (r"(?:uk)?(?:nino|nationalinsurance(?:number|no|num)?|ninumber|nino?no)", "UK_NINO"),
     (r"(?:ca)?(?:sin|socialinsurance(?:number|no|num)?)", "CA_SIN"),
     (r"aadhaa?r(?:number|no|num|card)?|uidai", "IN_AADHAAR"),
@@ -77,7 +80,9 @@ _LONG_KEYWORDS = (
     "oncall vorname nachname cognome apellido surname forename msisdn password passwd secret "
     "token"
 ).split()
-_SHORT_KEYWORDS = "ssn nino sin pan dni nie nif cf cpf tel cell fax sms addr ort nom ship bill pwd".split()
+_SHORT_KEYWORDS = (
+    "ssn nino sin pan dni nie nif cf cpf tel cell fax sms addr ort nom ship bill pwd".split()
+)
 _KEYWORDS = re.compile("|".join(_LONG_KEYWORDS + _SHORT_KEYWORDS))  # for one line at a time
 
 
@@ -131,8 +136,24 @@ def label_type(label: str) -> tuple[str, bool] | None:
 
 
 _GENERIC = frozenset(
-    {"name", "owner", "customer", "contact", "author", "sender", "assignee", "reviewer", "oncall",
-     "nom", "nombre", "displayname", "nickname", "username", "membername", "username", "user"}
+    {
+        "name",
+        "owner",
+        "customer",
+        "contact",
+        "author",
+        "sender",
+        "assignee",
+        "reviewer",
+        "oncall",
+        "nom",
+        "nombre",
+        "displayname",
+        "nickname",
+        "username",
+        "membername",
+        "user",
+    }
 )
 
 
@@ -154,7 +175,9 @@ def find_fields(text: str) -> list[Field]:
 def _key_values(text: str, lowered: str, hits: list[tuple[int, int]]) -> Iterator[Field]:
     seen_keys: set[int] = set()
     for key_start, key_end in hits:
-        while key_start > 0 and (lowered[key_start - 1].isalnum() or lowered[key_start - 1] in "_-."):
+        while key_start > 0 and (
+            lowered[key_start - 1].isalnum() or lowered[key_start - 1] in "_-."
+        ):
             key_start -= 1
         while key_end < len(lowered) and (lowered[key_end].isalnum() or lowered[key_end] in "_-"):
             key_end += 1
@@ -165,7 +188,9 @@ def _key_values(text: str, lowered: str, hits: list[tuple[int, int]]) -> Iterato
         if op is None or (op.group("op") == ">" and not _xml_open(text, key_start)):
             continue
         labelled = label_type(text[key_start:key_end].rsplit(".", 1)[-1])
-        if labelled is None or labelled[0] == "SECRET":  # named secrets: policies.redaction.assigned
+        if (
+            labelled is None or labelled[0] == "SECRET"
+        ):  # named secrets: policies.redaction.assigned
             continue
         type_, generic = labelled
         value = _value(text, op.end(), type_, op.group("op"))
@@ -230,7 +255,9 @@ def _tables(text: str, hits: list[tuple[int, int]]) -> Iterator[Field]:
         if separator.startswith("select:"):
             width = int(separator.split(":")[1])
             following = lines[row] if row < len(lines) else ""
-            separator = next((c for c in ("|", "\t", ",", ";") if following.count(c) == width - 1), "")
+            separator = next(
+                (c for c in ("|", "\t", ",", ";") if following.count(c) == width - 1), ""
+            )
             if not separator:
                 continue
         else:
@@ -251,7 +278,9 @@ def _tables(text: str, hits: list[tuple[int, int]]) -> Iterator[Field]:
                     continue
                 type_, generic = labelled
                 absolute = offsets[row]
-                span = fieldcheck.check(type_, text, absolute + start, absolute + end, generic=generic)
+                span = fieldcheck.check(
+                    type_, text, absolute + start, absolute + end, generic=generic
+                )
                 if span is not None:
                     yield Field(span[0], span[1], type_)
             row += 1
@@ -268,7 +297,7 @@ def _header(line: str) -> tuple[str, dict[int, tuple[str, bool]]] | None:
     if select is not None:
         # A query whose result rows follow without a header (sqlite, mysql -B): its column
         # list names the cells; the rows' own separator is found from the next line.
-        columns = [c.strip().strip("`\"[]").split(".")[-1] for c in select.group("cols").split(",")]
+        columns = [c.strip().strip('`"[]').split(".")[-1] for c in select.group("cols").split(",")]
         labels = {i: lt for i, c in enumerate(columns) if (lt := label_type(c)) is not None}
         if labels and len(columns) >= 2:
             return "select:" + str(len(columns)), labels
@@ -327,7 +356,7 @@ def _cells(line: str, separator: str) -> list[tuple[int, int]]:
 
 def _sql_inserts(text: str) -> Iterator[Field]:
     for insert in _INSERT.finditer(text):
-        columns = [c.strip().strip("`\"[] ") for c in insert.group("cols").split(",")]
+        columns = [c.strip().strip('`"[] ') for c in insert.group("cols").split(",")]
         labels = {i: label_type(c) for i, c in enumerate(columns)}
         if not any(labels.values()):
             continue

@@ -33,9 +33,7 @@ from policies.redaction.gazetteer import Gazetteer, gazetteer
 _L = r"\p{Ll}"
 _U = r"\p{Lu}"
 # A capitalised word: "Maria", "O'Brien", "McDonald", "Jean-Luc", "Smith-Jones".
-TOKEN = (
-    rf"(?:{_U}{_L}+(?:['’]{_U}?{_L}+)?(?:{_U}{_L}+)?(?:-{_U}{_L}+)*|{_U}['’]{_U}{_L}+(?:-{_U}{_L}+)*)"
-)
+TOKEN = rf"(?:{_U}{_L}+(?:['’]{_U}?{_L}+)?(?:{_U}{_L}+)?(?:-{_U}{_L}+)*|{_U}['’]{_U}{_L}+(?:-{_U}{_L}+)*)"
 _PARTICLES = (
     "van|von|der|den|de|del|della|dei|di|da|das|do|dos|du|la|le|las|los|bin|binti|ibn|al|el|"
     "ter|ten|zu|y|e|af|av|St\\.?"
@@ -55,9 +53,7 @@ _WORDY = regex.compile(
     r"(?:ies|tion|sion|ment|ness|ings|ed|able|ible|ity|ive|ous|ism|ize|ise|ful|less|ship|ance|"
     r"ence|ics|ogy|ory|ware|ly|ers)$"
 )
-_TITLES = frozenset(
-    "mr mrs ms mx dr prof sir dame herr frau mme mlle sr sra srta dott ing".split()
-)
+_TITLES = frozenset("mr mrs ms mx dr prof sir dame herr frau mme mlle sr sra srta dott ing".split())
 _GREETINGS = frozenset(
     "dear hi hello hey thanks thank cheers regards attn hallo bonjour hola ciao".split()
 )
@@ -171,7 +167,9 @@ class NameFinder:
         after = text[end : end + 2]
         if after[:1] == "(" or (after[:1] in ".:" and after[1:2].isalnum()):
             return []  # a call or an attribute: code
-        words = [(m.group(), start + m.start(), start + m.end()) for m in _WORD.finditer(text[start:end])]
+        words = [
+            (m.group(), start + m.start(), start + m.end()) for m in _WORD.finditer(text[start:end])
+        ]
         found: list[tuple[int, int]] = []
         i = 0
         while i < len(words):
@@ -191,7 +189,10 @@ class NameFinder:
                     # A capitalised word still ends the name after a particle ("Ruben de
                     # Groot") or as the second word after a cue ("contact: Russell Angst").
                     after_particle = words[k - 1][0][0].islower()
-                    if (after_particle or (len(real) == 1 and self._cue(text, words[i][1], words[k][2]))) and not nxt.endswith("."):
+                    if (
+                        after_particle
+                        or (len(real) == 1 and self._cue(text, words[i][1], words[k][2]))
+                    ) and not nxt.endswith("."):
                         real.append(k)
                         j = k
                     break

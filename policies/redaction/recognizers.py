@@ -227,7 +227,11 @@ SERVICE_TOKENS: tuple[tuple[str, str, str], ...] = (
     ("notion", r"(?:secret_[A-Za-z0-9]{43}|ntn_[A-Za-z0-9]{40,50})", "NOTION_TOKEN"),
     ("postman", r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}", "POSTMAN_KEY"),
     ("doppler", r"dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}", "DOPPLER_TOKEN"),
-    ("grafana", r"(?:glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|glc_[A-Za-z0-9+/]{32,400}={0,2})", "GRAFANA_TOKEN"),
+    (
+        "grafana",
+        r"(?:glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|glc_[A-Za-z0-9+/]{32,400}={0,2})",
+        "GRAFANA_TOKEN",
+    ),
     ("newrelic", r"NRAK-[A-Z0-9]{27}", "NEWRELIC_KEY"),
     ("sentry", r"sntr[ysu]_[A-Za-z0-9+/=_]{40,200}", "SENTRY_TOKEN"),
     ("supabase", r"sbp_[a-f0-9]{40}", "SUPABASE_TOKEN"),
@@ -252,7 +256,9 @@ class ServiceTokenRecognizer(GatewayRecognizer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._types = {name: type_ for name, _rx, type_ in SERVICE_TOKENS}
-        self._pattern_names = {id(c): p.name for c, p in zip(self.compiled, self.patterns, strict=True)}
+        self._pattern_names = {
+            id(c): p.name for c, p in zip(self.compiled, self.patterns, strict=True)
+        }
 
     def type_for(self, match: Any) -> str:
         return self._types.get(self._pattern_names.get(id(match.re), ""), self.placeholder_type)
@@ -325,8 +331,8 @@ _FILE_EXTENSIONS = frozenset(
 def build_recognizers() -> list[GatewayRecognizer]:
     """One recognizer per rule of policies.redaction.rules (except the NER ones)."""
     from policies.redaction.assigned import build_assigned_recognizer
+
     cs = 0  # case-sensitive
-    ci = regex.IGNORECASE
     token_left = string.ascii_letters + string.digits + "_-"
     end = r"(?![A-Za-z0-9_-])"
     return [

@@ -28,7 +28,9 @@ PII_RULES: tuple[Rule, ...] = (
         "PHONE",
         "Phone numbers of every region (international forms; national forms near a phone word or label)",
     ),
-    Rule("us_ssn", "pii", "US_SSN", "US social security numbers (without separators when labelled)"),
+    Rule(
+        "us_ssn", "pii", "US_SSN", "US social security numbers (without separators when labelled)"
+    ),
     Rule(
         "national_id",
         "pii",
@@ -41,7 +43,12 @@ PII_RULES: tuple[Rule, ...] = (
     Rule("ip_address", "pii", "IP_ADDRESS", "IP addresses (v4 and v6; not loopback)"),
     Rule("person", "pii", "PERSON", "Person names (offline gazetteers and context)"),
     Rule("street_address", "pii", "ADDRESS", "Street addresses (per-country address grammars)"),
-    Rule("location", "pii", "LOCATION", "Places: the city and postcode of an address, labelled cities"),
+    Rule(
+        "location",
+        "pii",
+        "LOCATION",
+        "Places: the city and postcode of an address, labelled cities",
+    ),
     Rule("nrp", "pii", "NRP", "Nationality, religion, politics (needs an NER model)", ner=True),
 )
 

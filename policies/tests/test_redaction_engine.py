@@ -98,16 +98,32 @@ def _found(text: str, config: ScanConfig = ALL) -> list[tuple[str, str]]:
             "8f14e45fceea167a5a36dedd4bea2543",
             "SECRET",
         ),
-        ("X-CSRFToken: suJQUxmGbtGTrTPmqjN7yQaK8oEoeK4s", "suJQUxmGbtGTrTPmqjN7yQaK8oEoeK4s", "SECRET"),
-        ('{"auths": {"ghcr.io": {"auth": "ZGVwbG95OnMzY3IzdFBhc3M="}}}', "ZGVwbG95OnMzY3IzdFBhc3M=", "SECRET"),
+        (
+            "X-CSRFToken: suJQUxmGbtGTrTPmqjN7yQaK8oEoeK4s",
+            "suJQUxmGbtGTrTPmqjN7yQaK8oEoeK4s",
+            "SECRET",
+        ),
+        (
+            '{"auths": {"ghcr.io": {"auth": "ZGVwbG95OnMzY3IzdFBhc3M="}}}',
+            "ZGVwbG95OnMzY3IzdFBhc3M=",
+            "SECRET",
+        ),
         ("GET /cb?code=Qx8vL2mN4pR6tY0wZ3aB&state=1 HTTP/1.1", "Qx8vL2mN4pR6tY0wZ3aB", "SECRET"),
-        ("invalid key bs-WOHglvdMtpi4d6NvHYZgSYD8Z2EN here", "bs-WOHglvdMtpi4d6NvHYZgSYD8Z2EN", "SECRET"),
+        (
+            "invalid key bs-WOHglvdMtpi4d6NvHYZgSYD8Z2EN here",
+            "bs-WOHglvdMtpi4d6NvHYZgSYD8Z2EN",
+            "SECRET",
+        ),
         (
             "HF_TOKEN=hf_5dPF11PJljwSWaqqcD6pCPc5sh4m8g8Qw6",
             "hf_5dPF11PJljwSWaqqcD6pCPc5sh4m8g8Qw6",
             "HUGGINGFACE_TOKEN",
         ),
-        ("vault token hvs.CAESIJ2x8Lq0fWnKp3Rt5Yu7Io9", "hvs.CAESIJ2x8Lq0fWnKp3Rt5Yu7Io9", "VAULT_TOKEN"),
+        (
+            "vault token hvs.CAESIJ2x8Lq0fWnKp3Rt5Yu7Io9",
+            "hvs.CAESIJ2x8Lq0fWnKp3Rt5Yu7Io9",
+            "VAULT_TOKEN",
+        ),
     ],
 )
 def test_it_detects_each_shape(text, value, type_):
