@@ -130,7 +130,7 @@ _PLACE_AFTER = (
     rf"|{_CITY},[ \t]+{_STATE}(?![\w])"
 )
 _CONTINUATION = regex.compile(
-    rf"(?:[ \t]*,[ \t]*(?:\r?\n[ \t]*)?|[ \t]*\r?\n[ \t]*|[ \t]+|[ \t]+in[ \t]+|[ \t]*\([ \t]*|[ \t]*[-–][ \t]*)(?P<place>{_PLACE_AFTER})"
+    rf"(?:[ \t]*,[ \t]*(?:\r?\n[ \t>]*)?|[ \t]*\r?\n[ \t>]*|[ \t]+|[ \t]+in[ \t]+|[ \t]*\([ \t]*|[ \t]*[-–][ \t]*)(?P<place>{_PLACE_AFTER})"
 )
 _POSTCODE_PLACE = rf"(?:(?:[A-Z]{{1,2}}-)?\d{{4,5}}(?:[ \t]?[A-Z]{{2}}(?![\w]))?|\d{{2}}-\d{{3}}|\d{{4}}-\d{{3}}|\d{{5}}-\d{{3,4}}|\d{{3}}[ \t]\d{{2}}|\d{{8}}),?[ \t]+{_CITY}"
 _POSTCODE_AFTER = regex.compile(

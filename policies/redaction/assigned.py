@@ -116,6 +116,18 @@ def name_of(match: Any) -> str:
     return match.string[left : found.end(1)].lower()
 
 
+_ENV_NAME = regex.compile(r"[A-Z][A-Z0-9_]*")
+
+
+def _raw_name(match: Any) -> str:
+    """The identifier before the operator, as written (case kept)."""
+    start = match.start("name") if match.groupdict().get("name") else match.start()
+    end = match.end("name") if match.groupdict().get("name") else match.start()
+    while start > 0 and (match.string[start - 1].isalnum() or match.string[start - 1] == "_"):
+        start -= 1
+    return match.string[start:end]
+
+
 def is_password_name(name: str) -> bool:
     return bool(name) and _PASSWORD_NAME.fullmatch(name) is not None
 
@@ -147,9 +159,14 @@ def _validator(value: str, match: Any) -> bool:
         return v.password_value_ok(value, quoted=quoted) and not v.port_or_number(value)
     if groups.get("ctx") is not None:
         return _context_token_ok(value, match)
+    if groups.get("sig") is not None:
+        return _entropy(value) >= 3.2 and not v.identifier_like(value)
     name = name_of(match)
     if is_password_name(name):
-        return v.password_value_ok(value, quoted=quoted)
+        # Unquoted after ":" (YAML, properties) or under an UPPER_CASE name (.env): a literal
+        # even when it reads like an identifier; in code, `password = userPassword` is not.
+        literal = quoted or groups.get("op") == ":" or _ENV_NAME.fullmatch(_raw_name(match))
+        return v.password_value_ok(value, quoted=bool(literal))
     if _NOT_SECRET_NAMES.search(name):
         return False
     if _PUBLIC_PREFIX.match(name) and not regex.search(r"(?i)secret|token|passw", name):
@@ -228,6 +245,8 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
                 "key".split()
             ),
             "prose_password": ("passw", "pwd", "passphrase", "passcode"),
+            "signature": ("*signature",),
+            "user_info": ("*user.info", "*user_info", "*userinfo", "*user-info", "*basic.auth", "*basic_auth"),
             "prose_secret": (
                 "token",
                 "secret",
@@ -298,7 +317,7 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
             (
                 "prose_password",
                 rf"(?P<word>{_PASSWORD_WORDS}|password|pwd)(?:[ \t]+(?:for|of|on|to)\s+"
-                rf"[^.:=]{{1,40}}?)?[ \t]+(?:is|was|=|:)[ \t]+(?P<q>[\"'`]?)(?P<pw>)"
+                rf"[^.:=]{{1,40}}?)?[ \t]*(?:[ \t](?:is|was)|=|:|\()[ \t]*(?P<q>[\"'`]?)(?P<pw>)"
                 rf"(?P<v>[^\s\"'`]{{6,100}}?)(?P=q)(?=[,;:)!?.]*(?:\s|$))",
             ),
             (
@@ -306,6 +325,19 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
                 r"(?P<word>token|secret|api key|apikey|access key|key id|key_id|keyid|"
                 r"client secret)[ \t]+(?:is|was|=|:)[ \t]+(?P<q>[\"'`]?)(?P<ctx>)"
                 r"(?P<v>[A-Za-z0-9+/_~.-]{16,2048}={0,2})(?P=q)(?=[\s,;)!?]|\.(?:\s|$)|$)",
+            ),
+            # Webhook signatures: Stripe-Signature t=...,v1=<hex>, X-Hub-Signature-256: sha256=<hex>,
+            # X-Slack-Signature: v0=<hex>
+            (
+                "signature",
+                r"(?i:signature)[\w-]*[\"']?[ \t]*[:=][ \t]*[\"']?(?:t=\d+,)?(?:v\d=|sha\d+=)?"
+                r"(?P<q>)(?P<sig>)(?P<v>[A-Fa-f0-9]{32,128}|[A-Za-z0-9+/]{27,}={0,2})(?![\w+/=])",
+            ),
+            # "user:password" under a user-info name: schema.registry.basic.auth.user.info=u:p
+            (
+                "user_info",
+                r"(?i:user[._-]?info|basic[._-]?auth[._-]?(?:credentials|user)?)[\"']?[ \t]*[:=][ \t]*"
+                r"[\"']?[^\s:\"']{1,64}:(?P<pw>)(?P<q>)(?P<v>[^\s\"';]{1,200})",
             ),
             # Credentials in a query string: ?code=..., &access_token=..., &sig=...
             (

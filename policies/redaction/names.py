@@ -67,6 +67,11 @@ _CUE_BEFORE = regex.compile(
 _EMAIL_AFTER = regex.compile(r"[ \t]*[<(\[][\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)\]]")
 # Cue words are found with the standard library's engine (a literal alternation it searches
 # quickly), the name after them with TOKEN at that position.
+# Weaker cues: a single word after them counts only when it is a known given name.
+_WEAK_CUE = re.compile(
+    r"\b(?:[Ff]rom|[Bb]y|[Ww]ith|to|[Aa]sk|asked|[Tt]ell|told|[Pp]ing|pinged|[Cc]c|[Cc]all|"
+    r"called|[Mm]et|[Ee]mail|emailed|[Cc]ontact|[Aa]ttn:?|[Nn]ote from|[Ss]poke to)[ \t]+"
+)
 _SINGLE_CUE = re.compile(
     r"\b(?:(?:Mr|Mrs|Ms|Mx|Dr|Prof|Herr|Frau|Mme|Sra?)\.?|Dear|Hi|Hello|Hey|Thanks|"
     r"Cheers|Hallo|Bonjour|Hola|Ciao|[Rr]egards,|[Tt]hanks,|[Cc]heers,|[Bb]est,|[Ss]incerely,)[ \t]+"
@@ -135,7 +140,7 @@ class NameFinder:
                 word = match.group()
                 if self.is_given(word) and not self.is_common(word):
                     spans.append(match.span())
-        patterns = [_SINGLE_CUE]
+        patterns = [_SINGLE_CUE, _WEAK_CUE]
         if "\n" in text:
             patterns.append(_SIGN_OFF)
             if "—" in text or "–" in text:
@@ -145,7 +150,8 @@ class NameFinder:
                 match = _TOKEN_AT.match(text, cue.end())
                 if match is None:
                     continue
-                sign_off = pattern is not _SINGLE_CUE
+                sign_off = pattern is not _SINGLE_CUE and pattern is not _WEAK_CUE
+                needs_given = sign_off or pattern is _WEAK_CUE
                 if sign_off:
                     line = _SIGN_OFF_LINE.match(text, match.start())
                     if line is None:
@@ -157,7 +163,7 @@ class NameFinder:
                     not self.is_common(word)
                     and self.shaped(word)
                     and not _inside(spans, start, end)
-                    and (not sign_off or self.is_given(word))
+                    and (not needs_given or self.is_given(word))
                 ):
                     spans = [sp for sp in spans if not (start <= sp[0] and sp[1] <= end)]
                     spans.append((start, end))
