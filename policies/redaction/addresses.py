@@ -110,7 +110,9 @@ _SUFFIXES = (
     "backe backen plan gade vej allé torv stræde plads vænget veien vegen gata gate bakken faret "
     "stien lia svingen tunet haugen tie katu kuja polku väylä raitti rinne kaari tori ranta "
     "straede vaenget alléen alleen lyngen røa gjerdet havna skrenten bulevardi puistotie "
-    "katu tie vegen veien kroken svingen jordet tunet lia åsen haugen baan wal hoek"
+    "katu tie vegen veien kroken svingen jordet tunet lia åsen haugen baan wal hoek plassen plass "
+    "stranda strand moen kollen løkka enga myra dalen berget holmen bråten tjernet grenda "
+    "toppen sletta"
 ).split()
 _CITY = (
     r"(?:(?:da|de|do|dos|das|la|le|el|los|las|san|l'|d')[ \t])?\p{Lu}[\p{L}'’.-]*(?:[ \t](?:\p{Lu}[\p{L}'’.-]*|(?:de|da|do|del|la|le|sur|am|an|der|im|bei|"
@@ -372,10 +374,14 @@ def _number_last(words: list[tuple[str, int, int]]) -> int | None:
 def _generic(text: str, words: list[tuple[str, int, int]], n_end: int) -> int | None:
     """Start of "Words 12" when a postcode and city follow: a street with no type word."""
     names = []
-    for word, s, _e in reversed(words[-5:]):
+    following = n_end
+    for word, s, e in reversed(words[-5:]):
+        if "," in text[e:following] and names:
+            break  # "Lloyd W. Stone, Bakkemoen 29": the street starts after the comma
         bare = word.rstrip(",")
         if _cap(bare) or (names and (bare in _CONNECT_SET or bare.islower())):
             names.append((bare, s))
+            following = s
             continue
         break
     while names and not _cap(names[-1][0]):

@@ -213,10 +213,17 @@ class NationalIdRecognizer(ContextRecognizer):
 _NATIONAL = regex.compile(
     r"(?<![\w+./:#-])(?P<v>\(?0\d{1,5}\)?(?:[ /.-]?\d{2,8}){1,4})(?![\w/]|[.-]\d)"
 )
+# Any grouped number ("8123 4428", "(11) 2346-0758", "74 21600") right after a phone word.
+_CUED_NUMBER = regex.compile(
+    r"(?<![\w+./:#-])(?P<v>(?:\(\d{1,4}\)[ ]?)?\d{2,5}(?:[ -]\d{2,5}){1,4})(?![\w/]|[.-]\d)"
+)
+_DATE_START = regex.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
+_PHONE_CUE_ANYWHERE = regex.compile(r"(?i)phone|tel|mobile|cell|fax|call|ring|reach|whatsapp|sms|dial|contact|handy")
 _DATE = regex.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _PHONE_CUE = regex.compile(
-    r"(?i)(?:phone|tel|mobile|mob|cell|fax|call|ring|reach|text|whatsapp|sms|dial|contact|"
-    r"number|handy|telefon|téléphone|teléfono|telefono|\bm:|\bo:|\bt:|\bp:|\bph\b|☎|📞)"
+    r"(?i)(?:phone|\btel\b|tel\.|mobile|\bmob\b|\bcell|\bfax|\bcall|\bring\b|\breach|text me|"
+    r"whatsapp|\bsms|\bdial|contact|handy|telefon|téléphone|teléfono|telefono|\bm:|\bo:|\bt:|"
+    r"\bp:|\bph\b|☎|📞)"
 )
 # Countries whose numbers are written with a trunk "0" and are common in the traffic we see;
 # a separated 0-number valid in one of them is a phone number even with no phone word near.
@@ -229,6 +236,18 @@ class NationalPhoneRecognizer(ContextRecognizer):
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         found = [(f.start, f.end, "PHONE") for f in labelled(text) if f.type == "PHONE"]
+        if _PHONE_CUE_ANYWHERE.search(text):
+            for match in _CUED_NUMBER.finditer(text):
+                start, end = match.span("v")
+                value = match.group("v")
+                digits = sum(c.isdigit() for c in value)
+                after = text[end : end + 2]
+                if _DATE_START.match(value) or after[:1] == ":" or (
+                    after[:1] in (",", ".") and after[1:2].isdigit()
+                ):
+                    continue  # a date, a time, a decimal
+                if 7 <= digits <= 12 and _PHONE_CUE.search(text, max(0, start - 60), start):
+                    found.append((start, end, "PHONE"))
         for match in _NATIONAL.finditer(text):
             value = match.group("v")
             digits = sum(c.isdigit() for c in value)
