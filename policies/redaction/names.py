@@ -67,21 +67,72 @@ _CUE_BEFORE = regex.compile(
 _EMAIL_AFTER = regex.compile(r"[ \t]*[<(\[][\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)\]]")
 # Cue words are found with the standard library's engine (a literal alternation it searches
 # quickly), the name after them with TOKEN at that position.
-# Weaker cues: a single word after them counts only when it is a known given name.
-_WEAK_CUE = re.compile(
-    r"\b(?:[Ff]rom|[Bb]y|[Ww]ith|to|[Aa]sk|asked|[Tt]ell|told|[Pp]ing|pinged|[Cc]c|[Cc]all|"
-    r"called|[Mm]et|[Ee]mail|emailed|[Cc]ontact|[Aa]ttn:?|[Nn]ote from|[Ss]poke to)[ \t]+"
+# Cue words before a single name, found with str.find on the lower-cased text (a regex
+# alternation of them costs ~0.05 ms per KB): "strong" ones (titles, greetings, sign-offs on
+# the same line) take any name-shaped word, "weak" ones only a known given name, "sign_off"
+# ones a known given name alone on the next line.
+_STRONG_CUES = (
+    "mr",
+    "mrs",
+    "ms",
+    "mx",
+    "dr",
+    "prof",
+    "herr",
+    "frau",
+    "mme",
+    "sr",
+    "sra",
+    "dear",
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "cheers",
+    "hallo",
+    "bonjour",
+    "hola",
+    "ciao",
+    "regards,",
+    "sincerely,",
+    "best,",
 )
-_SINGLE_CUE = re.compile(
-    r"\b(?:(?:Mr|Mrs|Ms|Mx|Dr|Prof|Herr|Frau|Mme|Sra?)\.?|Dear|Hi|Hello|Hey|Thanks|"
-    r"Cheers|Hallo|Bonjour|Hola|Ciao|[Rr]egards,|[Tt]hanks,|[Cc]heers,|[Bb]est,|[Ss]incerely,)[ \t]+"
+_WEAK_CUES = (
+    "from", "by", "with", "to", "ask", "asked", "tell", "told", "ping", "pinged", "cc", "call",
+    "called", "met", "email", "emailed", "contact", "attn", "spoke to",
 )
+_SIGN_OFFS = ("thanks", "thank you", "cheers", "regards", "best", "sincerely", "br")
+_CUE_GAP = regex.compile(r"[.,:!]?[ \t]+")
+_SIGN_OFF_GAP = regex.compile(r"[,!.]?[ \t]*\r?\n[ \t]*")
+_DASH_SIGN_OFF = regex.compile(r"(?:^|\n)[ \t]*[—–][ \t]*")
+
+
+def _cue_ends(text: str, lowered: str) -> list[tuple[int, str]]:
+    """(where the name would start, kind) after each cue word of the text."""
+    out: list[tuple[int, str]] = []
+    for words, kind in ((_STRONG_CUES, "strong"), (_WEAK_CUES, "weak"), (_SIGN_OFFS, "sign_off")):
+        if kind == "sign_off" and "\n" not in text:
+            continue
+        for word in words:
+            at = lowered.find(word)
+            while at >= 0:
+                end = at + len(word)
+                if (not at or not lowered[at - 1].isalnum()) and not lowered[end : end + 1].isalpha():
+                    gap = (_SIGN_OFF_GAP if kind == "sign_off" else _CUE_GAP).match(text, end)
+                    # Titles and greetings are written with a capital ("Dr", "Hi"); "to"/"by"
+                    # are not: weak cues take either.
+                    if gap is not None and (
+                        kind != "strong" or text[at].isupper() or word.endswith(",")
+                    ):
+                        out.append((gap.end(), kind))
+                at = lowered.find(word, at + 1)
+    if "—" in text or "–" in text:
+        out.extend((m.end(), "sign_off") for m in _DASH_SIGN_OFF.finditer(text))
+    return out
+
+
 # A chat or transcript speaker: "[10:04] Maria: ...", "Tom: sure" (a known given name only).
 _SPEAKER = re.compile(r"(?:^|\n)(?:\[[^\]\n]{1,40}\][ \t]*)?(?=[^\W\d_][\w'’-]*:[ \t])")
-_SIGN_OFF = re.compile(
-    r"(?i:thanks|thank you|cheers|regards|best|sincerely|br)[,!.]?[ \t]*\n[ \t]*"
-)
-_DASH_SIGN_OFF = re.compile(r"(?:^|\n)[ \t]*[—–][ \t]*")
 _TOKEN_AT = regex.compile(rf"{TOKEN}(?![\w'’-])")
 _SIGN_OFF_LINE = regex.compile(rf"{TOKEN}(?:[ \t]{TOKEN}){{0,2}}(?=[ \t]*(?:\r?\n|$))")
 
@@ -140,33 +191,25 @@ class NameFinder:
                 word = match.group()
                 if self.is_given(word) and not self.is_common(word):
                     spans.append(match.span())
-        patterns = [_SINGLE_CUE, _WEAK_CUE]
-        if "\n" in text:
-            patterns.append(_SIGN_OFF)
-            if "—" in text or "–" in text:
-                patterns.append(_DASH_SIGN_OFF)
-        for pattern in patterns:
-            for cue in pattern.finditer(text):
-                match = _TOKEN_AT.match(text, cue.end())
+        lowered = text.lower()
+        for cue_end, kind in _cue_ends(text, lowered):
+            match = _TOKEN_AT.match(text, cue_end)
+            if match is None:
+                continue
+            if kind == "sign_off":
+                match = _SIGN_OFF_LINE.match(text, match.start())
                 if match is None:
                     continue
-                sign_off = pattern is not _SINGLE_CUE and pattern is not _WEAK_CUE
-                needs_given = sign_off or pattern is _WEAK_CUE
-                if sign_off:
-                    line = _SIGN_OFF_LINE.match(text, match.start())
-                    if line is None:
-                        continue
-                    match = line
-                word = match.group().split()[0]
-                start, end = match.span()
-                if (
-                    not self.is_common(word)
-                    and self.shaped(word)
-                    and not _inside(spans, start, end)
-                    and (not needs_given or self.is_given(word))
-                ):
-                    spans = [sp for sp in spans if not (start <= sp[0] and sp[1] <= end)]
-                    spans.append((start, end))
+            word = match.group().split()[0]
+            start, end = match.span()
+            if (
+                not self.is_common(word)
+                and self.shaped(word)
+                and not _inside(spans, start, end)
+                and (kind == "strong" or self.is_given(word))
+            ):
+                spans = [sp for sp in spans if not (start <= sp[0] and sp[1] <= end)]
+                spans.append((start, end))
         return spans
 
     def _run(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
