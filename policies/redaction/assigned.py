@@ -13,6 +13,7 @@ word: `max_tokens`, `token_url`, `password_hash`, `api_key_id` do not.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import regex
@@ -84,7 +85,7 @@ _ASSIGNMENT_ANCHORS = tuple(
         "*xsrf",
     ]
 )
-_PGPASS_GATE = regex.compile(r":(?:\d{1,5}|\*):")
+_PGPASS_GATE = re.compile(r":(?:\d{1,5}|\*):[\w.*-]+:[\w.*@-]+:\S")
 _ASSIGNED_AFTER = regex.compile(r"[\"'\]]?[ \t]*(?::=|=>|=|:)")
 _SENTENCE_END = regex.compile(r"[.;!?][`'\")\]]*\s")
 # Names a front-end build exposes to every browser (Next.js, Vite, Create React App, Laravel
