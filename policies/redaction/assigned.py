@@ -40,8 +40,9 @@ _NAME = (
     rf"|(?<=[_.-])(?:{_PASSWORD_SHORT}|{_SECRET_SHORT}))"
 )
 _ASSIGN = r"[ \t]*(?::=|=>|=|:)[ \t]*"
+# A literal: quoted (with a string prefix: b"...", r'...', f"..."), or bare to a delimiter.
 _VALUE = (
-    r"(?:(?P<q>[\"'`])(?P<v>[^\"'`\r\n]{1,2048})(?P=q)"
+    r"(?:(?:[bBrRuUfF]{1,2}(?=[\"']))?(?P<q>[\"'`])(?P<v>[^\"'`\r\n]{1,2048})(?P=q)"
     r"|(?P<v>[^\s\"'`,;(){}\[\]<>]{1,2048}+)(?![(\[]))"
 )
 _NAME_BEFORE = regex.compile(rf"(?i)({_NAME}){_NAME_TAIL}[ \t]*$")

@@ -425,7 +425,7 @@ class EvalGen(Gen):
             + self.s("BCDFGHLMNPRSTVZAEIOU", 3)
             + f"{self.r.randint(40, 99):02d}"
             + self.r.choice(_CF_MONTHS)
-            + f"{self.r.randint(1, 71):02d}"
+            + f"{self.r.randint(1, 31) + self.r.choice([0, 40]):02d}"  # +40: born female
             + self.r.choice("ABCDEFGHLM")
             + f"{self.r.randint(1, 999):03d}"
         )
