@@ -141,6 +141,13 @@ class AssignedSecretRecognizer(GatewayRecognizer):
         # `Cookie: sessionid=...`: the secret is the cookie's value, not its name.
         if text[start:end].find("=") > 0 and name_of(match).endswith("cookie"):
             start += text[start:end].index("=") + 1
+        # A query parameter (`?api_key=...&from=...`) ends at the next "&".
+        if "&" in text[start:end]:
+            left = match.start()
+            while left > 0 and (text[left - 1].isalnum() or text[left - 1] in "_-."):
+                left -= 1
+            if left > 0 and text[left - 1] in "?&":
+                end = text.index("&", start, end)
         return super().refine(text, start, end, match)
 
     def type_for(self, match: Any) -> str:
