@@ -100,7 +100,7 @@ _LEADING_TYPES = (
     "Pasaje Pasadizo Vial Cañada Colônia Colonia Condomínio Condominio Aeroporto Favela Chácara "
     "Chacara Sítio Sitio Núcleo Nucleo Residencial Jardim Parque Recanto Vereda Trecho Quinta "
     "Urbanización Urbanizacion Polígono Poligono Partida Barrio Grupo Sendero Senda Bajada Cuesta "
-    "Plazuela Estação Estacao Praia Morro Esplanada Circunvalación Circunvalacion Blvd Am An Auf Im In Zum Zur Unter Hinter Vor Bei Gata Gatan Vej Vägen Katu Tie "
+    "Plazuela Canale Stretto Incrocio Pátio Patio Área Area Feira Estação Estacao Praia Morro Esplanada Circunvalación Circunvalacion Blvd Am An Auf Im In Zum Zur Unter Hinter Vor Bei Gata Gatan Vej Vägen Katu Tie "
     "Utca Út Ulitsa Ulica Cesta Trg Náměstí Nábřeží Třída"
 ).split()
 _SUFFIXES = (
@@ -115,7 +115,7 @@ _SUFFIXES = (
     "toppen sletta"
 ).split()
 _CITY = (
-    r"(?:(?:da|de|do|dos|das|la|le|el|los|las|san|l'|d')[ \t])?\p{Lu}[\p{L}'’.-]*(?:[ \t](?:\p{Lu}[\p{L}'’.-]*|(?:de|da|do|del|la|le|sur|am|an|der|im|bei|"
+    r"(?:(?:da|de|do|dos|das|la|le|el|los|las|san|l'|d')[ \t])?\p{Lu}[\p{L}'’.-]*(?:(?<![\p{L}]{4}\.)[ \t](?:\p{Lu}[\p{L}'’.-]*|(?:de|da|do|del|la|le|sur|am|an|der|im|bei|"
     r"nad|pod|upon|on|en|y|los|las|di|sul|in|dos|das)(?![\p{L}])))*"
 )
 _US_STATES = (
@@ -261,7 +261,7 @@ def _street_at(
         words = words[:-1]
     if not words:
         return None
-    start = _number_last(words)
+    start = _number_last(text, words)
     if start is not None:
         return start, n_end
     if _POSTCODE_AFTER.match(text, n_end) is not None:
@@ -312,6 +312,8 @@ def _number_first(text: str, at: int, limit: int) -> int | None:
     for index, (word, _s, e) in enumerate(words):
         if index == 0 and word in _DIRECTION_SET:
             continue
+        if end is not None and word == "RD":  # "12 Motukoro Street RD 4": rural delivery
+            break
         if end is not None and word in _DIRECTION_SET:  # "1600 Pennsylvania Ave NW"
             end = e
             break
@@ -332,7 +334,7 @@ def _number_first(text: str, at: int, limit: int) -> int | None:
     return end
 
 
-def _number_last(words: list[tuple[str, int, int]]) -> int | None:
+def _number_last(text: str, words: list[tuple[str, int, int]]) -> int | None:
     """Start of "Calle de Alcalá 23" / "Hauptstraße 5" / "PO Box 12", ending before the number."""
     last = words[-1][0].rstrip(",")
     if (
@@ -341,6 +343,7 @@ def _number_last(words: list[tuple[str, int, int]]) -> int | None:
         and words[-2][0].replace(".", "").upper() in ("PO", "POST")
     ):
         return words[-2][1]
+    found = None
     for back in range(1, min(7, len(words)) + 1):
         word = words[-back][0].rstrip(",")
         lowered = word.lower()
@@ -349,25 +352,28 @@ def _number_last(words: list[tuple[str, int, int]]) -> int | None:
             if all(_cap(w) or w in _CONNECT_SET or _SMALL_NUMBER.match(w) for w in between) and any(
                 _cap(w) for w in between
             ):
-                if lowered.rstrip(".") in _AMBIGUOUS_LEADING and (
-                    not word[:1].isupper() or all(_common(w) for w in between if _cap(w))
+                ambiguous = lowered.rstrip(".") in _AMBIGUOUS_LEADING
+                if not ambiguous or (
+                    word[:1].isupper() and not all(_common(w) for w in between if _cap(w))
                 ):
-                    continue
-                return words[-back][1]
-        if not (_cap(word) or word in _CONNECT_SET or _SMALL_NUMBER.match(word)):
+                    found = words[-back][1]  # keep looking: the farthest type word starts it
+        if not (_cap(word) or word in _CONNECT_SET or _SMALL_NUMBER.match(word) or lowered in _LEADING_SET):
             break
-    if (
-        _cap(last)
-        and last.endswith(_SUFFIX_ENDINGS)
-        and not _common(last)
-        and last.lower() not in _SUFFIX_WORDS
-    ):
+    if found is not None:
+        return found
+    # "Hauptstraße 5", "Kaktus Allé 2", "Eino Leinon bulevardi 57": a street-type ending, or a
+    # street-type word after a name.
+    whole = last.lower() in _SUFFIX_WORDS
+    if last.endswith(_SUFFIX_ENDINGS) and not _common(last) and (_cap(last) or whole):
         start = words[-1][1]
-        for word, s, _e in reversed(words[-4:-1]):
-            if not _cap(word) or _common(word):
+        names = 0
+        for word, s, e in reversed(words[-4:-1]):
+            if not _cap(word) or _common(word) or "," in text[e:start]:
                 break
             start = s
-        return start
+            names += 1
+        if not whole or names:
+            return start
     return None
 
 

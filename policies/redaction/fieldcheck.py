@@ -23,7 +23,7 @@ _LETTERS = re.compile(r"[^\W\d_]{3,}")
 _HOSTISH = re.compile(r"^[\w.-]+(?::\d+)?$|://|^[\w.+-]+@[\w.-]+$|^\$|^\{\{|^<")
 _CITY = re.compile(r"^[^\W\d_][\w'’. -]{0,60}$", re.UNICODE)
 _POSTCODE_CITY = re.compile(
-    r"^(?:[A-Z]{1,2}-?)?\d{3,5}(?:[ -]\d{2,4})?(?:[ ]?[A-Z]{2})?[ ,]+[^\W\d_][\w'’. -]{1,60}$"
+    r"^(?:[A-Z]{1,2}-?)?\d{2,8}(?:[ -]\d{2,4})?(?:[ ]?[A-Z]{2})?[ ,]+[^\W\d_][\w'’. -]{1,60}$"
 )
 _CITY_POSTCODE = re.compile(r"^[^\W\d_][\w'’. -]{0,50},?[ ][\w -]{2,12}$")
 _REFERENCE = re.compile(r"^(?:\$\{?|%\(|\{\{|<%|env\(|process\.env|os\.environ|ENV\[)")
