@@ -215,13 +215,13 @@ _NATIONAL = regex.compile(
 )
 # Any grouped number ("8123 4428", "(11) 2346-0758", "74 21600") right after a phone word.
 _CUED_NUMBER = regex.compile(
-    r"(?<![\w+./:#-])(?P<v>(?:\(\d{1,4}\)[ ]?)?\d{2,5}(?:[ -]\d{2,5}){1,4})(?![\w/]|[.-]\d)"
+    r"(?<![\w+./:#-])(?P<v>(?:\(\d{1,4}(?: \d{1,3})?\)[ ]?)?\d{2,5}(?:[ -]\d{2,5}){1,4})(?![\w/]|[.-]\d)"
 )
 _DATE_START = regex.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
 _PHONE_CUE_ANYWHERE = regex.compile(r"(?i)phone|tel|mobile|cell|fax|call|ring|reach|whatsapp|sms|dial|contact|handy")
 _DATE = regex.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _PHONE_CUE = regex.compile(
-    r"(?i)(?:phone|\btel\b|tel\.|mobile|\bmob\b|\bcell|\bfax|\bcall|\bring\b|\breach|text me|"
+    r"(?i)(?:phone|number is|number:|\btel\b|tel\.|mobile|\bmob\b|\bcell|\bfax|\bcall|\bring\b|\breach|text me|"
     r"whatsapp|\bsms|\bdial|contact|handy|telefon|téléphone|teléfono|telefono|\bm:|\bo:|\bt:|"
     r"\bp:|\bph\b|☎|📞)"
 )
