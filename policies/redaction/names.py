@@ -249,6 +249,17 @@ class NameFinder:
                 j = k
                 k += 1
             span = self._judge(text, words, real, found)
+            # A title goes on after the "name" with a common word ("Austin Power Supply",
+            # "Grace Hopper Award"): a phrase, unless a cue says otherwise.
+            following = words[j + 1][0] if j + 1 < len(words) else ""
+            if (
+                span is not None
+                and following[:1].isupper()
+                and not following.endswith(".")
+                and self.is_common(following)
+                and not self._cue(text, span[0], span[1])
+            ):
+                span = None
             if span is not None:
                 found.append(span)
                 i = j + 1
