@@ -357,7 +357,12 @@ def _number_last(text: str, words: list[tuple[str, int, int]]) -> int | None:
                     word[:1].isupper() and not all(_common(w) for w in between if _cap(w))
                 ):
                     found = words[-back][1]  # keep looking: the farthest type word starts it
-        if not (_cap(word) or word in _CONNECT_SET or _SMALL_NUMBER.match(word) or lowered in _LEADING_SET):
+        if not (
+            _cap(word)
+            or word in _CONNECT_SET
+            or _SMALL_NUMBER.match(word)
+            or lowered in _LEADING_SET
+        ):
             break
     if found is not None:
         return found

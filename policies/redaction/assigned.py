@@ -255,7 +255,14 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
             ),
             "prose_password": ("passw", "pwd", "passphrase", "passcode"),
             "signature": ("*signature",),
-            "user_info": ("*user.info", "*user_info", "*userinfo", "*user-info", "*basic.auth", "*basic_auth"),
+            "user_info": (
+                "*user.info",
+                "*user_info",
+                "*userinfo",
+                "*user-info",
+                "*basic.auth",
+                "*basic_auth",
+            ),
             "prose_secret": (
                 "token",
                 "secret",

@@ -218,7 +218,9 @@ _CUED_NUMBER = regex.compile(
     r"(?<![\w+./:#-])(?P<v>(?:\(\d{1,4}(?: \d{1,3})?\)[ ]?)?\d{2,5}(?:[ -]\d{2,5}){1,4})(?![\w/]|[.-]\d)"
 )
 _DATE_START = regex.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
-_PHONE_CUE_ANYWHERE = regex.compile(r"(?i)phone|tel|mobile|cell|fax|call|ring|reach|whatsapp|sms|dial|contact|handy")
+_PHONE_CUE_ANYWHERE = regex.compile(
+    r"(?i)phone|tel|mobile|cell|fax|call|ring|reach|whatsapp|sms|dial|contact|handy"
+)
 _DATE = regex.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _PHONE_CUE = regex.compile(
     r"(?i)(?:phone|number is|number:|\btel\b|tel\.|mobile|\bmob\b|\bcell|\bfax|\bcall|\bring\b|\breach|text me|"
@@ -242,8 +244,10 @@ class NationalPhoneRecognizer(ContextRecognizer):
                 value = match.group("v")
                 digits = sum(c.isdigit() for c in value)
                 after = text[end : end + 2]
-                if _DATE_START.match(value) or after[:1] == ":" or (
-                    after[:1] in (",", ".") and after[1:2].isdigit()
+                if (
+                    _DATE_START.match(value)
+                    or after[:1] == ":"
+                    or (after[:1] in (",", ".") and after[1:2].isdigit())
                 ):
                     continue  # a date, a time, a decimal
                 if 7 <= digits <= 12 and _PHONE_CUE.search(text, max(0, start - 60), start):

@@ -98,8 +98,25 @@ _STRONG_CUES = (
     "best,",
 )
 _WEAK_CUES = (
-    "from", "by", "with", "to", "ask", "asked", "tell", "told", "ping", "pinged", "cc", "call",
-    "called", "met", "email", "emailed", "contact", "attn", "spoke to",
+    "from",
+    "by",
+    "with",
+    "to",
+    "ask",
+    "asked",
+    "tell",
+    "told",
+    "ping",
+    "pinged",
+    "cc",
+    "call",
+    "called",
+    "met",
+    "email",
+    "emailed",
+    "contact",
+    "attn",
+    "spoke to",
 )
 _SIGN_OFFS = ("thanks", "thank you", "cheers", "regards", "best", "sincerely", "br")
 _CUE_GAP = regex.compile(r"[.,:!]?[ \t]+")
@@ -117,7 +134,9 @@ def _cue_ends(text: str, lowered: str) -> list[tuple[int, str]]:
             at = lowered.find(word)
             while at >= 0:
                 end = at + len(word)
-                if (not at or not lowered[at - 1].isalnum()) and not lowered[end : end + 1].isalpha():
+                if (not at or not lowered[at - 1].isalnum()) and not lowered[
+                    end : end + 1
+                ].isalpha():
                     gap = (_SIGN_OFF_GAP if kind == "sign_off" else _CUE_GAP).match(text, end)
                     # Titles and greetings are written with a capital ("Dr", "Hi"); "to"/"by"
                     # are not: weak cues take either.
