@@ -229,7 +229,30 @@ class NameFinder:
             ):
                 spans = [sp for sp in spans if not (start <= sp[0] and sp[1] <= end)]
                 spans.append((start, end))
-        return spans
+        return self._mentions(text, spans)
+
+    def _mentions(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Add the later mentions of a name found in full: "Maria Gonzalez ... Maria said",
+        "Mr. Kowalski ... Kowalski agreed" (the first and last word of each name, alone)."""
+        words = set()
+        for start, end in spans:
+            parts = text[start:end].split()
+            if len(parts) >= 2:
+                words.update(w for w in (parts[0], parts[-1]) if len(w) >= 3 and not self.is_common(w))
+        if not words:
+            return spans
+        out = list(spans)
+        for word in words:
+            at = text.find(word)
+            while at >= 0:
+                end = at + len(word)
+                before = text[at - 1 : at]
+                after = text[end : end + 1]
+                if not (before.isalnum() or before in "_@.") and not (after.isalnum() or after in "_@"):
+                    if not any(s <= at < e for s, e in out):
+                        out.append((at, end))
+                at = text.find(word, end)
+        return out
 
     def _run(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         after = text[end : end + 2]

@@ -69,6 +69,7 @@ def _found(text: str, config: ScanConfig = ALL) -> list[tuple[str, str]]:
         ("Dear Mr. Kowalski,", "Kowalski", "PERSON"),
         ('{"first_name": "Grace", "last_name": "Hopper"}', "Grace", "PERSON"),
         ("Anna van der Berg signed", "Anna van der Berg", "PERSON"),
+        ("Met Maria Gonzalez today; later Maria said yes", "Maria", "PERSON"),
         # street addresses and places
         ("ship to 221B Baker Street, London NW1 6XE", "221B Baker Street", "ADDRESS"),
         ("ship to 221B Baker Street, London NW1 6XE", "London NW1 6XE", "LOCATION"),
