@@ -238,7 +238,9 @@ class NameFinder:
         for start, end in spans:
             parts = text[start:end].split()
             if len(parts) >= 2:
-                words.update(w for w in (parts[0], parts[-1]) if len(w) >= 3 and not self.is_common(w))
+                words.update(
+                    w for w in (parts[0], parts[-1]) if len(w) >= 3 and not self.is_common(w)
+                )
         if not words:
             return spans
         out = list(spans)
@@ -248,9 +250,11 @@ class NameFinder:
                 end = at + len(word)
                 before = text[at - 1 : at]
                 after = text[end : end + 1]
-                if not (before.isalnum() or before in "_@.") and not (after.isalnum() or after in "_@"):
-                    if not any(s <= at < e for s, e in out):
-                        out.append((at, end))
+                alone = not (before.isalnum() or before in "_@.") and not (
+                    after.isalnum() or after in "_@"
+                )
+                if alone and not any(s <= at < e for s, e in out):
+                    out.append((at, end))
                 at = text.find(word, end)
         return out
 
