@@ -167,6 +167,13 @@ def test_rules_not_chosen_are_not_applied():
     ]
 
 
+def test_names_and_addresses_are_left_when_their_rules_are_off():
+    text = "Ship to Maria Gonzalez, 1234 Main Street, Springfield, IL 62704"
+    assert {t for _v, t in _found(text)} == {"PERSON", "ADDRESS", "LOCATION"}
+    no_places = ScanConfig(rule_ids=ALL.rule_ids - {"street_address", "location"})
+    assert _found(text, no_places) == [("Maria Gonzalez", "PERSON")]
+
+
 def test_custom_patterns_are_applied_with_their_name():
     config = ScanConfig(rule_ids=frozenset(), custom=(("employee_id", r"EMP-\d{6}"),))
     assert _found("ask EMP-123456 please", config) == [("EMP-123456", "CUSTOM_EMPLOYEE_ID")]
