@@ -42,6 +42,10 @@ def _baseline(cases: list) -> None:
 
     from policies.tests.corpus import CATEGORIES, category_of
 
+    import logging
+
+    for name in ("presidio-analyzer", "presidio_analyzer"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     nlp = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(nlp_engine=nlp, languages=["en"])
