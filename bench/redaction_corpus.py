@@ -37,12 +37,12 @@ TARGETS = {
 
 def _baseline(cases: list) -> None:
     """Presidio's predefined recognizers as they come (no NER model), on the held-out half."""
+    import logging
+
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
     from policies.tests.corpus import CATEGORIES, category_of
-
-    import logging
 
     for name in ("presidio-analyzer", "presidio_analyzer"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
