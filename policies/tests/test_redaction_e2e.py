@@ -40,7 +40,9 @@ def rservers(django_db_setup: Any, django_db_blocker: Any) -> Iterator[RunningGa
     from django.db import connection
 
     name = str(connection.settings_dict["NAME"])
-    if "memorydb" not in name and not name.startswith("test_"):  # never the dev database
+    test_name = str((connection.settings_dict.get("TEST") or {}).get("NAME") or "")
+    if "memorydb" not in name and not name.startswith("test_") and name != test_name:
+        # never the dev database
         raise RuntimeError(f"e2e tests need the test database, not {name}")
     with (
         django_db_blocker.unblock(),
