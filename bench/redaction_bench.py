@@ -34,14 +34,21 @@ def _code_text(size: int) -> str:
     return (text * (size // len(text) + 1))[:size]
 
 
-def _filled(names: list[str], size: int, seed: int) -> str:
-    from policies.tests.corpus import instantiate
-    from policies.tests.corpus.templates import TEMPLATES
-    from policies.tests.corpus.values import Gen
+_CONTEXTS = {
+    "logs": ("ci_log", "stack_trace", "sql", "app_log", "http_log"),
+    "prose": ("prose",),
+}
 
-    gen, parts, total, i = Gen(seed), [], 0, 0
+
+def _filled(contexts: tuple[str, ...], size: int, seed: int) -> str:
+    """Documents of the tuning half's families of these contexts, filled with fresh values."""
+    from policies.tests.corpus import families, instantiate
+    from policies.tests.corpus.values import EvalGen
+
+    templates = [t for f in families("tuning") if f.context in contexts for t in f.templates]
+    gen, parts, total, i = EvalGen(seed), [], 0, 0
     while total < size:
-        doc = instantiate(names[i % len(names)], TEMPLATES[names[i % len(names)]], gen)
+        doc = instantiate(templates[i % len(templates)], gen)
         parts.append(doc.text)
         total += len(doc.text)
         i += 1
@@ -54,9 +61,7 @@ def texts(kind: str, size: int, seed: int) -> str:
 
         # real source, made unique per seed so no cache can help
         return f"# build {Gen(seed).uuid()}\n" + _code_text(size)
-    if kind == "logs":
-        return _filled(["ci_log", "stack_trace", "sql_dump"], size, seed)
-    return _filled(["support_transcript", "agent_prose"], size, seed)
+    return _filled(_CONTEXTS[kind], size, seed)
 
 
 def bench_per_kb(rounds: int) -> None:

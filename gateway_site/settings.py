@@ -387,7 +387,8 @@ CELERY_BEAT_SCHEDULE["tracing-usage-rollup"] = {
 }
 
 # --- PII and secrets redaction (policies/redaction/, docs/architecture.md §4) ------------------
-# spaCy model for person names, locations and NRP (e.g. en_core_web_lg); empty = pattern-only.
+# spaCy model added on top of the offline name/address detectors, and needed for NRP (e.g.
+# en_core_web_lg); empty = offline detectors only.
 GATEWAY_PII_NLP_MODEL = env_str("GATEWAY_PII_NLP_MODEL", "")
 # Root of the per-workspace placeholder keys; empty = derived from SECRET_KEY. Changing it
 # changes every placeholder (one prompt-cache miss per conversation).

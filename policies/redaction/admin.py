@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
 
 NER_NOTE = (
-    "Person names, locations and NRP (nationality, religion, politics) need an NER model: set "
-    "GATEWAY_PII_NLP_MODEL to an installed spaCy model. Without it detection is pattern-only "
-    "and those three rules do nothing."
+    "Person names, street addresses and locations are detected offline (word lists, address "
+    "grammars, labels). NRP (nationality, religion, politics) needs an NER model: set "
+    "GATEWAY_PII_NLP_MODEL to an installed spaCy model, which also adds its names and places."
 )
 SUBJECT_FIELDS = ("organization", "scope", "workspace", "api_key", "user")
 

@@ -12,12 +12,12 @@ from django.db import models
 from django.utils import timezone
 
 from orgs.models import Organization, Workspace
-from policies.redaction.rules import PII_RULE_IDS, SECRET_RULE_IDS
+from policies.redaction.rules import NER_RULE_IDS, PII_RULE_IDS, SECRET_RULE_IDS
 from policies.subjects import PolicySubject
 
 
 def _default_pii_rules() -> list[str]:
-    return [rid for rid in PII_RULE_IDS if rid not in ("person", "location", "nrp")]
+    return [rid for rid in PII_RULE_IDS if rid not in NER_RULE_IDS]
 
 
 def _default_secret_rules() -> list[str]:

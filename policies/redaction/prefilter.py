@@ -40,9 +40,15 @@ TRIGGERS: dict[str, tuple[str, str]] = {
     "private_key": (r"PRIVATE KEY", ""),
     "connection_password": (r"://[^\s/@'\"`]*:[^\s@/'\"`]*@", ""),
     "gateway_key": (r"gw_(?:sk|pt)_", ""),
+    "service_tokens": (
+        r"hf_|SK[0-9a-f]{8}|key-[0-9a-f]|shp[a-z]{2}_|do[opr]_v1_|hv[sbr]\.|base64:|ATATT3|lin_|"
+        r"secret_|ntn_|PMAK-|dp\.|gl(?:sa|c)_|NRAK-|sntr|sbp_|dapi|sq0|EAAA|:AA|pscale_|pul-|"
+        r"atlasv1|AGE-SECRET|sk\.eyJ|sk-or-|gsk_|r8_|re_",
+        "",
+    ),
     "assigned_secret": (
-        r"[\"'`][A-Za-z0-9]{20}",
-        r"pass|pwd|secret|token|key|auth|credential|bearer",
+        r"[\"'`][A-Za-z0-9]{20}|(?:^|\n)[\w.*-]+:(?:\d{1,5}|\*):[\w.*-]+:|-[pau] |--pass|[?&](?:code|sig)=",
+        r"pass|pwd|secret|token|key|auth|credential|bearer|cookie|session|csrf|xsrf|sid|\bpw\b",
     ),
 }
 

@@ -2,7 +2,8 @@
 
 Plain data (no presidio import) so the admin, the CLI and the models can list rules without
 loading the scanner. A rule id is what a policy stores; `type` is what the placeholder shows
-(`[REDACTED:<type>_<tag>]`); `ner` rules need an NLP model (settings.GATEWAY_PII_NLP_MODEL).
+(`[REDACTED:<type>_<tag>]`, or one per match for rules that find several types, such as
+national identifiers); `ner` rules need an NLP model (settings.GATEWAY_PII_NLP_MODEL).
 """
 
 from __future__ import annotations
@@ -21,13 +22,33 @@ class Rule:
 
 PII_RULES: tuple[Rule, ...] = (
     Rule("email", "pii", "EMAIL", "Email addresses"),
-    Rule("phone", "pii", "PHONE", "Phone numbers (international and North American formats)"),
-    Rule("us_ssn", "pii", "US_SSN", "US social security numbers"),
+    Rule(
+        "phone",
+        "pii",
+        "PHONE",
+        "Phone numbers of every region (international forms; national forms near a phone word or label)",
+    ),
+    Rule(
+        "us_ssn", "pii", "US_SSN", "US social security numbers (without separators when labelled)"
+    ),
+    Rule(
+        "national_id",
+        "pii",
+        "NATIONAL_ID",
+        "National identifiers: UK NINO, Canadian SIN, Indian Aadhaar and PAN, Spanish DNI/NIE, "
+        "Italian codice fiscale, Brazilian CPF (checksums)",
+    ),
     Rule("credit_card", "pii", "CREDIT_CARD", "Credit card numbers (Luhn checksum)"),
     Rule("iban", "pii", "IBAN", "IBANs (mod-97 checksum)"),
     Rule("ip_address", "pii", "IP_ADDRESS", "IP addresses (v4 and v6; not loopback)"),
-    Rule("person", "pii", "PERSON", "Person names (needs an NER model)", ner=True),
-    Rule("location", "pii", "LOCATION", "Locations (needs an NER model)", ner=True),
+    Rule("person", "pii", "PERSON", "Person names (offline gazetteers and context)"),
+    Rule("street_address", "pii", "ADDRESS", "Street addresses (per-country address grammars)"),
+    Rule(
+        "location",
+        "pii",
+        "LOCATION",
+        "Places: the city and postcode of an address, labelled cities",
+    ),
     Rule("nrp", "pii", "NRP", "Nationality, religion, politics (needs an NER model)", ner=True),
 )
 
@@ -54,6 +75,14 @@ SECRET_RULES: tuple[Rule, ...] = (
         "Passwords in connection strings and URLs with embedded credentials",
     ),
     Rule("gateway_key", "secrets", "GATEWAY_KEY", "This gateway's own keys (gw_sk_, gw_pt_)"),
+    Rule(
+        "service_tokens",
+        "secrets",
+        "API_TOKEN",
+        "Other services' tokens with a published prefix: Hugging Face, Twilio, Mailgun, Shopify, "
+        "DigitalOcean, HashiCorp Vault, Laravel app keys, Atlassian, Linear, Notion, Postman, "
+        "Doppler, Grafana, New Relic, Sentry, Supabase, Databricks, Square, Telegram bots...",
+    ),
     Rule(
         "assigned_secret",
         "secrets",

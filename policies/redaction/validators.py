@@ -166,7 +166,8 @@ def ipv6_ok(value: str) -> bool:
 
 def phone_ok(value: str, region: str | None = None) -> bool:
     digits = sum(c.isdigit() for c in value)
-    if not 8 <= digits <= 15:
+    # "+290 8919": the smallest numbering plans have 4-digit subscriber numbers.
+    if not (7 if value.startswith("+") else 8) <= digits <= 15:
         return False
     try:
         number = phonenumbers.parse(value, region)
@@ -189,11 +190,12 @@ _PLACEHOLDER_VALUES = re.compile(
     r"(?:test|fake|sample)[_-]?(?:password|token|secret|key)?|\w*_here|.*\.\.\.)$"
 )
 _REFERENCE = re.compile(
-    r"^(?:\$|%|@|&|\{|<|env[.:\[(]|os\.|process\.env|ENV\[|getenv|config\.|settings\.|self\.|"
+    r"^(?:\$|%\(|%\w+%|@\w+@|&|\{|<|env[.:\[(]|os\.|process\.env|ENV\[|getenv|config\.|settings\.|self\.|"
     r"this\.|params\.|args\.|options\.|opts\.|cfg\.|vault:|secretsmanager:|arn:|ref\+|"
     r"!(?:ref|sub|getatt|secret|vault|env)|\w+\(|.*\$\{)",
     re.IGNORECASE,
 )
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DOTTED_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z_]*(?:\.[A-Za-z_]\w*)+$")
 _PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_]+$")
 _REPEATED = re.compile(r"^(.)\1+$")
@@ -203,18 +205,40 @@ def _looks_like_reference(value: str) -> bool:
     return bool(
         _PLACEHOLDER_VALUES.match(value)
         or _REFERENCE.match(value)
-        or _DOTTED_IDENTIFIER.match(value)
+        or (_DOTTED_IDENTIFIER.match(value) and all(identifier_like(p) for p in value.split(".")))
         or _REPEATED.match(value)
         or value.startswith("[REDACTED:")
     )
+
+
+_CASE_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def identifier_like(value: str) -> bool:
+    """A name a programmer would write: `user_password`, `DB_PASS`, `userPassword`,
+    `PasswordResetForm`; not `tWaJLRRTfMTEhOnPCmD` (random case changes)."""
+    if not _PLAIN_IDENTIFIER.match(value.replace("_", "a")):
+        return False
+    bare = value.replace("_", "")
+    if bare.islower() or bare.isupper():
+        return True
+    parts = _CASE_PARTS.findall(bare)
+    return len(parts) <= 5 and all(len(p) >= 2 for p in parts)
+
+
+def port_or_number(value: str) -> bool:
+    """`3306`, `8080:80`, `1.2.3`: what follows `-p` when it is a port or a version."""
+    return all(c.isdigit() or c in ":.-/" for c in value)
 
 
 def password_value_ok(value: str, *, quoted: bool) -> bool:
     """A literal password: not a reference, a placeholder or (unquoted) a variable name."""
     if len(value) < 6 or _looks_like_reference(value):
         return False
-    if not quoted and _PLAIN_IDENTIFIER.match(value):
+    if not quoted and identifier_like(value):
         return False  # `password=user_password` in code: a variable, not a literal
+    if _PATH_OR_URL.match(value) and not quoted:
+        return False
     return not value.isdigit() or len(value) >= 8
 
 
@@ -234,7 +258,9 @@ def secret_value_ok(value: str, *, quoted: bool) -> bool:
         return False
     if " " in value:
         return False
-    if not quoted and _PLAIN_IDENTIFIER.match(value):
+    if not quoted and identifier_like(value):
+        return False
+    if _UUID.match(value):
         return False
     return not _PATH_OR_URL.match(value)
 
@@ -263,3 +289,77 @@ def url_password_ok(value: str) -> bool:
     if not value or _looks_like_reference(value) or value.lower() in ("password", "pass", "pwd"):
         return False
     return not value.isdigit()  # `host:5432@...` never, and `user:1234@` is a port-like artefact
+
+
+# ---- national identifiers (checksums from python-stdnum where the number has one) -------------
+
+_NINO = re.compile(
+    r"^([A-CEGHJ-PR-TW-Z])([A-CEGHJ-NPR-TW-Z])\s?(\d{2})\s?(\d{2})\s?(\d{2})\s?([A-D])$"
+)
+_NINO_BAD_PREFIXES = frozenset({"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"})
+
+
+def nino_ok(value: str) -> bool:
+    """UK National Insurance number: two letters (not D, F, I, Q, U, V; O not second; not BG,
+    GB, NK, KN, TN, NT, ZZ), six digits, A-D. No checksum exists."""
+    match = _NINO.match(value.upper() if value.isupper() else value)
+    return match is not None and match.group(1) + match.group(2) not in _NINO_BAD_PREFIXES
+
+
+def ca_sin_ok(value: str) -> bool:
+    from stdnum.ca import sin
+
+    digits = value.replace(" ", "").replace("-", "")
+    return len(digits) == 9 and digits.isdigit() and digits[0] not in "08" and sin.is_valid(digits)
+
+
+def aadhaar_ok(value: str) -> bool:
+    from stdnum.in_ import aadhaar
+
+    digits = value.replace(" ", "").replace("-", "")
+    return len(digits) == 12 and aadhaar.is_valid(digits) and len(set(digits)) > 3
+
+
+def in_pan_ok(value: str) -> bool:
+    from stdnum.in_ import pan
+
+    return len(value) == 10 and value.isupper() and pan.is_valid(value)
+
+
+def es_nif_ok(value: str) -> bool:
+    from stdnum.es import dni, nie
+
+    compact = value.replace("-", "").replace(" ", "").upper()
+    if len(compact) != 9:
+        return False
+    if compact[0] in "XYZ":
+        return nie.is_valid(compact)
+    return compact[:8].isdigit() and dni.is_valid(compact)
+
+
+def it_fiscal_code_ok(value: str) -> bool:
+    from stdnum.it import codicefiscale
+
+    return len(value) == 16 and value.isalnum() and codicefiscale.is_valid(value.upper())
+
+
+def br_cpf_ok(value: str) -> bool:
+    from stdnum.br import cpf
+
+    digits = value.replace(".", "").replace("-", "").replace(" ", "")
+    return len(digits) == 11 and digits.isdigit() and len(set(digits)) > 2 and cpf.is_valid(digits)
+
+
+def basic_credentials(value: str) -> bool:
+    """Base64 of "user:password" (HTTP Basic, Docker's config.json `auth`)."""
+    import base64
+    import binascii
+
+    if len(value) < 8 or len(value) % 4 or not re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", value):
+        return False
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    user, sep, password = decoded.partition(":")
+    return bool(sep and user and password) and decoded.isprintable()

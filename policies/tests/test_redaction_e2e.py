@@ -22,7 +22,7 @@ import pytest
 
 from devtools.testing import RunningGateway, require_test_database, running_gateway
 from policies.redaction.services import redaction_policy_set
-from policies.tests.corpus.values import Gen
+from policies.tests.corpus.values import EvalGen, Gen
 
 pytestmark = [pytest.mark.e2e]
 
@@ -244,6 +244,55 @@ def test_anthropic_messages_are_redacted_and_restored(gw, owner, stream):
     _assert_clean(json.dumps(gw.upstream_requests()), values)
     (rec,) = gw.records(1)
     _assert_clean(json.dumps(rec.to_dict(), default=str), values)
+
+
+def _people_values() -> dict[str, str]:
+    gen = EvalGen(secrets.randbelow(10**9))
+    return {
+        "person": "Maria Gonzalez",
+        "street": "1234 Hodges Mountain Suite 5",
+        "place": "Springfield, IL 62704",
+        "german_street": "Hauptstraße 17",
+        "german_place": "10115 Berlin",
+        "nino": "AB 12 34 56 C",
+        "phone": gen.phone_uk_de(),
+        "ssn": gen.us_ssn_plain(),
+    }
+
+
+def _people_prompt(values: dict[str, str]) -> str:
+    return (
+        f"Customer {values['person']} moved to {values['street']}, {values['place']}; the "
+        f"invoice goes to {values['german_street']}, {values['german_place']}. NI number "
+        f"{values['nino']}, tel. {values['phone']}, ssn: {values['ssn']}."
+    )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_names_addresses_and_ids_are_redacted_and_restored(gw, owner, stream):
+    values = _people_values()
+    prompt = _people_prompt(values)
+    client = anthropic.Anthropic(
+        base_url=f"{gw.url}/anthropic", api_key=owner.plaintext_key, max_retries=0
+    )
+    kwargs: dict[str, Any] = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 256,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": prompt}]}],
+    }
+    if stream:
+        with client.messages.stream(**kwargs) as s:
+            text = "".join(s.text_stream)
+    else:
+        text = client.messages.create(**kwargs).content[0].text
+    assert text == f"Echo: {prompt}"
+    (upstream,) = gw.upstream_requests()
+    _assert_clean(json.dumps(upstream), values)
+    for type_ in ("PERSON", "ADDRESS", "LOCATION", "UK_NINO", "PHONE", "US_SSN"):
+        assert f"[REDACTED:{type_}_" in upstream["body"], type_
+    (rec,) = gw.records(1)
+    _assert_clean(json.dumps(rec.to_dict(), default=str), values)
+    assert rec.redaction_counts["ADDRESS"] == 2 and rec.redaction_counts["LOCATION"] == 2
 
 
 @pytest.mark.parametrize("stream", [False, True, "array"])

@@ -47,6 +47,84 @@ def _found(text: str, config: ScanConfig = ALL) -> list[tuple[str, str]]:
             "gw_sk_abcdefghijkl_0123456789abcdefghij0123456789abcdefghij",
             "GATEWAY_KEY",
         ),
+        # national forms of phone numbers, near a phone word or valid where written so
+        ("ring me on 020 7946 0958 after 5", "020 7946 0958", "PHONE"),
+        ("Tel.: 030 12345678", "030 12345678", "PHONE"),
+        ("from abroad: 0044 20 7946 0958", "0044 20 7946 0958", "PHONE"),
+        ('"mobile": "0171 1234567"', "0171 1234567", "PHONE"),
+        # national identifiers (checksums)
+        ("NI number AB 12 34 56 C on file", "AB 12 34 56 C", "UK_NINO"),
+        ("SIN: 130 692 544", "130 692 544", "CA_SIN"),
+        ("PAN ABCPE1234F, Aadhaar 2345 6789 0124", "ABCPE1234F", "IN_PAN"),
+        ("DNI 12345678Z", "12345678Z", "ES_NIF"),
+        ("NIE X1234567L", "X1234567L", "ES_NIF"),
+        ("codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S", "IT_FISCAL_CODE"),
+        ("CPF 529.982.247-25", "529.982.247-25", "BR_CPF"),
+        # an SSN with no separators where a label or a column says so
+        ("ssn: 123456789", "123456789", "US_SSN"),
+        ("name,ssn\nJo Smith,123456789\n", "123456789", "US_SSN"),
+        # person names: gazetteers, cues, labels
+        ("I talked to Maria Gonzalez yesterday", "Maria Gonzalez", "PERSON"),
+        ("Author: Lashonda Quattlebaum <l@q.io>", "Lashonda Quattlebaum", "PERSON"),
+        ("Dear Mr. Kowalski,", "Kowalski", "PERSON"),
+        ('{"first_name": "Grace", "last_name": "Hopper"}', "Grace", "PERSON"),
+        ("Anna van der Berg signed", "Anna van der Berg", "PERSON"),
+        ("Met Maria Gonzalez today; later Maria said yes", "Maria", "PERSON"),
+        # street addresses and places
+        ("ship to 221B Baker Street, London NW1 6XE", "221B Baker Street", "ADDRESS"),
+        ("ship to 221B Baker Street, London NW1 6XE", "London NW1 6XE", "LOCATION"),
+        ("Hauptstraße 5, 10115 Berlin", "Hauptstraße 5", "ADDRESS"),
+        ("Hauptstraße 5, 10115 Berlin", "10115 Berlin", "LOCATION"),
+        ("12, rue de la Paix, 75002 Paris", "12, rue de la Paix", "ADDRESS"),
+        ("Calle de Alcalá 23, 28014 Madrid", "Calle de Alcalá 23", "ADDRESS"),
+        ("1600 Pennsylvania Ave NW, Washington, DC 20500", "1600 Pennsylvania Ave NW", "ADDRESS"),
+        ("office: Springfield, IL 62704", "Springfield, IL 62704", "LOCATION"),
+        # secrets by name in more shapes, credential files, headers
+        ("PGPASSWORD=Sup3rS3cret! psql -h db", "Sup3rS3cret!", "PASSWORD"),
+        ("mysql -u root -pW3lc0me!99 shop", "W3lc0me!99", "PASSWORD"),
+        ("curl -u admin:Tr0ub4dor3x https://ci", "Tr0ub4dor3x", "PASSWORD"),
+        ("<password>uBDzcz4mK6^21</password>", "uBDzcz4mK6^21", "PASSWORD"),
+        ("machine api.heroku.com login ops password Xk3fG8wq2LmN", "Xk3fG8wq2LmN", "PASSWORD"),
+        ("db.internal:5432:orders:app:Sup3rS3cret!\n", "Sup3rS3cret!", "PASSWORD"),
+        ("redis://:Zx81kPq2Lm@cache:6379/0", "Zx81kPq2Lm", "PASSWORD"),
+        ("postgres://app:Pxz78DyE@56@localhost/app", "Pxz78DyE@56", "PASSWORD"),
+        ("Server=db;Database=crm;User Id=sa;Password=NO2RbNgt@21;", "NO2RbNgt@21", "PASSWORD"),
+        (
+            '"private_key_id": "c18a6fb91bebe7657bf7096c0b9ac04a110342a1"',
+            "c18a6fb91bebe7657bf7096c0b9ac04a110342a1",
+            "SECRET",
+        ),
+        (
+            "Cookie: sessionid=8f14e45fceea167a5a36dedd4bea2543; theme=dark",
+            "8f14e45fceea167a5a36dedd4bea2543",
+            "SECRET",
+        ),
+        (
+            "X-CSRFToken: suJQUxmGbtGTrTPmqjN7yQaK8oEoeK4s",
+            "suJQUxmGbtGTrTPmqjN7yQaK8oEoeK4s",
+            "SECRET",
+        ),
+        (
+            '{"auths": {"ghcr.io": {"auth": "ZGVwbG95OnMzY3IzdFBhc3M="}}}',
+            "ZGVwbG95OnMzY3IzdFBhc3M=",
+            "SECRET",
+        ),
+        ("GET /cb?code=Qx8vL2mN4pR6tY0wZ3aB&state=1 HTTP/1.1", "Qx8vL2mN4pR6tY0wZ3aB", "SECRET"),
+        (
+            "invalid key bs-WOHglvdMtpi4d6NvHYZgSYD8Z2EN here",
+            "bs-WOHglvdMtpi4d6NvHYZgSYD8Z2EN",
+            "SECRET",
+        ),
+        (
+            "HF_TOKEN=hf_5dPF11PJljwSWaqqcD6pCPc5sh4m8g8Qw6",
+            "hf_5dPF11PJljwSWaqqcD6pCPc5sh4m8g8Qw6",
+            "HUGGINGFACE_TOKEN",
+        ),
+        (
+            "vault token hvs.CAESIJ2x8Lq0fWnKp3Rt5Yu7Io9",
+            "hvs.CAESIJ2x8Lq0fWnKp3Rt5Yu7Io9",
+            "VAULT_TOKEN",
+        ),
     ],
 )
 def test_it_detects_each_shape(text, value, type_):
@@ -64,6 +142,17 @@ def test_it_detects_each_shape(text, value, type_):
         "see https://docs.python.org/3/library/re.html and git@github.com:org/repo.git",
         "icon@2x.png and @decorator and user@localhost, epoch 1716239022123",
         "token: ${{ secrets.GITHUB_TOKEN }}\nDB_PASSWORD=${DB_PASSWORD}\napi_key: <your-api-key>",
+        # capitalised phrases of code, logs and UIs are not names, numbers are not addresses
+        "public class Main { public static void main(String[] args) {} }",
+        "raise HTTPException(status_code=500, detail='Internal Server Error')",
+        "Max Retries Exceeded; Grace Period over; Pull Request merged; Release Notes",
+        "404 Not Found, 3 Way Merge, Step 4 Drive, Version 2, 12345 Users",
+        'class UserService(BaseService):\n    """Handles Account Settings."""',
+        "ssh://deploy@git.acme.io/repo.git and git clone https://octo@github.com/o/r",
+        "cache_key = 'c0d1ec7e6994664727b1dd2e05c07527798edb0dfece14a763bacf24b6519359'",
+        "ssh -p 2222 host; docker run -p 8080:80 nginx; ls -a /tmp",
+        "NEXT_PUBLIC_PUSHER_KEY=4f1a9c0e8b7d6a5f4e3d2c1b0a9f8e7d",
+        "integrity sha512-" + "Ab3+" * 21 + "==",
     ],
 )
 def test_code_survives(text):
@@ -76,6 +165,13 @@ def test_rules_not_chosen_are_not_applied():
     assert _found(text, only_secrets) == [
         ("ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5", "GITHUB_TOKEN")
     ]
+
+
+def test_names_and_addresses_are_left_when_their_rules_are_off():
+    text = "Ship to Maria Gonzalez, 1234 Main Street, Springfield, IL 62704"
+    assert {t for _v, t in _found(text)} == {"PERSON", "ADDRESS", "LOCATION"}
+    no_places = ScanConfig(rule_ids=ALL.rule_ids - {"street_address", "location"})
+    assert _found(text, no_places) == [("Maria Gonzalez", "PERSON")]
 
 
 def test_custom_patterns_are_applied_with_their_name():

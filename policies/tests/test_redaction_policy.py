@@ -20,7 +20,8 @@ def test_a_new_policy_has_the_safe_defaults(owner):
     policy = redaction_policy_set(organization=owner.organization, scope="organization")
     assert policy.pii_enabled and policy.secrets_enabled and policy.scan_system_prompts
     assert policy.restore_responses and policy.timeout_ms == 2000 and policy.on_timeout == "block"
-    assert "email" in policy.pii_rules and "person" not in policy.pii_rules
+    assert {"email", "person", "street_address", "location", "national_id"} <= set(policy.pii_rules)
+    assert "nrp" not in policy.pii_rules  # needs an NER model
     assert "github" in policy.secret_rules
 
 
@@ -155,3 +156,56 @@ def test_a_user_policy_needs_a_member_of_the_organization(owner, outsider):
         redaction_policy_set(organization=owner.organization, scope="user", user=outsider.user)
     with pytest.raises(ValidationError, match="key of this organization"):
         redaction_policy_set(organization=owner.organization, scope="api_key", api_key=outsider.key)
+
+
+def test_the_cli_switches_names_and_addresses_off_and_the_snapshot_drops_them(owner):
+    out = StringIO()
+    call_command(
+        "gateway_redaction",
+        owner.organization.slug,
+        "--pii",
+        "on",
+        "--pii-rules",
+        "email,phone,national_id",
+        stdout=out,
+    )
+    policy = RedactionPolicy.objects.get(organization=owner.organization, scope="organization")
+    assert policy.pii_rules == ["email", "phone", "national_id"]
+    (snapshot,) = load_policies()[owner.organization.pk]
+    assert {"person", "street_address", "location"}.isdisjoint(snapshot.config.rule_ids)
+    with pytest.raises(CommandError, match="unknown PII rules: street"):
+        call_command("gateway_redaction", owner.organization.slug, "--pii-rules", "street")
+
+
+def test_the_migration_adds_the_new_rules_only_where_every_old_rule_was_on(owner, member):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("policies.migrations.0004_redaction_offline_pii_rules")
+    old_default = ["email", "phone", "us_ssn", "credit_card", "iban", "ip_address"]
+    everything = redaction_policy_set(
+        organization=owner.organization, scope="organization", pii_rules=old_default
+    )
+    narrowed = redaction_policy_set(
+        organization=owner.organization,
+        scope="workspace",
+        workspace=owner.workspace,
+        pii_rules=["email"],
+    )
+    migration.forwards(apps, None)
+    everything.refresh_from_db()
+    narrowed.refresh_from_db()
+    assert everything.pii_rules == [
+        "email",
+        "phone",
+        "us_ssn",
+        "national_id",
+        "credit_card",
+        "iban",
+        "ip_address",
+        "person",
+        "street_address",
+        "location",
+    ]
+    assert narrowed.pii_rules == ["email"]

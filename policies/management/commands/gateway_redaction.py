@@ -8,8 +8,9 @@
     gateway_redaction ORG/WS --show | --delete
 
 Options not given keep their value. --custom replaces the custom patterns (give it several
-times; --custom "" clears them). Person names, locations and NRP need an NER model
-(GATEWAY_PII_NLP_MODEL); without it detection is pattern-only.
+times; --custom "" clears them). Person names, street addresses and locations are detected
+offline; NRP needs an NER model (GATEWAY_PII_NLP_MODEL). Rule ids: see --pii-rules/--secret-rules
+help, or policies/redaction/rules.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from orgs import services as org_services
 from orgs.cli import organization_get, service_errors
 from policies.redaction.models import RedactionPolicy
-from policies.redaction.rules import NER_RULE_IDS
+from policies.redaction.rules import NER_RULE_IDS, PII_RULE_IDS, SECRET_RULE_IDS
 from policies.redaction.services import policy_state, redaction_policy_delete, redaction_policy_set
 
 ON_OFF = {"on": True, "off": False}
@@ -48,10 +49,14 @@ class Command(BaseCommand):
         parser.add_argument("--timeout-ms", type=int)
         parser.add_argument("--custom", action="append", metavar="NAME=REGEX")
         parser.add_argument(
-            "--pii-rules", metavar="a,b", help="PII rules to apply (default: all pattern rules)"
+            "--pii-rules",
+            metavar="a,b",
+            help="PII rules to apply (default: all but nrp): " + ",".join(PII_RULE_IDS),
         )
         parser.add_argument(
-            "--secret-rules", metavar="a,b", help="secret rules to apply (default: all)"
+            "--secret-rules",
+            metavar="a,b",
+            help="secret rules to apply (default: all): " + ",".join(SECRET_RULE_IDS),
         )
         parser.add_argument(
             "--disable", action="store_true", help="keep the policy but stop applying it"
@@ -84,7 +89,7 @@ class Command(BaseCommand):
             f"custom={len(state['custom_patterns'])}"
         )
         if NER_RULE_IDS & set(state["pii_rules"]):
-            self.stderr.write("note: person/location/NRP need GATEWAY_PII_NLP_MODEL (an NER model)")
+            self.stderr.write("note: nrp needs GATEWAY_PII_NLP_MODEL (an NER model)")
 
     def _subject(self, options: dict[str, Any]) -> dict[str, Any]:
         target: str = options["target"]

@@ -1,9 +1,10 @@
-"""Documents a coding agent sends: code, .env, CI logs, stack traces, SQL dumps, support
-transcripts, configs, shell sessions. `⟦+kind⟧` is a sensitive value that must be redacted,
-`⟦-kind⟧` a value that must stay intact (kinds are policies.tests.corpus.values.Gen methods).
+"""Tuning half: the first corpus (code, .env, CI logs, stack traces, SQL dumps, support
+transcripts, configs, shell sessions), written together with the first rules.
 """
 
 from __future__ import annotations
+
+from policies.tests.corpus import Family
 
 TEMPLATES: dict[str, str] = {
     "python_settings": """import os
@@ -198,3 +199,22 @@ and the PyPI token ⟦+pypi_token⟧ expired. I'll rotate both and open ⟦-tick
       SENTRY_RELEASE: ⟦-git_sha⟧
 """,
 }
+
+
+_CONTEXTS = {
+    "python_settings": "code",
+    "dotenv": "dotenv",
+    "ci_log": "ci_log",
+    "stack_trace": "stack_trace",
+    "sql_dump": "sql",
+    "support_transcript": "prose",
+    "k8s_yaml": "kubernetes",
+    "json_config": "json",
+    "shell_session": "shell",
+    "pem_in_code": "code",
+    "terraform": "code",
+    "go_client": "code",
+    "agent_prose": "prose",
+    "docker_compose": "yaml",
+}
+FAMILIES = [Family("legacy_" + name, _CONTEXTS[name], (text,)) for name, text in TEMPLATES.items()]

@@ -1,0 +1,287 @@
+"""The recognizers that need more than one pattern: person names, street addresses, places,
+national identifiers, and the labelled values of policies.redaction.fields.
+
+Each is a presidio `EntityRecognizer` registered like the pattern recognizers (one per rule of
+policies.redaction.rules, same `rule_id` / `placeholder_type` / `priority` attributes). The
+labelled-value pass and the address grammar serve several rules: their result for a text is
+computed once per scan thread and shared (`_memo`), since presidio calls each recognizer with
+the same text object in turn.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import regex
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+from policies.redaction import validators as v
+from policies.redaction.addresses import find_addresses
+from policies.redaction.fields import Field, find_fields
+from policies.redaction.names import NameFinder
+from policies.redaction.recognizers import ENTITY_PREFIX, deadline_remaining
+
+_local = threading.local()
+
+
+def _memo(name: str, text: str, compute: Callable[[str], Any]) -> Any:
+    """compute(text), remembered for the last text seen by this thread under `name`."""
+    slot = getattr(_local, name, None)
+    if slot is not None and slot[0] is text:
+        return slot[1]
+    value = compute(text)
+    setattr(_local, name, (text, value))
+    return value
+
+
+def labelled(text: str) -> list[Field]:
+    return _memo("fields", text, find_fields)
+
+
+def addresses(text: str) -> list[tuple[int, int, str]]:
+    return _memo("addresses", text, find_addresses)
+
+
+class ContextRecognizer(EntityRecognizer):
+    """Common plumbing: the rule's entity, the (start, end, type) spans of `spans()`."""
+
+    def __init__(self, *, rule_id: str, placeholder_type: str, priority: int) -> None:
+        super().__init__(
+            supported_entities=[ENTITY_PREFIX + rule_id.upper()],
+            name=f"gateway_{rule_id}_context",
+            supported_language="en",
+        )
+        self.rule_id = rule_id
+        self.placeholder_type = placeholder_type
+        self.priority = priority
+
+    def load(self) -> None:
+        return None
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        raise NotImplementedError
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: Any = None
+    ) -> list[RecognizerResult]:
+        deadline_remaining()
+        entity = self.supported_entities[0]
+        return [
+            RecognizerResult(
+                entity,
+                start,
+                end,
+                1.0,
+                recognition_metadata={
+                    "recognizer_name": self.name,
+                    "priority": self.priority,
+                    "type": type_,
+                },
+            )
+            for start, end, type_ in self.spans(text)
+            if end > start
+        ]
+
+
+class PersonRecognizer(ContextRecognizer):
+    def __init__(self) -> None:
+        super().__init__(rule_id="person", placeholder_type="PERSON", priority=25)
+        self.finder = NameFinder()
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found = [(s, e, "PERSON") for s, e in self.finder.find(text)]
+        found += [(f.start, f.end, "PERSON") for f in labelled(text) if f.type == "PERSON"]
+        return found
+
+
+class AddressRecognizer(ContextRecognizer):
+    def __init__(self) -> None:
+        super().__init__(rule_id="street_address", placeholder_type="ADDRESS", priority=28)
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found = [span for span in addresses(text) if span[2] == "ADDRESS"]
+        found += [(f.start, f.end, "ADDRESS") for f in labelled(text) if f.type == "ADDRESS"]
+        return found
+
+
+class LocationRecognizer(ContextRecognizer):
+    def __init__(self) -> None:
+        super().__init__(rule_id="location", placeholder_type="LOCATION", priority=27)
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found = [span for span in addresses(text) if span[2] == "LOCATION"]
+        found += [(f.start, f.end, "LOCATION") for f in labelled(text) if f.type == "LOCATION"]
+        return found
+
+
+class LabelledRecognizer(ContextRecognizer):
+    """A rule whose values are also found by their label (SSN, phone): the labelled values of
+    its types."""
+
+    def __init__(
+        self, *, rule_id: str, placeholder_type: str, priority: int, types: frozenset[str]
+    ) -> None:
+        super().__init__(rule_id=rule_id, placeholder_type=placeholder_type, priority=priority)
+        self.types = types
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        return [(f.start, f.end, f.type) for f in labelled(text) if f.type in self.types]
+
+
+# National identifiers with a shape (and mostly a checksum) distinctive enough to find with no
+# label; the others (a bare 9-digit SIN, a 12-digit Aadhaar, an 11-digit CPF) need a label or
+# a cue word within the 40 characters before them.
+# Two passes (letter-led and digit-led shapes: one alternation each, which the standard
+# library's engine skips to with its first-character set), then one per cue-gated form.
+_ID_LETTER_LED = re.compile(
+    r"(?P<UK_NINO>[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D])(?![\w])"
+    r"|(?P<IN_PAN>[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z])(?![\w])"
+    r"|(?P<IT_FISCAL_CODE>[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z])(?![\w])"
+    r"|(?P<ES_NIE>[XYZ]\d{7}-?[A-Z])(?![\w])"
+)
+_ID_DIGIT_LED = re.compile(
+    r"(?P<ES_NIF>\d{8}-?[A-Z])(?![\w])"
+    r"|(?P<BR_CPF>\d{3}\.\d{3}\.\d{3}-\d{2})(?![\w])"
+    r"|(?P<IN_AADHAAR>[2-9]\d{3} \d{4} \d{4})(?![\w])"
+)
+# Where an identifier of each pass can start (one single-branch search each, which the
+# engine runs fast): letters then two digits within 7 characters; three digits then a digit,
+# a dot or a space.
+_ID_LETTERS = re.compile(r"(?<![A-Za-z0-9_./+-])(?=[A-Z][A-Z ]{0,6}\d\d)")
+_ID_DIGITS = re.compile(r"(?<![A-Za-z0-9_./+-])(?=\d{3}[\d. ])")
+_ID_CHECKS: dict[str, Callable[[str], bool]] = {
+    "UK_NINO": v.nino_ok,
+    "IN_PAN": v.in_pan_ok,
+    "IT_FISCAL_CODE": v.it_fiscal_code_ok,
+    "ES_NIE": v.es_nif_ok,
+    "ES_NIF": v.es_nif_ok,
+    "BR_CPF": v.br_cpf_ok,
+    "IN_AADHAAR": v.aadhaar_ok,
+    "CA_SIN": v.ca_sin_ok,
+}
+_ID_TYPES = {"ES_NIE": "ES_NIF"}
+_ID_CUED: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    ("BR_CPF", re.compile(r"\d{11}(?![\w])"), re.compile(r"(?i)\bcpf\b")),
+    ("IN_AADHAAR", re.compile(r"[2-9]\d{11}(?![\w])"), re.compile(r"(?i)aadhaa?r|\buid\b")),
+    (
+        "CA_SIN",
+        re.compile(r"\d{3}[ -]?\d{3}[ -]?\d{3}(?![\w])"),
+        re.compile(r"(?i)\bsin\b|social insurance"),
+    ),
+)
+_ID_LEFT = frozenset(string.ascii_letters + string.digits + "_-./+")
+
+
+class NationalIdRecognizer(ContextRecognizer):
+    def __init__(self) -> None:
+        super().__init__(rule_id="national_id", placeholder_type="NATIONAL_ID", priority=42)
+        self.types = frozenset(_ID_CHECKS) - {"ES_NIE"}
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found: list[tuple[int, int, str]] = []
+        # One single-branch candidate search (fast), then the alternation only where it hits.
+        for candidates, pattern in ((_ID_LETTERS, _ID_LETTER_LED), (_ID_DIGITS, _ID_DIGIT_LED)):
+            for candidate in candidates.finditer(text):
+                match = pattern.match(text, candidate.start())
+                if match is None:
+                    continue
+                start, end = match.span()
+                kind = match.lastgroup or ""
+                if _ID_CHECKS[kind](match.group()):
+                    found.append((start, end, _ID_TYPES.get(kind, kind)))
+        for type_, pattern, cue in _ID_CUED:
+            # A bare-digit form needs its cue word near it: no pass when the text has none.
+            if cue.search(text) is None:
+                continue
+            for match in pattern.finditer(text):
+                start, end = match.span()
+                if start and text[start - 1] in _ID_LEFT:
+                    continue
+                if cue.search(text, max(0, start - 40), start) and _ID_CHECKS[type_](match.group()):
+                    found.append((start, end, type_))
+        found += [(f.start, f.end, f.type) for f in labelled(text) if f.type in self.types]
+        return found
+
+
+# National-format phone numbers: a trunk-prefix shape ("020 7946 0958", "030 1234567",
+# "(0171) 123 45 67") found when a phone word is near, or when it is a valid number of one of
+# the countries that write numbers this way.
+_NATIONAL = regex.compile(
+    r"(?<![\w+./:#-])(?P<v>\(?0\d{1,5}\)?(?:[ /.-]?\d{2,8}){1,4})(?![\w/]|[.-]\d)"
+)
+# Any grouped number ("8123 4428", "(11) 2346-0758", "74 21600") right after a phone word.
+_CUED_NUMBER = regex.compile(
+    r"(?<![\w+./:#-])(?P<v>(?:\(\d{1,4}(?: \d{1,3})?\)[ ]?)?\d{2,5}(?:[ -]\d{2,5}){1,4})(?![\w/]|[.-]\d)"
+)
+_DATE_START = regex.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
+_PHONE_CUE_ANYWHERE = regex.compile(
+    r"(?i)phone|tel|mobile|cell|fax|call|ring|reach|whatsapp|sms|dial|contact|handy"
+)
+_DATE = regex.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
+_PHONE_CUE = regex.compile(
+    r"(?i)(?:phone|number is|number:|\btel\b|tel\.|mobile|\bmob\b|\bcell|\bfax|\bcall|\bring\b|\breach|text me|"
+    r"whatsapp|\bsms|\bdial|contact|handy|telefon|téléphone|teléfono|telefono|\bm:|\bo:|\bt:|"
+    r"\bp:|\bph\b|☎|📞)"
+)
+# Countries whose numbers are written with a trunk "0" and are common in the traffic we see;
+# a separated 0-number valid in one of them is a phone number even with no phone word near.
+_TRUNK_REGIONS = ("GB", "DE", "FR", "NL", "AU", "IN")
+
+
+class NationalPhoneRecognizer(ContextRecognizer):
+    def __init__(self) -> None:
+        super().__init__(rule_id="phone", placeholder_type="PHONE", priority=30)
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        found = [(f.start, f.end, "PHONE") for f in labelled(text) if f.type == "PHONE"]
+        if _PHONE_CUE_ANYWHERE.search(text):
+            for match in _CUED_NUMBER.finditer(text):
+                start, end = match.span("v")
+                value = match.group("v")
+                digits = sum(c.isdigit() for c in value)
+                after = text[end : end + 2]
+                if (
+                    _DATE_START.match(value)
+                    or after[:1] == ":"
+                    or (after[:1] in (",", ".") and after[1:2].isdigit())
+                ):
+                    continue  # a date, a time, a decimal
+                if 7 <= digits <= 12 and _PHONE_CUE.search(text, max(0, start - 60), start):
+                    found.append((start, end, "PHONE"))
+        for match in _NATIONAL.finditer(text):
+            value = match.group("v")
+            digits = sum(c.isdigit() for c in value)
+            if not 8 <= digits <= 13 or _DATE.match(value):
+                continue
+            start, end = match.span("v")
+            line_start = text.rfind("\n", 0, start) + 1
+            cue = _PHONE_CUE.search(text, max(line_start, start - 40), start) is not None
+            separated = any(c in value for c in " -/()")
+            if (cue and separated) or any(
+                v.phone_ok(value, region) for region in _TRUNK_REGIONS if separated
+            ):
+                found.append((start, end, "PHONE"))
+        return found
+
+
+def build_context_recognizers() -> list[ContextRecognizer]:
+    return [
+        PersonRecognizer(),
+        AddressRecognizer(),
+        LocationRecognizer(),
+        NationalIdRecognizer(),
+        NationalPhoneRecognizer(),
+        LabelledRecognizer(
+            rule_id="us_ssn", placeholder_type="US_SSN", priority=35, types=frozenset({"US_SSN"})
+        ),
+        LabelledRecognizer(
+            rule_id="assigned_secret",
+            placeholder_type="SECRET",
+            priority=70,
+            types=frozenset({"SECRET"}),
+        ),
+    ]
