@@ -1,35 +1,16 @@
-"""Helpers shared by the ops commands (manage.py gateway_*): one-line errors, exit code 1.
+"""Look-ups shared by the tenancy commands (manage.py gateway_*).
 
-Every command is a thin adapter: parse arguments, call one service, print. Service errors
-(ValidationError, PermissionDenied, BuiltinRoleImmutable) become a CommandError, which Django
-prints as one line on stderr with exit code 1. The CLI runs as the platform operator
-(actor=None), as the services document.
+Every command is a thin adapter: parse arguments, call one service, print. The CLI contract
+(one line on stderr and exit code 1 for bad input, argument errors included; quiet when piped
+into `head`) is kept by their base class, gateway_site.lib.cli.GatewayCommand. The CLI runs as
+the platform operator (actor=None), as the services document.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.core.management.base import CommandError
 
 from orgs.models import Organization, Role
-
-
-def one_line(exc: BaseException) -> str:
-    messages = getattr(exc, "messages", None)
-    text = "; ".join(str(m) for m in messages) if messages else str(exc)
-    return " ".join(text.split())
-
-
-@contextmanager
-def service_errors() -> Iterator[None]:
-    """Turn a refused write into a one-line CommandError (exit code 1)."""
-    try:
-        yield
-    except (ValidationError, PermissionDenied, ObjectDoesNotExist) as exc:
-        raise CommandError(one_line(exc)) from exc
 
 
 def organization_get(slug: str) -> Organization:

@@ -19,10 +19,11 @@ import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from gateway_site.lib.cli import GatewayCommand
 from orgs import services as org_services
-from orgs.cli import organization_get, service_errors
+from orgs.cli import organization_get
 from policies.redaction.models import RedactionPolicy
 from policies.redaction.rules import NER_RULE_IDS, PII_RULE_IDS, SECRET_RULE_IDS
 from policies.redaction.services import policy_state, redaction_policy_delete, redaction_policy_set
@@ -30,7 +31,7 @@ from policies.redaction.services import policy_state, redaction_policy_delete, r
 ON_OFF = {"on": True, "off": False}
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Set or show a redaction policy (organization, workspace, API key or user)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -77,8 +78,7 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(json.dumps(policy_state(policy), indent=2))
             return
-        with service_errors():
-            policy = redaction_policy_set(**subject, actor_label="cli", **_fields(options))
+        policy = redaction_policy_set(**subject, actor_label="cli", **_fields(options))
         state = policy_state(policy)
         self.stdout.write(
             f"{policy.name}: pii={'on' if state['pii_enabled'] else 'off'} "
@@ -96,8 +96,7 @@ class Command(BaseCommand):
         organization = organization_get(target.split("/", 1)[0])
         workspace = None
         if "/" in target:
-            with service_errors():
-                workspace = org_services.workspace_get_by_path(target)
+            workspace = org_services.workspace_get_by_path(target)
         if options["key"]:
             key = org_services.api_key_find(options["key"])
             if key is None or key.organization_id != organization.pk:

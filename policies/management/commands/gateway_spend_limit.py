@@ -16,15 +16,16 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from gateway_site.lib.cli import GatewayCommand
 from orgs.models import Organization, OrganizationMember, Workspace
 from orgs.services import api_key_find, workspace_get_by_path
 from policies.spend.models import SpendPolicy, Window
 from policies.spend.services import parse_limit, spend_policy_upsert
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Create or update a spend limit (USD cap per calendar window)."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from gateway_site.lib.cli import GatewayCommand
 from secrets_vault import services
 from secrets_vault.crypto import SecretUnreadable
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Re-encrypt every provider secret under the first key of GATEWAY_SECRETS_KEYS."
 
     def handle(self, *args: Any, **options: Any) -> None:
