@@ -174,6 +174,7 @@ INSTALLED_APPS = [
     "tracing",
     "rollout",
     "api",
+    "accounts",  # sign-in: invitations, single sign-on, the member's own page
     "devtools",  # the fake provider, the demo set-up and the test servers
 ]
 
@@ -263,6 +264,37 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# --- Sign-in: invitations, e-mail, single sign-on (accounts/, docs/admin-setup.md) -------------
+# Password logins and organization single sign-on (OpenID Connect, one provider per organization).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "accounts.oidc.OrganizationOIDCBackend",
+]
+LOGIN_URL = "admin:login"
+# The gateway's public origin, for links made outside a request (invitations from the CLI).
+GATEWAY_PUBLIC_URL = env_str("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8000")
+# How long an invitation's (and a password reset's) one-time link works.
+PASSWORD_RESET_TIMEOUT = env_int("GATEWAY_INVITATION_HOURS", 72) * 3600
+# Invitations go through Django's mail backend: SMTP when EMAIL_HOST is set, else the console.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", "True")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "LLM Gateway <gateway@localhost>")
+# mozilla-django-oidc: the provider's endpoints and client come from the organization's SSO
+# settings (accounts.models.SsoProvider); these are the parts shared by every provider.
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:oidc-callback"
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_int("GATEWAY_OIDC_TIMEOUT", 10)  # seconds per request to an identity provider
+LOGIN_REDIRECT_URL = "/admin/"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -280,3 +280,16 @@ def visible_organization_ids(
         for m in OrganizationMember.objects.select_related("role").filter(user=principal)
         if permission in m.role.permission_set
     }
+
+
+def may_sign_in(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """May `user` sign in to the product UI (the admin)? Derived from roles, not from Django's
+    `is_staff` flag, so nobody has to set a flag by hand after adding a member: an active
+    superuser or staff user, or an active member of any organization. What they then see is
+    decided per page by these same permissions (orgs.admin.scoping): an organization or
+    workspace admin manages their scope, a member finds their workspaces and their own page."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return False
+    if getattr(user, "is_superuser", False) or getattr(user, "is_staff", False):
+        return True
+    return OrganizationMember.objects.filter(user=user).exists()

@@ -4,6 +4,7 @@ orgs.services call (audit-logged), never model.save(). API keys are in orgs.admi
 
 from __future__ import annotations
 
+import smtplib
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
@@ -34,6 +35,25 @@ from orgs.models import (
 if TYPE_CHECKING:
     from django.db.models import Model, Q, QuerySet
     from django.http import HttpRequest
+
+
+def _invite(request: HttpRequest, organization: Organization, user: Any) -> None:
+    """Send one invitation; a mail server that refuses it is a warning, not a lost membership."""
+    try:
+        invitation = services.member_invite(
+            organization=organization,
+            user=user,
+            actor=request.user,
+            base_url=request.build_absolute_uri("/"),
+        )
+    except ValidationError as exc:
+        messages.warning(request, "; ".join(exc.messages))
+    except (OSError, smtplib.SMTPException) as exc:
+        messages.warning(
+            request, f"{user.get_username()} was added, but the invitation could not be sent: {exc}"
+        )
+    else:
+        messages.success(request, f"Invitation sent to {invitation.email}.")
 
 
 @admin.register(Organization)
@@ -126,8 +146,12 @@ class WorkspaceMemberAdmin(WorkspaceScopedAdmin):
     search_fields = ("user__email", "user__username", "workspace__slug")
     list_select_related = ("user", "workspace__organization", "role")
 
+    actions = ("send_invitations",)
+
     def get_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
-        return ("workspace", "user", "role") if obj is not None else ("email", "workspace", "role")
+        if obj is not None:
+            return ("workspace", "user", "role")
+        return ("email", "workspace", "role", "invite")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
         return ("workspace", "user") if obj is not None else ()
@@ -138,6 +162,13 @@ class WorkspaceMemberAdmin(WorkspaceScopedAdmin):
             workspace=obj.workspace, user=user, role=obj.role, actor=request.user
         )
         obj.pk, obj.user = saved.pk, user
+        if not change and form.cleaned_data.get("invite"):
+            _invite(request, obj.workspace.organization, user)
+
+    @admin.action(description="Send an invitation e-mail", permissions=["change"])
+    def send_invitations(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for member in queryset.select_related("workspace__organization", "user"):
+            _invite(request, member.workspace.organization, member.user)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         services.member_remove(workspace=obj.workspace, user=obj.user, actor=request.user)
@@ -157,8 +188,12 @@ class OrganizationMemberAdmin(OrganizationScopedAdmin):
     search_fields = ("user__email", "user__username", "organization__slug")
     list_select_related = ("user", "organization", "role")
 
+    actions = ("send_invitations",)
+
     def get_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
-        return ("organization", "user", "role") if obj else ("email", "organization", "role")
+        if obj is not None:
+            return ("organization", "user", "role")
+        return ("email", "organization", "role", "invite")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
         return ("organization", "user") if obj is not None else ()
@@ -169,6 +204,13 @@ class OrganizationMemberAdmin(OrganizationScopedAdmin):
             organization=obj.organization, user=user, role=obj.role, actor=request.user
         )
         obj.pk, obj.user = saved.pk, user
+        if not change and form.cleaned_data.get("invite"):
+            _invite(request, obj.organization, user)
+
+    @admin.action(description="Send an invitation e-mail", permissions=["change"])
+    def send_invitations(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for member in queryset.select_related("organization", "user"):
+            _invite(request, member.organization, member.user)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         services.org_member_remove(organization=obj.organization, user=obj.user, actor=request.user)
