@@ -226,6 +226,8 @@ class SsoProviderAdmin(OrganizationScopedAdmin):
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Mappings are written by accounts.services (audit-logged), never formset.save()."""
         provider = SsoProvider.objects.get(pk=form.instance.pk)
+        # What Django's change message reads after formset.save().
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             data = getattr(inline_form, "cleaned_data", None)
             if not data:
@@ -234,10 +236,11 @@ class SsoProviderAdmin(OrganizationScopedAdmin):
             if data.get("DELETE"):
                 if existing is not None:
                     sso_mapping_delete(mapping=existing, actor=request.user)
+                    formset.deleted_objects.append(existing)
                 continue
             if not inline_form.has_changed():
                 continue
-            sso_mapping_set(
+            saved = sso_mapping_set(
                 provider=provider,
                 group=data["group"],
                 org_role=data.get("org_role"),
@@ -246,6 +249,10 @@ class SsoProviderAdmin(OrganizationScopedAdmin):
                 mapping=existing,
                 actor=request.user,
             )
+            if existing is None:
+                formset.new_objects.append(saved)
+            else:
+                formset.changed_objects.append((saved, inline_form.changed_data))
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         raise PermissionDenied("disable the provider instead of deleting it")
