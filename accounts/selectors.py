@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 
 from orgs.models import ApiKey, OrganizationMember, Workspace, WorkspaceMember
 from orgs.permissions import (
+    gateway_problem,
     has_permission,
     visible_workspace_ids,
     workspace_permissions,
 )
-from orgs.permissions_catalogue import INVOKE_PERMISSIONS, ORGANIZATION_ADMIN
+from orgs.permissions_catalogue import ORGANIZATION_ADMIN
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -30,16 +31,6 @@ class WorkspaceAccess:
     @property
     def can_call_gateway(self) -> bool:
         return self.gateway_problem is None
-
-
-def gateway_problem(*, workspace: Workspace, permissions: frozenset[str]) -> str | None:
-    """Why a key holding `permissions` in `workspace` cannot call the gateway, or None."""
-    if not workspace.organization.llm_gateway_enabled:
-        return f"the LLM Gateway is not enabled for {workspace.organization.slug}"
-    missing = [p for p in INVOKE_PERMISSIONS if p not in permissions]
-    if missing:
-        return f"the role lacks {' and '.join(missing)}"
-    return None
 
 
 def member_workspaces(*, user: AbstractBaseUser) -> list[WorkspaceAccess]:

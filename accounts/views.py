@@ -28,7 +28,6 @@ from accounts.services import sso_provider_for_email
 from gateway_site.lib.cli import one_line
 from orgs import services as org_services
 from orgs.models import ApiKey, Workspace
-from rollout.views import AGENT_LABELS
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
@@ -142,7 +141,6 @@ def token_create(request: HttpRequest) -> HttpResponse:
         "Personal access token created",
         key=created.api_key,
         plaintext=created.plaintext,
-        agents=list(AGENT_LABELS.items()),
         gateway_problem=access.gateway_problem,
         back_url=reverse("accounts:me"),
         back_label="Back to my account",

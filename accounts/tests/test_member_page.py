@@ -20,7 +20,7 @@ def test_the_page_lists_workspaces_roles_and_why_a_role_cannot_call(client, memb
     client.force_login(member.user)
     page = client.get(reverse("accounts:me")).content.decode()
     assert "acme/main" in page and "WORKSPACE_USER" in page
-    assert "the role lacks gateway:invoke" in page
+    assert "its role lacks gateway:invoke" in page
 
 
 def test_a_member_creates_a_token_sees_it_once_and_downloads_agent_files(client, owner):
@@ -59,7 +59,7 @@ def test_another_users_key_cannot_be_turned_into_agent_files(client, owner, outs
 def test_a_token_for_a_role_without_gateway_access_is_created_with_a_warning(client, member):
     client.force_login(member.user)
     response = client.post(reverse("accounts:token-create"), {"workspace": member.workspace.pk})
-    assert "cannot call the gateway yet: the role lacks gateway:invoke" in response.content.decode()
+    assert "cannot call the gateway yet: its role lacks gateway:invoke" in response.content.decode()
 
 
 def test_only_workspaces_of_the_member_are_offered(client, owner, outsider):
