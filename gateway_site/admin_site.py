@@ -137,8 +137,25 @@ class GatewayAdminSite(admin.AdminSite):
                     return (index, name)
             return (len(SECTION_ORDER), name)
 
+        llm_gateway = sections.get("Settings → Gateway → LLM Gateway")
+        if llm_gateway is not None:  # shown to those who manage policies
+            llm_gateway["models"].append(
+                self._page("Effective policies", reverse("policies:effective"))
+            )
         ordered = [sections[name] for name in sorted(sections, key=rank)]
         return [self._my_account_section(), *ordered, *remaining]
+
+    @staticmethod
+    def _page(name: str, url: str) -> dict[str, Any]:
+        """An index entry for a page that is not a model's changelist."""
+        return {
+            "name": name,
+            "object_name": name.title().replace(" ", ""),
+            "admin_url": url,
+            "add_url": None,
+            "view_only": True,
+            "perms": {"view": True},
+        }
 
     def _my_account_section(self) -> dict[str, Any]:
         url = reverse("accounts:me")
@@ -147,14 +164,5 @@ class GatewayAdminSite(admin.AdminSite):
             "app_label": "accounts",
             "app_url": url,
             "has_module_perms": True,
-            "models": [
-                {
-                    "name": "Workspaces, roles and personal access tokens",
-                    "object_name": "MyAccount",
-                    "admin_url": url,
-                    "add_url": None,
-                    "view_only": True,
-                    "perms": {"view": True},
-                }
-            ],
+            "models": [self._page("Workspaces, roles and personal access tokens", url)],
         }

@@ -11,6 +11,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("accounts.urls")),  # "/", /accounts/..., /admin/account/...
     path("admin/rollout/", include("rollout.urls")),  # before the admin's catch-all
+    path("admin/policies/effective/", include("policies.urls")),
     # "Forgotten your password?" on the sign-in page: Django's password reset, admin-styled.
     path(
         "admin/password_reset/",

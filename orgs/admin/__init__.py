@@ -31,6 +31,9 @@ from orgs.models import (
     Workspace,
     WorkspaceMember,
 )
+from orgs.permissions import role_gateway_problem
+from orgs.permissions_catalogue import ORGANIZATION_ADMIN
+from orgs.selectors import organization_overview
 
 if TYPE_CHECKING:
     from django.db.models import Model, Q, QuerySet
@@ -58,9 +61,12 @@ def _invite(request: HttpRequest, organization: Organization, user: Any) -> None
 
 @admin.register(Organization)
 class OrganizationAdmin(OrganizationScopedAdmin):
-    """Settings → Gateway: the organization and its LLM Gateway flag (superuser-only)."""
+    """Settings → Gateway: the organization and its LLM Gateway flag (superuser-only). Its page
+    also shows its workspaces (members, keys, provider secrets), members, keys and policies
+    (admin/orgs/organization_change_form.html, the policies through their template tag)."""
 
     admin_section = "Settings → Gateway"
+    change_form_template = "admin/orgs/organization_change_form.html"
     organization_field = ""
     view_permission = "organization:read"
     form = OrganizationForm
@@ -78,6 +84,16 @@ class OrganizationAdmin(OrganizationScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # no organization deletion from the UI: it would cascade every workspace
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        org = self.get_object(request, object_id)
+        extra = {
+            "overview": organization_overview(organization=org, viewer=request.user),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -229,13 +245,25 @@ class RoleAdmin(OrganizationScopedAdmin):
     admin_order = 3
     form = RoleForm
     view_permission = "organization:read"
-    list_display = ("name", "scope", "organization", "builtin", "permission_list")
+    list_display = ("name", "scope", "organization", "builtin", "permission_list", "gateway")
     list_filter = ("builtin", "scope")
     search_fields = ("name",)
 
     @admin.display(description="permissions")
     def permission_list(self, obj: Role) -> str:
         return ", ".join(obj.permissions or ())
+
+    @admin.display(description="gateway calls")
+    def gateway(self, obj: Role) -> str:
+        """Whether keys holding this role may call the gateway, and why not."""
+        if obj.scope == Role.Scope.ORGANIZATION:
+            if obj.name == ORGANIZATION_ADMIN:
+                return "yes (full rights in every workspace)"
+            return "not by itself (a workspace role decides)"
+        problem = role_gateway_problem(obj.permission_set)
+        if problem:
+            return f"no: {problem}"
+        return "yes" if "gateway:invoke" in obj.permission_set else "no (read-only role)"
 
     def scope_filter(self, request: HttpRequest, permission: str) -> Q | None:
         from django.db.models import Q
@@ -287,6 +315,9 @@ class RoleAdmin(OrganizationScopedAdmin):
             actor=request.user,
         )
         obj.pk = saved.pk
+        problem = role_gateway_problem(saved.permission_set)
+        if problem:
+            messages.warning(request, f"Keys with {saved.name} cannot call the gateway: {problem}.")
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         services.role_delete(role=obj, actor=request.user)

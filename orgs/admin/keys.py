@@ -90,7 +90,7 @@ class _KeyAdmin(WorkspaceScopedAdmin):
             path(
                 "<path:object_id>/revoke/",
                 self.admin_site.admin_view(self.revoke_view),
-                name="%s_%s_revoke" % info,
+                name="{}_{}_revoke".format(*info),
             ),
             *super().get_urls(),
         ]
@@ -196,6 +196,9 @@ class ServiceKeyAdmin(_KeyAdmin):
             setattr(obj, field.attname, getattr(created.api_key, field.attname))
         # Kept on the request only, for response_add; never in the session or the database.
         request._gw_created_key = created.plaintext  # type: ignore[attr-defined]
+        problem = key_gateway_problem(created.api_key)
+        if problem:
+            messages.warning(request, f"{created.api_key} cannot call the gateway: {problem}.")
 
     def response_add(
         self, request: HttpRequest, obj: Any, post_url_continue: Any = None

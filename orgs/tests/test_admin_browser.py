@@ -87,7 +87,7 @@ def test_workspace_admin_adds_a_secret_and_sees_a_new_key_once(owner, live_serve
     page.goto(f"{live_server.url}/admin/orgs/servicekey/add/")
     page.fill("#id_name", "browser key")
     page.select_option("#id_workspace", str(owner.workspace.pk))
-    page.select_option("#id_role", label="WORKSPACE_ADMIN")
+    page.select_option("#id_role", label="WORKSPACE_ADMIN (built-in)")
     page.click("input[name=_save]")
     plaintext = page.input_value("#gateway-key")
     assert re.fullmatch(r"gw_sk_[a-z0-9]{12}_[a-z0-9]{40}", plaintext)

@@ -27,12 +27,6 @@ from django.core.management.base import CommandError, CommandParser
 from gateway_site.lib.cli import GatewayCommand
 from orgs import services as org_services
 from orgs.cli import organization_get
-from policies.effective import (
-    effective_for_key,
-    effective_for_organization,
-    effective_for_user,
-    effective_for_workspace,
-)
 from policies.redaction.models import RedactionPolicy
 from policies.redaction.rules import NER_RULE_IDS, PII_RULE_IDS, SECRET_RULE_IDS
 from policies.redaction.services import policy_state, redaction_policy_delete, redaction_policy_set
@@ -129,6 +123,14 @@ class Command(GatewayCommand):
 
 
 def _effective(subject: dict[str, Any]) -> Any:
+    # Imported when asked: it loads the redaction scanner's module.
+    from policies.effective import (
+        effective_for_key,
+        effective_for_organization,
+        effective_for_user,
+        effective_for_workspace,
+    )
+
     if subject["scope"] == "api_key":
         return effective_for_key(subject["api_key"])
     if subject["scope"] == "user":

@@ -25,12 +25,6 @@ from django.core.management.base import CommandError, CommandParser
 from gateway_site.lib.cli import GatewayCommand
 from orgs.models import Organization, OrganizationMember, Workspace
 from orgs.services import api_key_find, workspace_get_by_path
-from policies.effective import (
-    effective_for_key,
-    effective_for_organization,
-    effective_for_user,
-    effective_for_workspace,
-)
 from policies.spend.models import SpendPolicy, Window
 from policies.spend.services import parse_limit, spend_policy_upsert
 
@@ -102,6 +96,14 @@ class Command(GatewayCommand):
         )
 
     def _show(self, scope: str, subject: str) -> None:
+        # Imported when asked: it loads the redaction scanner's module.
+        from policies.effective import (
+            effective_for_key,
+            effective_for_organization,
+            effective_for_user,
+            effective_for_workspace,
+        )
+
         found = self._subject(scope, subject, per_member=False)
         if scope == "api_key":
             effective = effective_for_key(found["api_key"])
