@@ -244,6 +244,7 @@ def spend_policy_check(
     candidate = SpendPolicy(pk=policy.pk if policy is not None else None)
     if policy is not None:
         candidate.organization_id = policy.organization_id
+        candidate._state.adding = False  # the stored row itself is no clash
     _definition(candidate, organization=organization, name=name, **fields)
 
 
