@@ -50,9 +50,13 @@ class DiscoveryError(Exception):
     """The provider's discovery document could not be read or does not fit."""
 
 
+def discovery_cache_key(issuer: str) -> str:
+    return f"gw:oidc:discovery:{issuer}"
+
+
 def discover(issuer: str, *, refresh: bool = False) -> dict[str, Any]:
     """The provider's endpoints from `<issuer>/.well-known/openid-configuration` (cached)."""
-    cache_key = f"gw:oidc:discovery:{issuer}"
+    cache_key = discovery_cache_key(issuer)
     config = None if refresh else cache.get(cache_key)
     if config is None:
         try:

@@ -84,6 +84,8 @@ class TokenForm(forms.Form):
             "organization"
         )
         field.label_from_instance = lambda ws: f"{ws} ({ws.name})"  # type: ignore[attr-defined]
+        if len(allowed) == 1:
+            field.initial = allowed[0].pk
 
 
 def _context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:
@@ -143,7 +145,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
         plaintext=created.plaintext,
         gateway_problem=access.gateway_problem,
         back_url=reverse("accounts:me"),
-        back_label="Back to my account",
+        back_label="My account",
     )
     response = render(request, "admin/orgs/key_created.html", context)
     response["Cache-Control"] = "no-store"

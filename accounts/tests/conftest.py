@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts import services
+from accounts.oidc import discovery_cache_key
 from devtools.fake_oidc import running_oidc_provider
 from orgs.models import Role
 
@@ -19,7 +20,7 @@ CLIENT_SECRET = "idp-client-secret-0123456789"
 def idp() -> Any:
     with running_oidc_provider(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as provider:
         yield provider
-    cache.clear()  # discovery documents are cached per issuer
+        cache.delete(discovery_cache_key(provider.issuer))
 
 
 @pytest.fixture
