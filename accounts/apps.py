@@ -10,3 +10,9 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
     verbose_name = "Sign-in"
+
+    def rotate_secrets(self) -> dict[str, int]:
+        """Called by `manage.py gateway_rotate_secrets`: re-encrypt the SSO client secrets."""
+        from accounts.services import sso_secrets_rotate
+
+        return {"single sign-on client secret(s)": sso_secrets_rotate()}

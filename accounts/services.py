@@ -357,3 +357,19 @@ def sso_sign_in(*, provider: SsoProvider, claims: dict[str, Any]) -> AbstractBas
         if not OrganizationMember.objects.filter(organization=org, user=user).exists():
             raise SsoRefused(f"None of your groups gives access to {org.name}.")
     return user
+
+
+def sso_secrets_rotate() -> int:
+    """Re-encrypt every single sign-on client secret under the newest GATEWAY_SECRETS_KEYS key
+    (run by `gateway_rotate_secrets` with the provider secrets). One short transaction per row;
+    running it twice is harmless. Returns the number of rows re-encrypted."""
+    count = 0
+    for pk in SsoProvider.objects.values_list("pk", flat=True):
+        with transaction.atomic():
+            provider = SsoProvider.objects.select_for_update().filter(pk=pk).first()
+            if provider is None:
+                continue
+            provider.client_secret_ciphertext = crypto.rotate(provider.client_secret_ciphertext)
+            provider.save(update_fields=["client_secret_ciphertext"])
+            count += 1
+    return count

@@ -150,3 +150,22 @@ def test_outsiders_get_404_and_no_list_entry(client, sso, outsider):
 def test_org_admins_cannot_add_providers(client, org_admin):
     client.force_login(org_admin.user)
     assert client.get(reverse("admin:accounts_ssoprovider_add")).status_code == 403
+
+
+def test_rotating_the_keys_re_encrypts_sso_client_secrets(settings, sso):
+    from io import StringIO
+
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from accounts.services import sso_client_secret
+
+    old = sso.client_secret_ciphertext
+    settings.GATEWAY_SECRETS_KEYS = [Fernet.generate_key().decode(), *settings.GATEWAY_SECRETS_KEYS]
+    out = StringIO()
+    call_command("gateway_rotate_secrets", stdout=out)
+    assert "1 single sign-on client secret(s)" in out.getvalue()
+    sso.refresh_from_db()
+    assert sso.client_secret_ciphertext != old
+    settings.GATEWAY_SECRETS_KEYS = settings.GATEWAY_SECRETS_KEYS[:1]  # the old key dropped
+    assert sso_client_secret(sso) == "idp-client-secret-0123456789"
