@@ -275,7 +275,8 @@ LOGIN_URL = "admin:login"
 # The gateway's public origin, for links made outside a request (invitations from the CLI).
 GATEWAY_PUBLIC_URL = env_str("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8000")
 # How long an invitation's (and a password reset's) one-time link works.
-PASSWORD_RESET_TIMEOUT = env_int("GATEWAY_INVITATION_HOURS", 72) * 3600
+GATEWAY_INVITATION_HOURS = env_int("GATEWAY_INVITATION_HOURS", 72)
+PASSWORD_RESET_TIMEOUT = GATEWAY_INVITATION_HOURS * 3600
 # Invitations go through Django's mail backend: SMTP when EMAIL_HOST is set, else the console.
 EMAIL_HOST = env_str("EMAIL_HOST")
 EMAIL_BACKEND = (
