@@ -22,6 +22,7 @@ from accounts.models import SsoGroupMapping, SsoProvider
 from orgs import services as org_services
 from orgs.models import OrganizationMember, Role, WorkspaceMember
 from secrets_vault import crypto
+from secrets_vault.services import ciphertexts_rotate
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -361,15 +362,5 @@ def sso_sign_in(*, provider: SsoProvider, claims: dict[str, Any]) -> AbstractBas
 
 def sso_secrets_rotate() -> int:
     """Re-encrypt every single sign-on client secret under the newest GATEWAY_SECRETS_KEYS key
-    (run by `gateway_rotate_secrets` with the provider secrets). One short transaction per row;
-    running it twice is harmless. Returns the number of rows re-encrypted."""
-    count = 0
-    for pk in SsoProvider.objects.values_list("pk", flat=True):
-        with transaction.atomic():
-            provider = SsoProvider.objects.select_for_update().filter(pk=pk).first()
-            if provider is None:
-                continue
-            provider.client_secret_ciphertext = crypto.rotate(provider.client_secret_ciphertext)
-            provider.save(update_fields=["client_secret_ciphertext"])
-            count += 1
-    return count
+    (run by `gateway_rotate_secrets` with the provider secrets); the number of rows."""
+    return ciphertexts_rotate(model=SsoProvider, field="client_secret_ciphertext")

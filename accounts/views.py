@@ -171,8 +171,14 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         org_services.api_key_revoke(api_key=token, actor=request.user)
         messages.success(request, f"Revoked {token.display_prefix}: the gateway refuses it now.")
         return HttpResponseRedirect(reverse("accounts:me"))
-    context = _context(request, f"Revoke {token.display_prefix}?", key=token)
-    return render(request, "accounts/token_revoke.html", context)
+    context = _context(
+        request,
+        f"Revoke {token.display_prefix}?",
+        key=token,
+        back_url=reverse("accounts:me"),
+        back_label="My account",
+    )
+    return render(request, "admin/orgs/key_revoke.html", context)
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -8,20 +8,9 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import SsoGroupMapping, SsoProvider
-from orgs import services
 from orgs.models import AuditLogEntry, Role
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def org_admin(owner):
-    services.org_member_set(
-        organization=owner.organization,
-        user=owner.user,
-        role=Role.objects.get(name="ORGANIZATION_ADMIN"),
-    )
-    return owner
 
 
 def _inline(prefix_total=0, initial=0, rows=()):

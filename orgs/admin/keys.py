@@ -112,7 +112,8 @@ class _KeyAdmin(WorkspaceScopedAdmin):
             "title": f"Revoke {key.display_prefix}?",
             "opts": self.opts,
             "key": key,
-            "change_url": change_url,
+            "back_url": change_url,
+            "back_label": key.display_prefix,
         }
         return TemplateResponse(request, "admin/orgs/key_revoke.html", context)
 

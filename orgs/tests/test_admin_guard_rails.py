@@ -13,16 +13,6 @@ from secrets_vault import services as secret_services
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def org_admin(owner):
-    services.org_member_set(
-        organization=owner.organization,
-        user=owner.user,
-        role=Role.objects.get(name="ORGANIZATION_ADMIN"),
-    )
-    return owner
-
-
 def test_a_key_that_cannot_call_says_why_in_the_list(client, org_admin):
     owner = org_admin
     read_only = services.api_key_create(

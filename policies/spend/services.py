@@ -164,6 +164,30 @@ def _apply(
     policy.full_clean(exclude=["organization", "user", "api_key", "workspace"])
 
 
+def _save(
+    policy: SpendPolicy,
+    limits: dict[str, Decimal],
+    *,
+    before: dict[str, Any] | None,
+    actor: AbstractBaseUser | None,
+    replace_windows: bool,
+) -> None:
+    """Store a validated policy with its windows (all of them, or only those given) and audit."""
+    policy.save()
+    if replace_windows:
+        SpendWindow.objects.filter(policy=policy).exclude(window__in=list(limits)).delete()
+    for window, limit in limits.items():
+        SpendWindow.objects.update_or_create(
+            policy=policy, window=window, defaults={"limit_usd": limit}
+        )
+    spend_policy_audit(
+        policy=policy,
+        action="spend_policy.create" if before is None else "spend_policy.update",
+        before=before,
+        actor=actor,
+    )
+
+
 @transaction.atomic
 def spend_policy_upsert(
     *,
@@ -203,17 +227,7 @@ def spend_policy_upsert(
         fallback_input_per_mtok=fallback_input_per_mtok,
         fallback_output_per_mtok=fallback_output_per_mtok,
     )
-    policy.save()
-    for window, limit in limits.items():
-        SpendWindow.objects.update_or_create(
-            policy=policy, window=window, defaults={"limit_usd": limit}
-        )
-    spend_policy_audit(
-        policy=policy,
-        action="spend_policy.create" if before is None else "spend_policy.update",
-        before=before,
-        actor=actor,
-    )
+    _save(policy, limits, before=before, actor=actor, replace_windows=False)
     return policy
 
 
@@ -288,18 +302,7 @@ def spend_policy_save(
         fallback_input_per_mtok=fallback_input_per_mtok,
         fallback_output_per_mtok=fallback_output_per_mtok,
     )
-    policy.save()
-    SpendWindow.objects.filter(policy=policy).exclude(window__in=list(limits)).delete()
-    for window, limit in limits.items():
-        SpendWindow.objects.update_or_create(
-            policy=policy, window=window, defaults={"limit_usd": limit}
-        )
-    spend_policy_audit(
-        policy=policy,
-        action="spend_policy.create" if before is None else "spend_policy.update",
-        before=before,
-        actor=actor,
-    )
+    _save(policy, limits, before=before, actor=actor, replace_windows=True)
     return policy
 
 

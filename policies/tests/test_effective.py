@@ -11,24 +11,11 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from orgs.models import Role
-from orgs.services import member_set
 from policies.redaction.services import redaction_policy_set
 from policies.tests.spend_helpers import policy
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/policies/effective/"
-
-
-@pytest.fixture
-def org_admin(owner: Any) -> Any:
-    member_set(
-        workspace=owner.workspace,
-        user=owner.user,
-        role=Role.objects.get(builtin=True, name="WORKSPACE_ADMIN"),
-        org_role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
-    )
-    return owner
 
 
 def show(*args: str) -> dict[str, Any]:

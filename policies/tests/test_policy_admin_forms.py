@@ -11,8 +11,7 @@ import pytest
 from django.test import Client
 
 from orgs import services as org_services
-from orgs.models import AuditLogEntry, Role
-from orgs.services import member_set
+from orgs.models import AuditLogEntry
 from policies.redaction.models import RedactionPolicy
 from policies.redaction.rules import ALL_RULES, default_rule_ids
 from policies.redaction.snapshot import snapshot_of
@@ -22,17 +21,6 @@ from policies.tests.spend_helpers import policy
 pytestmark = pytest.mark.django_db
 REDACTION = "/admin/policies/redactionpolicy/"
 SPEND = "/admin/policies/spendpolicy/"
-
-
-@pytest.fixture
-def org_admin(owner: Any) -> Any:
-    member_set(
-        workspace=owner.workspace,
-        user=owner.user,
-        role=Role.objects.get(builtin=True, name="WORKSPACE_ADMIN"),
-        org_role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
-    )
-    return owner
 
 
 def client_for(persona: Any) -> Client:

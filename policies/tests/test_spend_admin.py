@@ -22,18 +22,6 @@ def client_for(persona: Any) -> Client:
     return c
 
 
-@pytest.fixture
-def org_admin(owner: Any) -> Any:
-    """alice as ORGANIZATION_ADMIN (organization:manage)."""
-    member_set(
-        workspace=owner.workspace,
-        user=owner.user,
-        role=Role.objects.get(builtin=True, name="WORKSPACE_ADMIN"),
-        org_role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
-    )
-    return owner
-
-
 def form_data(org: Any, **over: Any) -> dict[str, Any]:
     data = {
         "organization": org.pk,
