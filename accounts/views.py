@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -61,8 +62,8 @@ def sso_by_email(request: HttpRequest) -> HttpResponse:
         )
         return HttpResponseRedirect(reverse("admin:login"))
     url = reverse("accounts:sso-start", args=[provider.organization.slug])
-    next_url = request.POST.get("next")
-    return HttpResponseRedirect(f"{url}?next={next_url}" if next_url else url)
+    next_url = request.POST.get("next")  # checked by the start view (same host only)
+    return HttpResponseRedirect(f"{url}?{urlencode({'next': next_url})}" if next_url else url)
 
 
 class TokenForm(forms.Form):

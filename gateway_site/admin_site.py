@@ -80,7 +80,10 @@ class GatewayAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         from orgs.permissions import may_sign_in
 
-        return may_sign_in(request.user)
+        cached = getattr(request, "_gw_may_sign_in", None)  # asked several times per page
+        if cached is None:
+            cached = request._gw_may_sign_in = may_sign_in(request.user)  # type: ignore[attr-defined]
+        return cached
 
     def autocomplete_view(self, request: HttpRequest) -> Any:
         """An admin that scopes its own pickers (policies.admin_mixins) answers its

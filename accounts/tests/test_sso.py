@@ -184,3 +184,20 @@ def test_the_issuer_must_be_https_except_on_loopback(owner):
     with pytest.raises(ValidationError, match="https"):
         services.sso_issuer_check("http://idp.acme.test")
     assert services.sso_issuer_check("http://127.0.0.1:8080/") == "http://127.0.0.1:8080"
+
+
+def test_the_page_asked_for_is_where_single_sign_on_lands(client, idp, sso):
+    idp.add_user("gil@acme.test", groups=["platform"])
+    start = client.post(
+        reverse("accounts:sso"), {"email": "gil@acme.test", "next": "/admin/account/"}
+    )
+    to_idp = client.get(start["Location"])
+    params = {k: v[0] for k, v in parse_qs(urlsplit(to_idp["Location"]).query).items()}
+    back = requests.post(
+        f"{idp.issuer}/authorize",
+        data={**params, "email": "gil@acme.test"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    callback = urlsplit(back.headers["Location"])
+    assert client.get(f"{callback.path}?{callback.query}")["Location"] == "/admin/account/"
