@@ -26,8 +26,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import member_organizations, member_tokens, member_workspaces
 from accounts.services import sso_provider_for_email
-from gateway_site.lib.cli import one_line
 from orgs import services as org_services
+from orgs.cli import one_line
 from orgs.models import ApiKey, Workspace
 
 if TYPE_CHECKING:

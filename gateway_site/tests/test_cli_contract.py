@@ -119,4 +119,3 @@ def test_output_piped_into_head_ends_quietly(tmp_path):
     )
     assert proc.stdout.count("\n") == 1 and proc.stdout.startswith("{")
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
-

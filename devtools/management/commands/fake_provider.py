@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from devtools.fake_provider import start_fake_provider
-from gateway_site.lib.cli import GatewayCommand
+from orgs.cli import GatewayCommand
 
 
 class Command(GatewayCommand):

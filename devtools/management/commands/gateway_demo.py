@@ -16,8 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandParser
 from django.db import transaction
 
-from gateway_site.lib.cli import GatewayCommand
 from orgs import services
+from orgs.cli import GatewayCommand
 from orgs.models import Role
 from secrets_vault import services as secret_services
 from secrets_vault.models import ProviderSecret

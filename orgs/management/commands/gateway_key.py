@@ -17,9 +17,8 @@ from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from gateway_site.lib.cli import GatewayCommand
 from orgs import services
-from orgs.cli import organization_get, role_by_name
+from orgs.cli import GatewayCommand, organization_get, role_by_name
 from orgs.models import ApiKey, Role
 
 

@@ -13,9 +13,8 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from gateway_site.lib.cli import GatewayCommand
 from orgs import services
-from orgs.cli import role_by_name
+from orgs.cli import GatewayCommand, role_by_name
 from orgs.models import Role
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from gateway_site.lib.cli import GatewayCommand
 from orgs import services
+from orgs.cli import GatewayCommand
 from orgs.models import Organization
 
 

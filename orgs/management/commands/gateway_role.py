@@ -6,9 +6,8 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from gateway_site.lib.cli import GatewayCommand
 from orgs import services
-from orgs.cli import organization_get
+from orgs.cli import GatewayCommand, organization_get
 
 
 class Command(GatewayCommand):

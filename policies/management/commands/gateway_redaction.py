@@ -24,9 +24,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 
-from gateway_site.lib.cli import GatewayCommand
 from orgs import services as org_services
-from orgs.cli import organization_get
+from orgs.cli import GatewayCommand, organization_get
 from policies.redaction.models import RedactionPolicy
 from policies.redaction.rules import NER_RULE_IDS, PII_RULE_IDS, SECRET_RULE_IDS
 from policies.redaction.services import policy_state, redaction_policy_delete, redaction_policy_set

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 
-from gateway_site.lib.cli import GatewayCommand
+from orgs.cli import GatewayCommand
 from orgs.models import Organization, OrganizationMember, Workspace
 from orgs.services import api_key_find, workspace_get_by_path
 from policies.spend.models import SpendPolicy, Window

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from gateway_site.lib.cli import GatewayCommand
+from orgs.cli import GatewayCommand
 from rollout.agent_config import (
     AGENTS,
     KEY_PLACEHOLDER,

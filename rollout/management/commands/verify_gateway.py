@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from gateway_site.lib.cli import GatewayCommand
+from orgs.cli import GatewayCommand
 from rollout.agent_config import AgentConfigError, normalize_base_url, validate_key
 from rollout.verify import (
     DEFAULT_MODELS,

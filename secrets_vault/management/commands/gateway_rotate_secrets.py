@@ -13,7 +13,7 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import CommandError
 
-from gateway_site.lib.cli import GatewayCommand
+from orgs.cli import GatewayCommand
 from secrets_vault import services
 from secrets_vault.crypto import SecretUnreadable
 

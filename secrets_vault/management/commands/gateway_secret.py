@@ -12,8 +12,8 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from gateway_site.lib.cli import GatewayCommand
 from orgs import services as org_services
+from orgs.cli import GatewayCommand
 from secrets_vault import services
 from secrets_vault.models import ProviderSecret
 

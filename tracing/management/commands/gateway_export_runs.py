@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.utils.dateparse import parse_datetime
 
-from gateway_site.lib.cli import GatewayCommand
+from orgs.cli import GatewayCommand
 from orgs.services import workspace_get_by_path
 from tracing.export import runs_write_jsonl
 from tracing.models import DEFAULT_PROJECT, Run, TracingProject

@@ -11,7 +11,7 @@ import redis
 from django.core.management.base import CommandError
 from django.db import DatabaseError
 
-from gateway_site.lib.cli import GatewayCommand
+from orgs.cli import GatewayCommand
 from tracing.shipping import spool_flush
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from gateway_site.lib.cli import GatewayCommand
+from orgs.cli import GatewayCommand
 from tracing.rollup import usage_rollup_refresh
 
 
