@@ -48,45 +48,34 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def browser():
+@pytest.fixture
+def page(monkeypatch):
+    """A fresh Chromium per test. Playwright's sync API runs an event loop in this thread while
+    it is open, and Django's connections are then per-context: the test database's own
+    connection (the one pytest-django flushes and restores) is back only once it is closed, so
+    the browser must not outlive the test."""
     if not CHROMIUM.exists():
         if os.environ.get("GATEWAY_REQUIRE_SERVICES") == "True":
             pytest.fail("/usr/bin/chromium is missing (apt-get install chromium)")
         pytest.skip("needs /usr/bin/chromium")
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test
-    # body are still plain synchronous calls.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # ORM calls from the test body while Playwright's loop runs are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(
+        browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
-            yield chromium
+            tab = browser.new_context(accept_downloads=True).new_page()
+            tab.set_default_timeout(20_000)
+            yield tab
         finally:
-            chromium.close()
-            if previous is None:
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-            else:
-                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(accept_downloads=True)
-    tab = context.new_page()
-    tab.set_default_timeout(20_000)
-    try:
-        yield tab
-    finally:
-        context.close()
-        # ORM calls made while Playwright's loop runs get their own connection (a separate
-        # context); close it here, or PostgreSQL refuses to drop the test database.
-        connections.close_all()
+            browser.close()
+            # ORM calls made while Playwright's loop runs get their own connection (a separate
+            # context); close it here, or PostgreSQL refuses to drop the test database.
+            connections.close_all()
 
 
 def shot(page, name: str) -> None:
