@@ -16,7 +16,7 @@ from policies.redaction.models import RedactionPolicy
 from policies.redaction.rules import ALL_RULES, default_rule_ids
 from policies.redaction.snapshot import snapshot_of
 from policies.spend.models import SpendPolicy
-from policies.tests.spend_helpers import policy
+from policies.tests.spend_helpers import admin_form_data, policy
 
 pytestmark = pytest.mark.django_db
 REDACTION = "/admin/policies/redactionpolicy/"
@@ -103,22 +103,7 @@ def test_the_cli_refuses_a_category_without_rules(owner: Any) -> None:
 
 
 def spend_data(persona: Any, **over: Any) -> dict[str, Any]:
-    data = {
-        "organization": persona.organization.pk,
-        "name": "team cap",
-        "enabled": "on",
-        "scope": "organization",
-        "kind": "total",
-        "unpriced_models": "refuse",
-        "windows-TOTAL_FORMS": "1",
-        "windows-INITIAL_FORMS": "0",
-        "windows-MIN_NUM_FORMS": "1",
-        "windows-MAX_NUM_FORMS": "1000",
-        "windows-0-window": "monthly",
-        "windows-0-limit_usd": "250",
-    }
-    data.update(over)
-    return data
+    return admin_form_data(persona.organization, **over)
 
 
 def test_a_subject_left_in_a_hidden_field_is_ignored(org_admin: Any) -> None:
