@@ -140,5 +140,5 @@ def test_an_unsupported_database_url_is_refused():
     assert (
         result.returncode != 0 and "DATABASE_URL scheme 'mysql' is not supported" in result.stderr
     )
-    result = load_settings(DATABASE_URL="not a url")
+    result = load_settings(DATABASE_URL="not a url", DEBUG="True")
     assert result.returncode != 0 and "DATABASE_URL" in result.stderr
