@@ -159,3 +159,16 @@ def outsider(db: Any) -> Persona:
     return make_persona(
         email="charlie@other.test", org_slug="other", ws_slug="main", role_name="WORKSPACE_ADMIN"
     )
+
+
+@pytest.fixture
+def org_admin(owner: Persona) -> Persona:
+    """alice (owner) promoted to ORGANIZATION_ADMIN of acme: organization:manage."""
+    from orgs import services
+
+    services.org_member_set(
+        organization=owner.organization,
+        user=owner.user,
+        role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
+    )
+    return owner

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlparse
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -61,22 +61,37 @@ def env_secret(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
-def parse_database_url(url: str) -> dict[str, object]:
-    """postgres://user:pass@host:port/name?sslmode=... → Django DATABASES entry (psycopg 3)."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("postgres", "postgresql", "pgsql"):
-        raise ImproperlyConfigured(f"DATABASE_URL scheme {parsed.scheme!r} is not supported")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
-        "USER": unquote(parsed.username or ""),
-        "PASSWORD": unquote(parsed.password or ""),
-        "HOST": parsed.hostname or "",
-        "PORT": str(parsed.port or ""),
-        "OPTIONS": dict(parse_qsl(parsed.query)),
-        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
-        "CONN_HEALTH_CHECKS": True,
-    }
+def parse_database_url(url: str, *, sqlite: dict[str, object]) -> dict[str, object]:
+    """DATABASE_URL → a Django DATABASES entry, through dj-database-url.
+
+    Accepts what Django users bring: `postgres://`, `postgresql://` and `pgsql://` (psycopg 3;
+    query options such as `?sslmode=require` go to OPTIONS) and `sqlite:///relative/path` or
+    `sqlite:////absolute/path` (with the same OPTIONS as the embedded SQLite default, `sqlite`,
+    so a SQLite URL behaves like no URL at all). Anything else is refused at start-up.
+    """
+    scheme = url.partition(":")[0]
+    try:
+        config: dict[str, object] = dict(
+            dj_database_url.parse(
+                url,
+                conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+                conn_health_checks=True,
+            )
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
+    engine = config.get("ENGINE")
+    if engine == "django.db.backends.sqlite3":
+        options: dict[str, object] = {}
+        for source in (sqlite.get("OPTIONS"), config.get("OPTIONS")):
+            options.update(source if isinstance(source, dict) else {})
+        return {**sqlite, "NAME": config["NAME"], "OPTIONS": options}
+    if engine != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            f"DATABASE_URL scheme {scheme!r} is not supported (use postgres:// or sqlite:///)"
+        )
+    config.setdefault("OPTIONS", {})
+    return config
 
 
 def parse_route_timeouts(value: str) -> dict[str, tuple[float, float | None]]:
@@ -159,6 +174,7 @@ INSTALLED_APPS = [
     "tracing",
     "rollout",
     "api",
+    "accounts",  # sign-in: invitations, single sign-on, the member's own page
     "devtools",  # the fake provider, the demo set-up and the test servers
 ]
 
@@ -195,37 +211,37 @@ WSGI_APPLICATION = "gateway_site.wsgi.application"
 ASGI_APPLICATION = "gateway_site.asgi.application"
 
 DATABASE_URL = env_str("DATABASE_URL")
+# The embedded default (no DATABASE_URL), also used for a sqlite:/// URL.
+SQLITE_DATABASE: dict[str, object] = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
+    "OPTIONS": {
+        # WAL: readers never wait for the writer. synchronous=NORMAL: a commit costs no
+        # fsync (the WAL is synced at checkpoints; a power loss may drop the last
+        # commits, never corrupt the file).
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # Every transaction takes the write lock when it begins (BEGIN IMMEDIATE), so a
+        # writer waits its turn (up to `timeout` seconds) instead of failing with
+        # "database is locked" when it tries to upgrade a read transaction while the
+        # run writer or another process holds the lock.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    },
+    # Tests run on a file too, not Django's default in-memory database: the proxy's
+    # loader threads and the test's own thread then share the database as the
+    # gateway's processes do (WAL readers, writers queued by the busy timeout), where
+    # the in-memory one locks whole tables between connections.
+    "TEST": {
+        "NAME": env_str(
+            "SQLITE_TEST_PATH",
+            str(Path(tempfile.gettempdir()) / f"llm-gateway-test-{os.getpid()}.sqlite3"),
+        )
+    },
+}
 if DATABASE_URL:
-    DATABASES = {"default": parse_database_url(DATABASE_URL)}
+    DATABASES = {"default": parse_database_url(DATABASE_URL, sqlite=SQLITE_DATABASE)}
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
-            "OPTIONS": {
-                # WAL: readers never wait for the writer. synchronous=NORMAL: a commit costs no
-                # fsync (the WAL is synced at checkpoints; a power loss may drop the last
-                # commits, never corrupt the file).
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                # Every transaction takes the write lock when it begins (BEGIN IMMEDIATE), so a
-                # writer waits its turn (up to `timeout` seconds) instead of failing with
-                # "database is locked" when it tries to upgrade a read transaction while the
-                # run writer or another process holds the lock.
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 30,
-            },
-            # Tests run on a file too, not Django's default in-memory database: the proxy's
-            # loader threads and the test's own thread then share the database as the
-            # gateway's processes do (WAL readers, writers queued by the busy timeout), where
-            # the in-memory one locks whole tables between connections.
-            "TEST": {
-                "NAME": env_str(
-                    "SQLITE_TEST_PATH",
-                    str(Path(tempfile.gettempdir()) / f"llm-gateway-test-{os.getpid()}.sqlite3"),
-                )
-            },
-        }
-    }
+    DATABASES = {"default": SQLITE_DATABASE}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -248,6 +264,38 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+
+# --- Sign-in: invitations, e-mail, single sign-on (accounts/, docs/admin-setup.md) -------------
+# Password logins and organization single sign-on (OpenID Connect, one provider per organization).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "accounts.oidc.OrganizationOIDCBackend",
+]
+LOGIN_URL = "admin:login"
+# The gateway's public origin, for links made outside a request (invitations from the CLI).
+GATEWAY_PUBLIC_URL = env_str("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8000")
+# How long an invitation's (and a password reset's) one-time link works.
+GATEWAY_INVITATION_HOURS = env_int("GATEWAY_INVITATION_HOURS", 72)
+PASSWORD_RESET_TIMEOUT = GATEWAY_INVITATION_HOURS * 3600
+# Invitations go through Django's mail backend: SMTP when EMAIL_HOST is set, else the console.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", "True")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "LLM Gateway <gateway@localhost>")
+# mozilla-django-oidc: the provider's endpoints and client come from the organization's SSO
+# settings (accounts.models.SsoProvider); these are the parts shared by every provider.
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:oidc-callback"
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_int("GATEWAY_OIDC_TIMEOUT", 10)  # seconds per request to an identity provider
+LOGIN_REDIRECT_URL = "/admin/"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

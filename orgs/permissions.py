@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from orgs.models import ApiKey, OrganizationMember, Role, Workspace, WorkspaceMember
 from orgs.permissions_catalogue import (
+    INVOKE_PERMISSIONS,
     ORG_PERMISSIONS,
     ORGANIZATION_ADMIN,
     WORKSPACE_PERMISSIONS,
@@ -280,3 +281,51 @@ def visible_organization_ids(
         for m in OrganizationMember.objects.select_related("role").filter(user=principal)
         if permission in m.role.permission_set
     }
+
+
+def may_sign_in(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """May `user` sign in to the product UI (the admin)? Derived from roles, not from Django's
+    `is_staff` flag, so nobody has to set a flag by hand after adding a member: an active
+    superuser or staff user, or an active member of any organization. What they then see is
+    decided per page by these same permissions (orgs.admin.scoping): an organization or
+    workspace admin manages their scope, a member finds their workspaces and their own page."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return False
+    if getattr(user, "is_superuser", False) or getattr(user, "is_staff", False):
+        return True
+    return OrganizationMember.objects.filter(user=user).exists()
+
+
+def gateway_problem(*, workspace: Workspace, permissions: frozenset[str]) -> str | None:
+    """Why a key holding `permissions` in `workspace` cannot call the gateway, or None."""
+    if not workspace.organization.llm_gateway_enabled:
+        return f"the LLM Gateway is not enabled for {workspace.organization.slug}"
+    missing = [p for p in INVOKE_PERMISSIONS if p not in permissions]
+    if missing:
+        return f"its role lacks {' and '.join(missing)}"
+    return None
+
+
+def key_gateway_problem(key: ApiKey) -> str | None:
+    """Why every gateway call with `key` would be refused as things stand, or None: the same
+    rules the proxy applies (revoked or expired, organization-scoped, gateway off, missing
+    gateway:invoke or workspaces:read), in words for the admin."""
+    if key.revoked_at is not None:
+        return "revoked"
+    if not key.is_active:
+        return "expired"
+    if key.workspace_id is None:
+        return "organization-scoped keys are refused: use a workspace-scoped key"
+    workspace = key.workspace
+    if workspace is None:
+        return "organization-scoped keys are refused: use a workspace-scoped key"
+    return gateway_problem(workspace=workspace, permissions=workspace_permissions(key, workspace))
+
+
+def role_gateway_problem(permissions: frozenset[str] | set[str] | list[str]) -> str | None:
+    """A workspace role meant to call the gateway (it has gateway:invoke) that cannot: the
+    gateway also needs workspaces:read. None for a complete or a read-only role."""
+    perms = set(permissions)
+    if "gateway:invoke" in perms and "workspaces:read" not in perms:
+        return "it has gateway:invoke but not workspaces:read, which calls also need"
+    return None

@@ -1,8 +1,8 @@
 """Writes for tenancy, roles, members and keys. Each service records an audit entry.
 
 The admin, the CLI and the REST API call these; none of them writes these models directly.
-Key services live in orgs.services_keys and the audit writer in orgs.audit; both are
-re-exported here, so callers import everything from orgs.services.
+Key services live in orgs.services_keys, invitations in orgs.services_invitations and the audit
+writer in orgs.audit; all are re-exported here, so callers import everything from orgs.services.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from orgs import services_invitations as _invitations
 from orgs import services_keys as _keys
 from orgs.audit import audit_record as audit_record
 from orgs.models import (
@@ -37,6 +38,9 @@ api_key_find = _keys.api_key_find
 api_key_authenticate = _keys.api_key_authenticate
 api_key_rehash = _keys.api_key_rehash
 api_key_touch = _keys.api_key_touch
+# Invitations (first sign-in of a member), re-exported likewise.
+Invitation = _invitations.Invitation
+member_invite = _invitations.member_invite
 
 
 def _org_state(org: Organization) -> dict[str, Any]:

@@ -11,6 +11,11 @@ app_name = "rollout"
 
 urlpatterns = [
     path(
+        "agent-config/with-key/",
+        admin.site.admin_view(views.agent_config_with_key),
+        name="agent-config-with-key",
+    ),
+    path(
         "agent-config/<int:key_id>/",
         admin.site.admin_view(views.agent_config_page),
         name="agent-config",

@@ -1,9 +1,13 @@
-"""The admin's agent-config download for one gateway key (SPEC §5).
+"""The admin's agent-config downloads for gateway keys (SPEC §5).
 
-Thin adapters over rollout.agent_config: the same files `manage.py export_agent_config` writes,
-with KEY_PLACEHOLDER in place of the key (the admin stores only a hash and cannot show it
-again). Both views are wrapped in the admin site's `admin_view` (login, admin access) in
-rollout/urls.py and check `workspaces:manage` on the key's workspace through orgs.permissions;
+Thin adapters over rollout.agent_config: the same files `manage.py export_agent_config` writes.
+- For an existing key, with KEY_PLACEHOLDER in place of the key (the admin stores only a hash
+  and cannot show it again); `workspaces:manage` on the key's workspace is needed.
+- Right after a key is created, the shown-once page posts the new key back to
+  `agent_config_with_key`, which returns the files with the key filled in. The key travels only
+  in that POST body and the answer (no-store), is checked like any presented key (a wrong or
+  revoked key is a 404), and must be one the user may manage or their own personal token.
+Every view is wrapped in the admin site's `admin_view` (login, admin access) in rollout/urls.py;
 a key outside the user's scope answers 404, never 403, so its id leaks nothing.
 """
 
@@ -11,14 +15,16 @@ from __future__ import annotations
 
 import io
 import zipfile
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.views.decorators.http import require_POST
 
 from orgs.models import ApiKey
 from orgs.permissions import has_permission
+from orgs.services import api_key_authenticate
 from rollout.agent_config import (
     AGENTS,
     KEY_PLACEHOLDER,
@@ -39,17 +45,19 @@ AGENT_LABELS = {
 }
 
 
+def _may_configure(request: HttpRequest, key: ApiKey) -> bool:
+    if key.kind == ApiKey.Kind.PERSONAL and key.user_id == request.user.pk:
+        return True
+    if key.workspace is not None:
+        return has_permission(request.user, "workspaces:manage", workspace=key.workspace)
+    return has_permission(request.user, "organization:manage", organization=key.organization)
+
+
 def _key_for(request: HttpRequest, key_id: int) -> ApiKey:
     """The key if the user may manage its workspace (or, for an organization-scoped key, its
     organization); Http404 otherwise, whether or not the id exists."""
     key = ApiKey.objects.select_related("workspace", "organization").filter(pk=key_id).first()
-    if key is None:
-        raise Http404("No such key.")
-    if key.workspace is not None:
-        allowed = has_permission(request.user, "workspaces:manage", workspace=key.workspace)
-    else:
-        allowed = has_permission(request.user, "organization:manage", organization=key.organization)
-    if not allowed:
+    if key is None or not _may_configure(request, key):
         raise Http404("No such key.")
     return key
 
@@ -128,6 +136,12 @@ def agent_config_download(request: HttpRequest, key_id: int, agent: str) -> Http
         f"Replace {KEY_PLACEHOLDER} with the key (it was shown once when it was created).\n\n"
         + locations_text(files)
     )
+    return _zip_response(files, readme, key=key, agent=agent, managed=managed)
+
+
+def _zip_response(
+    files: list[Any], readme: str, *, key: ApiKey, agent: str, managed: bool
+) -> HttpResponse:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for f in files:
@@ -136,4 +150,33 @@ def agent_config_download(request: HttpRequest, key_id: int, agent: str) -> Http
     name = f"llm-gateway-{agent}{'-managed' if managed else ''}-{key.lookup_id}.zip"
     response = HttpResponse(buffer.getvalue(), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
     return response
+
+
+@require_POST
+def agent_config_with_key(request: HttpRequest) -> HttpResponse:
+    """POST key=<the new key>&agent=<agent>[&managed=1]: the files with the key filled in."""
+    presented = (request.POST.get("key") or "").strip()
+    agent = request.POST.get("agent") or ""
+    if agent not in AGENTS:
+        raise Http404("No such agent.")
+    key = api_key_authenticate(presented)
+    if key is None or not _may_configure(request, key):
+        raise Http404("No such key.")
+    refusal = _org_key_refusal(key)
+    if refusal is not None:
+        return refusal
+    managed = request.POST.get("managed") in ("1", "true", "on")
+    try:
+        files = build_agent_files(
+            agent=agent, base_url=_base_url(request), key=presented, managed=managed
+        )
+    except AgentConfigError as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain")
+    readme = (
+        f"{AGENT_LABELS[agent]} configuration for the LLM Gateway, key {key.display_prefix}.\n"
+        "The files hold the key itself: keep them private (mode 0600), never commit them.\n\n"
+        + locations_text(files)
+    )
+    return _zip_response(files, readme, key=key, agent=agent, managed=managed)

@@ -17,6 +17,7 @@ from secrets_vault.models import ProviderSecret
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+    from django.db.models import Model
 
     from orgs.models import Workspace
 
@@ -129,19 +130,25 @@ def secret_decrypt(*, secret: ProviderSecret) -> str:
     return crypto.decrypt(secret.ciphertext)
 
 
-def secrets_rotate() -> int:
-    """Re-encrypt every provider secret under the newest GATEWAY_SECRETS_KEYS key.
+def ciphertexts_rotate(*, model: type[Model], field: str) -> int:
+    """Re-encrypt `field` of every `model` row under the newest GATEWAY_SECRETS_KEYS key.
 
-    Each row is updated in its own short transaction, so rotation of many secrets never holds a
-    long lock; running it twice is harmless. Returns the number of rows re-encrypted."""
+    Each row is updated in its own short transaction, so rotating many rows never holds a long
+    lock; running it twice is harmless. Returns the number of rows re-encrypted."""
     count = 0
-    for pk in ProviderSecret.objects.values_list("pk", flat=True):
+    for pk in model._default_manager.values_list("pk", flat=True):
         with transaction.atomic():
-            secret = ProviderSecret.objects.select_for_update().filter(pk=pk).first()
-            if secret is None:
+            row = model._default_manager.select_for_update().filter(pk=pk).first()
+            if row is None:
                 continue
-            secret.ciphertext = crypto.rotate(secret.ciphertext)
-            secret.save(update_fields=["ciphertext"])
+            setattr(row, field, crypto.rotate(getattr(row, field)))
+            row.save(update_fields=[field])
             count += 1
+    return count
+
+
+def secrets_rotate() -> int:
+    """Re-encrypt every provider secret under the newest GATEWAY_SECRETS_KEYS key."""
+    count = ciphertexts_rotate(model=ProviderSecret, field="ciphertext")
     logger.info("re-encrypted %d provider secrets under the newest key", count)
     return count

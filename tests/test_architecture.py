@@ -21,6 +21,7 @@ APPS = (
     "proxy",
     "rollout",
     "api",
+    "accounts",
     "devtools",
     "gateway_site",
 )

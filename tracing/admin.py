@@ -89,11 +89,25 @@ class TracingProjectAdmin(_ReadOnlyScopedAdmin):
         return format_html('<a href="{}?project={}">Runs</a>', url, obj.pk)
 
 
-def _pretty(value: Any) -> str:
+def _pretty(value: Any, *, collapsed: bool = False) -> str:
+    """JSON, indented; long or `collapsed` values fold into a <details> with their size."""
     if value in (None, {}, [], ""):
         return "—"
     text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
-    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+    pre = format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text)
+    if not collapsed and text.count("\n") < 20:
+        return pre
+    size = len(text.encode())
+    label = f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} bytes"
+    return format_html("<details><summary>Show ({})</summary>{}</details>", label, pre)
+
+
+def _loose(obj: Run, name: str) -> Any:
+    """A run's organization, workspace, key or user; runs outlive them (no FK constraint)."""
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None
 
 
 def _seconds(start: Any, end: Any) -> str:
@@ -169,7 +183,7 @@ class RunAdmin(_ReadOnlyScopedAdmin):
         ),
         (
             "Caller",
-            {"fields": ("organization_id", "workspace_id", "key_prefix", "key_id", "user_label")},
+            {"fields": ("organization_name", "workspace_name", "key_name", "user_label")},
         ),
         (
             "Usage and cost",
@@ -233,6 +247,26 @@ class RunAdmin(_ReadOnlyScopedAdmin):
         except (ObjectDoesNotExist, AttributeError):
             return f"deleted user {obj.user_id}"  # runs outlive their users (no FK constraint)
 
+    @admin.display(description="organization")
+    def organization_name(self, obj: Run) -> str:
+        org = _loose(obj, "organization")
+        return f"{org.name} ({org.slug})" if org else f"deleted organization {obj.organization_id}"
+
+    @admin.display(description="workspace")
+    def workspace_name(self, obj: Run) -> str:
+        ws = _loose(obj, "workspace")
+        return f"{ws} ({ws.name})" if ws else f"deleted workspace {obj.workspace_id}"
+
+    @admin.display(description="key")
+    def key_name(self, obj: Run) -> str:
+        key = _loose(obj, "key") if obj.key_id else None
+        if key is None:
+            return obj.key_prefix or "—"
+        model = "personalaccesstoken" if key.kind == "personal" else "servicekey"
+        url = reverse(f"admin:orgs_{model}_change", args=[key.pk])
+        name = f" “{key.name}”" if key.name else ""
+        return format_html('<a href="{}">{}</a>{}', url, key.display_prefix, name)
+
     @admin.display(description="tokens")
     def total_tokens(self, obj: Run) -> int:
         return obj.total_tokens
@@ -259,8 +293,8 @@ class RunAdmin(_ReadOnlyScopedAdmin):
 
     @admin.display(description="request")
     def request_pretty(self, obj: Run) -> str:
-        return _pretty(obj.request_content)
+        return _pretty(obj.request_content, collapsed=True)
 
     @admin.display(description="response")
     def response_pretty(self, obj: Run) -> str:
-        return _pretty(obj.response_content)
+        return _pretty(obj.response_content, collapsed=True)

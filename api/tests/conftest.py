@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from orgs.models import Role
 from orgs.services import api_key_create, organization_upsert, role_upsert
 
 SECRET_VALUE = "sk-test-SECRETVALUE0123456789abcdefXYZW"
@@ -46,20 +45,6 @@ def as_readonly(readonly_member: Any) -> APIClient:
 @pytest.fixture
 def as_outsider(outsider: Any) -> APIClient:
     return key_client(outsider.plaintext_key)
-
-
-@pytest.fixture
-def org_admin(owner: Any) -> Any:
-    """alice's session as ORGANIZATION_ADMIN of acme (organization:manage)."""
-    from orgs.services import member_set
-
-    member_set(
-        workspace=owner.workspace,
-        user=owner.user,
-        role=Role.objects.get(builtin=True, name="WORKSPACE_ADMIN"),
-        org_role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
-    )
-    return owner
 
 
 @pytest.fixture

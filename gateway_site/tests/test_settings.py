@@ -12,7 +12,7 @@ import sys
 import pytest
 from cryptography.fernet import Fernet
 
-from gateway_site.settings import parse_database_url
+from gateway_site.settings import SQLITE_DATABASE, parse_database_url
 
 SAFE = {
     "DEBUG": "False",
@@ -93,9 +93,11 @@ def test_secrets_can_come_from_files(tmp_path):
 
 
 def test_database_url_is_parsed_for_postgres():
-    db = parse_database_url("postgres://gw:p%40ss@db.internal:6543/gateway?sslmode=require")
+    db = parse_database_url(
+        "postgres://gw:p%40ss@db.internal:6543/gateway?sslmode=require", sqlite=SQLITE_DATABASE
+    )
     assert db["ENGINE"] == "django.db.backends.postgresql"
-    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
+    assert (db["USER"], db["PASSWORD"], db["HOST"], str(db["PORT"]), db["NAME"]) == (
         "gw",
         "p@ss",
         "db.internal",
@@ -103,6 +105,34 @@ def test_database_url_is_parsed_for_postgres():
         "gateway",
     )
     assert db["OPTIONS"] == {"sslmode": "require"}
+    assert db["CONN_HEALTH_CHECKS"] is True
+
+
+def test_the_postgresql_scheme_names_the_same_engine():
+    db = parse_database_url("postgresql://postgres@127.0.0.1/gw", sqlite=SQLITE_DATABASE)
+    assert (db["ENGINE"], db["NAME"], db["HOST"]) == (
+        "django.db.backends.postgresql",
+        "gw",
+        "127.0.0.1",
+    )
+
+
+def test_a_sqlite_url_gets_the_embedded_defaults_options(tmp_path):
+    path = tmp_path / "gw.sqlite3"
+    db = parse_database_url(f"sqlite:///{path}", sqlite=SQLITE_DATABASE)
+    assert db["ENGINE"] == "django.db.backends.sqlite3" and db["NAME"] == str(path)
+    assert db["OPTIONS"] == SQLITE_DATABASE["OPTIONS"]
+
+
+def test_a_sqlite_url_starts_the_project(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--database", "default"],
+        env={**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.sqlite3'}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_an_unsupported_database_url_is_refused():
@@ -110,3 +140,5 @@ def test_an_unsupported_database_url_is_refused():
     assert (
         result.returncode != 0 and "DATABASE_URL scheme 'mysql' is not supported" in result.stderr
     )
+    result = load_settings(DATABASE_URL="not a url", DEBUG="True")
+    assert result.returncode != 0 and "DATABASE_URL" in result.stderr

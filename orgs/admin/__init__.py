@@ -4,6 +4,7 @@ orgs.services call (audit-logged), never model.save(). API keys are in orgs.admi
 
 from __future__ import annotations
 
+import smtplib
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
@@ -30,17 +31,42 @@ from orgs.models import (
     Workspace,
     WorkspaceMember,
 )
+from orgs.permissions import role_gateway_problem
+from orgs.permissions_catalogue import ORGANIZATION_ADMIN
+from orgs.selectors import organization_overview
 
 if TYPE_CHECKING:
     from django.db.models import Model, Q, QuerySet
     from django.http import HttpRequest
 
 
+def _invite(request: HttpRequest, organization: Organization, user: Any) -> None:
+    """Send one invitation; a mail server that refuses it is a warning, not a lost membership."""
+    try:
+        invitation = services.member_invite(
+            organization=organization,
+            user=user,
+            actor=request.user,
+            base_url=request.build_absolute_uri("/"),
+        )
+    except ValidationError as exc:
+        messages.warning(request, "; ".join(exc.messages))
+    except (OSError, smtplib.SMTPException) as exc:
+        messages.warning(
+            request, f"{user.get_username()} was added, but the invitation could not be sent: {exc}"
+        )
+    else:
+        messages.success(request, f"Invitation sent to {invitation.email}.")
+
+
 @admin.register(Organization)
 class OrganizationAdmin(OrganizationScopedAdmin):
-    """Settings → Gateway: the organization and its LLM Gateway flag (superuser-only)."""
+    """Settings → Gateway: the organization and its LLM Gateway flag (superuser-only). Its page
+    also shows its workspaces (members, keys, provider secrets), members, keys and policies
+    (admin/orgs/organization_change_form.html, the policies through their template tag)."""
 
     admin_section = "Settings → Gateway"
+    change_form_template = "admin/orgs/organization_change_form.html"
     organization_field = ""
     view_permission = "organization:read"
     form = OrganizationForm
@@ -58,6 +84,16 @@ class OrganizationAdmin(OrganizationScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # no organization deletion from the UI: it would cascade every workspace
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        org = self.get_object(request, object_id)
+        extra = {
+            "overview": organization_overview(organization=org, viewer=request.user),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -126,8 +162,12 @@ class WorkspaceMemberAdmin(WorkspaceScopedAdmin):
     search_fields = ("user__email", "user__username", "workspace__slug")
     list_select_related = ("user", "workspace__organization", "role")
 
+    actions = ("send_invitations",)
+
     def get_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
-        return ("workspace", "user", "role") if obj is not None else ("email", "workspace", "role")
+        if obj is not None:
+            return ("workspace", "user", "role")
+        return ("email", "workspace", "role", "invite")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
         return ("workspace", "user") if obj is not None else ()
@@ -138,6 +178,13 @@ class WorkspaceMemberAdmin(WorkspaceScopedAdmin):
             workspace=obj.workspace, user=user, role=obj.role, actor=request.user
         )
         obj.pk, obj.user = saved.pk, user
+        if not change and form.cleaned_data.get("invite"):
+            _invite(request, obj.workspace.organization, user)
+
+    @admin.action(description="Send an invitation e-mail", permissions=["change"])
+    def send_invitations(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for member in queryset.select_related("workspace__organization", "user"):
+            _invite(request, member.workspace.organization, member.user)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         services.member_remove(workspace=obj.workspace, user=obj.user, actor=request.user)
@@ -157,8 +204,12 @@ class OrganizationMemberAdmin(OrganizationScopedAdmin):
     search_fields = ("user__email", "user__username", "organization__slug")
     list_select_related = ("user", "organization", "role")
 
+    actions = ("send_invitations",)
+
     def get_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
-        return ("organization", "user", "role") if obj else ("email", "organization", "role")
+        if obj is not None:
+            return ("organization", "user", "role")
+        return ("email", "organization", "role", "invite")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
         return ("organization", "user") if obj is not None else ()
@@ -169,6 +220,13 @@ class OrganizationMemberAdmin(OrganizationScopedAdmin):
             organization=obj.organization, user=user, role=obj.role, actor=request.user
         )
         obj.pk, obj.user = saved.pk, user
+        if not change and form.cleaned_data.get("invite"):
+            _invite(request, obj.organization, user)
+
+    @admin.action(description="Send an invitation e-mail", permissions=["change"])
+    def send_invitations(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for member in queryset.select_related("organization", "user"):
+            _invite(request, member.organization, member.user)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         services.org_member_remove(organization=obj.organization, user=obj.user, actor=request.user)
@@ -187,13 +245,25 @@ class RoleAdmin(OrganizationScopedAdmin):
     admin_order = 3
     form = RoleForm
     view_permission = "organization:read"
-    list_display = ("name", "scope", "organization", "builtin", "permission_list")
+    list_display = ("name", "scope", "organization", "builtin", "permission_list", "gateway")
     list_filter = ("builtin", "scope")
     search_fields = ("name",)
 
     @admin.display(description="permissions")
     def permission_list(self, obj: Role) -> str:
         return ", ".join(obj.permissions or ())
+
+    @admin.display(description="gateway calls")
+    def gateway(self, obj: Role) -> str:
+        """Whether keys holding this role may call the gateway, and why not."""
+        if obj.scope == Role.Scope.ORGANIZATION:
+            if obj.name == ORGANIZATION_ADMIN:
+                return "yes (full rights in every workspace)"
+            return "not by itself (a workspace role decides)"
+        problem = role_gateway_problem(obj.permission_set)
+        if problem:
+            return f"no: {problem}"
+        return "yes" if "gateway:invoke" in obj.permission_set else "no (read-only role)"
 
     def scope_filter(self, request: HttpRequest, permission: str) -> Q | None:
         from django.db.models import Q
@@ -245,6 +315,9 @@ class RoleAdmin(OrganizationScopedAdmin):
             actor=request.user,
         )
         obj.pk = saved.pk
+        problem = role_gateway_problem(saved.permission_set)
+        if problem:
+            messages.warning(request, f"Keys with {saved.name} cannot call the gateway: {problem}.")
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         services.role_delete(role=obj, actor=request.user)

@@ -65,6 +65,13 @@ class EmailMemberForm(forms.ModelForm):
     """Add form for memberships: the user is named by email and created when new."""
 
     email = forms.EmailField(help_text="Created as a user (no password) when not yet known.")
+    invite = forms.BooleanField(
+        label="Send an invitation e-mail",
+        required=False,
+        initial=True,
+        help_text="A one-time link to choose a password (or, with single sign-on, where to "
+        "sign in). Also available later as an action on the member list.",
+    )
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()
@@ -79,7 +86,7 @@ class EmailMemberForm(forms.ModelForm):
 class WorkspaceMemberForm(EmailMemberForm):
     class Meta:
         model = WorkspaceMember
-        fields = ("email", "workspace", "role")
+        fields = ("email", "workspace", "role", "invite")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -110,7 +117,7 @@ class WorkspaceMemberForm(EmailMemberForm):
 class OrganizationMemberForm(EmailMemberForm):
     class Meta:
         model = OrganizationMember
-        fields = ("email", "organization", "role")
+        fields = ("email", "organization", "role", "invite")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

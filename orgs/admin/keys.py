@@ -1,5 +1,9 @@
-"""API keys in the admin: service keys (create, shown once, revoke) and personal access tokens
-(listed, revocable). Keys are never edited or deleted here: revoking keeps the audit trail."""
+"""API keys in the admin: service keys (create, shown once with the agent files, revoke) and
+personal access tokens (listed, revocable). Keys are never edited or deleted here: revoking
+keeps the audit trail. Each key says whether the gateway would accept it and why not
+(orgs.permissions.key_gateway_problem); its page has a revoke button (with confirmation), its
+recent runs (tracing), the spend of the limits it falls under and its effective policies
+(policies), through their template tags in admin/orgs/key_change_form.html."""
 
 from __future__ import annotations
 
@@ -7,15 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from orgs import services
 from orgs.admin.forms import ServiceKeyForm
 from orgs.admin.scoping import WorkspaceScopedAdmin
 from orgs.models import ApiKey, PersonalAccessToken, ServiceKey
+from orgs.permissions import key_gateway_problem
 
 if TYPE_CHECKING:
     from django.db.models import Model, QuerySet
@@ -42,6 +49,7 @@ class _KeyAdmin(WorkspaceScopedAdmin):
     organization_field = "organization"
     required_permission = "workspaces:manage"
     kind: str = ApiKey.Kind.SERVICE
+    change_form_template = "admin/orgs/key_change_form.html"
     list_display = (
         "prefix",
         "name",
@@ -52,6 +60,7 @@ class _KeyAdmin(WorkspaceScopedAdmin):
         "expires_at",
         "last_used_at",
         "status",
+        "gateway",
     )
     list_filter = ("revoked_at",)
     search_fields = ("lookup_id", "name", "user__email")
@@ -66,7 +75,53 @@ class _KeyAdmin(WorkspaceScopedAdmin):
     def status(self, obj: ApiKey) -> str:
         if obj.revoked_at is not None:
             return "revoked"
-        return "active" if obj.is_active else "expired"
+        if not obj.is_active:
+            return "expired"
+        return "active" if obj.workspace_id else "active (organization-scoped)"
+
+    @admin.display(description="gateway calls")
+    def gateway(self, obj: ApiKey) -> str:
+        problem = key_gateway_problem(obj)
+        return "accepted" if problem is None else f"refused: {problem}"
+
+    def get_urls(self) -> list[Any]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/revoke/",
+                self.admin_site.admin_view(self.revoke_view),
+                name="{}_{}_revoke".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def revoke_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: "Revoke this key?"; POST: revoke it. Outside the user's scope: 404."""
+        key = self.get_object(request, object_id)
+        if not self.has_revoke_permission(request) or not self.has_view_permission(request, key):
+            raise PermissionDenied
+        change_url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[key.pk]
+        )
+        if request.method == "POST":
+            services.api_key_revoke(api_key=key, actor=request.user)
+            messages.success(request, f"Revoked {key.display_prefix}: the gateway refuses it now.")
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Revoke {key.display_prefix}?",
+            "opts": self.opts,
+            "key": key,
+            "back_url": change_url,
+            "back_label": key.display_prefix,
+        }
+        return TemplateResponse(request, "admin/orgs/key_revoke.html", context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        extra = {"may_revoke": self.has_revoke_permission(request), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).filter(kind=self.kind)
@@ -142,6 +197,9 @@ class ServiceKeyAdmin(_KeyAdmin):
             setattr(obj, field.attname, getattr(created.api_key, field.attname))
         # Kept on the request only, for response_add; never in the session or the database.
         request._gw_created_key = created.plaintext  # type: ignore[attr-defined]
+        problem = key_gateway_problem(created.api_key)
+        if problem:
+            messages.warning(request, f"{created.api_key} cannot call the gateway: {problem}.")
 
     def response_add(
         self, request: HttpRequest, obj: Any, post_url_continue: Any = None
@@ -152,7 +210,9 @@ class ServiceKeyAdmin(_KeyAdmin):
             "opts": self.opts,
             "key": obj,
             "plaintext": request._gw_created_key,  # type: ignore[attr-defined]
-            "changelist_url": "../",
+            "gateway_problem": key_gateway_problem(obj),
+            "back_url": reverse("admin:orgs_servicekey_changelist"),
+            "back_label": "Service keys",
         }
         response = TemplateResponse(request, "admin/orgs/key_created.html", context)
         response["Cache-Control"] = "no-store"

@@ -23,7 +23,8 @@ What it guarantees:
 - add/change/delete/view need `required_permission` (or `view_permission` for viewing) in the
   object's workspace or organization, resolved by orgs.permissions, the same function the
   proxy and the REST API use; Django's per-model permissions are not consulted;
-- foreign-key choices (workspace, organization, role) offer only what the user may manage;
+- foreign-key choices (workspace, organization, role) offer only what the user may manage, each
+  labelled with its organization (orgs.admin.labels);
 - list filters on a foreign key offer only values used by rows in scope;
 - fields listed in `superuser_only_fields` are read-only for everyone but a superuser.
 A superuser sees and edits everything.
@@ -49,6 +50,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from orgs.admin.labels import labelled
 from orgs.models import Organization, Role, Workspace
 from orgs.permissions import visible_organization_ids, visible_workspace_ids
 
@@ -199,7 +201,7 @@ class _ScopedAdminBase(admin.ModelAdmin):
             kwargs["queryset"] = (
                 qs if ids is None else qs.filter(Q(builtin=True) | Q(organization_id__in=ids))
             )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return labelled(super().formfield_for_foreignkey(db_field, request, **kwargs))
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         """No add/change/delete/view pop-up icons beside foreign keys: each section is managed

@@ -23,16 +23,6 @@ def root(client, django_user_model):
     return user
 
 
-@pytest.fixture
-def org_admin(owner):
-    services.org_member_set(
-        organization=owner.organization,
-        user=owner.user,
-        role=Role.objects.get(name="ORGANIZATION_ADMIN"),
-    )
-    return owner
-
-
 def login(client, persona):
     client.force_login(persona.user)
     return client

@@ -1,7 +1,10 @@
 """Admin: Settings → Gateway → LLM Gateway → Redaction policies (SPEC §3), organization:manage.
 
-Scoping (changelist, 404 for outsiders, choices) comes from orgs.admin.scoping; every write
-goes through policies.redaction.services (validation, audit log, proxy invalidation).
+Scoping (changelist, 404 for outsiders) comes from orgs.admin.scoping, the subject pickers
+from policies.admin_mixins; every write goes through policies.redaction.services (validation,
+audit log, proxy invalidation). A new policy starts with every rule of both categories ticked
+(policies.redaction.rules.default_rule_ids, what the CLI and the API apply too), and a form
+that would save a policy looking on but redacting nothing is refused with the reason.
 """
 
 from __future__ import annotations
@@ -11,20 +14,19 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.forms.models import construct_instance
 
-from orgs.admin.scoping import OrganizationScopedAdmin, organization_ids_for
-from orgs.models import ApiKey
+from orgs.admin.scoping import OrganizationScopedAdmin
+from policies.admin_mixins import DEFAULT_SUBJECT_FIELDS, PolicySubjectAdminMixin, subject_data
 from policies.redaction.models import RedactionPolicy
-from policies.redaction.rules import rule_choices
+from policies.redaction.rules import default_rule_ids, rule_choices
 from policies.redaction.services import (
     EDITABLE_FIELDS,
-    clean_fields,
+    redaction_policy_check,
     redaction_policy_delete,
     redaction_policy_set,
-    redaction_subject,
+    redacts_nothing,
 )
 
 if TYPE_CHECKING:
@@ -65,6 +67,9 @@ class RedactionPolicyForm(forms.ModelForm):
             self.initial["custom_patterns"] = "\n".join(
                 f"{c['name']}={c['pattern']}" for c in self.instance.custom_patterns or ()
             )
+        else:
+            self.initial.setdefault("pii_rules", default_rule_ids("pii"))
+            self.initial.setdefault("secret_rules", default_rule_ids("secrets"))
         if "name" in self.fields:
             self.fields["name"].required = False
 
@@ -79,17 +84,23 @@ class RedactionPolicyForm(forms.ModelForm):
             items.append({"name": name.strip(), "pattern": pattern})
         return items
 
+    def subject(self) -> dict[str, Any]:
+        if self.instance.pk:
+            return {k: getattr(self.instance, k) for k in SUBJECT_FIELDS}
+        return subject_data(self.cleaned_data, DEFAULT_SUBJECT_FIELDS)
+
+    def fields_given(self) -> dict[str, Any]:
+        fields = {k: self.cleaned_data[k] for k in EDITABLE_FIELDS if k in self.cleaned_data}
+        if not fields.get("name"):
+            fields.pop("name", None)
+        return fields
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if self.errors:
             return data
         try:
-            if not self.instance.pk:
-                redaction_subject(**{k: data.get(k) for k in SUBJECT_FIELDS})
-            fields = {k: data[k] for k in EDITABLE_FIELDS if k in data}
-            if not fields.get("name"):
-                fields.pop("name", None)
-            data.update(clean_fields(fields))
+            data.update(redaction_policy_check(**self.subject(), **self.fields_given()))
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from exc
         return data
@@ -103,7 +114,7 @@ class RedactionPolicyForm(forms.ModelForm):
 
 
 @admin.register(RedactionPolicy)
-class RedactionPolicyAdmin(OrganizationScopedAdmin):
+class RedactionPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
     admin_section = "Settings → Gateway → LLM Gateway"
     required_permission = "organization:manage"
     form = RedactionPolicyForm
@@ -113,8 +124,8 @@ class RedactionPolicyAdmin(OrganizationScopedAdmin):
         "scope",
         "subject",
         "enabled",
-        "pii_enabled",
-        "secrets_enabled",
+        "pii",
+        "secrets",
         "timeout_ms",
         "on_timeout",
     )
@@ -138,24 +149,23 @@ class RedactionPolicyAdmin(OrganizationScopedAdmin):
     def subject(self, obj: RedactionPolicy) -> str:
         return obj.subject_label
 
+    @staticmethod
+    def _category(enabled: bool, rules: list[str]) -> str:
+        if not enabled:
+            return "off"
+        return f"{len(rules)} rule(s)" if rules else "on, no rule: redacts nothing"
+
+    @admin.display(description="PII")
+    def pii(self, obj: RedactionPolicy) -> str:
+        return self._category(obj.pii_enabled, obj.pii_rules or [])
+
+    @admin.display(description="secrets")
+    def secrets(self, obj: RedactionPolicy) -> str:
+        return self._category(obj.secrets_enabled, obj.secret_rules or [])
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
         return fields + list(SUBJECT_FIELDS) if obj is not None else fields
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        """Keys and users only from organizations the user manages (never another org's)."""
-        org_ids = organization_ids_for(request, self.required_permission)
-        if db_field.name == "api_key":
-            qs = ApiKey.objects.select_related("workspace")
-            kwargs["queryset"] = qs if org_ids is None else qs.filter(organization_id__in=org_ids)
-        elif db_field.name == "user":
-            qs = get_user_model().objects.all()
-            kwargs["queryset"] = (
-                qs
-                if org_ids is None
-                else qs.filter(org_memberships__organization_id__in=org_ids).distinct()
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         if request.method == "GET" and not getattr(settings, "GATEWAY_PII_NLP_MODEL", ""):
@@ -165,17 +175,15 @@ class RedactionPolicyAdmin(OrganizationScopedAdmin):
     def save_model(
         self, request: HttpRequest, obj: RedactionPolicy, form: Any, change: bool
     ) -> None:
-        data = form.cleaned_data
-        subject = (
-            {k: getattr(obj, k) for k in SUBJECT_FIELDS}
-            if change
-            else {k: data.get(k) for k in SUBJECT_FIELDS}
-        )
-        fields = {k: data[k] for k in EDITABLE_FIELDS if k in data}
-        if not fields.get("name"):
-            fields.pop("name", None)
-        policy = redaction_policy_set(**subject, actor=request.user, **fields)
-        obj.pk, obj.name, obj.updated_at = policy.pk, policy.name, policy.updated_at
+        policy = redaction_policy_set(**form.subject(), actor=request.user, **form.fields_given())
+        for field in RedactionPolicy._meta.concrete_fields:  # the page goes on with the saved row
+            setattr(obj, field.attname, getattr(policy, field.attname))
+        if redacts_nothing(policy):
+            messages.warning(
+                request,
+                f"{policy.name} redacts nothing: calls of {policy.subject_label} are sent "
+                "unredacted, even where a broader policy would redact them.",
+            )
 
     def delete_model(self, request: HttpRequest, obj: RedactionPolicy) -> None:
         redaction_policy_delete(policy=obj, actor=request.user)

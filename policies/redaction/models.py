@@ -12,16 +12,16 @@ from django.db import models
 from django.utils import timezone
 
 from orgs.models import Organization, Workspace
-from policies.redaction.rules import NER_RULE_IDS, PII_RULE_IDS, SECRET_RULE_IDS
+from policies.redaction.rules import default_rule_ids
 from policies.subjects import PolicySubject
 
 
 def _default_pii_rules() -> list[str]:
-    return [rid for rid in PII_RULE_IDS if rid not in NER_RULE_IDS]
+    return default_rule_ids("pii")
 
 
 def _default_secret_rules() -> list[str]:
-    return list(SECRET_RULE_IDS)
+    return default_rule_ids("secrets")
 
 
 class RedactionPolicyQuerySet(models.QuerySet["RedactionPolicy"]):

@@ -99,6 +99,16 @@ NER_RULE_IDS: frozenset[str] = frozenset(rule.id for rule in ALL_RULES if rule.n
 MAX_CUSTOM_PATTERNS = 10
 
 
+def default_rule_ids(category: str) -> list[str]:
+    """The rules a policy applies for `category` unless its editor picks others: every rule of
+    the category that can run here. Rules needing an NER model join only when one is
+    configured (settings.GATEWAY_PII_NLP_MODEL); without it they would detect nothing."""
+    from django.conf import settings
+
+    with_ner = bool(getattr(settings, "GATEWAY_PII_NLP_MODEL", ""))
+    return [r.id for r in ALL_RULES if r.category == category and (with_ner or not r.ner)]
+
+
 def rule_choices(category: str) -> list[tuple[str, str]]:
     """(id, label) pairs of one category, for forms and the CLI."""
     return [(rule.id, rule.label) for rule in ALL_RULES if rule.category == category]

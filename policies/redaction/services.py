@@ -107,6 +107,74 @@ def clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def redaction_effect_check(policy: RedactionPolicy) -> None:
+    """Refuse a policy that would look on but redact nothing: a category switched on with no
+    rule selected (the rules are what detects), or an organization-wide policy with nothing to
+    detect at all. A narrower policy with nothing switched on is allowed: it exempts its
+    subject from the broader policies (the most specific policy wins)."""
+    if policy.pii_enabled and not policy.pii_rules:
+        raise ValidationError(
+            "PII redaction is on but no PII rule is selected: select rules (by default every "
+            "PII rule) or turn PII redaction off"
+        )
+    if policy.secrets_enabled and not policy.secret_rules:
+        raise ValidationError(
+            "secrets redaction is on but no secret rule is selected: select rules (by default "
+            "every secret rule) or turn secrets redaction off"
+        )
+    nothing = not policy.pii_enabled and not policy.secrets_enabled and not policy.custom_patterns
+    if policy.enabled and nothing and policy.scope == RedactionPolicy.Scope.ORGANIZATION:
+        raise ValidationError(
+            "this organization-wide policy would redact nothing: turn on PII or secrets "
+            "redaction, add a custom pattern, or disable the policy"
+        )
+
+
+def redacts_nothing(policy: RedactionPolicy) -> bool:
+    """An enabled policy that detects nothing: it exempts its subject from broader policies."""
+    return policy.enabled and not (
+        (policy.pii_enabled and policy.pii_rules)
+        or (policy.secrets_enabled and policy.secret_rules)
+        or policy.custom_patterns
+    )
+
+
+def _policy_with(
+    lookup: dict[str, Any], clean: dict[str, Any], *, lock: bool
+) -> tuple[RedactionPolicy, dict[str, Any] | None]:
+    """The subject's policy (or a new one with the defaults) with `clean` applied, unsaved,
+    and its audited state before."""
+    rows = RedactionPolicy.objects.filter(**lookup)
+    policy = (rows.select_for_update() if lock else rows).first()
+    before = policy_state(policy) if policy else None
+    if policy is None:
+        policy = RedactionPolicy(**lookup)
+        policy.name = f"redaction: {policy.subject_label}"
+    for name, value in clean.items():
+        setattr(policy, name, value)
+    return policy, before
+
+
+def redaction_policy_check(
+    *,
+    organization: Organization,
+    scope: str,
+    workspace: Workspace | None = None,
+    api_key: ApiKey | None = None,
+    user: AbstractBaseUser | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Validate a write as redaction_policy_set would, writing nothing; the cleaned fields
+    (the admin form calls it to show errors inline)."""
+    lookup = redaction_subject(
+        organization=organization, scope=scope, workspace=workspace, api_key=api_key, user=user
+    )
+    clean = clean_fields(fields)
+    policy, _ = _policy_with(lookup, clean, lock=False)
+    redaction_effect_check(policy)
+    return clean
+
+
 @transaction.atomic
 def redaction_policy_set(
     *,
@@ -122,18 +190,14 @@ def redaction_policy_set(
     """Create or update the one policy of a subject; audited, and every proxy reloads it.
 
     Fields not given keep their value (or the default on creation: PII and secrets on with every
-    pattern rule, system prompts scanned, responses restored, 2 s limit, block on timeout)."""
+    rule that can run, system prompts scanned, responses restored, 2 s limit, block on timeout).
+    A policy that would look on but redact nothing is refused (redaction_effect_check)."""
     lookup = redaction_subject(
         organization=organization, scope=scope, workspace=workspace, api_key=api_key, user=user
     )
     clean = clean_fields(fields)
-    policy = RedactionPolicy.objects.select_for_update().filter(**lookup).first()
-    before = policy_state(policy) if policy else None
-    if policy is None:
-        policy = RedactionPolicy(**lookup)
-        policy.name = f"redaction: {policy.subject_label}"
-    for name, value in clean.items():
-        setattr(policy, name, value)
+    policy, before = _policy_with(lookup, clean, lock=True)
+    redaction_effect_check(policy)
     policy.updated_at = timezone.now()
     policy.save()
     audit_record(

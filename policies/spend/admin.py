@@ -1,7 +1,9 @@
 """Admin: Settings → Gateway → LLM Gateway → Spend limits (SPEC §3), for `organization:manage`.
 
-Scoping (changelist, 404 for outsiders, choices) comes from orgs.admin.scoping; writes are
-validated by spend_services.spend_policy_validate and audit-logged with before/after.
+Scoping (changelist, 404 for outsiders) comes from orgs.admin.scoping, the subject pickers from
+policies.admin_mixins. Nothing here saves a model: the form and its windows are checked by
+policies.spend.services.spend_policy_check and written by spend_policy_save (validated,
+audit-logged with before/after, every gateway process reloads).
 """
 
 from __future__ import annotations
@@ -10,27 +12,64 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html_join
 
 from orgs.admin.scoping import OrganizationScopedAdmin, organization_ids_for
-from orgs.models import ApiKey, Organization
+from orgs.models import Organization
+from policies.admin_mixins import DEFAULT_SUBJECT_FIELDS, PolicySubjectAdminMixin, subject_data
 from policies.spend.models import SpendPolicy, SpendWindow
 from policies.spend.selectors import current_spend, member_spend
-from policies.spend.services import (
-    spend_policy_audit,
-    spend_policy_delete,
-    spend_policy_state,
-    spend_policy_validate,
-)
+from policies.spend.services import spend_policy_check, spend_policy_delete, spend_policy_save
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
 
+# A default-per-member policy names a group, not a subject: its members are every workspace
+# (of the organization) or every key / user (of the organization, or of one workspace).
+SPEND_SUBJECT_FIELDS: dict[str, dict[str, list[str]]] = {
+    **DEFAULT_SUBJECT_FIELDS,
+    "total": DEFAULT_SUBJECT_FIELDS["*"],
+    "default_per_member": {
+        "organization": [],
+        "workspace": [],
+        "api_key": ["workspace"],
+        "user": ["workspace"],
+    },
+}
+DEFINITION_FIELDS = (
+    "enabled",
+    "unpriced_models",
+    "fallback_input_per_mtok",
+    "fallback_output_per_mtok",
+)
+
+
+class WindowFormSet(forms.BaseInlineFormSet):
+    """At least one window, each window once; the limits are checked by the service."""
+
+    def windows(self) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get("window"):
+                continue
+            if data["window"] in result:
+                raise forms.ValidationError(f"the {data['window']} window is listed twice")
+            result[data["window"]] = data.get("limit_usd")
+        return result
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        if not self.windows():
+            raise forms.ValidationError("a spend limit needs at least one window")
+
 
 class SpendWindowInline(admin.TabularInline):
     model = SpendWindow
+    formset = WindowFormSet
     extra = 1
     min_num = 1
     fields = ("window", "limit_usd")
@@ -65,32 +104,50 @@ class SpendPolicyForm(forms.ModelForm):
             "fallback_output_per_mtok",
         )
 
+    def definition(self) -> dict[str, Any]:
+        """The policy as spend_policy_check/spend_policy_save take it (hidden subject fields
+        dropped)."""
+        data = self.cleaned_data
+        organization = data.get("organization") or self.instance.organization
+        subject = subject_data(
+            {**data, "organization": organization}, SPEND_SUBJECT_FIELDS, data.get("kind")
+        )
+        return {
+            "organization": organization,
+            "name": data.get("name") or "",
+            "scope": subject["scope"],
+            "kind": data.get("kind"),
+            "workspace": subject["workspace"],
+            "api_key": subject["api_key"],
+            "user": subject["user"],
+            **{k: data.get(k) for k in DEFINITION_FIELDS},
+            "enabled": bool(data.get("enabled")),
+        }
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if self.errors:
             return data
         try:
-            spend_policy_validate(self.instance if self.instance.pk else self._candidate(data))
+            spend_policy_check(
+                policy=self.instance if self.instance.pk else None, **self.definition()
+            )
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from exc
         return data
 
-    def _candidate(self, data: dict[str, Any]) -> SpendPolicy:
-        return SpendPolicy(**{k: v for k, v in data.items() if k in self.Meta.fields})
-
     def _post_clean(self) -> None:
-        super()._post_clean()  # copies cleaned data to the instance; validate it there too
-        if not self.errors and self.instance.pk:
-            try:
-                spend_policy_validate(self.instance)
-            except ValidationError as exc:
-                self.add_error(None, exc.messages)
+        # No model validation on the instance: the service validates the whole definition
+        # (the form's own fields and the windows) and writes it.
+        pass
 
 
 @admin.register(SpendPolicy)
-class SpendPolicyAdmin(OrganizationScopedAdmin):
+class SpendPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
     admin_section = "Settings → Gateway → LLM Gateway"
     required_permission = "organization:manage"
+    subject_fields_by_kind = SPEND_SUBJECT_FIELDS
+    kind_field = "kind"
     form = SpendPolicyForm
     inlines = (SpendWindowInline,)
     list_display = ("name", "organization", "scope", "kind", "subject", "enabled", "spend_now")
@@ -134,21 +191,6 @@ class SpendPolicyAdmin(OrganizationScopedAdmin):
             ),
         )
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        """Keys and users only from organizations the user manages (never another org's)."""
-        org_ids = organization_ids_for(request, self.required_permission)
-        if db_field.name == "api_key":
-            qs = ApiKey.objects.select_related("workspace")
-            kwargs["queryset"] = qs if org_ids is None else qs.filter(organization_id__in=org_ids)
-        elif db_field.name == "user":
-            qs = get_user_model().objects.all()
-            kwargs["queryset"] = (
-                qs
-                if org_ids is None
-                else qs.filter(org_memberships__organization_id__in=org_ids).distinct()
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
     def _warn_if_gateway_off(self, request: HttpRequest) -> None:
         org_ids = organization_ids_for(request, self.required_permission)
         orgs = Organization.objects.filter(llm_gateway_enabled=False)
@@ -167,20 +209,21 @@ class SpendPolicyAdmin(OrganizationScopedAdmin):
         return super().changelist_view(request, extra_context)
 
     def save_model(self, request: HttpRequest, obj: SpendPolicy, form: Any, change: bool) -> None:
-        request._spend_before = (  # type: ignore[attr-defined]
-            spend_policy_state(SpendPolicy.objects.get(pk=obj.pk)) if change else None
-        )
-        super().save_model(request, obj, form, change)
+        """Nothing yet: the policy and its windows are written together in save_related."""
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        before = getattr(request, "_spend_before", None)
-        spend_policy_audit(
-            policy=form.instance,
-            action="spend_policy.update" if change else "spend_policy.create",
-            before=before,
+        windows_formset = next(f for f in formsets if isinstance(f, WindowFormSet))
+        saved = spend_policy_save(
+            policy=form.instance if change else None,
+            windows=windows_formset.windows(),
             actor=request.user,
+            **form.definition(),
         )
+        for field in SpendPolicy._meta.concrete_fields:  # the page goes on with the saved row
+            setattr(form.instance, field.attname, getattr(saved, field.attname))
+        # What Django's change message reads after formset.save().
+        windows_formset.new_objects = windows_formset.changed_objects = []
+        windows_formset.deleted_objects = []
 
     def delete_model(self, request: HttpRequest, obj: SpendPolicy) -> None:
         spend_policy_delete(policy=obj, actor=request.user)

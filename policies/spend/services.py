@@ -96,7 +96,7 @@ def spend_policy_audit(
     before: dict[str, Any] | None,
     actor: AbstractBaseUser | None,
 ) -> None:
-    """Record a change made through the admin (which saves the form and its window inline)."""
+    """Record one change of a policy (called by the writes below, inside their transaction)."""
     audit_record(
         action=action,
         obj=policy,
@@ -120,6 +120,74 @@ def parse_limit(value: str | Decimal | float) -> Decimal:
     return limit.quantize(Decimal("0.000001"))
 
 
+def _windows_check(windows: dict[str, Any]) -> dict[str, Decimal]:
+    unknown = sorted(set(windows) - set(Window.values))
+    if unknown or not windows:
+        raise ValidationError(
+            f"windows must be among {', '.join(Window.values)}, not {unknown or 'none'}"
+        )
+    return {window: parse_limit(limit) for window, limit in windows.items()}
+
+
+def _apply(
+    policy: SpendPolicy,
+    *,
+    scope: str,
+    kind: str,
+    workspace: Workspace | None,
+    api_key: ApiKey | None,
+    user: AbstractBaseUser | None,
+    enabled: bool,
+    unpriced_models: str | None,
+    fallback_input_per_mtok: Decimal | None,
+    fallback_output_per_mtok: Decimal | None,
+) -> None:
+    """Set and validate the policy's fields (not saved)."""
+    if scope not in Scope.values:
+        raise ValidationError(f"unknown scope {scope!r} (one of {', '.join(Scope.values)})")
+    if kind not in Kind.values:
+        raise ValidationError(f"unknown kind {kind!r} (one of {', '.join(Kind.values)})")
+    policy.scope, policy.kind, policy.enabled = scope, kind, enabled
+    policy.workspace, policy.api_key, policy.user = workspace, api_key, user  # type: ignore[assignment]
+    if unpriced_models is not None:
+        if unpriced_models not in SpendPolicy.Unpriced.values:
+            raise ValidationError(
+                f"unpriced models must be refuse or fallback, not {unpriced_models!r}"
+            )
+        policy.unpriced_models = unpriced_models
+    if fallback_input_per_mtok is not None:
+        policy.fallback_input_per_mtok = parse_limit(fallback_input_per_mtok)
+    if fallback_output_per_mtok is not None:
+        policy.fallback_output_per_mtok = parse_limit(fallback_output_per_mtok)
+    policy.updated_at = timezone.now()
+    spend_policy_validate(policy)
+    policy.full_clean(exclude=["organization", "user", "api_key", "workspace"])
+
+
+def _save(
+    policy: SpendPolicy,
+    limits: dict[str, Decimal],
+    *,
+    before: dict[str, Any] | None,
+    actor: AbstractBaseUser | None,
+    replace_windows: bool,
+) -> None:
+    """Store a validated policy with its windows (all of them, or only those given) and audit."""
+    policy.save()
+    if replace_windows:
+        SpendWindow.objects.filter(policy=policy).exclude(window__in=list(limits)).delete()
+    for window, limit in limits.items():
+        SpendWindow.objects.update_or_create(
+            policy=policy, window=window, defaults={"limit_usd": limit}
+        )
+    spend_policy_audit(
+        policy=policy,
+        action="spend_policy.create" if before is None else "spend_policy.update",
+        before=before,
+        actor=actor,
+    )
+
+
 @transaction.atomic
 def spend_policy_upsert(
     *,
@@ -140,47 +208,101 @@ def spend_policy_upsert(
     """Create the policy `name` of `organization`, or update it, and set the given windows
     (other windows of an existing policy are kept). `unpriced_models` None keeps the current
     setting (refuse for a new policy); fallback prices are set only when given. Audit-logged."""
-    if scope not in Scope.values:
-        raise ValidationError(f"unknown scope {scope!r} (one of {', '.join(Scope.values)})")
-    if kind not in Kind.values:
-        raise ValidationError(f"unknown kind {kind!r} (one of {', '.join(Kind.values)})")
-    unknown = sorted(set(windows) - set(Window.values))
-    if unknown or not windows:
-        raise ValidationError(
-            f"windows must be among {', '.join(Window.values)}, not {unknown or 'none'}"
-        )
+    limits = _windows_check(windows)
     policy = (
         SpendPolicy.objects.select_for_update().filter(organization=organization, name=name).first()
     )
     before = None if policy is None else spend_policy_state(policy)
     if policy is None:
         policy = SpendPolicy(organization=organization, name=name)
-    policy.scope, policy.kind, policy.enabled = scope, kind, enabled
-    policy.workspace, policy.api_key, policy.user = workspace, api_key, user  # type: ignore[assignment]
-    if unpriced_models is not None:
-        if unpriced_models not in SpendPolicy.Unpriced.values:
-            raise ValidationError(
-                f"unpriced models must be refuse or fallback, not {unpriced_models!r}"
-            )
-        policy.unpriced_models = unpriced_models
-    if fallback_input_per_mtok is not None:
-        policy.fallback_input_per_mtok = parse_limit(fallback_input_per_mtok)
-    if fallback_output_per_mtok is not None:
-        policy.fallback_output_per_mtok = parse_limit(fallback_output_per_mtok)
-    policy.updated_at = timezone.now()
-    spend_policy_validate(policy)
-    policy.full_clean(exclude=["organization", "user", "api_key", "workspace"])
-    policy.save()
-    for window, limit in windows.items():
-        SpendWindow.objects.update_or_create(
-            policy=policy, window=window, defaults={"limit_usd": parse_limit(limit)}
-        )
-    spend_policy_audit(
-        policy=policy,
-        action="spend_policy.create" if before is None else "spend_policy.update",
-        before=before,
-        actor=actor,
+    _apply(
+        policy,
+        scope=scope,
+        kind=kind,
+        workspace=workspace,
+        api_key=api_key,
+        user=user,
+        enabled=enabled,
+        unpriced_models=unpriced_models,
+        fallback_input_per_mtok=fallback_input_per_mtok,
+        fallback_output_per_mtok=fallback_output_per_mtok,
     )
+    _save(policy, limits, before=before, actor=actor, replace_windows=False)
+    return policy
+
+
+def _definition(
+    policy: SpendPolicy, *, organization: Organization, name: str, **fields: Any
+) -> None:
+    """Put a whole definition on `policy` (not saved), validated."""
+    if policy.pk is not None and policy.organization_id != organization.pk:
+        raise ValidationError("a spend limit cannot move to another organization")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("a spend limit needs a name")
+    clash = SpendPolicy.objects.filter(organization=organization, name=name)
+    if policy.pk is not None:
+        clash = clash.exclude(pk=policy.pk)
+    if clash.exists():
+        raise ValidationError(f"{organization.slug} already has a spend limit named {name!r}")
+    policy.organization, policy.name = organization, name
+    policy.fallback_input_per_mtok = policy.fallback_output_per_mtok = None
+    _apply(policy, **fields)
+
+
+def spend_policy_check(
+    *, policy: SpendPolicy | None, organization: Organization, name: str, **fields: Any
+) -> None:
+    """Validate a definition as spend_policy_save would, writing nothing (the admin form
+    calls it to show errors inline)."""
+    candidate = SpendPolicy(pk=policy.pk if policy is not None else None)
+    if policy is not None:
+        candidate.organization_id = policy.organization_id
+        candidate._state.adding = False  # the stored row itself is no clash
+    _definition(candidate, organization=organization, name=name, **fields)
+
+
+@transaction.atomic
+def spend_policy_save(
+    *,
+    policy: SpendPolicy | None,
+    organization: Organization,
+    name: str,
+    scope: str,
+    kind: str,
+    workspace: Workspace | None,
+    api_key: ApiKey | None,
+    user: AbstractBaseUser | None,
+    windows: dict[str, Decimal],
+    enabled: bool,
+    unpriced_models: str,
+    fallback_input_per_mtok: Decimal | None,
+    fallback_output_per_mtok: Decimal | None,
+    actor: AbstractBaseUser | None = None,
+) -> SpendPolicy:
+    """Create a policy (`policy` None) or replace the whole definition of `policy`, as the
+    admin's form edits it: every field, the name included, and exactly `windows` (a window
+    not listed is removed). Validated like every write, audit-logged with before/after."""
+    limits = _windows_check(windows)
+    if policy is not None:
+        policy = SpendPolicy.objects.select_for_update().get(pk=policy.pk)
+    before = None if policy is None else spend_policy_state(policy)
+    policy = policy or SpendPolicy(organization=organization)
+    _definition(
+        policy,
+        organization=organization,
+        name=name,
+        scope=scope,
+        kind=kind,
+        workspace=workspace,
+        api_key=api_key,
+        user=user,
+        enabled=enabled,
+        unpriced_models=unpriced_models,
+        fallback_input_per_mtok=fallback_input_per_mtok,
+        fallback_output_per_mtok=fallback_output_per_mtok,
+    )
+    _save(policy, limits, before=before, actor=actor, replace_windows=True)
     return policy
 
 

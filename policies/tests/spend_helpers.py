@@ -121,3 +121,23 @@ async def spend(gate: Any, persona: Any, n: int, **kw: Any) -> int:
         except PolicyBlocked:
             return i
     return n
+
+
+def admin_form_data(org: Any, **over: Any) -> dict[str, Any]:
+    """The spend limit admin's add form, one monthly window of $250, as a browser posts it."""
+    data = {
+        "organization": org.pk,
+        "name": "team cap",
+        "enabled": "on",
+        "scope": "organization",
+        "kind": "total",
+        "unpriced_models": "refuse",
+        "windows-TOTAL_FORMS": "1",
+        "windows-INITIAL_FORMS": "0",
+        "windows-MIN_NUM_FORMS": "1",
+        "windows-MAX_NUM_FORMS": "1000",
+        "windows-0-window": "monthly",
+        "windows-0-limit_usd": "250",
+    }
+    data.update(over)
+    return data

@@ -32,11 +32,6 @@ def _make_org_admin(persona: Any) -> Any:
     return persona
 
 
-@pytest.fixture
-def org_admin(owner: Any) -> Any:
-    return _make_org_admin(owner)
-
-
 def form_data(persona: Any, **over: Any) -> dict[str, Any]:
     data = {
         "organization": persona.organization.pk,

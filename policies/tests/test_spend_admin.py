@@ -10,6 +10,7 @@ from django.test import Client
 from orgs.models import AuditLogEntry, Role
 from orgs.services import member_set
 from policies.spend.models import SpendPolicy
+from policies.tests.spend_helpers import admin_form_data as form_data
 from policies.tests.spend_helpers import policy
 
 pytestmark = pytest.mark.django_db
@@ -20,37 +21,6 @@ def client_for(persona: Any) -> Client:
     c = Client()
     c.force_login(persona.user)
     return c
-
-
-@pytest.fixture
-def org_admin(owner: Any) -> Any:
-    """alice as ORGANIZATION_ADMIN (organization:manage)."""
-    member_set(
-        workspace=owner.workspace,
-        user=owner.user,
-        role=Role.objects.get(builtin=True, name="WORKSPACE_ADMIN"),
-        org_role=Role.objects.get(builtin=True, name="ORGANIZATION_ADMIN"),
-    )
-    return owner
-
-
-def form_data(org: Any, **over: Any) -> dict[str, Any]:
-    data = {
-        "organization": org.pk,
-        "name": "team cap",
-        "enabled": "on",
-        "scope": "organization",
-        "kind": "total",
-        "unpriced_models": "refuse",
-        "windows-TOTAL_FORMS": "1",
-        "windows-INITIAL_FORMS": "0",
-        "windows-MIN_NUM_FORMS": "1",
-        "windows-MAX_NUM_FORMS": "1000",
-        "windows-0-window": "monthly",
-        "windows-0-limit_usd": "250",
-    }
-    data.update(over)
-    return data
 
 
 def test_an_org_admin_creates_a_limit_and_it_is_audited(org_admin: Any) -> None:

@@ -167,3 +167,16 @@ def test_the_project_page_links_to_its_runs(client, owner):
     response = client.get("/admin/tracing/tracingproject/")
     project = TracingProject.objects.get(name="agents")
     assert f'?project={project.pk}"' in response.content.decode()
+
+
+def test_the_run_page_names_the_caller_and_folds_the_content(client, owner):
+    owner.workspace.trace_content = True
+    owner.workspace.save()
+    run = ingest(call_record(owner))[0]
+    client.force_login(owner.user)
+    body = client.get(run_url(run)).content.decode()
+    assert f"{owner.organization.name} (acme)" in body and "acme/main" in body
+    key_url = reverse("admin:orgs_servicekey_change", args=[owner.key.pk])
+    assert key_url in body and owner.key.name in body
+    assert "<details><summary>Show (" in body  # request and response fold
+    assert f">{owner.organization.pk}<" not in body  # no bare ids

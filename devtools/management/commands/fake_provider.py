@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from devtools.fake_provider import start_fake_provider
+from orgs.cli import GatewayCommand
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = (
         "Serve the built-in fake model provider (OpenAI, Anthropic and Gemini formats) on loopback."
     )

@@ -13,11 +13,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 from django.db import transaction
 
 from orgs import services
-from orgs.cli import service_errors
+from orgs.cli import GatewayCommand
 from orgs.models import Role
 from secrets_vault import services as secret_services
 from secrets_vault.models import ProviderSecret
@@ -25,7 +25,7 @@ from secrets_vault.models import ProviderSecret
 ADMIN_USERNAME = "admin"
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Create (or refresh) the demo organization, admin user and key, and print them."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with service_errors(), transaction.atomic():
+        with transaction.atomic():
             org = services.organization_upsert(slug="demo", name="Demo", llm_gateway_enabled=True)
             ws = services.workspace_upsert(organization=org, slug="default", name="Default")
             password = self._admin_user()

@@ -13,16 +13,16 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from orgs import services
-from orgs.cli import organization_get, role_by_name, service_errors
+from orgs.cli import GatewayCommand, organization_get, role_by_name
 from orgs.models import ApiKey, Role
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Create a service key or personal access token; prints only the key on stdout."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -42,11 +42,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         expires_at = self._expiry(options)
         user = self._user(options["user"])
-        with service_errors():
-            if options["personal"]:
-                created = self._personal(options, user, expires_at)
-            else:
-                created = self._service(options, user, expires_at)
+        if options["personal"]:
+            created = self._personal(options, user, expires_at)
+        else:
+            created = self._service(options, user, expires_at)
         key = created.api_key
         self.stderr.write(
             f"created {key.get_kind_display().lower()} {key.display_prefix}"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from orgs import services
-from orgs.cli import service_errors
+from orgs.cli import GatewayCommand
 from orgs.models import Organization
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Create or update an organization (idempotent). Run as the platform operator."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -23,12 +23,11 @@ class Command(BaseCommand):
         flag.add_argument("--disable-gateway", dest="gateway", action="store_const", const=False)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with service_errors():
-            org = services.organization_upsert(
-                slug=options["slug"],
-                name=options["name"],
-                plan=options["plan"],
-                llm_gateway_enabled=options["gateway"],
-            )
+        org = services.organization_upsert(
+            slug=options["slug"],
+            name=options["name"],
+            plan=options["plan"],
+            llm_gateway_enabled=options["gateway"],
+        )
         state = "enabled" if org.llm_gateway_enabled else "disabled"
         self.stdout.write(f"{org.slug}: name={org.name!r} plan={org.plan} gateway={state}")

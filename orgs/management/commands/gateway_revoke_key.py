@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from orgs import services
+from orgs.cli import GatewayCommand
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = (
         "Revoke a key given as its full value, its prefix (gw_sk_<lookup id>), its lookup id "
         "or its numeric id (idempotent)."

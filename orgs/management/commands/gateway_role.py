@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from orgs import services
-from orgs.cli import organization_get, service_errors
+from orgs.cli import GatewayCommand, organization_get
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = (
         "Create or update a custom workspace role (enterprise plan only; built-in roles "
         "cannot be changed)."
@@ -27,11 +27,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         org = organization_get(options["org"])
         permissions = [p.strip() for p in options["permissions"].split(",") if p.strip()]
-        with service_errors():
-            role = services.role_upsert(
-                organization=org,
-                name=options["name"],
-                permissions=permissions,
-                description=options["description"],
-            )
+        role = services.role_upsert(
+            organization=org,
+            name=options["name"],
+            permissions=permissions,
+            description=options["description"],
+        )
         self.stdout.write(f"{org.slug}: role {role.name} = {', '.join(role.permissions)}")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from orgs import services
-from orgs.cli import organization_get, service_errors
+from orgs.cli import GatewayCommand, organization_get
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Create or update a workspace ORG/WS (idempotent). The organization must exist."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,6 +22,5 @@ class Command(BaseCommand):
         if not sep or not org_slug or not ws_slug or "/" in ws_slug:
             raise CommandError(f"workspace must be ORG/WS, not {options['path']!r}")
         org = organization_get(org_slug)
-        with service_errors():
-            ws = services.workspace_upsert(organization=org, slug=ws_slug, name=options["name"])
+        ws = services.workspace_upsert(organization=org, slug=ws_slug, name=options["name"])
         self.stdout.write(f"{ws}: name={ws.name!r}")

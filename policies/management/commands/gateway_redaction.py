@@ -5,9 +5,12 @@
                       [--custom NAME=REGEX ...] [--pii-rules a,b] [--secret-rules a,b]
     gateway_redaction ORG ...                   (the organization-wide policy)
     gateway_redaction ORG/WS --key gw_sk_LOOKUP ...   /   --user EMAIL ...
-    gateway_redaction ORG/WS --show | --delete
+    gateway_redaction ORG/WS --show | --delete     (also ORG, --key, --user)
 
-Options not given keep their value. --custom replaces the custom patterns (give it several
+--show prints, as JSON, the subject's own policy (or null) and the effective policy of its
+calls: the most specific enabled policy (key, user, workspace, organization), per workspace
+for a user or an organization, plus the notes that matter (gateway off, organization-scoped
+key). Options not given keep their value. --custom replaces the custom patterns (give it several
 times; --custom "" clears them). Person names, street addresses and locations are detected
 offline; NRP needs an NER model (GATEWAY_PII_NLP_MODEL). Rule ids: see --pii-rules/--secret-rules
 help, or policies/redaction/rules.py.
@@ -19,10 +22,10 @@ import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from orgs import services as org_services
-from orgs.cli import organization_get, service_errors
+from orgs.cli import GatewayCommand, organization_get
 from policies.redaction.models import RedactionPolicy
 from policies.redaction.rules import NER_RULE_IDS, PII_RULE_IDS, SECRET_RULE_IDS
 from policies.redaction.services import policy_state, redaction_policy_delete, redaction_policy_set
@@ -30,7 +33,7 @@ from policies.redaction.services import policy_state, redaction_policy_delete, r
 ON_OFF = {"on": True, "off": False}
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Set or show a redaction policy (organization, workspace, API key or user)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -67,18 +70,24 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         subject = self._subject(options)
-        if options["show"] or options["delete"]:
+        if options["show"] and options["delete"]:
+            raise CommandError("--show or --delete, not both")
+        if options["show"]:
+            policy = RedactionPolicy.objects.filter(**subject).first()
+            shown = {
+                "own_policy": policy_state(policy) if policy else None,
+                **_effective(subject).as_dict(),
+            }
+            self.stdout.write(json.dumps(shown, indent=2, default=str))
+            return
+        if options["delete"]:
             policy = RedactionPolicy.objects.filter(**subject).first()
             if policy is None:
-                raise CommandError("no redaction policy for this scope")
-            if options["delete"]:
-                redaction_policy_delete(policy=policy, actor_label="cli")
-                self.stdout.write(f"deleted {policy.name}")
-            else:
-                self.stdout.write(json.dumps(policy_state(policy), indent=2))
+                raise CommandError("no redaction policy of its own for this scope")
+            redaction_policy_delete(policy=policy, actor_label="cli")
+            self.stdout.write(f"deleted {policy.name}")
             return
-        with service_errors():
-            policy = redaction_policy_set(**subject, actor_label="cli", **_fields(options))
+        policy = redaction_policy_set(**subject, actor_label="cli", **_fields(options))
         state = policy_state(policy)
         self.stdout.write(
             f"{policy.name}: pii={'on' if state['pii_enabled'] else 'off'} "
@@ -96,21 +105,38 @@ class Command(BaseCommand):
         organization = organization_get(target.split("/", 1)[0])
         workspace = None
         if "/" in target:
-            with service_errors():
-                workspace = org_services.workspace_get_by_path(target)
+            workspace = org_services.workspace_get_by_path(target)
         if options["key"]:
             key = org_services.api_key_find(options["key"])
             if key is None or key.organization_id != organization.pk:
                 raise CommandError(f"no key {options['key']!r} in {organization.slug}")
             return {"organization": organization, "scope": "api_key", "api_key": key}
         if options["user"]:
-            user = get_user_model().objects.filter(email=options["user"]).first()
+            user = get_user_model().objects.filter(email__iexact=options["user"]).first()
             if user is None:
                 raise CommandError(f"no user {options['user']!r}")
             return {"organization": organization, "scope": "user", "user": user}
         if workspace is not None:
             return {"organization": organization, "scope": "workspace", "workspace": workspace}
         return {"organization": organization, "scope": "organization"}
+
+
+def _effective(subject: dict[str, Any]) -> Any:
+    # Imported when asked: it loads the redaction scanner's module.
+    from policies.effective import (
+        effective_for_key,
+        effective_for_organization,
+        effective_for_user,
+        effective_for_workspace,
+    )
+
+    if subject["scope"] == "api_key":
+        return effective_for_key(subject["api_key"])
+    if subject["scope"] == "user":
+        return effective_for_user(subject["user"], subject["organization"])
+    if subject["scope"] == "workspace":
+        return effective_for_workspace(subject["workspace"])
+    return effective_for_organization(subject["organization"])
 
 
 def _fields(options: dict[str, Any]) -> dict[str, Any]:

@@ -4,27 +4,32 @@
     manage.py gateway_spend_limit --scope api_key --subject acme/main --window monthly --usd 200 \\
         --default-per-member --name "each key in main"
 
+    manage.py gateway_spend_limit --show --scope workspace --subject acme/main
+
 SUBJECT: organization slug (organization), ORG/WS (workspace), key id or prefix (api_key),
-user email (user). With --default-per-member the subject is the group: the organization slug or
+user email (user). --show prints, as JSON, every enabled limit the subject's calls fall under
+(its own, broader ones, defaults per member) with the spend of each current window. With --default-per-member the subject is the group: the organization slug or
 ORG/WS for api_key and user, the organization slug for workspace. The command runs as the
 platform operator; every change is audit-logged.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from orgs.cli import GatewayCommand
 from orgs.models import Organization, OrganizationMember, Workspace
 from orgs.services import api_key_find, workspace_get_by_path
 from policies.spend.models import SpendPolicy, Window
 from policies.spend.services import parse_limit, spend_policy_upsert
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Create or update a spend limit (USD cap per calendar window)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,15 +38,17 @@ class Command(BaseCommand):
             "--subject", required=True, help="org slug, ORG/WS, key id or prefix, user email"
         )
         parser.add_argument(
+            "--show",
+            action="store_true",
+            help="show the limits that apply to the subject and their current spend",
+        )
+        parser.add_argument(
             "--window",
-            required=True,
             action="append",
             choices=Window.values,
             help="repeat with --usd for several windows",
         )
-        parser.add_argument(
-            "--usd", required=True, action="append", help="limit in USD, one per --window"
-        )
+        parser.add_argument("--usd", action="append", help="limit in USD, one per --window")
         parser.add_argument("--default-per-member", action="store_true")
         parser.add_argument("--name", help="policy name (default: derived from scope and subject)")
         parser.add_argument("--disable", action="store_true", help="store the policy disabled")
@@ -54,6 +61,11 @@ class Command(BaseCommand):
         parser.add_argument("--fallback-output", help="fallback USD per 1M output tokens")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["show"]:
+            self._show(opts["scope"], opts["subject"])
+            return
+        if not opts["window"] or not opts["usd"]:
+            raise CommandError("give at least one --window and its --usd (or --show)")
         if len(opts["window"]) != len(opts["usd"]):
             raise CommandError("give one --usd per --window")
         try:
@@ -82,6 +94,28 @@ class Command(BaseCommand):
         self.stdout.write(
             f"spend limit {policy.name!r} (id {policy.pk}) in {policy.organization.slug}: {limits}"
         )
+
+    def _show(self, scope: str, subject: str) -> None:
+        # Imported when asked: it loads the redaction scanner's module.
+        from policies.effective import (
+            effective_for_key,
+            effective_for_organization,
+            effective_for_user,
+            effective_for_workspace,
+        )
+
+        found = self._subject(scope, subject, per_member=False)
+        if scope == "api_key":
+            effective = effective_for_key(found["api_key"])
+        elif scope == "user":
+            effective = effective_for_user(found["user"], found["organization"])
+        elif scope == "workspace":
+            effective = effective_for_workspace(found["workspace"])
+        else:
+            effective = effective_for_organization(found["organization"])
+        data = effective.as_dict()
+        shown = {k: data[k] for k in ("subject", "gateway_enabled", "spend_limits", "notes")}
+        self.stdout.write(json.dumps(shown, indent=2))
 
     @staticmethod
     def _default_name(opts: dict[str, Any], subject: dict[str, Any]) -> str:

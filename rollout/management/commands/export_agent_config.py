@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from orgs.cli import GatewayCommand
 from rollout.agent_config import (
     AGENTS,
     KEY_PLACEHOLDER,
@@ -18,7 +19,7 @@ from rollout.agent_config import (
 )
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = (
         "Write ready-to-use configuration files pointing Claude Code, Codex, Gemini CLI or the "
         "SDKs at the gateway, and print where each file goes on macOS, Linux and Windows."

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from orgs.cli import GatewayCommand
 from rollout.agent_config import AgentConfigError, normalize_base_url, validate_key
 from rollout.verify import (
     DEFAULT_MODELS,
@@ -33,7 +34,7 @@ STEPS = (
 )
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = (
         "Run the verification call against a gateway and report each step (reachable, flag, key, "
         "role, provider secret, upstream, trace) in plain words with the fix. Exit code 0 only "

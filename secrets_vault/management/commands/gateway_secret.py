@@ -10,15 +10,15 @@ import getpass
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from orgs import services as org_services
-from orgs.cli import service_errors
+from orgs.cli import GatewayCommand
 from secrets_vault import services
 from secrets_vault.models import ProviderSecret
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = (
         "Set a workspace's provider secret (ANTHROPIC_API_KEY, OPENAI_API_KEY, GOOGLE_API_KEY) "
         "from stdin. With --base-url and empty stdin, only the base URL of an existing secret "
@@ -34,18 +34,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with service_errors():
-            ws = org_services.workspace_get_by_path(options["workspace"])
+        ws = org_services.workspace_get_by_path(options["workspace"])
         value = self._read_value(options.get("stdin") or sys.stdin)
         if not value and options["base_url"] is None:
             raise CommandError("no secret value on stdin (pipe it in: ... < file or printf %s ...)")
-        with service_errors():
-            secret = services.secret_set(
-                workspace=ws,
-                name=options["name"],
-                value=value or None,
-                base_url=options["base_url"],
-            )
+        secret = services.secret_set(
+            workspace=ws,
+            name=options["name"],
+            value=value or None,
+            base_url=options["base_url"],
+        )
         base = f" base_url={secret.base_url}" if secret.base_url else ""
         self.stdout.write(f"{ws}: {secret.name} set (…{secret.last4}){base}")
 

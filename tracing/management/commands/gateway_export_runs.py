@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils.dateparse import parse_datetime
 
+from orgs.cli import GatewayCommand
 from orgs.services import workspace_get_by_path
 from tracing.export import runs_write_jsonl
 from tracing.models import DEFAULT_PROJECT, Run, TracingProject
@@ -25,7 +26,7 @@ def _when(value: str | None, name: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Export the runs of a workspace's tracing project as JSON lines."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import redis
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import DatabaseError
 
+from orgs.cli import GatewayCommand
 from tracing.shipping import spool_flush
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Replay the local spool of call records into Redis (or the database without Redis)."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from orgs.cli import GatewayCommand
 from tracing.rollup import usage_rollup_refresh
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Roll closed days of usage into the per-day totals the usage summaries read."
 
     def add_arguments(self, parser: CommandParser) -> None:

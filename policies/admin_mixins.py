@@ -1,0 +1,155 @@
+"""The admin mixin every policy kind shares for its subject (organization, workspace, API key,
+user: policies.subjects.PolicySubject).
+
+    class SpendPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
+        required_permission = "organization:manage"
+        subject_fields_by_kind = {...}  # optional: when the kind changes which fields apply
+
+What it guarantees on a policy's form:
+- scope pickers show only the fields of the chosen scope (policies/static/policies/
+  subject_fields.js), and the form ignores the others (`subject_data`), so a value left in a
+  hidden field never makes a policy mean something else;
+- the workspace, key and user choices hold only what the editor may manage: subjects of the
+  organizations where they hold `required_permission`, users who are members there;
+- every workspace, key, role and user is labelled with its organization (and workspace, role,
+  owner) by orgs.admin.labels;
+- key and user pickers are autocompletes (select2 from Django's admin), served by
+  `scoped_autocomplete` with the same scoping, so a long list is searched, never dumped.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import JsonResponse
+
+from orgs.admin.labels import key_label, labelled, user_label, workspace_label
+from orgs.admin.scoping import organization_ids_for
+from orgs.models import ApiKey, Workspace
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django.http import HttpRequest
+
+SUBJECT_FIELDS = ("organization", "scope", "workspace", "api_key", "user")
+# Which subject field each scope uses; "*" when the policy kind does not change it.
+DEFAULT_SUBJECT_FIELDS: dict[str, dict[str, list[str]]] = {
+    "*": {
+        "organization": [],
+        "workspace": ["workspace"],
+        "api_key": ["api_key"],
+        "user": ["user"],
+    }
+}
+AUTOCOMPLETE_FIELDS = ("api_key", "user")
+AUTOCOMPLETE_PAGE = 20
+
+
+def subject_data(
+    data: dict[str, Any],
+    fields_by_kind: dict[str, dict[str, list[str]]],
+    kind: str | None = None,
+) -> dict[str, Any]:
+    """The subject fields of `data` with those the scope does not use set to None."""
+    by_scope = fields_by_kind.get(kind or "*") or fields_by_kind["*"]
+    used = set(by_scope.get(str(data.get("scope")), []))
+    return {
+        name: (data.get(name) if name in ("organization", "scope") or name in used else None)
+        for name in SUBJECT_FIELDS
+    }
+
+
+class PolicySubjectAdminMixin:
+    """Put before the scoped admin base (OrganizationScopedAdmin) in the class bases."""
+
+    subject_fields_by_kind: dict[str, dict[str, list[str]]] = DEFAULT_SUBJECT_FIELDS
+    kind_field: str | None = None  # the form field whose value picks the map (e.g. "kind")
+    required_permission: str = "organization:manage"
+
+    class Media:
+        js = ("policies/subject_fields.js",)
+
+    # -- choices -------------------------------------------------------------------------------
+    def subject_choices(self, request: HttpRequest, field_name: str) -> QuerySet[Any]:
+        """What the editor may pick for `field_name` (workspace, api_key or user)."""
+        org_ids = organization_ids_for(request, self.required_permission)
+        if field_name == "workspace":
+            qs: QuerySet[Any] = Workspace.objects.select_related("organization")
+            return qs if org_ids is None else qs.filter(organization_id__in=org_ids)
+        if field_name == "api_key":
+            qs = ApiKey.objects.select_related(
+                "organization", "workspace__organization", "role", "user"
+            ).filter(revoked_at__isnull=True)
+            return qs if org_ids is None else qs.filter(organization_id__in=org_ids)
+        if field_name == "user":
+            qs = get_user_model().objects.filter(is_active=True)
+            if org_ids is not None:
+                qs = qs.filter(org_memberships__organization_id__in=org_ids).distinct()
+            return qs.prefetch_related("org_memberships__organization").order_by("email")
+        raise PermissionDenied(f"no subject field {field_name!r}")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name in ("workspace", "api_key", "user"):
+            kwargs["queryset"] = self.subject_choices(request, db_field.name)
+            if db_field.name in AUTOCOMPLETE_FIELDS:
+                kwargs["widget"] = AutocompleteSelect(db_field, self.admin_site)  # type: ignore[attr-defined]
+            formfield = db_field.formfield(**kwargs)
+            return labelled(formfield)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+        if db_field.name == "scope" and formfield is not None:
+            formfield.widget.attrs["data-subject-fields"] = json.dumps(self.subject_fields_by_kind)
+            if self.kind_field:
+                formfield.widget.attrs["data-kind-field"] = self.kind_field
+        return formfield
+
+    # -- autocomplete --------------------------------------------------------------------------
+    def scoped_autocomplete(self, request: HttpRequest) -> JsonResponse:
+        """Django's autocomplete answer for a subject picker of this admin, from the same
+        scoped choices (gateway_site.admin_site routes the admin's autocomplete URL here)."""
+        field_name = request.GET.get("field_name", "")
+        if field_name not in AUTOCOMPLETE_FIELDS:
+            raise PermissionDenied
+        if not (
+            self.has_add_permission(request)  # type: ignore[attr-defined]
+            or self.has_change_permission(request)  # type: ignore[attr-defined]
+        ):
+            raise PermissionDenied
+        term = request.GET.get("term", "").strip()
+        qs = self.subject_choices(request, field_name)
+        if term:
+            if field_name == "api_key":
+                ident = term.removeprefix("gw_sk_").removeprefix("gw_pt_")
+                qs = qs.filter(
+                    Q(lookup_id__istartswith=ident)
+                    | Q(name__icontains=term)
+                    | Q(workspace__slug__icontains=term)
+                    | Q(user__email__icontains=term)
+                )
+            else:
+                qs = qs.filter(Q(email__icontains=term) | Q(username__icontains=term))
+        try:
+            page = max(1, int(request.GET.get("page", "1")))
+        except ValueError:
+            page = 1
+        start = (page - 1) * AUTOCOMPLETE_PAGE
+        rows = list(qs[start : start + AUTOCOMPLETE_PAGE + 1])
+        label = key_label if field_name == "api_key" else user_label
+        return JsonResponse(
+            {
+                "results": [
+                    {"id": str(obj.pk), "text": label(obj)} for obj in rows[:AUTOCOMPLETE_PAGE]
+                ],
+                "pagination": {"more": len(rows) > AUTOCOMPLETE_PAGE},
+            }
+        )
+
+
+__all__ = ["PolicySubjectAdminMixin", "subject_data", "workspace_label"]
