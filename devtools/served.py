@@ -75,7 +75,8 @@ def fake_provider_thread() -> Iterator[str]:
 def gateway_env(**values: str) -> dict[str, str]:
     """This process's environment without the service URLs, plus `values`."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DJANGO_SETTINGS_MODULE="gateway_site.settings", LOG_LEVEL="WARNING", **values)
+    env.update(DJANGO_SETTINGS_MODULE="gateway_site.settings", DEBUG="True", LOG_LEVEL="WARNING")
+    env.update(values)
     return env
 
 
