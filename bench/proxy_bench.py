@@ -51,6 +51,9 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from devtools.served import SEED  # noqa: E402 - the project's root first
+
 PY = sys.executable
 BIN = Path(PY).parent
 FAKE_PORT, FLOOR_PORT, EMBEDDED_PORT, PRODUCTION_PORT, SHORTCUT_PORT = range(18301, 18306)
@@ -59,20 +62,6 @@ STREAM_BODY = json.dumps(
     {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
 )
 CHAT = "/openai/v1/chat/completions"
-SEED = """
-import django
-django.setup()
-from orgs import services
-from orgs.models import Role
-from secrets_vault.services import secret_set
-org = services.organization_upsert(slug="bench", llm_gateway_enabled=True)
-ws = services.workspace_upsert(organization=org, slug="main")
-key = services.api_key_create(organization=org, workspace=ws,
-    role=Role.objects.get(builtin=True, name="WORKSPACE_ADMIN"), name="bench")
-secret_set(workspace=ws, name="OPENAI_API_KEY", value="sk-bench-0000",
-    base_url="http://127.0.0.1:%d")
-print(key.plaintext)
-"""
 COUNT_RUNS = (
     "import django; django.setup(); from tracing.models import Run; print(Run.objects.count())"
 )
@@ -283,7 +272,12 @@ def _env(base: dict[str, str], **extra: str) -> dict[str, str]:
 def _prepare(env: dict[str, str]) -> str:
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     out = subprocess.run(
-        [PY, "-c", SEED % FAKE_PORT], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        [PY, "-c", SEED % f"http://127.0.0.1:{FAKE_PORT}"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip().splitlines()[-1]
 

@@ -39,7 +39,20 @@ if TYPE_CHECKING:
 RUN_PERMISSIONS = ("projects:read", "runs:read")
 
 
-class _ReadOnlyScopedAdmin(WorkspaceScopedAdmin):
+class _NeverWritable:
+    """Pages that only show what ingestion stored: nobody adds, changes or deletes."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class _ReadOnlyScopedAdmin(_NeverWritable, WorkspaceScopedAdmin):
     """Visible where the user holds every permission in `read_permissions`; never writable."""
 
     read_permissions: tuple[str, ...] = ("projects:read",)
@@ -64,15 +77,6 @@ class _ReadOnlyScopedAdmin(WorkspaceScopedAdmin):
     def has_any_scope(self, request: HttpRequest, permission: str) -> bool:
         ids = self._ids(request)
         return ids is None or bool(ids)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(TracingProject)
@@ -269,7 +273,7 @@ class RunAdmin(_ReadOnlyScopedAdmin):
 
 
 @admin.register(SecurityEvent)
-class SecurityEventAdmin(OrganizationScopedAdmin):
+class SecurityEventAdmin(_NeverWritable, OrganizationScopedAdmin):
     """Read-only. Organization managers see the refusals of their organization's keys (an
     organization-scoped key used against the gateway); every other refusal (no key, an unknown
     or revoked key, a probed path) belongs to no organization and only superusers see it."""
@@ -294,12 +298,3 @@ class SecurityEventAdmin(OrganizationScopedAdmin):
     fields = list_display
     readonly_fields = fields
     show_facets = admin.ShowFacets.NEVER
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
