@@ -22,13 +22,13 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import orjson
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from gateway_site.settings import parse_database_url
 from tracing.services import records_ingest
 from tracing.spool import ShippedRecord, record_from_dict, spool_pending, spool_replay, spool_write
 from tracing.writer import writer_ensure, writer_release
@@ -110,12 +110,11 @@ def _shared_database() -> bool:
     if connection.vendor == "sqlite" and connection.is_in_memory_db():
         return False
     url = os.environ.get("DATABASE_URL")
-    fresh = (
-        parse_database_url(url)["NAME"]
-        if url
-        else os.environ.get("SQLITE_PATH", str(Path(settings.BASE_DIR) / "db.sqlite3"))
-    )
-    return str(connection.settings_dict["NAME"]) == str(fresh)
+    if url:  # the database name, as settings.parse_database_url reads it
+        fresh = unquote(urlparse(url).path.lstrip("/")) or "postgres"
+    else:
+        fresh = os.environ.get("SQLITE_PATH", str(Path(settings.BASE_DIR) / "db.sqlite3"))
+    return str(connection.settings_dict["NAME"]) == fresh
 
 
 def _ingest_here(records: list[ShippedRecord]) -> None:

@@ -107,6 +107,7 @@ def writer_ensure() -> None:
         [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "gateway_record_writer"],
         cwd=settings.BASE_DIR,
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,  # its log goes to the inherited stderr
         start_new_session=True,  # a Ctrl-C meant for the server must not stop it mid-drain
     )
     logger.info("tracing: started the record writer (pid %d)", _producer.child.pid)

@@ -44,6 +44,18 @@ pytestmark = pytest.mark.e2e
 CHAT = "/openai/v1/chat/completions"
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "count me"}]}
 KILL_WINDOW = 0.1  # seconds of records a killed worker may lose
+BACKLOG = """
+import django, time, uuid
+django.setup()
+from hotpath.callrecord import CallRecord
+from orgs.models import Workspace
+from tracing.spool import spool_write
+ws = Workspace.objects.get()
+now = time.time()
+spool_write([CallRecord(run_id=uuid.uuid4().hex, trace_id="backlog", started_at=now,
+                        ended_at=now, organization_id=ws.organization_id, workspace_id=ws.pk,
+                        model="gpt-4o-mini") for _ in range(6000)])
+"""
 
 
 @dataclass
@@ -297,30 +309,17 @@ def test_the_cli_keeps_writing_while_the_writer_stores_a_backlog(embedded: Mode)
     import subprocess
     import sys
 
-    import orjson
-
-    from hotpath.callrecord import CallRecord
-
-    with sqlite3.connect(embedded.env["SQLITE_PATH"]) as db:
-        org_id, ws_id = db.execute("SELECT organization_id, id FROM orgs_workspace").fetchone()
-    spool = Path(embedded.env["GATEWAY_SPOOL_DIR"])
-    spool.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    records = [
-        CallRecord(
-            run_id=uuid.uuid4().hex,
-            trace_id="backlog",
-            started_at=now,
-            ended_at=now,
-            organization_id=org_id,
-            workspace_id=ws_id,
-            model="gpt-4o-mini",
-        )
-        for _ in range(6000)
-    ]
-    (spool / "records-backlog-1.jsonl").write_bytes(b"\n".join(orjson.dumps(r) for r in records))
-    manage = [sys.executable, "manage.py"]
     root = Path(__file__).resolve().parents[2]
+    spooled = subprocess.run(  # as a stopped server leaves them: spooled for this database
+        [sys.executable, "-c", BACKLOG],
+        cwd=root,
+        env=embedded.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert spooled.returncode == 0, spooled.stderr[-2000:]
+    manage = [sys.executable, "manage.py"]
     writer = subprocess.Popen(
         [*manage, "gateway_record_writer"], cwd=root, env=embedded.env, stdout=subprocess.PIPE
     )
