@@ -37,14 +37,13 @@ run: migrate
 	  FAKE_PID=$$!; trap "kill $$FAKE_PID 2>/dev/null" EXIT INT TERM; \
 	  GATEWAY_WORKERS=1 $(MAKE) --no-print-directory serve
 
-# Production server on $GATEWAY_BIND with the current environment, no set-up. The worker class
-# is uvicorn's (uvloop and httptools, both pinned) with the gateway's HTTP limits: header size
-# and count, request line, header and body read timeouts (proxy/http_server.py).
+# Production server on $GATEWAY_BIND with the current environment, no set-up. The gunicorn
+# configuration (gateway_site/gunicorn_conf.py) runs uvicorn workers (uvloop and httptools,
+# both pinned) with the gateway's HTTP limits and a graceful shutdown that records the calls it
+# cuts short (proxy/http_server.py).
 serve: install
-	$(BIN)/gunicorn gateway_site.asgi:application \
-	  --worker-class proxy.http_server.GatewayUvicornWorker \
-	  --workers $(GATEWAY_WORKERS) --bind $(GATEWAY_BIND) \
-	  --graceful-timeout 10 --keep-alive 75
+	$(BIN)/gunicorn gateway_site.asgi:application -c python:gateway_site.gunicorn_conf \
+	  --workers $(GATEWAY_WORKERS) --bind $(GATEWAY_BIND)
 
 test: install-dev
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -1,16 +1,32 @@
-"""Proxy benchmark: direct-to-fake-upstream against through-the-gateway, in one go.
+"""Proxy benchmark: the gateway as users run it, next to a pass-through floor, in one run.
 
-    python bench/proxy_bench.py            # ~3 minutes
-    python bench/proxy_bench.py --quick    # ~1 minute, noisier
+    python bench/proxy_bench.py                    # both modes, ~6 minutes
+    python bench/proxy_bench.py --quick            # shorter runs, 20k calls for RSS; noisier
+    python bench/proxy_bench.py --modes embedded   # or production; --shortcut adds the memory sink
 
-Starts, on loopback ports 18201-18203: the fake provider (`manage.py fake_provider --no-record`,
-one process), a gateway as served in production (gunicorn, 2 uvicorn workers with uvloop and
-httptools, SQLite file database with one seeded organization, workspace and key; auth and usage
-recording on, records going to the in-memory sink unless `--sink` names another, no policy
-gates) and a one-worker gateway for the open-streams
-count. Load comes from wrk (`apt-get install -y wrk`) for throughput and latency, and from an
-aiohttp client for streams. Everything shares the machine's cores, so figures are noisy:
-compare the gateway with the direct run taken minutes apart on the same machine.
+Everything runs on loopback ports 18301-18305 against one upstream, the project's fake provider
+(`manage.py fake_provider --no-record`, one process), and every target has 2 workers:
+
+- direct: wrk straight at the fake provider (what the "added" figures subtract);
+- floor: `bench/floor_app.py`, a raw ASGI + aiohttp pass-through with a key check, under the
+  same gunicorn + uvicorn workers;
+- embedded: the embedded default as `make serve` runs it (gunicorn config
+  `gateway_site/gunicorn.conf.py`, SQLite file, no Redis, recording on with the default sink,
+  GATEWAY_PROXY_GATES as configured by default, DEBUG off);
+- production: the same gateway on PostgreSQL (a database of its own, created and migrated:
+  --pg-database) and Redis (--redis-url, its database flushed first), with a Celery worker and
+  beat draining the records into PostgreSQL while the load runs;
+- shortcut (only with --shortcut): the embedded gateway with GATEWAY_RECORD_SINK set to the
+  in-memory sink. Not what a user runs: it shows what recording costs, never a headline.
+
+Load: wrk (`apt-get install -y wrk`), closed loop, non-streaming chat completions; one round
+per concurrency with every target back to back, so they see the same machine. After each
+gateway round the bench waits until every call is stored as a run (the figures include the
+ingestion's CPU: a backlog left for later would flatter them) and prints how long that took.
+Streams: 200 held streams opened at once on fresh connections (the upstream holds each 2 s
+after its first event); first byte = time from sending to the first body byte. RSS: the
+serving workers (and the embedded record writer) before and after 100k calls at c64.
+The machine's load average is printed: on a shared machine, compare within one run only.
 """
 
 from __future__ import annotations
@@ -22,56 +38,58 @@ import json
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from devtools.served import SEED  # noqa: E402 - the project's root first
+
 PY = sys.executable
-FAKE_PORT, GW_PORT, GW1_PORT = 18201, 18202, 18203
+BIN = Path(PY).parent
+FAKE_PORT, FLOOR_PORT, EMBEDDED_PORT, PRODUCTION_PORT, SHORTCUT_PORT = range(18301, 18306)
 BODY = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]})
 STREAM_BODY = json.dumps(
     {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
 )
-SEED = """
-import django, os
-django.setup()
-from orgs import services
-from orgs.models import Role
-from secrets_vault.services import secret_set
-org = services.organization_upsert(slug="bench", llm_gateway_enabled=True)
-ws = services.workspace_upsert(organization=org, slug="main")
-key = services.api_key_create(organization=org, workspace=ws,
-    role=Role.objects.get(builtin=True, name="WORKSPACE_ADMIN"), name="bench")
-secret_set(workspace=ws, name="OPENAI_API_KEY", value="sk-bench-0000",
-    base_url="http://127.0.0.1:%d")
-print(key.plaintext)
-"""
+CHAT = "/openai/v1/chat/completions"
+COUNT_RUNS = (
+    "import django; django.setup(); from tracing.models import Run; print(Run.objects.count())"
+)
+# Production-mode settings a real deployment sets (DEBUG off needs non-development secrets).
+BENCH_SECRETS = {
+    "DEBUG": "False",
+    "SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+    "GATEWAY_SECRETS_KEYS": "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMDE=",
+    "GATEWAY_KEY_PEPPERS": "1:bench-pepper",
+    "LOG_LEVEL": "WARNING",
+}
 
 
-def _env(db: Path, sink: str = "proxy.record.memory_sink") -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="gateway_site.settings",
-        SQLITE_PATH=str(db),
-        GATEWAY_PROXY_GATES="",
-        GATEWAY_RECORD_SINK=sink,
-        LOG_LEVEL="WARNING",
-    )
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    return env
+@dataclass
+class Target:
+    name: str
+    port: int
+    path: str = CHAT
+    env: dict[str, str] | None = None  # a gateway: runs are counted in its database
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    calls: int = 0  # 200 answers so far (what must become runs)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
 
 
-def _wait_port(port: int, timeout: float = 30) -> None:
-    import socket
-
+def _wait_port(port: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
@@ -81,59 +99,51 @@ def _wait_port(port: int, timeout: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def _process(cmd: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+def _started(
+    cmd: list[str], env: dict[str, str], port: int | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     try:
-        _wait_port(port)
+        if port is not None:
+            _wait_port(port)
         yield proc
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(20)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
 
 
-def _gunicorn(workers: int, port: int) -> list[str]:
+def _gunicorn(app: str, port: int, *, config: bool) -> list[str]:
+    cmd = [str(BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+    if config:  # the gateway: exactly the serving configuration of `make serve`
+        return [*cmd, "--config", "python:gateway_site.gunicorn_conf", "--workers", "2"]
     return [
-        str(Path(PY).parent / "gunicorn"),
-        "gateway_site.asgi:application",
+        *cmd,
         "--worker-class",
         "uvicorn.workers.UvicornWorker",
         "--workers",
-        str(workers),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--graceful-timeout",
-        "5",
+        "2",
         "--keep-alive",
         "75",
-        "--log-level",
-        "warning",
     ]
 
 
-def _wrk(url: str, key: str, conns: int, seconds: float, body: str = BODY) -> dict[str, float]:
+def _wrk(target: Target, key: str, conns: int, seconds: float) -> dict[str, float]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
         'wrk.method = "POST"\n'
-        f"wrk.body = {json.dumps(body)}\n"
+        f"wrk.body = {json.dumps(BODY)}\n"
         'wrk.headers["content-type"] = "application/json"\n'
         f'wrk.headers["authorization"] = "Bearer {key}"\n'
     )
     try:
         out = subprocess.run(
             [
-                "wrk",
-                f"-t{min(conns, 2)}",
-                f"-c{conns}",
-                f"-d{seconds}s",
-                "--latency",
-                "-s",
-                str(script),
-                url,
+                *("wrk", f"-t{min(conns, 2)}", f"-c{conns}", f"-d{seconds}s", "--latency"),
+                *("-s", str(script), target.url),
             ],
             capture_output=True,
             text=True,
@@ -141,7 +151,9 @@ def _wrk(url: str, key: str, conns: int, seconds: float, body: str = BODY) -> di
         ).stdout
     finally:
         script.unlink()
-    return _parse_wrk(out)
+    result = _parse_wrk(out)
+    target.calls += int(result["requests"] - result["errors"])
+    return result
 
 
 def _ms(text: str) -> float:
@@ -162,176 +174,351 @@ def _parse_wrk(out: str) -> dict[str, float]:
     }
 
 
-async def _ttfb(url: str, key: str, count: int) -> list[float]:
-    """Time to the first body byte of `count` sequential streams, in ms."""
-    times = []
-    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
-    async with aiohttp.ClientSession() as session:
-        for _ in range(count):
-            started = time.perf_counter()
-            async with session.post(url, data=STREAM_BODY, headers=headers) as resp:
-                await resp.content.readany()
-                times.append((time.perf_counter() - started) * 1000)
-                await resp.read()
-    return times
-
-
-async def _open_streams(url: str, key: str, count: int, hold_ms: int) -> tuple[int, int]:
-    """`count` streams held open together for hold_ms; returns (completed, failed)."""
+async def _held_streams(target: Target, key: str, count: int, hold_ms: int) -> list[float]:
+    """Open `count` streams at once, each on its own new connection; return each one's time to
+    the first body byte in ms (inf for a stream that failed or did not finish)."""
     headers = {
         "authorization": f"Bearer {key}",
         "content-type": "application/json",
         "x-fake-stream-pause-ms": str(hold_ms),
     }
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, force_close=True), timeout=timeout
+    ) as session:
 
-        async def one() -> bool:
+        async def one() -> float:
+            started = time.perf_counter()
             try:
-                async with session.post(url, data=STREAM_BODY, headers=headers) as resp:
+                async with session.post(target.url, data=STREAM_BODY, headers=headers) as resp:
+                    await resp.content.readany()
+                    first = (time.perf_counter() - started) * 1000
                     body = await resp.read()
-                    return resp.status == 200 and b"[DONE]" in body
+                    ok = resp.status == 200 and b"[DONE]" in body
             except (TimeoutError, aiohttp.ClientError):
-                return False
+                return float("inf")
+            if ok:
+                target.calls += 1
+            return first if ok else float("inf")
 
-        results = await asyncio.gather(*(one() for _ in range(count)))
-    return sum(results), count - sum(results)
+        return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
-def _children_rss_kb(pid: int) -> int:
-    total = 0
+def _tree(pid: int) -> list[int]:
+    """pid and all its descendants."""
+    children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                status = (stat.parent / "status").read_text()
-                total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def _rss_kb(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, AttributeError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
     return total
 
 
-def _children_cpu_s(pid: int) -> float:
-    """utime + stime of `pid`'s children (the gunicorn workers), in seconds: a per-request CPU
-    figure that other load on the machine disturbs far less than requests/s."""
+def _cpu_s(pids: list[int]) -> float:
     ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for pid in pids:
         with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                ticks += int(fields[11]) + int(fields[12])
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _setup(tmp: Path, sink: str = "proxy.record.memory_sink") -> tuple[dict[str, str], str]:
-    env = _env(tmp / "bench.sqlite3", sink)
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    key = (
-        subprocess.run(
-            [PY, "-c", SEED % FAKE_PORT],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
+def _serving_pids(target: Target) -> list[int]:
+    """The processes that serve and record (not the master, the Celery worker or PostgreSQL)."""
+    return [p for proc in target.procs[:1] for p in _tree(proc.pid) if p != proc.pid]
+
+
+def _runs_stored(target: Target) -> int:
+    out = subprocess.run(
+        [PY, "-c", COUNT_RUNS], cwd=ROOT, env=target.env, capture_output=True, text=True
     )
-    return env, key
+    return int(out.stdout.strip() or -1)
+
+
+def _settle(target: Target, timeout: float = 120) -> float:
+    """Wait until every call answered so far is a stored run; return the seconds it took."""
+    if target.env is None:
+        return 0.0
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if _runs_stored(target) >= target.calls:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    stored = _runs_stored(target)
+    print(f"  ! {target.name}: {stored} runs stored for {target.calls} calls after {timeout} s")
+    return float("inf")
+
+
+def _env(base: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in base.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(BENCH_SECRETS, DJANGO_SETTINGS_MODULE="gateway_site.settings", **extra)
+    return env
+
+
+def _prepare(env: dict[str, str]) -> str:
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    out = subprocess.run(
+        [PY, "-c", SEED % f"http://127.0.0.1:{FAKE_PORT}"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _recreate_pg(database: str) -> None:
+    admin = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c"]
+    subprocess.run([*admin, f'DROP DATABASE IF EXISTS "{database}"'], check=True)
+    subprocess.run([*admin, f'CREATE DATABASE "{database}"'], check=True)
+
+
+def _fmt_ms(value: float) -> str:
+    return "failed" if value == float("inf") else f"{value:+.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--streams", type=int, default=1000)
-    parser.add_argument(
-        "--sink",
-        default="proxy.record.memory_sink",
-        help="GATEWAY_RECORD_SINK for the gateway (default: the in-memory sink)",
-    )
+    parser.add_argument("--modes", default="embedded,production")
+    parser.add_argument("--shortcut", action="store_true", help="also the memory-sink gateway")
+    parser.add_argument("--pg-database", default="gw_h13_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
+    parser.add_argument("--streams", type=int, default=200)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed for the throughput and latency figures: apt-get install -y wrk")
-    seconds = 3 if args.quick else 8
-    direct = f"http://127.0.0.1:{FAKE_PORT}/v1/chat/completions"
-    gateway = f"http://127.0.0.1:{GW_PORT}/openai/v1/chat/completions"
-    rows: list[tuple[str, str]] = []
-    with tempfile.TemporaryDirectory() as tmpdir:
-        env, key = _setup(Path(tmpdir), args.sink)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    seconds = 4 if args.quick else 8
+    rss_calls = 20_000 if args.quick else 100_000
+    load_before = os.getloadavg()
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        base = dict(os.environ)
+        sqlite_env = _env(
+            base, SQLITE_PATH=str(tmp / "bench.sqlite3"), GATEWAY_SPOOL_DIR=str(tmp / "spool")
+        )
+        key = _prepare(sqlite_env)
+        direct = Target("direct", FAKE_PORT, "/v1/chat/completions")
+        floor = Target("floor", FLOOR_PORT)
+        targets = [direct, floor]
         fake_cmd = [PY, "manage.py", "fake_provider", "--port", str(FAKE_PORT), "--no-record"]
-        with (
-            _process(fake_cmd, env, FAKE_PORT),
-            _process(_gunicorn(2, GW_PORT), env, GW_PORT) as gw,
-        ):
-            _wrk(gateway, key, 16, 2)  # warm up: auth table, pools
-            _wrk(direct, key, 16, 1)
-            results = {}
-            for conns in (1, 16, 64):
-                results[("direct", conns)] = _wrk(direct, key, conns, seconds)
-                cpu = _children_cpu_s(gw.pid)
-                results[("gateway", conns)] = _wrk(gateway, key, conns, seconds)
-                cpu = _children_cpu_s(gw.pid) - cpu
-            rows.append(
-                (
-                    "gateway workers' CPU per request c64 (us)",
-                    f"{cpu / results[('gateway', 64)]['requests'] * 1e6:.0f}   (user + system time)",
+        stack.enter_context(_started(fake_cmd, sqlite_env, FAKE_PORT))
+        floor_env = dict(sqlite_env, FLOOR_UPSTREAM=f"http://127.0.0.1:{FAKE_PORT}", FLOOR_KEY=key)
+        floor_env["PYTHONPATH"] = str(ROOT / "bench")
+        floor.procs.append(
+            stack.enter_context(
+                _started(
+                    _gunicorn("floor_app:app", FLOOR_PORT, config=False), floor_env, FLOOR_PORT
                 )
             )
-            for conns in (1, 16, 64):
-                d, g = results[("direct", conns)], results[("gateway", conns)]
-                rows.append(
-                    (
-                        f"added latency c{conns} p50 / p99 (ms)",
-                        f"{g['p50'] - d['p50']:.3f} / {g['p99'] - d['p99']:.3f}"
-                        f"   (gateway {g['p50']:.3f} / {g['p99']:.3f}, direct {d['p50']:.3f} / {d['p99']:.3f})",
+        )
+        if "embedded" in modes:
+            embedded = Target("embedded", EMBEDDED_PORT, env=sqlite_env)
+            embedded.procs.append(
+                stack.enter_context(
+                    _started(
+                        _gunicorn("gateway_site.asgi:application", EMBEDDED_PORT, config=True),
+                        sqlite_env,
+                        EMBEDDED_PORT,
                     )
                 )
-            for conns in (1, 16, 64):
-                d, g = results[("direct", conns)], results[("gateway", conns)]
-                rows.append(
-                    (
-                        f"requests/s c{conns} gateway / direct",
-                        f"{g['rps']:.0f} / {d['rps']:.0f}  (ratio {g['rps'] / d['rps']:.2f}, errors {g['errors']:.0f})",
+            )
+            targets.append(embedded)
+        if "production" in modes:
+            _recreate_pg(args.pg_database)
+            subprocess.run(
+                ["redis-cli", "-u", args.redis_url, "flushdb"], check=True, capture_output=True
+            )
+            pg_env = _env(
+                base,
+                DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.pg_database}",
+                REDIS_URL=args.redis_url,
+                GATEWAY_SPOOL_DIR=str(tmp / "spool-pg"),
+            )
+            pg_key = _prepare(pg_env)
+            production = Target("production", PRODUCTION_PORT, env=pg_env)
+            production.procs.append(
+                stack.enter_context(
+                    _started(
+                        _gunicorn("gateway_site.asgi:application", PRODUCTION_PORT, config=True),
+                        pg_env,
+                        PRODUCTION_PORT,
                     )
                 )
-            count = 50 if args.quick else 200
-            direct_t = asyncio.run(_ttfb(direct, key, count))
-            gw_t = asyncio.run(_ttfb(gateway, key, count))
-            rows.append(
-                (
-                    "stream first byte p50 gateway - direct (ms)",
-                    f"{statistics.median(gw_t) - statistics.median(direct_t):.3f}"
-                    f"   (gateway {statistics.median(gw_t):.3f}, direct {statistics.median(direct_t):.3f})",
+            )
+            celery = [str(BIN / "celery"), "-A", "gateway_site"]
+            production.procs.append(
+                stack.enter_context(
+                    _started(
+                        [*celery, "worker", "--loglevel", "WARNING", "--concurrency", "2"], pg_env
+                    )
                 )
             )
-            before = _children_rss_kb(gw.pid)
-            total = 0.0
-            target = 20_000 if args.quick else 100_000
-            while total < target:
-                total += _wrk(gateway, key, 64, 5)["requests"]
-            after = _children_rss_kb(gw.pid)
-            rows.append(
-                (
-                    f"RSS of 2 workers before / after {total:,.0f} requests",
-                    f"{before / 1024:.1f} MB / {after / 1024:.1f} MB  ({(after - before) / before * 100:+.1f} %)",
+            production.procs.append(
+                stack.enter_context(
+                    _started(
+                        [*celery, "beat", "--loglevel", "WARNING", "--schedule", str(tmp / "beat")],
+                        pg_env,
+                    )
                 )
             )
-        with _process(fake_cmd, env, FAKE_PORT), _process(_gunicorn(1, GW1_PORT), env, GW1_PORT):
-            url = f"http://127.0.0.1:{GW1_PORT}/openai/v1/chat/completions"
-            asyncio.run(_ttfb(url, key, 5))
-            ok, failed = asyncio.run(_open_streams(url, key, args.streams, 5000))
-            rows.append(
-                (
-                    f"concurrent open streams, 1 worker ({args.streams} held 5 s)",
-                    f"{ok} completed, {failed} failed",
+            targets.append(production)
+        if args.shortcut:
+            shortcut = Target("shortcut", SHORTCUT_PORT)
+            shortcut_env = dict(sqlite_env, GATEWAY_RECORD_SINK="proxy.record.memory_sink")
+            shortcut.procs.append(
+                stack.enter_context(
+                    _started(
+                        _gunicorn("gateway_site.asgi:application", SHORTCUT_PORT, config=True),
+                        shortcut_env,
+                        SHORTCUT_PORT,
+                    )
                 )
             )
-    width = max(len(name) for name, _ in rows)
+            targets.append(shortcut)
+        keys = {t.name: (pg_key if t.name == "production" else key) for t in targets}
+
+        for target in targets:  # warm up: auth tables, pools, first runs written
+            _wrk(target, keys[target.name], 16, 2)
+            _settle(target)
+        results: dict[tuple[str, int], dict[str, float]] = {}
+        settle: dict[str, float] = {}
+        cpu: dict[str, float] = {}
+        for conns in (1, 16, 64):
+            for target in targets:
+                pids = _serving_pids(target)
+                used = _cpu_s(pids)
+                results[(target.name, conns)] = _wrk(target, keys[target.name], conns, seconds)
+                settle[target.name] = max(settle.get(target.name, 0.0), _settle(target))
+                if conns == 64:
+                    served = results[(target.name, 64)]["requests"]
+                    cpu[target.name] = (_cpu_s(pids) - used) / served * 1e6
+        streams: dict[str, list[float]] = {}
+        for target in targets:
+            streams[target.name] = sorted(
+                asyncio.run(_held_streams(target, keys[target.name], args.streams, 2000))
+            )
+            _settle(target)
+        rss: dict[str, tuple[float, float, int]] = {}
+        for target in targets[1:]:
+            pids = _serving_pids(target)
+            _wrk(target, keys[target.name], 64, 2)
+            before = _rss_kb(pids)
+            total = 0
+            while total < rss_calls:
+                total += int(_wrk(target, keys[target.name], 64, 5)["requests"])
+            settle[target.name] = max(settle.get(target.name, 0.0), _settle(target))
+            rss[target.name] = (before / 1024, _rss_kb(_serving_pids(target)) / 1024, total)
+        stored = {t.name: (_runs_stored(t), t.calls) for t in targets if t.env is not None}
+    _report(targets, results, streams, rss, settle, cpu, stored, args, load_before)
+
+
+def _report(
+    targets: list[Target],
+    results: dict[tuple[str, int], dict[str, float]],
+    streams: dict[str, list[float]],
+    rss: dict[str, tuple[float, float, int]],
+    settle: dict[str, float],
+    cpu: dict[str, float],
+    stored: dict[str, tuple[int, int]],
+    args: argparse.Namespace,
+    load_before: tuple[float, float, float],
+) -> None:
+    direct = results[("direct", 1)]
+    floor64 = results[("floor", 64)]["rps"]
+    direct_ttfb = statistics.median(streams["direct"])
+    labels = {
+        "direct": "direct to the upstream (what 'added' subtracts)",
+        "floor": "floor: raw ASGI + aiohttp pass-through, key check",
+        "embedded": "embedded default (make serve: SQLite, recording on)",
+        "production": "production (PostgreSQL + Redis + Celery worker)",
+        "shortcut": "SHORTCUT, not a user set-up: embedded, memory sink",
+    }
+    load = os.getloadavg()
     print(
-        f"proxy benchmark ({'quick' if args.quick else 'full'}; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})"
+        f"\nproxy benchmark ({'quick' if args.quick else 'full'}; {os.cpu_count()} cores, "
+        f"load average before {load_before[0]:.2f} / after {load[0]:.2f}; 2 workers each)"
     )
-    for name, value in rows:
-        print(f"  {name.ljust(width)}  {value}")
+    header = (
+        f"{'target':52} {'c1 added p50/p99 ms':>20} {'rps c16':>8} {'rps c64':>8} {'x floor':>7}"
+        f" {'streams +1st byte p50/max ms':>29} {'CPU µs/call':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    for target in targets:
+        name = target.name
+        c1 = results[(name, 1)]
+        added = (
+            ""
+            if name == "direct"
+            else f"{c1['p50'] - direct['p50']:+.3f} / {c1['p99'] - direct['p99']:+.3f}"
+        )
+        ratio = "" if name == "direct" else f"{results[(name, 64)]['rps'] / floor64:.2f}x"
+        ttfb = streams[name]
+        stream_cell = (
+            f"{direct_ttfb:.1f} / {max(ttfb):.1f} (abs)"
+            if name == "direct"
+            else f"{_fmt_ms(statistics.median(ttfb) - direct_ttfb)} / {_fmt_ms(max(ttfb) - max(streams['direct']))}"
+        )
+        print(
+            f"{labels[name]:52} {added:>20} {results[(name, 16)]['rps']:>8.0f}"
+            f" {results[(name, 64)]['rps']:>8.0f} {ratio:>7} {stream_cell:>29}"
+            f" {cpu.get(name, 0):>11.0f}"
+        )
+    print("\nRSS of the serving processes (workers, and the embedded record writer):")
+    for name, (before, after, total) in rss.items():
+        print(
+            f"  {name:12} {before:7.1f} MB → {after:7.1f} MB over {total:,} calls ({(after - before) / before * 100:+.1f} %)"
+        )
+    print("\nRecording (every call answered must be a stored run):")
+    for name, (runs, calls) in stored.items():
+        print(
+            f"  {name:12} {runs:,} runs stored for {calls:,} calls answered; longest wait for the last run after a round {settle[name]:.1f} s"
+        )
+    print("\nTargets (ratios within this run):")
+    checks: list[tuple[str, Callable[[], bool], str]] = []
+    for name, need in (("embedded", 0.6), ("production", 0.8)):
+        if (name, 64) not in results:
+            continue
+        ratio = results[(name, 64)]["rps"] / floor64
+        c1 = results[(name, 1)]
+        p50 = c1["p50"] - direct["p50"]
+        p99 = c1["p99"] - direct["p99"]
+        added = statistics.median(streams[name]) - direct_ttfb
+        checks += [
+            (f"{name}: rps c64 ≥ {need}x floor", lambda r=ratio, n=need: r >= n, f"{ratio:.2f}x"),
+            (f"{name}: added p50 c1 ≤ 0.3 ms", lambda v=p50: v <= 0.3, f"{p50:+.3f} ms"),
+            (f"{name}: added p99 c1 ≤ 1.5 ms", lambda v=p99: v <= 1.5, f"{p99:+.3f} ms"),
+            (
+                f"{name}: 200 streams added first byte ≤ 60 ms",
+                lambda v=added: v <= 60,
+                f"{added:+.1f} ms",
+            ),
+        ]
+        if name in rss:
+            before, after, _ = rss[name]
+            growth = (after - before) / before * 100
+            checks.append(
+                (f"{name}: RSS flat (≤ +5 %)", lambda g=growth: g <= 5, f"{growth:+.1f} %")
+            )
+    for label, ok, value in checks:
+        print(f"  {'met ' if ok() else 'MISS'} {label:48} {value}")
 
 
 if __name__ == "__main__":

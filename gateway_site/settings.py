@@ -358,6 +358,9 @@ GATEWAY_CHANGES_FILE = env_str("GATEWAY_CHANGES_FILE", "")
 # last_used_at is written at most this often per key (seconds).
 GATEWAY_KEY_LAST_USED_INTERVAL = env_int("GATEWAY_KEY_LAST_USED_INTERVAL", 60)
 GATEWAY_BIND = env_str("GATEWAY_BIND", "127.0.0.1:8000")
+# SIGTERM: a gunicorn worker gives its calls in progress this long, then ends the ones still
+# running (recorded as errors) and exits (gateway_site/gunicorn_conf.py, proxy/http_server.py).
+GATEWAY_GRACEFUL_TIMEOUT = env_int("GATEWAY_GRACEFUL_TIMEOUT", 30)
 # --- Proxy hot path (proxy/, docs/architecture.md §1-6) ---
 # Policy gates run on every proxied call, in order (dotted paths; spend first, then redaction).
 GATEWAY_PROXY_GATES = env_list(
@@ -367,7 +370,9 @@ GATEWAY_PROXY_GATES = env_list(
 GATEWAY_RECORD_SINK = env_str("GATEWAY_RECORD_SINK", "tracing.shipping.ship_records")
 GATEWAY_RECORD_QUEUE_SIZE = env_int("GATEWAY_RECORD_QUEUE_SIZE", 50_000)  # per process
 GATEWAY_RECORD_BATCH_SIZE = env_int("GATEWAY_RECORD_BATCH_SIZE", 500)
-GATEWAY_RECORD_FLUSH_SECONDS = env_float("GATEWAY_RECORD_FLUSH_SECONDS", 0.5)
+# A record leaves the serving process (Redis, or the fsynced spool) at most this long after
+# its call ended: what a killed worker can lose.
+GATEWAY_RECORD_FLUSH_SECONDS = env_float("GATEWAY_RECORD_FLUSH_SECONDS", 0.05)
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 32 * 1024 * 1024)  # 413 above
 # Limits on what any client, keyless included, can make a gateway process hold (enforced by the
 # server's HTTP protocol, proxy/http_server.py, for the admin and the API too).

@@ -19,19 +19,22 @@ import aiohttp
 import orjson
 from django.conf import settings
 
-from hotpath import changes
+from hotpath import changes, refusals
 from hotpath.callrecord import CallRecord
 from hotpath.context import RequestContext
 from hotpath.gates import Gate, ProxyCall, load_gates
 from hotpath.snapshot import Snapshot, refresh_due
+from orgs.keys import PERSONAL_PREFIX, SERVICE_PREFIX, parse_key
 from pricing.table import PriceTable, Usage, cost
 from pricing.usage import input_tokens_bound, settled, validated
 from proxy import forward, providers, routing
-from proxy.auth import KeyTable, SecretTable, UpstreamSecret
+from proxy.auth import KeyEntry, KeyTable, SecretTable, UpstreamSecret
 from proxy.auth_build import load_key_table, load_secret_table
 from proxy.errors import (
+    AuthFailed,
     BadRequest,
     BodyTooLarge,
+    Forbidden,
     PathNotAllowed,
     PolicyBlocked,
     ProviderSecretMissing,
@@ -61,6 +64,11 @@ Scope = dict[str, Any]
 Receive = Any
 Send = Any
 WATCH_INTERVAL = 0.05  # seconds between the change watcher's polls
+
+
+SHUT_DOWN = "the gateway shut down before the call ended"
+# How long shutdown waits for the calls it cut short to be recorded.
+SHUTDOWN_RECORD_SECONDS = 0.5
 
 
 class ClientGone(Exception):
@@ -109,12 +117,19 @@ class ProxyApp:
         )
 
     async def shutdown(self) -> None:
+        # The server cancels the calls its graceful timeout cut short just before this; they
+        # record themselves as they unwind, and the recorder's last flush must include them.
+        # Records go first: whatever comes after may be cut by the server's kill.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_RECORD_SECONDS
+        while self.inflight and loop.time() < deadline:
+            await asyncio.sleep(0.005)
+        await self.recorder.stop()
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
             self._watcher = None
-        await self.recorder.stop()
         await self.upstream.close()
 
     async def _watch_changes(self) -> None:
@@ -143,6 +158,7 @@ class ProxyApp:
         route = routing.match(scope["method"], path)
         dialect = route.dialect if route is not None else routing.dialect_of(path) or "openai"
         call: ProxyCall | None = None
+        entry: KeyEntry | None = None
         ran: list[Gate] = []
         self.inflight += 1
         try:
@@ -166,12 +182,19 @@ class ProxyApp:
                 await gate.before(call)
             await self._exchange(call, route, scope, receive, send, body, secret)
         except ProxyError as exc:
+            if call is None:
+                self._refused(exc, scope, entry)
             await self._send_error(exc, dialect, call, send)
         except ClientGone:
             if call is not None:
                 call.record.error = "client disconnected"
                 if call.http_status is None:
                     call.http_status = call.record.http_status = CLIENT_CLOSED
+        except asyncio.CancelledError:
+            # Only the server cancels a call: its graceful shutdown timed out on it.
+            if call is not None:
+                call.record.error = SHUT_DOWN
+            raise
         except Exception:
             # A bug, not a refusal: logged with its traceback, answered as a 500 in the
             # caller's envelope when no response has started, and recorded as an error.
@@ -184,6 +207,33 @@ class ProxyApp:
             if call is not None:
                 await self._finish(call, ran)
             self.inflight -= 1
+
+    def _refused(self, exc: ProxyError, scope: Scope, entry: KeyEntry | None) -> None:
+        """Count a call refused before a workspace was known (a security event, no run)."""
+        if isinstance(exc, PathNotAllowed):
+            reason = refusals.PATH_NOT_ALLOWED
+        elif isinstance(exc, AuthFailed):
+            reason = refusals.INVALID_KEY
+        elif isinstance(exc, Forbidden) and entry is not None:
+            reason = refusals.ORGANIZATION_KEY
+        else:
+            return  # not a refusal of the caller (e.g. 503 while starting)
+        presented = extract_key(scope["headers"], scope["query_string"])
+        if presented is None and reason == refusals.INVALID_KEY:
+            reason = refusals.MISSING_KEY
+        parsed = parse_key(presented) if presented else None
+        prefix = ""
+        if parsed is not None:  # only the public lookup part of a well-formed key
+            kind = SERVICE_PREFIX if parsed.kind == "service" else PERSONAL_PREFIX
+            prefix = kind + parsed.lookup_id
+        client = scope.get("client")
+        self.recorder.refuse(
+            reason=reason,
+            key_prefix=prefix,
+            client_address=str(client[0])[:64] if client else "",
+            organization_id=entry.organization_id if entry is not None else None,
+            path=scope["path"],
+        )
 
     def _new_call(self, ctx: RequestContext, route: routing.Route, scope: Scope) -> ProxyCall:
         run_id = new_run_id()

@@ -214,7 +214,27 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._head_timer = self._body_timer = None
 
 
+def cut_off(graceful_timeout: float) -> float:
+    """When, after SIGTERM, uvicorn cancels the calls still running: what is left of
+    gunicorn's graceful timeout (10 %, at least 2 s and at most 5 s, never more than half)
+    is the time to record and flush the cut calls, let the record writer store them, and
+    exit."""
+    margin = min(max(graceful_timeout * 0.1, 2.0), 5.0, graceful_timeout / 2)
+    return graceful_timeout - margin
+
+
 class GatewayUvicornWorker(UvicornWorker):
-    """gunicorn worker class of `make serve`: uvicorn (uvloop) with GatewayHttpProtocol."""
+    """gunicorn worker class of `make serve` (gateway_site/gunicorn_conf.py): uvicorn (uvloop)
+    with GatewayHttpProtocol, and a graceful shutdown that ends inside gunicorn's own.
+
+    At SIGTERM the worker stops accepting and lets the calls in progress (streams above all)
+    finish, but gunicorn kills it outright `graceful_timeout` seconds later, and a killed worker
+    records nothing. So uvicorn is told to give up a little earlier (cut_off): the calls still
+    running are cancelled, each is recorded as an error ("the gateway shut down before the
+    call ended"), the recorder flushes, and the worker exits before the kill."""
 
     CONFIG_KWARGS = {"loop": "auto", "http": "proxy.http_server:GatewayHttpProtocol"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config.timeout_graceful_shutdown = cut_off(float(self.cfg.graceful_timeout))

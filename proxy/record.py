@@ -8,6 +8,14 @@ last_used_at, at most once per GATEWAY_KEY_LAST_USED_INTERVAL per key.
 
 If the sink cannot keep up and the queue is full, new records are dropped and counted (logged),
 rather than growing memory without bound: the sink (tracing.shipping) owns durability.
+GATEWAY_RECORD_FLUSH_SECONDS (50 ms by default) bounds how long a record waits here, and so
+what a worker killed outright can lose.
+
+A sink may carry a `close` attribute: it is called in the same thread after the last batch,
+at shutdown.
+
+Calls refused before a workspace was known (hotpath.refusals) are counted here per minute,
+reason, key prefix and client address, and the counts go to the sink with the next batch.
 """
 
 from __future__ import annotations
@@ -24,29 +32,43 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from hotpath.refusals import RefusedCalls
+
 if TYPE_CHECKING:
     from hotpath.callrecord import CallRecord
 
 logger = logging.getLogger(__name__)
 
-Sink = Callable[[list["CallRecord"]], None]
+Sink = Callable[[list["CallRecord | RefusedCalls"]], None]
+RefusalKey = tuple[int, str, str, str, int | None]  # minute, reason, prefix, address, org
 
 # The default sink keeps the latest records in memory, for tests and for a gateway with no
 # tracing configured. Bounded, so it cannot grow without limit.
 _MEMORY: deque[CallRecord] = deque(maxlen=10_000)
+_MEMORY_REFUSED: deque[RefusedCalls] = deque(maxlen=10_000)
 
 
-def memory_sink(records: list[CallRecord]) -> None:
-    _MEMORY.extend(records)
+def memory_sink(records: list[CallRecord | RefusedCalls]) -> None:
+    for record in records:
+        if isinstance(record, RefusedCalls):
+            _MEMORY_REFUSED.append(record)
+        else:
+            _MEMORY.append(record)
 
 
 def memory_records() -> list[CallRecord]:
-    """What memory_sink has received so far (oldest first)."""
+    """The call records memory_sink has received so far (oldest first)."""
     return list(_MEMORY)
+
+
+def memory_refusals() -> list[RefusedCalls]:
+    """The refused-call counts memory_sink has received so far (oldest first)."""
+    return list(_MEMORY_REFUSED)
 
 
 def memory_clear() -> None:
     _MEMORY.clear()
+    _MEMORY_REFUSED.clear()
 
 
 def _touch_keys(key_ids: list[int]) -> None:
@@ -74,12 +96,15 @@ class Recorder:
         self.flush_seconds = settings.GATEWAY_RECORD_FLUSH_SECONDS
         self.touch_interval = settings.GATEWAY_KEY_LAST_USED_INTERVAL
         self.dropped = 0
-        self._queue: asyncio.Queue[CallRecord] = asyncio.Queue(
+        # None wakes the drain task for refusals alone (they are counted, not queued).
+        self._queue: asyncio.Queue[CallRecord | None] = asyncio.Queue(
             maxsize=settings.GATEWAY_RECORD_QUEUE_SIZE
         )
+        self._refused: dict[RefusalKey, RefusedCalls] = {}
         self._touched: dict[int, float] = {}  # key id -> monotonic time of the last touch
         self._pending_touch: set[int] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._delivering = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-recorder")
 
@@ -92,9 +117,40 @@ class Recorder:
             if self.dropped % 1000 == 1:
                 logger.error("record queue full: %d call records dropped so far", self.dropped)
 
+    def refuse(
+        self,
+        *,
+        reason: str,
+        key_prefix: str,
+        client_address: str,
+        organization_id: int | None,
+        path: str,
+    ) -> None:
+        """Count one call refused before a workspace was known; never blocks, never raises.
+        Memory is bounded by the distinct (minute, reason, prefix, address) seen between two
+        flushes, a few hundred milliseconds at most."""
+        minute = int(time.time()) // 60 * 60
+        key = (minute, reason, key_prefix, client_address, organization_id)
+        counted = self._refused.get(key)
+        if counted is not None:
+            counted.count += 1
+            return
+        wake = not self._refused
+        self._refused[key] = RefusedCalls(
+            minute=minute,
+            reason=reason,
+            key_prefix=key_prefix,
+            client_address=client_address,
+            organization_id=organization_id,
+            path=path[:200],
+        )
+        if wake:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)
+
     def pending(self) -> int:
         """Records queued and not yet handed to the sink."""
-        return self._queue.qsize() + self._delivering
+        return self._queue.qsize() + self._delivering + len(self._refused)
 
     def touch_key(self, key_id: int) -> None:
         """Note a key's use; its last_used_at is written by the drain thread, rate-limited."""
@@ -111,31 +167,51 @@ class Recorder:
             )
 
     async def stop(self) -> None:
-        """Flush what is queued, then stop the drain task and its thread."""
+        """Flush what is queued, then stop the drain task and its thread. The drain task is
+        asked to finish, never cancelled: a batch waiting for the thread would be dropped."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)  # wakes it if it waits for a record
+            await self._task
             self._task = None
-        while not self._queue.empty() or self._pending_touch:
+        while not self._queue.empty() or self._pending_touch or self._refused:
             await self._flush_once()
-        await asyncio.get_running_loop().run_in_executor(self._executor, _close_connections)
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
 
+    def _close(self) -> None:
+        """In the recorder thread, after the last batch: the sink's own `close`, if it has one
+        (the default sink waits there for the record writer it started), then the database
+        connection of this thread."""
+        close = getattr(self.sink, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                logger.exception("record sink failed to close")
+        _close_connections()
+
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             record = await self._queue.get()
             full = await self._flush_once(first=record)
-            if not full:
+            if not full and not self._stopping:
                 await asyncio.sleep(self.flush_seconds)
 
     async def _flush_once(self, first: CallRecord | None = None) -> bool:
-        batch: list[CallRecord] = [] if first is None else [first]
+        batch: list[CallRecord | RefusedCalls] = [] if first is None else [first]
         while len(batch) < self.batch_size:
             try:
-                batch.append(self._queue.get_nowait())
+                record = self._queue.get_nowait()
             except asyncio.QueueEmpty:
                 break
+            if record is not None:
+                batch.append(record)
+        full = len(batch) >= self.batch_size
+        if self._refused:
+            batch.extend(self._refused.values())
+            self._refused = {}
         touches = list(self._pending_touch)
         self._pending_touch.clear()
         loop = asyncio.get_running_loop()
@@ -144,9 +220,9 @@ class Recorder:
             await loop.run_in_executor(self._executor, self._deliver, batch, touches)
         finally:
             self._delivering = 0
-        return len(batch) >= self.batch_size
+        return full
 
-    def _deliver(self, batch: list[CallRecord], touches: list[int]) -> None:
+    def _deliver(self, batch: list[CallRecord | RefusedCalls], touches: list[int]) -> None:
         """In the recorder thread: the sink, then last_used_at. Failures are logged, not raised:
         the sink is responsible for its own retries and spooling."""
         from django.db import close_old_connections

@@ -5,6 +5,8 @@ Who sees what: projects need `projects:read` in their workspace; runs need `proj
 (orgs.admin.scoping.get_object). A member whose role lacks `runs:read` in every workspace
 cannot open the runs list at all (403 from Django admin: there is no list they may see) and
 gets 404 on any run page. Nothing here can add, change or delete a run.
+
+Audit log → Security events: calls refused before a workspace was known, per minute.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from orgs.admin.scoping import WorkspaceScopedAdmin, workspace_ids_for
+from orgs.admin.scoping import OrganizationScopedAdmin, WorkspaceScopedAdmin, workspace_ids_for
 from tracing.admin_filters import (
     KeyFilter,
     ModelFilter,
@@ -26,7 +28,7 @@ from tracing.admin_filters import (
     TimeRangeFilter,
     UserFilter,
 )
-from tracing.models import TOKEN_FIELDS, Run, TracingProject
+from tracing.models import TOKEN_FIELDS, Run, SecurityEvent, TracingProject
 from tracing.selectors import run_totals
 
 if TYPE_CHECKING:
@@ -37,7 +39,20 @@ if TYPE_CHECKING:
 RUN_PERMISSIONS = ("projects:read", "runs:read")
 
 
-class _ReadOnlyScopedAdmin(WorkspaceScopedAdmin):
+class _NeverWritable:
+    """Pages that only show what ingestion stored: nobody adds, changes or deletes."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class _ReadOnlyScopedAdmin(_NeverWritable, WorkspaceScopedAdmin):
     """Visible where the user holds every permission in `read_permissions`; never writable."""
 
     read_permissions: tuple[str, ...] = ("projects:read",)
@@ -62,15 +77,6 @@ class _ReadOnlyScopedAdmin(WorkspaceScopedAdmin):
     def has_any_scope(self, request: HttpRequest, permission: str) -> bool:
         ids = self._ids(request)
         return ids is None or bool(ids)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(TracingProject)
@@ -298,3 +304,31 @@ class RunAdmin(_ReadOnlyScopedAdmin):
     @admin.display(description="response")
     def response_pretty(self, obj: Run) -> str:
         return _pretty(obj.response_content, collapsed=True)
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(_NeverWritable, OrganizationScopedAdmin):
+    """Read-only. Organization managers see the refusals of their organization's keys (an
+    organization-scoped key used against the gateway); every other refusal (no key, an unknown
+    or revoked key, a probed path) belongs to no organization and only superusers see it."""
+
+    admin_section = "Audit log"
+    organization_field = "organization"
+    required_permission = "organization:manage"
+    list_display = (
+        "minute",
+        "reason",
+        "count",
+        "key_prefix",
+        "client_address",
+        "path",
+        "organization",
+    )
+    list_filter = ("reason",)
+    search_fields = ("=key_prefix", "=client_address")
+    search_help_text = "Exact key prefix (gw_sk_…) or client address."
+    date_hierarchy = "minute"
+    list_select_related = ("organization",)
+    fields = list_display
+    readonly_fields = fields
+    show_facets = admin.ShowFacets.NEVER

@@ -307,3 +307,42 @@ class UsageRollupState(models.Model):
 
     def __str__(self) -> str:
         return f"usage rolled up through {self.rolled_through}"
+
+
+class SecurityEvent(models.Model):
+    """Calls the gateway refused before a workspace was known (hotpath.refusals), counted per
+    minute, reason, key prefix and client address. Never key material: `key_prefix` is the
+    public lookup part of a well-formed gateway key, empty for anything else. The organization
+    is known only for an organization-scoped key; the other rows are the operator's
+    (superusers) to read. Counts are added up at ingestion, so a batch delivered twice after a
+    crash counts twice (the stream and spool are at-least-once): a security signal, not a bill.
+    """
+
+    class Reason(models.TextChoices):
+        MISSING_KEY = "missing_key", "no key"
+        INVALID_KEY = "invalid_key", "unknown, malformed, expired or revoked key"
+        ORGANIZATION_KEY = "organization_key", "organization-scoped key"
+        PATH_NOT_ALLOWED = "path_not_allowed", "path not allow-listed"
+
+    minute = models.DateTimeField()
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    key_prefix = models.CharField(max_length=64, blank=True)
+    client_address = models.CharField(max_length=64, blank=True)
+    organization = _loose_fk(Organization)
+    path = models.CharField(max_length=200, blank=True)  # the first one refused that minute
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("-minute", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("minute", "reason", "key_prefix", "client_address"),
+                name="tracing_security_event_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=("organization", "minute"), name="security_event_org_minute"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.reason} at {self.minute:%Y-%m-%d %H:%M}"

@@ -15,12 +15,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from hotpath.callrecord import CallRecord
+from hotpath.refusals import REASONS, RefusedCalls
 from orgs.models import Workspace
 from tracing.ingest_rows import record_rows, rows_insert
-from tracing.models import DEFAULT_PROJECT, Run, TracingProject, UsageRecord, project_name_is_valid
+from tracing.models import (
+    DEFAULT_PROJECT,
+    Run,
+    SecurityEvent,
+    TracingProject,
+    UsageRecord,
+    project_name_is_valid,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +172,89 @@ def runs_ingest_tolerant(records: list[CallRecord]) -> int:
                 "tracing: dropped call record %s, refused by the database", record.run_id
             )
     return stored
+
+
+def records_ingest(records: list[CallRecord | RefusedCalls]) -> int:
+    """What every shipping path stores: call records as runs (runs_ingest_tolerant) and
+    refused-call counts as security events. Returns how many runs were new."""
+    calls = [r for r in records if isinstance(r, CallRecord)]
+    refused = [r for r in records if isinstance(r, RefusedCalls)]
+    if refused:
+        security_events_ingest(refused)
+    return runs_ingest_tolerant(calls) if calls else 0
+
+
+def security_events_ingest(events: list[RefusedCalls]) -> int:
+    """Add refused-call counts to their (minute, reason, key prefix, client address) rows,
+    creating them as needed, in one transaction; returns the number of rows touched.
+
+    One upsert per row (INSERT ... ON CONFLICT DO UPDATE count = count + excluded.count, the
+    same SQL on SQLite and PostgreSQL), so counts from every gateway process add up and two
+    ingests at once cannot lose an increment."""
+    merged: dict[tuple[int, str, str, str], RefusedCalls] = {}
+    for event in events:
+        reason = event.reason if event.reason in REASONS else SecurityEvent.Reason.INVALID_KEY
+        key = (
+            int(event.minute) // 60 * 60,
+            reason,
+            event.key_prefix[:64],
+            event.client_address[:64],
+        )
+        if key in merged:
+            merged[key].count += max(int(event.count), 0)
+        else:
+            merged[key] = RefusedCalls(
+                minute=key[0],
+                reason=reason,
+                key_prefix=key[2],
+                client_address=key[3],
+                organization_id=event.organization_id,
+                path=(event.path or "")[:200].replace("\x00", "\ufffd"),
+                count=max(int(event.count), 0),
+            )
+    if not merged:
+        return 0
+    table = SecurityEvent._meta.db_table
+    columns = "minute, reason, key_prefix, client_address, organization_id, path, count"
+    rows = [
+        (
+            connection.ops.adapt_datetimefield_value(dt.datetime.fromtimestamp(e.minute, tz=UTC)),
+            e.reason,
+            e.key_prefix,
+            e.client_address,
+            e.organization_id,
+            e.path,
+            e.count,
+        )
+        for e in merged.values()
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (minute, reason, key_prefix, client_address) "
+            f"DO UPDATE SET count = {table}.count + excluded.count",
+            rows,
+        )
+    return len(rows)
+
+
+def security_events_prune(*, now: dt.datetime | None = None, days: int | None = None) -> int:
+    """Delete security events older than GATEWAY_TRACE_RETENTION_DAYS (0 keeps them), in
+    batches of 5,000 ids (short transactions)."""
+    days = settings.GATEWAY_TRACE_RETENTION_DAYS if days is None else days
+    if days <= 0:
+        return 0
+    cutoff = (now or dt.datetime.now(tz=UTC)) - dt.timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            SecurityEvent.objects.filter(minute__lt=cutoff)
+            .order_by()
+            .values_list("pk", flat=True)[:5000]
+        )
+        if not ids:
+            return deleted
+        deleted += SecurityEvent.objects.filter(pk__in=ids).delete()[0]
 
 
 def _prune(

@@ -4,9 +4,9 @@
         REDIS_URL set:   XADD one entry per batch to the stream GATEWAY_RECORD_STREAM
                          ──► tracing.tasks.drain_runs (Celery, beat every second)
                              XREADGROUP ► runs_ingest (PostgreSQL) ► XACK + XDEL
-        REDIS_URL unset: runs_ingest in that thread (the embedded, in-process writer)
-        on failure:      append to the local spool (tracing.spool); the next successful
-                         ship replays the spool first
+        REDIS_URL unset: append to the spool (tracing.spool), fsynced
+                         ──► the record writer process (tracing.writer) ► runs_ingest
+        Redis down:      append to the spool; the next successful ship replays it first
 
 Why a stream with a consumer group and not a list: an entry stays pending until a worker
 acknowledges it after the database commit, so a worker killed mid-batch, or a database that is
@@ -21,16 +21,17 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import orjson
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from hotpath.callrecord import CallRecord
-from tracing.services import runs_ingest_tolerant
-from tracing.spool import spool_pending, spool_replay, spool_write
+from tracing.services import records_ingest
+from tracing.spool import ShippedRecord, record_from_dict, spool_pending, spool_replay, spool_write
+from tracing.writer import writer_ensure, writer_release
 
 logger = logging.getLogger(__name__)
 
@@ -67,17 +68,17 @@ def _stream() -> str:
     return settings.GATEWAY_RECORD_STREAM
 
 
-def _encode(records: list[CallRecord]) -> bytes:
+def _encode(records: list[ShippedRecord]) -> bytes:
     # orjson serialises dataclasses natively: the same JSON as to_dict(), ~20x faster.
     return orjson.dumps(records)
 
 
-def records_push(records: list[CallRecord]) -> None:
+def records_push(records: list[ShippedRecord]) -> None:
     """XADD one stream entry holding the batch (raises redis.RedisError when unreachable)."""
     _broker(settings.REDIS_URL).client.xadd(_stream(), {"b": _encode(records)})
 
 
-def _ship_redis(records: list[CallRecord]) -> None:
+def _ship_redis(records: list[ShippedRecord]) -> None:
     broker = _broker(settings.REDIS_URL)
     if time.monotonic() < broker.down_until:
         spool_write(records)
@@ -92,17 +93,39 @@ def _ship_redis(records: list[CallRecord]) -> None:
         spool_write(records)
 
 
-def _ship_local(records: list[CallRecord]) -> None:
+def _ship_local(records: list[ShippedRecord]) -> None:
+    """Without Redis: spool the batch (durable from here on) for the record writer process
+    (tracing.writer), and make sure one runs. A database the writer would not open (SQLite in
+    memory, a test database) is written in this thread instead."""
+    if not _shared_database():
+        _ingest_here(records)
+        return
+    if spool_write(records) == len(records):
+        writer_ensure()
+
+
+def _shared_database() -> bool:
+    """True when a process started from this environment, as the writer is, opens the database
+    this process writes: not so for SQLite in memory, nor for a test runner's database."""
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        return False
+    url = os.environ.get("DATABASE_URL")
+    if url:  # the database name, as settings.parse_database_url reads it
+        fresh = unquote(urlparse(url).path.lstrip("/")) or "postgres"
+    else:
+        fresh = os.environ.get("SQLITE_PATH", str(Path(settings.BASE_DIR) / "db.sqlite3"))
+    return str(connection.settings_dict["NAME"]) == fresh
+
+
+def _ingest_here(records: list[ShippedRecord]) -> None:
     # This thread outlives requests, so Django's per-request connection hygiene never runs
-    # here. Batches come at most a few times a second, so the connection is opened per batch
-    # and closed after it: a broken one is never reused, and none outlives the server (a
-    # connection held by a finished thread would also block a test database's teardown).
-    # Never inside a caller's transaction (tests call the sink directly).
+    # here: the connection is closed after each batch, so a broken one is never reused and
+    # none outlives the server. Never inside a caller's transaction (tests call the sink).
     own_connection = not connection.in_atomic_block
     try:
         if spool_pending():
-            spool_replay(runs_ingest_tolerant, transient=(DatabaseError,))
-        runs_ingest_tolerant(records)
+            spool_replay(records_ingest, transient=(DatabaseError,))
+        records_ingest(records)
     except DatabaseError as exc:
         logger.warning(
             "tracing: database unavailable (%s); spooling %d record(s)", exc, len(records)
@@ -119,10 +142,10 @@ def spool_flush() -> int:
     spool is then kept)."""
     if settings.REDIS_URL:
         return spool_replay(records_push, transient=(redis.RedisError,))
-    return spool_replay(runs_ingest_tolerant, transient=(DatabaseError,))
+    return spool_replay(records_ingest, transient=(DatabaseError,))
 
 
-def ship_records(records: list[CallRecord]) -> None:
+def ship_records(records: list[ShippedRecord]) -> None:
     """The GATEWAY_RECORD_SINK: deliver a batch of call records without ever raising for an
     unreachable broker or database (the records are spooled to disk instead).
 
@@ -136,6 +159,15 @@ def ship_records(records: list[CallRecord]) -> None:
         _ship_local(records)
 
 
+def _ship_close() -> None:
+    """Called by the recorder after its last batch (the sink's `close`)."""
+    if not settings.REDIS_URL:
+        writer_release()
+
+
+ship_records.close = _ship_close  # type: ignore[attr-defined]
+
+
 def _ensure_group(broker: _Broker, stream: str) -> None:
     if stream in broker.group_ready:
         return
@@ -147,21 +179,14 @@ def _ensure_group(broker: _Broker, stream: str) -> None:
     broker.group_ready.add(stream)
 
 
-def _record(data: dict[str, Any]) -> CallRecord:
-    try:
-        return CallRecord(**data)  # the fast path: written by this same version
-    except TypeError:
-        return CallRecord.from_dict(data)  # a field added or removed across versions
-
-
 def _decode(
     entries: list[tuple[bytes, dict[bytes, bytes]]],
-) -> tuple[list[bytes], list[CallRecord]]:
+) -> tuple[list[bytes], list[ShippedRecord]]:
     ids, records = [], []
     for entry_id, fields in entries:
         ids.append(entry_id)
         try:
-            records.extend(_record(d) for d in orjson.loads(fields[b"b"]))
+            records.extend(record_from_dict(d) for d in orjson.loads(fields[b"b"]))
         except (KeyError, TypeError, orjson.JSONDecodeError) as exc:
             # A poison entry would otherwise be re-delivered forever; it is acknowledged.
             logger.error("tracing: dropped unreadable stream entry %r (%s)", entry_id, exc)
@@ -216,7 +241,7 @@ def _drain(
         if not pending:
             break
         ids, records = _decode(pending)
-        runs_ingest_tolerant(records)
+        records_ingest(records)
         broker.client.xack(stream, GROUP, *ids)
         broker.client.xdel(stream, *ids)
         total += len(records)

@@ -37,13 +37,33 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from django.conf import settings
 
 from hotpath.callrecord import CallRecord
+from hotpath.refusals import RefusedCalls
 
 logger = logging.getLogger(__name__)
+
+
+# What crosses the spool and the Redis stream: call records and refused-call counts.
+ShippedRecord = CallRecord | RefusedCalls
+
+
+def record_from_dict(data: dict[str, Any]) -> CallRecord | RefusedCalls:
+    """A record read back from JSON: a call record (the fast constructor when it was written
+    by this same version, else the tolerant one: a field added or removed across versions),
+    or a refused-call count (no run id, a reason)."""
+    if "run_id" not in data and "reason" in data:
+        names = RefusedCalls.__slots__
+        return RefusedCalls(**{k: v for k, v in data.items() if k in names})
+    try:
+        return CallRecord(**data)
+    except TypeError:
+        return CallRecord.from_dict(data)
+
 
 STALE_CLAIM_SECONDS = 300.0
 _WRITE_ATTEMPTS = 5
@@ -72,6 +92,11 @@ def _spool_dir(*, create: bool = True) -> Path:
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def spool_dir() -> Path:
+    """The spool directory of this gateway (created when missing)."""
+    return _spool_dir()
 
 
 def _own_file(directory: Path) -> Path:
@@ -107,7 +132,7 @@ def spool_pending() -> bool:
         )
 
 
-def spool_write(records: list[CallRecord]) -> int:
+def spool_write(records: list[ShippedRecord]) -> int:
     """Append `records` durably; return how many were written (0 when the spool is full)."""
     if not records:
         return 0
@@ -154,7 +179,7 @@ def _candidates(directory: Path) -> list[Path]:
     return found
 
 
-def _read(fh: object, path: Path) -> list[CallRecord]:
+def _read(fh: object, path: Path) -> list[ShippedRecord]:
     """The records of a claimed file that belong to this database; lines naming another (or
     none) are set aside in a `*.foreign` file beside it, never replayed here."""
     identity = database_identity()
@@ -164,10 +189,10 @@ def _read(fh: object, path: Path) -> list[CallRecord]:
             continue
         try:
             data = orjson.loads(line)
-            if data.get("_db") != identity:
+            if data.pop("_db", None) != identity:
                 foreign.append(line)
                 continue
-            records.append(CallRecord.from_dict(data))
+            records.append(record_from_dict(data))
         except (orjson.JSONDecodeError, TypeError, AttributeError) as exc:
             # A torn last line after a crash mid-append: that one record is unreadable.
             logger.error("tracing spool: skipped unreadable line %d of %s (%s)", number, path, exc)
@@ -188,7 +213,7 @@ def _read(fh: object, path: Path) -> list[CallRecord]:
 
 def _replay_file(
     path: Path,
-    push: Callable[[list[CallRecord]], None],
+    push: Callable[[list[ShippedRecord]], None],
     chunk: int,
     transient: tuple[type[BaseException], ...],
 ) -> int:
@@ -219,7 +244,7 @@ def _replay_file(
 
 
 def spool_replay(
-    push: Callable[[list[CallRecord]], None],
+    push: Callable[[list[ShippedRecord]], None],
     *,
     chunk: int = 500,
     transient: tuple[type[BaseException], ...] = (Exception,),

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from tracing.rollup import usage_rollup_refresh
-from tracing.services import runs_prune
+from tracing.services import runs_prune, security_events_prune
 from tracing.shipping import runs_drain
 
 
@@ -24,9 +24,10 @@ def drain_runs(max_seconds: float = 5.0) -> int:
 
 @shared_task(ignore_result=True)
 def prune_runs() -> list[int]:
-    """Delete runs and usage rows past their retention, in small batches (beat: every 10 min)."""
+    """Delete runs, usage rows and security events past their retention, in small batches
+    (beat: every 10 min)."""
     runs, usage = runs_prune()
-    return [runs, usage]
+    return [runs, usage, security_events_prune()]
 
 
 @shared_task(ignore_result=True)

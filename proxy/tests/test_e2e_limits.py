@@ -177,4 +177,7 @@ def test_make_serve_runs_gunicorn_with_the_gateway_protocol():
     config.load()
     assert config.http_protocol_class is GatewayHttpProtocol
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
-    assert "--worker-class proxy.http_server.GatewayUvicornWorker" in makefile
+    assert "-c python:gateway_site.gunicorn_conf" in makefile
+    from gateway_site import gunicorn_conf
+
+    assert gunicorn_conf.worker_class == "proxy.http_server.GatewayUvicornWorker"

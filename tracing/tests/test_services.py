@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from tracing.models import Run, TracingProject, UsageRecord
-from tracing.services import runs_ingest, runs_prune
+from hotpath.refusals import RefusedCalls
+from tracing.models import Run, SecurityEvent, TracingProject, UsageRecord
+from tracing.services import records_ingest, runs_ingest, runs_prune
 from tracing.tests.factories import call_record
 
 pytestmark = pytest.mark.django_db
@@ -151,7 +152,16 @@ def test_the_prune_task_applies_the_retention_settings(settings, owner):
             call_record(owner, started_at=(now - dt.timedelta(days=1)).timestamp()),
         ]
     )
-    assert prune_runs() == [2, 1]
+    records_ingest(
+        [
+            RefusedCalls(
+                minute=int((now - dt.timedelta(days=8)).timestamp()), reason="invalid_key"
+            ),
+            RefusedCalls(minute=int(now.timestamp()), reason="invalid_key"),
+        ]
+    )
+    assert prune_runs() == [2, 1, 1]
+    assert SecurityEvent.objects.count() == 1
     assert Run.objects.count() == 1
     assert UsageRecord.objects.count() == 2
 
@@ -162,7 +172,7 @@ def test_retention_zero_keeps_runs_forever(settings, owner):
     settings.GATEWAY_TRACE_RETENTION_DAYS = 0
     old = dt.datetime.now(tz=dt.UTC) - dt.timedelta(days=3000)
     runs_ingest([call_record(owner, started_at=old.timestamp())])
-    assert prune_runs() == [0, 1]
+    assert prune_runs() == [0, 1, 0]
     assert Run.objects.count() == 1
 
 
@@ -200,3 +210,36 @@ def test_a_record_the_database_refuses_is_dropped_alone(owner):
     stored = runs_ingest_tolerant([refused, *fine])
     assert stored == 2
     assert {u.hex for u in Run.objects.values_list("run_id", flat=True)} == {r.run_id for r in fine}
+
+
+def test_a_run_read_back_through_the_orm_has_every_value_the_record_had(owner):
+    """The SQLite writer inserts plain rows (no model instances): the ORM must read them back
+    exactly, whatever the types (the PostgreSQL COPY path is held to the same)."""
+    owner.workspace.trace_content = True
+    owner.workspace.save()
+    started = 1_767_225_600.5  # microseconds present
+    record = call_record(
+        owner,
+        started_at=started,
+        ended_at=started + 1.5,  # whole second: no microseconds in its text form
+        first_token_at=None,
+        cost_usd=0.123456789,
+        stream=True,
+        request_content="a text prefix, not JSON",
+        response_content={"nested": [1, "two", None, {"é": True}]},
+        policy_results={"matched": [{"id": 3, "name": "cap"}]},
+        redaction_counts={"EMAIL": 2},
+    )
+    runs_ingest([record])
+    run = Run.objects.get(run_id=uuid.UUID(record.run_id))
+    assert run.started_at == dt.datetime.fromtimestamp(started, tz=dt.UTC)
+    assert run.ended_at == dt.datetime.fromtimestamp(started + 1.5, tz=dt.UTC)
+    assert run.first_token_at is None
+    assert run.cost_usd == Decimal("0.1234567890")
+    assert run.stream is True and run.price_missing is False
+    assert run.request_content == "a text prefix, not JSON"
+    assert run.response_content == {"nested": [1, "two", None, {"é": True}]}
+    assert run.policy_results == {"matched": [{"id": 3, "name": "cap"}]}
+    assert run.redaction_counts == {"EMAIL": 2}
+    assert run.request_metadata == {"x-gateway-tag": "demo"}
+    assert Run.objects.filter(started_at__lt=run.ended_at, ended_at__gt=run.started_at).exists()

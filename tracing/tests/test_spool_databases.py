@@ -37,6 +37,14 @@ ws = Workspace.objects.get(slug="w")
 i = uuid.uuid4().hex
 ship_records([CallRecord(run_id=i, trace_id=i, started_at=time.time(),
                          organization_id=ws.organization_id, workspace_id=ws.pk)])
+# Without Redis the record writer process stores what was shipped (and what this database
+# had spooled): wait for it, bounded.
+from tracing.spool import spool_pending
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline and (
+    spool_pending() or not Run.objects.filter(run_id=uuid.UUID(i)).exists()
+):
+    time.sleep(0.1)
 print(json.dumps(sorted(r.hex for r in Run.objects.values_list("run_id", flat=True))))
 """
 SEED = """
