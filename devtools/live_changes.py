@@ -271,17 +271,15 @@ class Installation:
         )
         self.procs.append(
             subprocess.Popen(
-                [
+                [  # as `make serve` runs it
                     str(Path(sys.executable).parent / "gunicorn"),
                     "gateway_site.asgi:application",
-                    "--worker-class",
-                    "uvicorn.workers.UvicornWorker",
+                    "-c",
+                    "python:gateway_site.gunicorn_conf",
                     "--workers",
                     str(self.workers),
                     "--bind",
                     f"127.0.0.1:{self.port}",
-                    "--graceful-timeout",
-                    "5",
                 ],
                 cwd=ROOT,
                 env=self.env,

@@ -12,7 +12,6 @@ class PoliciesConfig(AppConfig):
         # Signals for cache invalidation only: the proxies' policy snapshots (hotpath.changes).
         from hotpath import changes
         from policies.redaction.models import RedactionPolicy
-        from policies.spend import tasks  # noqa: F401  (registers the Celery task)
         from policies.spend.models import SpendPolicy, SpendWindow
 
         for model in (SpendPolicy, SpendWindow):

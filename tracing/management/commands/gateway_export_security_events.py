@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from orgs.cli import GatewayCommand
 from orgs.models import Organization
 from tracing.management.commands.gateway_export_runs import _when
 from tracing.models import SecurityEvent
@@ -18,7 +19,7 @@ from tracing.models import SecurityEvent
 FIELDS = ("reason", "count", "key_prefix", "client_address", "path", "organization_id")
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Export the security events (refused calls per minute) as JSON lines."
 
     def add_arguments(self, parser: CommandParser) -> None:

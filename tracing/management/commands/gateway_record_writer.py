@@ -12,12 +12,13 @@ import signal
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from orgs.cli import GatewayCommand
 from tracing.writer import writer_run
 
 
-class Command(BaseCommand):
+class Command(GatewayCommand):
     help = "Write spooled call records into the database (started by the gateway when needed)."
 
     def add_arguments(self, parser: CommandParser) -> None:
