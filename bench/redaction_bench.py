@@ -3,7 +3,7 @@ coding-agent conversation whose last turn adds 4 KB (warm and cold cache).
 
     python bench/redaction_bench.py [--rounds 30]
 
-Targets (issue 6): ≤ 5 ms p50 for a 4 KB request; ≤ 15 ms p50 for the warm 300 KB case;
+Targets: ≤ 5 ms p50 for a 4 KB request; ≤ 15 ms p50 for the warm 300 KB case;
 ≤ 400 ms for the cold 300 KB case. "Added latency" is what the redaction gate adds before the
 request can go upstream: the hop to the scanner thread, copying the body, walking it, scanning
 (cache lookups included), writing placeholders back, and preparing the restore filter. The

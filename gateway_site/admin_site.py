@@ -1,4 +1,4 @@
-"""The admin site that is the product UI: sections read the way users know them (SPEC §1).
+"""The admin site that is the product UI: sections read the way users know them.
 
 A ModelAdmin joins a section by setting `admin_section` (e.g. "Settings → Gateway") and,
 optionally, `admin_order` (an int) to order it inside the section. The index and the side bar

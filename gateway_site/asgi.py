@@ -1,4 +1,4 @@
-"""The ASGI entry point: the proxy routes beside Django, in one process (SPEC §6, §7).
+"""The ASGI entry point: the proxy routes beside Django, in one process.
 
 `django.setup()` runs first (models, settings); then a tiny dispatcher sends /openai, /anthropic,
 /gemini and /health to the proxy's raw ASGI app (proxy.app.ProxyApp: no Django request

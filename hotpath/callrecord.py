@@ -1,4 +1,4 @@
-"""The one record every gateway call produces (SPEC §2, §4): the proxy fills it, the recorder
+"""The one record every gateway call produces: the proxy fills it, the recorder
 ships it, tracing stores it as a run and spend accounting reads its cost.
 
 Plain data only (no Django imports): it crosses the proxy's asyncio.Queue, Redis and the local

@@ -1,4 +1,4 @@
-"""Tenancy, roles, members, gateway keys and the audit log (SPEC §1)."""
+"""Tenancy, roles, members, gateway keys and the audit log."""
 
 from __future__ import annotations
 

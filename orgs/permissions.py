@@ -1,4 +1,4 @@
-"""The one answer to "may this principal do P in workspace W" (SPEC §1).
+"""The one answer to "may this principal do P in workspace W".
 
 The admin, the management API, the CLI and the proxy all ask here. Principals are Django users,
 service keys and personal access tokens (both `ApiKey`).

@@ -1,4 +1,4 @@
-"""The permission catalogue and the six built-in roles (SPEC §1).
+"""The permission catalogue and the six built-in roles.
 
 Plain data with no Django imports, so the proxy's hot path and the admin share one definition.
 """

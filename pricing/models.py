@@ -1,4 +1,4 @@
-"""The model price table (SPEC §2): USD per 1M tokens per token type, editable in the admin."""
+"""The model price table: USD per 1M tokens per token type, editable in the admin."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The allow-list of proxied paths (SPEC §2). Anything else under a provider prefix is a 501."""
+"""The allow-list of proxied paths. Anything else under a provider prefix is a 501."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ready-to-use configuration files that point coding agents and SDKs at the gateway (SPEC §5).
+"""Ready-to-use configuration files that point coding agents and SDKs at the gateway.
 
 Pure functions: no Django models, no I/O. `manage.py export_agent_config` writes what they
 return to disk, and the admin's download view zips the same files (with a placeholder instead of

@@ -1,4 +1,4 @@
-"""The verification call of `manage.py verify_gateway`, and what each answer means (SPEC §5).
+"""The verification call of `manage.py verify_gateway`, and what each answer means.
 
 `verification_request` builds the one small call a user would make (the quick-start curl, in
 the chosen provider's dialect); `diagnose` turns the gateway's answer into plain words with the

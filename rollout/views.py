@@ -1,4 +1,4 @@
-"""The admin's agent-config downloads for gateway keys (SPEC §5).
+"""The admin's agent-config downloads for gateway keys.
 
 Thin adapters over rollout.agent_config: the same files `manage.py export_agent_config` writes.
 - For an existing key, with KEY_PLACEHOLDER in place of the key (the admin stores only a hash

@@ -1,4 +1,4 @@
-"""Provider secrets per workspace: ciphertext only (SPEC §1)."""
+"""Provider secrets per workspace: ciphertext only."""
 
 from __future__ import annotations
 

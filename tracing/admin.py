@@ -1,4 +1,4 @@
-"""Tracing → Projects → runs (SPEC §4): read-only pages scoped to the user's workspaces.
+"""Tracing → Projects → runs: read-only pages scoped to the user's workspaces.
 
 Who sees what: projects need `projects:read` in their workspace; runs need `projects:read` and
 `runs:read` there (tracing.selectors.run_workspace_ids). A run outside that scope answers 404

@@ -1,4 +1,4 @@
-"""Tracing projects, runs and the lean usage rows (SPEC §4).
+"""Tracing projects, runs and the lean usage rows.
 
 Every gateway call becomes one `Run` (the full trace, shown in the admin) and one `UsageRecord`
 (the few columns spend accounting and usage summaries aggregate). They are separate tables so

@@ -1,4 +1,4 @@
-"""Reads of the tracing app, scoped to what a principal may see (SPEC §4).
+"""Reads of the tracing app, scoped to what a principal may see.
 
 Reading runs needs both `projects:read` and `runs:read` in the run's workspace; listing
 projects needs `projects:read`. Every read in the admin, the API and the export starts here.

@@ -1,4 +1,4 @@
-"""Spend-limit and redaction policies of an organization (organization:manage, SPEC §3), written
+"""Spend-limit and redaction policies of an organization (organization:manage), written
 through the policies app's services (validated, audit-logged, pushed to every proxy). Spend
 limits come with the current spend of each window. Subjects (workspace, key, user) are named by
 id and must belong to the organization; an id from elsewhere is refused as unknown (400)."""

@@ -1,4 +1,4 @@
-"""Create the six built-in roles (SPEC §1). They are immutable afterwards (orgs.models.Role)."""
+"""Create the six built-in roles. They are immutable afterwards (orgs.models.Role)."""
 
 from __future__ import annotations
 

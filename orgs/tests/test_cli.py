@@ -1,4 +1,4 @@
-"""The ops CLI through call_command: names and flags of issue 2 item 7, idempotence, one-line
+"""The ops CLI through call_command: the documented names and flags, idempotence, one-line
 errors with exit code 1 (CommandError), keys only on stdout."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""PII and secrets redaction (SPEC §3): detect, replace with placeholders, restore in responses.
+"""PII and secrets redaction: detect, replace with placeholders, restore in responses.
 
 Modules: `rules` (the catalogue admins choose from), `validators` (checksums, entropy),
 `recognizers` (presidio recognizers), `engine` (the per-process scanner), `placeholders`

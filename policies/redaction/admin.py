@@ -1,4 +1,4 @@
-"""Admin: Settings → Gateway → LLM Gateway → Redaction policies (SPEC §3), organization:manage.
+"""Admin: Settings → Gateway → LLM Gateway → Redaction policies, organization:manage.
 
 Scoping (changelist, 404 for outsiders) comes from orgs.admin.scoping, the subject pickers
 from policies.admin_mixins; every write goes through policies.redaction.services (validation,

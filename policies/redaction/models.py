@@ -1,4 +1,4 @@
-"""PII and secrets redaction policies (SPEC §3).
+"""PII and secrets redaction policies.
 
 One `RedactionPolicy` per subject: the organization, a workspace, an API key or a user (in the
 organization). For a call, the most specific enabled policy wins: API key, then user, then

@@ -1,4 +1,4 @@
-"""Admin: Settings → Gateway → LLM Gateway → Spend limits (SPEC §3), for `organization:manage`.
+"""Admin: Settings → Gateway → LLM Gateway → Spend limits, for `organization:manage`.
 
 Scoping (changelist, 404 for outsiders) comes from orgs.admin.scoping, the subject pickers from
 policies.admin_mixins. Nothing here saves a model: the form and its windows are checked by

@@ -1,5 +1,5 @@
 """The spend gate: reserve a call's maximum cost before it is forwarded, settle the actual cost
-after it ends (SPEC §3; contract in hotpath/gates.py).
+after it ends (contract in hotpath/gates.py).
 
 before(call): match the call against the in-process policy snapshot; compute the most the call
 can cost (policies/spend/estimate.py); reserve it on every matching (policy, member, window)

@@ -1,4 +1,4 @@
-"""Spend limits (SPEC §3): policies, their windows, and the counters that enforce them.
+"""Spend limits: policies, their windows, and the counters that enforce them.
 
 - `SpendPolicy` caps a scope (organization, workspace, API key, user). A `total` policy caps one
   subject; a `default_per_member` policy gives every member of a group (the organization, or one

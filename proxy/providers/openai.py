@@ -66,7 +66,7 @@ def stream_error_event(endpoint: str, message: str) -> bytes:
 
 
 def prepare_body(endpoint: str, body: dict[str, Any], *, stream: bool) -> bool:
-    """Ask for usage on chat-completion streams (SPEC §2); True when `body` was changed.
+    """Ask for usage on chat-completion streams; True when `body` was changed.
 
     The extra final chunk (empty `choices`, with `usage`) then reaches the client too: the
     official SDKs and agents ignore it, and stripping it would mean rewriting the stream.

@@ -1,4 +1,4 @@
-"""`manage.py gateway_spend_limit`: create or update a spend limit (SPEC §3).
+"""`manage.py gateway_spend_limit`: create or update a spend limit.
 
     manage.py gateway_spend_limit --scope workspace --subject acme/main --window monthly --usd 500
     manage.py gateway_spend_limit --scope api_key --subject acme/main --window monthly --usd 200 \\
