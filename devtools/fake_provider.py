@@ -6,6 +6,12 @@ provider's real wire format, streams included, with usage, and echoes the last u
 ("Echo: <text>"), so callers can see what reached the provider. When the request offers tools,
 it calls the first one (arguments `{"echo": <text>}`) unless the last message is a tool result.
 
+The Responses API keeps what it answered (unless the request says `store: false`), so
+retrieve, delete, cancel (of a `background` response) and `input_items` work on it, as do
+`/v1/responses/compact` and `/v1/responses/input_tokens`; one model by id answers in each
+dialect, and Gemini's embedContent and batchEmbedContents answer vectors with usage
+(devtools.fake_formats_endpoints).
+
 Behaviours on request (headers, or a model named `error-<status>`):
 - `x-fake-status: 429`   → that status with the provider's own error envelope;
 - `x-fake-delay-ms: N`   → wait N ms before answering (a client leaving meanwhile is noticed);
@@ -43,6 +49,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from devtools import fake_formats_endpoints as endpoints
 from devtools.fake_formats import (
     openai_answer,
     openai_error,
@@ -68,6 +75,9 @@ class FakeProvider:
     def __init__(self, *, record: bool = True) -> None:
         self.requests: list[dict[str, Any]] = []
         self.record = record  # off for benchmarks: recording costs a base64 per request
+        # Stored Responses API responses: id → (the create request's body, the response).
+        self.responses: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._next_response = 0
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -76,11 +86,19 @@ class FakeProvider:
         r.add_delete("/__fake/requests", self.clear_requests)
         r.add_post("/v1/chat/completions", self.handle)
         r.add_post("/v1/responses", self.handle)
+        r.add_post("/v1/responses/compact", self.handle)
+        r.add_post("/v1/responses/input_tokens", self.handle)
+        r.add_get("/v1/responses/{response_id}", self.handle)
+        r.add_delete("/v1/responses/{response_id}", self.handle)
+        r.add_post("/v1/responses/{response_id}/cancel", self.handle)
+        r.add_get("/v1/responses/{response_id}/input_items", self.handle)
         r.add_post("/v1/embeddings", self.handle)
         r.add_post("/v1/messages", self.handle)
         r.add_post("/v1/messages/count_tokens", self.handle)
         r.add_get("/v1/models", self.handle)
+        r.add_get("/v1/models/{model_id}", self.handle)
         r.add_get("/v1beta/models", self.handle)
+        r.add_get("/v1beta/models/{model_id}", self.handle)
         r.add_post("/v1beta/models/{model_action}", self.handle)
         r.add_post("/v1/models/{model_action}", self.handle)
         return app
@@ -146,10 +164,12 @@ class FakeProvider:
     def _error(self, request: web.Request, status: int, message: str) -> web.Response:
         path = request.path
         if path.startswith("/v1/messages") or (
-            path == "/v1/models" and "anthropic-version" in request.headers
+            path.startswith("/v1/models") and "anthropic-version" in request.headers
         ):
             payload = anthropic_error(status, message)
-        elif path.startswith(("/v1beta/", "/v1/models/")):
+        elif path.startswith("/v1beta/") or (
+            path.startswith("/v1/models/") and (":" in path or "x-goog-api-key" in request.headers)
+        ):
             payload = gemini_error(status, message)
         else:
             payload = openai_error(status, message)
@@ -173,8 +193,18 @@ class FakeProvider:
             return self._json(answer, entry)
         if path == "/v1/responses":
             if stream:
-                return await self._sse(request, responses_stream(body), entry)
-            return self._json(responses_answer(body), entry)
+                events = responses_stream(body)
+                self._store(body, responses_answer(body))
+                return await self._sse(request, events, entry)
+            answer = responses_answer(
+                body, status="queued" if body.get("background") else "completed"
+            )
+            self._next_response += 1
+            answer["id"] = f"resp_fake{self._next_response}"
+            self._store(body, answer)
+            return self._json(answer, entry)
+        if path.startswith("/v1/responses/"):
+            return await self._responses_endpoint(request, body, entry)
         if path == "/v1/embeddings":
             return self._json(_embeddings(body), entry)
         if path == "/v1/messages":
@@ -183,6 +213,13 @@ class FakeProvider:
             return self._json(anthropic_answer(body), entry)
         if path == "/v1/messages/count_tokens":
             return _json({"input_tokens": _count(body)})
+        if "model_id" in request.match_info:
+            model = request.match_info["model_id"]
+            if "x-goog-api-key" in request.headers or path.startswith("/v1beta/"):
+                return _json(endpoints.gemini_model(model, path.split("/")[1]))
+            if "anthropic-version" in request.headers:
+                return _json(endpoints.anthropic_model(model))
+            return _json(endpoints.openai_model(model))
         if path == "/v1/models":
             if "anthropic-version" in request.headers:
                 return _json(_anthropic_models())
@@ -218,7 +255,51 @@ class FakeProvider:
             return _json([orjson.loads(e) for e in elements])
         if action == "generateContent":
             return self._json(gemini_answer(body, model), entry)
+        if action == "embedContent":
+            return self._json(endpoints.gemini_embed(body), entry)
+        if action == "batchEmbedContents":
+            return self._json(endpoints.gemini_batch_embed(body), entry)
         return self._error(request, 404, f"fake provider: no {action}")
+
+    def _store(self, body: dict[str, Any], answer: dict[str, Any]) -> None:
+        if body.get("store") is not False:
+            self.responses[answer["id"]] = (body, answer)
+
+    async def _responses_endpoint(
+        self, request: web.Request, body: dict[str, Any], entry: dict[str, Any]
+    ) -> web.StreamResponse:
+        """compact, input_tokens, and retrieve / delete / cancel / input_items of a stored
+        response (404 in OpenAI's envelope for an unknown id, as the API answers)."""
+        path = request.path
+        if path == "/v1/responses/compact":
+            return self._json(endpoints.compacted(body), entry)
+        if path == "/v1/responses/input_tokens":
+            return _json(endpoints.input_tokens(body))
+        response_id = request.match_info["response_id"]
+        stored = self.responses.get(response_id)
+        if stored is None:
+            return self._error(request, 404, f"No response found with id '{response_id}'.")
+        created, answer = stored
+        if request.method == "DELETE":
+            del self.responses[response_id]
+            return _json(endpoints.deleted(response_id))
+        if path.endswith("/cancel"):
+            if not created.get("background"):
+                return self._error(
+                    request, 400, "Only responses created with background=true can be cancelled."
+                )
+            answer = {**answer, "status": "cancelled"}
+            self.responses[response_id] = (created, answer)
+            return _json(answer)
+        if path.endswith("/input_items"):
+            limit = int(request.query.get("limit", "20") or 20)
+            items = endpoints.input_items(created, response_id)
+            if request.query.get("order") == "asc":
+                items.reverse()
+            return _json(endpoints.item_list(items, limit=limit, after=request.query.get("after")))
+        if request.query.get("stream") == "true":
+            return await self._sse(request, responses_stream(created), entry)
+        return _json(answer)
 
     def _json(self, payload: Any, entry: dict[str, Any]) -> web.Response:
         override = entry.get("usage_override")

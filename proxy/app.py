@@ -285,12 +285,14 @@ class ProxyApp:
         call.headers = received
         call.record.user_agent = received.get("user-agent", "")[:300]
         raw = await read_body(receive, headers, self.max_body, self.body_timeout)
-        if scope["method"] == "POST":
+        if scope["method"] == "POST" and (raw.strip() or route.endpoint not in routing.BODYLESS):
             call.body = parse_body(raw)
             model = call.body.get("model")
             if not call.model and isinstance(model, str):
                 call.model = model
             call.stream = route.stream or call.body.get("stream") is True
+        elif b"stream=true" in scope["query_string"]:
+            call.stream = True  # a stored response replayed as a stream (Responses retrieve)
         call.record.model = call.model
         call.record.stream = call.stream
         prices = self.prices.current() or await self.prices.get()
@@ -388,6 +390,8 @@ class ProxyApp:
             await forward.relay_stream(
                 resp, call, provider, send, idle_timeout=idle, trace_limit=self.trace_limit
             )
+            if not route.billed:
+                call.usage = None  # a replay of a stored response: billed when it was made
         else:
             await forward.relay_whole(
                 resp, call, provider, send, billed=route.billed, trace_limit=self.trace_limit

@@ -8,7 +8,20 @@ from dataclasses import dataclass
 PREFIXES: dict[str, str] = {"/openai/": "openai", "/anthropic/": "anthropic", "/gemini/": "gemini"}
 
 # Endpoints that are not billed: their calls cost 0, and a missing price is not flagged.
-UNBILLED = frozenset({"CountTokens", "Models"})
+UNBILLED = frozenset(
+    {
+        "CountTokens",
+        "Models",
+        "GetModel",
+        "ResponsesRetrieve",
+        "ResponsesDelete",
+        "ResponsesCancel",
+        "ResponsesInputItems",
+        "ResponsesInputTokens",
+    }
+)
+# Endpoints whose POST carries no body (the SDKs send none).
+BODYLESS = frozenset({"ResponsesCancel"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +40,8 @@ class Route:
 _STATIC: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/openai/v1/chat/completions"): ("openai", "ChatCompletions"),
     ("POST", "/openai/v1/responses"): ("openai", "Responses"),
+    ("POST", "/openai/v1/responses/compact"): ("openai", "ResponsesCompact"),
+    ("POST", "/openai/v1/responses/input_tokens"): ("openai", "ResponsesInputTokens"),
     ("POST", "/openai/v1/embeddings"): ("openai", "Embeddings"),
     ("GET", "/openai/v1/models"): ("openai", "Models"),
     ("POST", "/anthropic/v1/messages"): ("anthropic", "Messages"),
@@ -36,18 +51,44 @@ _STATIC: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/gemini/v1/models"): ("gemini", "Models"),
 }
 _GEMINI_RE = re.compile(
-    r"^/gemini/(v1beta|v1)/models/([A-Za-z0-9._-]+):(generateContent|streamGenerateContent|countTokens)$"
+    r"^/gemini/(v1beta|v1)/models/([A-Za-z0-9._-]+)"
+    r":(generateContent|streamGenerateContent|countTokens|embedContent|batchEmbedContents)$"
 )
 _GEMINI_ENDPOINTS = {
     "generateContent": "GenerateContent",
     "streamGenerateContent": "StreamGenerateContent",
     "countTokens": "CountTokens",
+    "embedContent": "EmbedContent",
+    "batchEmbedContents": "BatchEmbedContents",
 }
+# Paths with an id in them: (method, pattern, dialect, endpoint); the pattern's `id` group is
+# a response id or a model id (a model id is also the call's model). Ids are one path segment
+# of the characters providers use (fine-tuned OpenAI models have colons).
+_ID = r"(?P<id>[A-Za-z0-9._:-]+)"
+_PATTERNS: tuple[tuple[str, re.Pattern[str], str, str], ...] = (
+    ("GET", re.compile(rf"^/openai/v1/responses/{_ID}$"), "openai", "ResponsesRetrieve"),
+    ("DELETE", re.compile(rf"^/openai/v1/responses/{_ID}$"), "openai", "ResponsesDelete"),
+    ("POST", re.compile(rf"^/openai/v1/responses/{_ID}/cancel$"), "openai", "ResponsesCancel"),
+    (
+        "GET",
+        re.compile(rf"^/openai/v1/responses/{_ID}/input_items$"),
+        "openai",
+        "ResponsesInputItems",
+    ),
+    ("GET", re.compile(rf"^/openai/v1/models/{_ID}$"), "openai", "GetModel"),
+    ("GET", re.compile(rf"^/anthropic/v1/models/{_ID}$"), "anthropic", "GetModel"),
+    ("GET", re.compile(rf"^/gemini/(?:v1beta|v1)/models/{_ID}$"), "gemini", "GetModel"),
+)
+_MODEL_IDS = frozenset({"GetModel"})
 
 
 # Every (dialect, endpoint) a route can name (settings refer to routes by "dialect.Endpoint").
 ENDPOINTS: frozenset[tuple[str, str]] = frozenset(
-    {*_STATIC.values(), *(("gemini", e) for e in _GEMINI_ENDPOINTS.values())}
+    {
+        *_STATIC.values(),
+        *(("gemini", e) for e in _GEMINI_ENDPOINTS.values()),
+        *((dialect, endpoint) for _, _, dialect, endpoint in _PATTERNS),
+    }
 )
 
 
@@ -81,5 +122,16 @@ def match(method: str, path: str) -> Route | None:
                 upstream_path=path[len("/gemini") :],
                 model=found.group(2),
                 stream=endpoint == "StreamGenerateContent",
+            )
+    for verb, pattern, dialect, endpoint in _PATTERNS:
+        if verb != method:
+            continue
+        found = pattern.match(path)
+        if found is not None:
+            return Route(
+                dialect=dialect,
+                endpoint=endpoint,
+                upstream_path=path[len(dialect) + 1 :],
+                model=found.group("id") if endpoint in _MODEL_IDS else "",
             )
     return None

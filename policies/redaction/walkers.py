@@ -201,15 +201,27 @@ def gemini_generate(body: dict[str, Any], out: list[Slot], scan_system: bool) ->
         _gemini_parts(out, content)
 
 
+def gemini_embed(body: dict[str, Any], out: list[Slot], scan_system: bool) -> None:
+    """embedContent (`content`) and batchEmbedContents (`requests[].content`)."""
+    _gemini_parts(out, body.get("content"))
+    for request in body.get("requests") or ():
+        if isinstance(request, dict):
+            _gemini_parts(out, request.get("content"))
+
+
 _WALKERS = {
     ("openai", "ChatCompletions"): openai_chat,
     ("openai", "Responses"): openai_responses,
+    ("openai", "ResponsesCompact"): openai_responses,
+    ("openai", "ResponsesInputTokens"): openai_responses,
     ("openai", "Embeddings"): openai_embeddings,
     ("anthropic", "Messages"): anthropic_messages,
     ("anthropic", "CountTokens"): anthropic_messages,
     ("gemini", "GenerateContent"): gemini_generate,
     ("gemini", "StreamGenerateContent"): gemini_generate,
     ("gemini", "CountTokens"): gemini_generate,
+    ("gemini", "EmbedContent"): gemini_embed,
+    ("gemini", "BatchEmbedContents"): gemini_embed,
 }
 
 

@@ -23,7 +23,21 @@ import orjson
 
 from pricing.usage import input_tokens_bound
 
-_FREE_ENDPOINTS = frozenset({"CountTokens", "Models", "ListModels", "GetModel"})
+# The proxy's unbilled endpoints (proxy.routing.UNBILLED), and those that answer no tokens.
+_FREE_ENDPOINTS = frozenset(
+    {
+        "CountTokens",
+        "Models",
+        "ListModels",
+        "GetModel",
+        "ResponsesRetrieve",
+        "ResponsesDelete",
+        "ResponsesCancel",
+        "ResponsesInputItems",
+        "ResponsesInputTokens",
+    }
+)
+_EMBEDDINGS = frozenset({"Embeddings", "EmbedContent", "BatchEmbedContents"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +102,7 @@ def token_bounds(
 ) -> tuple[int, int]:
     """(input tokens, output tokens) the call can use at most; computed once per call."""
     tokens_in = input_bound(body, context_window)
-    if endpoint == "Embeddings":
+    if endpoint in _EMBEDDINGS:
         return tokens_in, 0
     bound = output_bound(body)
     if bound is None:

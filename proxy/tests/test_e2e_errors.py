@@ -201,7 +201,7 @@ def test_a_path_off_the_allow_list_is_501_in_its_dialect(gw, owner):
     assert status == 501 and json.loads(body)["error"]["message"] == "path not allow-listed"
     status, _, body = _raw(gw, "/anthropic/v1/complete")
     assert status == 501 and json.loads(body)["type"] == "error"
-    status, _, body = _raw(gw, "/gemini/v1beta/models/x:embedContent")
+    status, _, body = _raw(gw, "/gemini/v1beta/models/x:predict")
     assert status == 501 and json.loads(body)["error"]["status"] == "UNIMPLEMENTED"
     status, _, _ = _raw(gw, "/openai/v1/chat/completions", method="GET")
     assert status == 501
