@@ -11,8 +11,9 @@ rather than growing memory without bound: the sink (tracing.shipping) owns durab
 GATEWAY_RECORD_FLUSH_SECONDS (50 ms by default) bounds how long a record waits here, and so
 what a worker killed outright can lose.
 
-A sink may carry a `close` attribute: it is called in the same thread after the last batch,
-at shutdown.
+A sink may carry `open` and `close` attributes: `open` is called in the same thread when the
+recorder starts (the default sink starts the record writer there, so that it is ready before
+the first batch, shutdown's included), `close` after the last batch, at shutdown.
 
 Calls refused before a workspace was known (hotpath.refusals) are counted here per minute,
 reason, key prefix and client address, and the counts go to the sink with the next batch.
@@ -162,9 +163,17 @@ class Recorder:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="gateway-recorder"
-            )
+            loop = asyncio.get_running_loop()
+            if getattr(self.sink, "open", None) is not None:
+                loop.run_in_executor(self._executor, self._open)
+            self._task = loop.create_task(self._run(), name="gateway-recorder")
+
+    def _open(self) -> None:
+        """In the recorder thread, before any batch: the sink's own `open`."""
+        try:
+            self.sink.open()  # type: ignore[attr-defined]
+        except Exception:
+            logger.exception("record sink failed to open")
 
     async def stop(self) -> None:
         """Flush what is queued, then stop the drain task and its thread. The drain task is

@@ -159,12 +159,21 @@ def ship_records(records: list[ShippedRecord]) -> None:
         _ship_local(records)
 
 
+def _ship_open() -> None:
+    """Called by the recorder when it starts (the sink's `open`): without Redis, the record
+    writer is started now rather than at the first batch, so that a server stopped right after
+    its first calls does not wait for a writer still starting up."""
+    if not settings.REDIS_URL and _shared_database():
+        writer_ensure()
+
+
 def _ship_close() -> None:
     """Called by the recorder after its last batch (the sink's `close`)."""
     if not settings.REDIS_URL:
         writer_release()
 
 
+ship_records.open = _ship_open  # type: ignore[attr-defined]
 ship_records.close = _ship_close  # type: ignore[attr-defined]
 
 
