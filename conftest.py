@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from devtools.redis_servers import RedisCluster, cluster_ports, redis_binaries
 from orgs.models import ApiKey, Organization, Role, Workspace
 
 
@@ -26,6 +27,8 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
             item.add_marker(pytest.mark.skip(reason="needs REDIS_URL"))
         if "postgres" in item.keywords and not os.environ.get("DATABASE_URL") and not required:
             item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL"))
+        if "redis_cluster" in item.keywords and not redis_binaries() and not required:
+            item.add_marker(pytest.mark.skip(reason="needs redis-server and redis-cli"))
     _serialized_transactional_tests_first(items)
 
 
@@ -52,6 +55,15 @@ def _serialized_transactional_tests_first(items: list[Any]) -> None:
     block.sort(key=lambda item: 0 if _django_db_kwargs(item).get("serialized_rollback") else 1)
     for i, item in zip(positions, block, strict=True):
         items[i] = item
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: Any) -> Any:
+    """A Redis Cluster of 3 masters of the test session's own (redis-server --cluster-enabled
+    yes on free loopback ports), stopped at the end. Tests that use it flush it first."""
+    cluster = RedisCluster(cluster_ports(3), tmp_path_factory.mktemp("redis-cluster"))
+    with cluster:
+        yield cluster
 
 
 @pytest.fixture(autouse=True)

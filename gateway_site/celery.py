@@ -11,7 +11,10 @@ import os
 
 from celery import Celery
 
+from gateway_site import celery_cluster
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
+celery_cluster.register()  # the broker on a Redis Cluster (gwrediscluster://)
 
 app = Celery("gateway_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")

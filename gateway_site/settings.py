@@ -245,12 +245,32 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# One Redis server (redis://host:port/db) or a Redis Cluster (redis+cluster://host:port,host:port);
+# every client is made by hotpath.redis_client from this one URL.
 REDIS_URL = env_str("REDIS_URL")
+REDIS_CLUSTER = False
 if REDIS_URL:
+    from hotpath import redis_client
+
+    try:
+        redis_client.check_url(REDIS_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"REDIS_URL: {exc}") from exc
+    REDIS_CLUSTER = redis_client.is_cluster(REDIS_URL)
+if REDIS_CLUSTER:
+    CACHES = {
+        "default": {"BACKEND": "gateway_site.redis_cache.ClusterRedisCache", "LOCATION": REDIS_URL}
+    }
+    # Kombu speaks to one server: the cluster's master of the `{gw:celery}` slot, every Celery
+    # key tagged with it (gateway_site/celery_cluster.py).
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "gwrediscluster://")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": "{gw:celery}:"}
+    CELERY_TASK_ALWAYS_EAGER = False
+elif REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
-    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
     CELERY_TASK_ALWAYS_EAGER = False
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -66,12 +66,11 @@ _RECONNECT_MAX_SECONDS = 5.0
 
 def redis_channel(url: str) -> str:
     """The Redis channel of the installation at `url`: pub/sub ignores database numbers, so
-    two installations sharing a Redis server on different databases get their own channel."""
-    from urllib.parse import parse_qs, urlparse
+    two installations sharing a Redis server on different databases get their own channel. In a
+    Redis Cluster a PUBLISH reaches the subscribers of every node."""
+    from hotpath.redis_client import database_of
 
-    parsed = urlparse(url)
-    db = parse_qs(parsed.query).get("db", [""])[0] or parsed.path.strip("/") or "0"
-    return f"{CHANNEL}:{db}"
+    return f"{CHANNEL}:{database_of(url)}"
 
 
 def slot_of(topic: str) -> int:
@@ -147,9 +146,9 @@ class _RedisSubscription:
         self.pubsub: Any = None  # connection with it
 
     def connect(self) -> None:
-        import redis
+        from hotpath.redis_client import sync_client
 
-        client = redis.Redis.from_url(
+        client = sync_client(
             self.url,
             socket_connect_timeout=2,
             socket_timeout=2,
@@ -373,10 +372,10 @@ _redis_clients: dict[str, Any] = {}
 def _redis_client(url: str) -> Any:
     client = _redis_clients.get(url)
     if client is None:
-        import redis
+        from hotpath.redis_client import sync_client
 
         client = _redis_clients.setdefault(
-            url, redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+            url, sync_client(url, socket_timeout=1, socket_connect_timeout=1)
         )
     return client
 

@@ -22,6 +22,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import orjson
@@ -29,6 +30,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from hotpath.redis_client import REDIS_ERRORS, sync_client
 from tracing.services import records_ingest
 from tracing.spool import ShippedRecord, record_from_dict, spool_pending, spool_replay, spool_write
 from tracing.writer import writer_ensure, writer_release
@@ -46,7 +48,7 @@ RETRY_AFTER_SECONDS = 1.0
 class _Broker:
     """The per-process Redis client for one URL, and when it last failed."""
 
-    client: redis.Redis
+    client: Any  # redis.Redis or redis.cluster.RedisCluster (hotpath.redis_client)
     down_until: float = 0.0
     group_ready: set[str] = field(default_factory=set)
 
@@ -57,7 +59,7 @@ _brokers: dict[str, _Broker] = {}
 def _broker(url: str) -> _Broker:
     broker = _brokers.get(url)
     if broker is None:
-        client = redis.Redis.from_url(
+        client = sync_client(
             url, socket_connect_timeout=0.5, socket_timeout=5.0, health_check_interval=30
         )
         broker = _brokers.setdefault(url, _Broker(client=client))
@@ -85,9 +87,9 @@ def _ship_redis(records: list[ShippedRecord]) -> None:
         return
     try:
         if spool_pending():
-            spool_replay(records_push, transient=(redis.RedisError,))
+            spool_replay(records_push, transient=REDIS_ERRORS)
         records_push(records)
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         broker.down_until = time.monotonic() + RETRY_AFTER_SECONDS
         logger.warning("tracing: Redis unreachable (%s); spooling %d record(s)", exc, len(records))
         spool_write(records)
@@ -141,7 +143,7 @@ def spool_flush() -> int:
     Raises redis.RedisError / DatabaseError when the destination is still unreachable (the
     spool is then kept)."""
     if settings.REDIS_URL:
-        return spool_replay(records_push, transient=(redis.RedisError,))
+        return spool_replay(records_push, transient=REDIS_ERRORS)
     return spool_replay(records_ingest, transient=(DatabaseError,))
 
 

@@ -91,20 +91,27 @@ def test_another_process_on_this_host_is_seen_on_the_very_next_poll(
 
 
 @pytest.mark.redis
+@pytest.mark.parametrize(
+    "mode", ["server", pytest.param("cluster", marks=pytest.mark.redis_cluster)]
+)
 def test_a_message_on_the_redis_channel_is_seen_and_a_lost_subscription_reloads_everything(
-    settings: Any,
+    settings: Any, request: Any, mode: str
 ) -> None:
-    import redis
+    from hotpath.redis_client import sync_client
 
+    if mode == "cluster":  # PUBLISH on any node reaches a subscriber on any other
+        settings.REDIS_URL = request.getfixturevalue("redis_cluster").url
+    client = sync_client(settings.REDIS_URL)
     signal = changes.ChangeSignal()
     signal.watch()
     deadline = time.monotonic() + 5
     while not signal.healthy and time.monotonic() < deadline:
         time.sleep(0.01)
     assert signal.healthy
-    client = redis.Redis.from_url(settings.REDIS_URL)
     channel = changes.redis_channel(settings.REDIS_URL)
-    assert dict(client.pubsub_numsub(channel))[channel.encode()] >= 1
+    # a cluster's nodes each count their own subscribers
+    nodes = [n.redis_connection for n in client.get_primaries()] if mode == "cluster" else [client]
+    assert sum(dict(n.pubsub_numsub(channel))[channel.encode()] for n in nodes) >= 1
     before = signal.version("routes")
     client.publish(channel, "routes")
     assert _wait_for(signal, "routes", before)
@@ -113,9 +120,10 @@ def test_a_message_on_the_redis_channel_is_seen_and_a_lost_subscription_reloads_
     # changed, and the subscription comes back by itself.
     name = f"gateway-changes-{os.getpid()}"
     spend_before = signal.version("spend")
-    for info in client.client_list(_type="pubsub"):
-        if info.get("name") == name:
-            client.client_kill_filter(_id=info["id"])
+    for node in nodes:
+        for info in node.client_list(_type="pubsub"):
+            if info.get("name") == name:
+                node.client_kill_filter(_id=info["id"])
     assert _wait_for(signal, "spend", spend_before)
     deadline = time.monotonic() + 5
     while not signal.healthy and time.monotonic() < deadline:

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from redis.exceptions import RedisError
 
 from hotpath.errors import PolicyBlocked, ProxyError
+from hotpath.redis_client import REDIS_ERRORS
 from hotpath.snapshot import Snapshot
 from policies.spend import estimate as spend_estimate
 from policies.spend.snapshot import Match, PolicyRule, SpendSnapshot, load_snapshot, usd_to_micros
@@ -173,7 +173,7 @@ class SpendGate:
                     reservation_id=held.reservation_id,
                     actual=actual,
                 )
-        except (TimeoutError, OSError, RedisError):
+        except REDIS_ERRORS:
             # The reservation expires on its own; the usage row still reaches PostgreSQL,
             # and the next rebuild of this counter counts it.
             logger.warning("could not settle spend reservation %s", held.reservation_id)
@@ -250,7 +250,7 @@ class SpendGate:
                     baselines=baselines,
                 )
             return result
-        except (TimeoutError, OSError, RedisError) as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("spend counters unreachable: %s: %s", type(exc).__name__, exc)
             # The script may have run and only its answer been lost: release the reservation
             # (settling 0 is a no-op for a reservation that does not exist).
@@ -268,7 +268,7 @@ class SpendGate:
         try:
             store = store_for_loop(settings.REDIS_URL)
             await store.settle(counters, reservation_id=reservation_id, actual=[0] * len(counters))
-        except (TimeoutError, OSError, RedisError):
+        except REDIS_ERRORS:
             logger.warning(
                 "could not release spend reservation %s; it expires on its own", reservation_id
             )

@@ -125,15 +125,16 @@ def _live_micros(rule: PolicyRule, window: str, start: dt.datetime) -> int | Non
     from policies.spend.store_redis import Counter
 
     if settings.REDIS_URL:
-        import redis
+        from hotpath.redis_client import REDIS_ERRORS, sync_client
 
         key = Counter(rule.organization_id, rule.id, "", window, start, 0, 0).key
         try:
-            client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
-            )
-            spent, reserved = client.hmget(key, "spent", "reserved")
-        except (OSError, redis.RedisError):
+            client = sync_client(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+            try:
+                spent, reserved = client.hmget(key, "spent", "reserved")
+            finally:
+                client.close()
+        except REDIS_ERRORS:
             return None
         return None if spent is None else int(spent) + int(reserved or 0)
     row = SpendCounter.objects.filter(

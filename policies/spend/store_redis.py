@@ -26,12 +26,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from policies.spend.windows import window_end
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
 KEEP_AFTER_WINDOW = dt.timedelta(days=1)  # counters stay readable a day after their window ends
+ACQUIRE_TIMEOUT_SECONDS = 5.0  # longest wait for a free connection before the call fails (503)
 
 RESERVE_LUA = """
 local now = tonumber(ARGV[1])
@@ -146,10 +149,38 @@ class RedisSpendStore:
     """Runs the two scripts. The scripts are registered once per client (EVALSHA, falling back
     to EVAL only if Redis lost its script cache)."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, *, max_in_flight: int = 32) -> None:
         self.client = client
         self._reserve = client.register_script(RESERVE_LUA)
         self._settle = client.register_script(SETTLE_LUA)
+        # A cluster client opens connections up to its cap and then fails at once: a burst of
+        # calls waits (bounded) for its turn here instead, as the single server's blocking pool
+        # makes it wait for a connection.
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._topology = asyncio.Lock()
+
+    async def _acquire(self) -> None:
+        await asyncio.wait_for(self._slots.acquire(), ACQUIRE_TIMEOUT_SECONDS)
+        # redis.asyncio.RedisCluster learns the cluster's slots on first use, and again after a
+        # node failed. Commands racing that initialisation can find their connection closed
+        # under them (AttributeError inside redis-py): one command at a time initialises it.
+        if getattr(self.client, "_initialize", False):
+            async with self._topology:
+                if getattr(self.client, "_initialize", False):
+                    try:
+                        await self.client.initialize()
+                    except BaseException:
+                        self._slots.release()
+                        raise
+
+    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        await self._acquire()
+        try:
+            return await script(keys=keys, args=args)
+        except AttributeError as exc:  # a cluster connection closed under the command
+            raise RedisConnectionError(f"Redis Cluster connection lost ({exc})") from exc
+        finally:
+            self._slots.release()
 
     @staticmethod
     def _keys(counters: list[Counter]) -> list[str]:
@@ -182,7 +213,7 @@ class RedisSpendStore:
                 c.ttl_seconds(now),
                 baselines[i] if baselines else 0,
             ]
-        raw = await self._reserve(keys=self._keys(counters), args=args)
+        raw = await self._run(self._reserve, self._keys(counters), args)
         code = int(raw[0])
         if code == 1:
             return ReserveResult(ok=True)
@@ -196,15 +227,22 @@ class RedisSpendStore:
         self, counters: list[Counter], *, reservation_id: str, actual: list[int]
     ) -> None:
         """Release the reservation and add the actual cost (micros per counter)."""
-        await self._settle(keys=self._keys(counters), args=[reservation_id, *actual])
+        await self._run(self._settle, self._keys(counters), [reservation_id, *actual])
 
     async def levels(self, counters: list[Counter]) -> list[tuple[int, int] | None]:
         """(spent, reserved) per counter, None when Redis has no such counter."""
         pipe = self.client.pipeline(transaction=False)
         for c in counters:
             pipe.hmget(c.key, "spent", "reserved")
+        await self._acquire()
+        try:
+            replies = await pipe.execute()
+        except AttributeError as exc:  # a cluster connection closed under the command
+            raise RedisConnectionError(f"Redis Cluster connection lost ({exc})") from exc
+        finally:
+            self._slots.release()
         out: list[tuple[int, int] | None] = []
-        for spent, reserved in await pipe.execute():
+        for spent, reserved in replies:
             out.append(None if spent is None else (int(spent), int(reserved or 0)))
         return out
 
@@ -214,18 +252,19 @@ _current: list[tuple[asyncio.AbstractEventLoop, str, RedisSpendStore]] = []
 
 def store_for_loop(url: str) -> RedisSpendStore:
     """One client per process and event loop: a redis.asyncio connection belongs to the loop
-    that opened it (each gunicorn worker runs one loop; tests run one per test)."""
-    import redis.asyncio as aioredis
+    that opened it (each gunicorn worker runs one loop; tests run one per test). A single
+    server or a Redis Cluster (hotpath.redis_client): every script's keys share the `{o<org>}`
+    hash tag, so each runs on the one node that holds that slot."""
+    from hotpath.redis_client import async_client
 
     loop = asyncio.get_running_loop()
     if _current and _current[0][0] is loop and _current[0][1] == url:
         return _current[0][2]
     # A blocking pool: a burst of calls waits (bounded) for one of a few connections instead of
     # opening one each (which fails with "too many connections" or connect timeouts).
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=32, timeout=5, socket_timeout=5, socket_connect_timeout=2
+    client = async_client(
+        url, max_connections=64, timeout=5, socket_timeout=5, socket_connect_timeout=2
     )
-    client = aioredis.Redis(connection_pool=pool)
     store = RedisSpendStore(client)
     _current[:] = [(loop, url, store)]
     return store

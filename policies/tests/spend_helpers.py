@@ -80,15 +80,26 @@ def policy(persona: Any, name: str, scope: str, windows: dict[str, str], **kw: A
     )
 
 
-@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis), "db"])
+@pytest.fixture(
+    params=[
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("redis-cluster", marks=pytest.mark.redis_cluster),
+        "db",
+    ]
+)
 def store_mode(request: Any, settings: Any) -> str:
-    """Run a test against the Redis script and against the database counters."""
-    if request.param == "redis":
+    """Run a test against the Redis script (one server, and a Redis Cluster of 3 masters) and
+    against the database counters."""
+    from hotpath.redis_client import sync_client
+
+    if request.param == "redis-cluster":
+        settings.REDIS_URL = request.getfixturevalue("redis_cluster").url
+    if request.param.startswith("redis"):
         if not settings.REDIS_URL:
             pytest.skip("needs REDIS_URL")
-        import redis
-
-        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+        client = sync_client(settings.REDIS_URL)
+        client.flushdb()
+        client.close()
     else:
         settings.REDIS_URL = ""
     return request.param

@@ -7,6 +7,7 @@ import orjson
 import pytest
 import redis
 
+from hotpath.redis_client import sync_client
 from tracing.models import Run, UsageRecord
 from tracing.shipping import GROUP, records_push, ship_records, stream_length
 from tracing.spool import spool_pending, spool_replay, spool_size, spool_write
@@ -25,14 +26,18 @@ def spool(settings, tmp_path):
     return tmp_path / "spool"
 
 
-@pytest.fixture
-def live_redis(settings, spool):
-    """The real Redis of REDIS_URL with a stream of this test's own (deleted afterwards)."""
-    url = os.environ["REDIS_URL"]
+@pytest.fixture(params=["server", pytest.param("cluster", marks=pytest.mark.redis_cluster)])
+def live_redis(request, settings, spool):
+    """The real Redis of REDIS_URL, and a Redis Cluster of 3 masters, each with a stream of
+    this test's own (deleted afterwards)."""
+    if request.param == "cluster":
+        url = request.getfixturevalue("redis_cluster").url
+    else:
+        url = os.environ["REDIS_URL"]
     settings.REDIS_URL = url
     settings.GATEWAY_RECORD_STREAM = f"test:runs:{uuid.uuid4().hex}"
     yield url
-    redis.Redis.from_url(url).delete(settings.GATEWAY_RECORD_STREAM)
+    sync_client(url).delete(settings.GATEWAY_RECORD_STREAM)
 
 
 def stored_run_ids() -> set[str]:
@@ -117,7 +122,7 @@ def test_entries_left_pending_by_a_dead_worker_are_reclaimed(live_redis, setting
 
     batch = [call_record(owner) for _ in range(2)]
     records_push(batch)
-    client = redis.Redis.from_url(live_redis)
+    client = sync_client(live_redis)
     stream = settings.GATEWAY_RECORD_STREAM
     client.xgroup_create(stream, GROUP, id="0")
     assert client.xreadgroup(GROUP, "dead-worker", {stream: ">"}, count=10)
@@ -190,7 +195,7 @@ def test_a_drain_recreates_the_consumer_group_redis_lost(live_redis, settings, o
     first = [call_record(owner)]
     ship_records(first)
     assert drain_runs() == 1
-    client = redis.Redis.from_url(live_redis)
+    client = sync_client(live_redis)
     client.delete(settings.GATEWAY_RECORD_STREAM)  # what a restart without persistence leaves
     later = [call_record(owner) for _ in range(3)]
     ship_records(later)  # recreates the stream, without the group
