@@ -1,7 +1,7 @@
 """The ASGI entry point: the proxy routes beside Django, in one process.
 
 `django.setup()` runs first (models, settings); then a tiny dispatcher sends /openai, /anthropic,
-/gemini and /health to the proxy's raw ASGI app (proxy.app.ProxyApp: no Django request
+/gemini, /v1 (the unified endpoints) and /health to the proxy's raw ASGI app (proxy.app.ProxyApp: no Django request
 machinery on the hot path) and everything else to Django's ASGI handler (admin, /api/v1).
 The lifespan starts and stops the proxy's resources: the auth-table refresher, the recorder's
 drain task and the one aiohttp ClientSession of this process. Served by gunicorn with uvicorn
@@ -22,7 +22,7 @@ from django.core.handlers.asgi import ASGIHandler  # noqa: E402 - after django.s
 
 from proxy.app import ProxyApp, lifespan  # noqa: E402
 
-PROXY_PREFIXES = ("/openai/", "/anthropic/", "/gemini/")
+PROXY_PREFIXES = ("/openai/", "/anthropic/", "/gemini/", "/v1/")  # /v1/: the unified endpoints
 
 proxy_app = ProxyApp()
 django_app = ASGIHandler()

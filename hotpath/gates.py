@@ -69,6 +69,9 @@ class ProxyCall:
     upstream_status: int | None = None  # the provider's status, once its headers arrived
     complete: bool = False  # the provider's answer arrived whole
     streamed_events: int = 0  # stream events relayed to the client
+    # A unified endpoint's call: the provider call(s) its model resolved to (proxy.unified);
+    # `dialect`, `endpoint` and `body` stay the caller's API, `model` is the provider's.
+    target: Any = None
 
 
 class Gate(Protocol):

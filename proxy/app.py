@@ -27,7 +27,7 @@ from hotpath.snapshot import Snapshot, refresh_due
 from orgs.keys import PERSONAL_PREFIX, SERVICE_PREFIX, parse_key
 from pricing.table import PriceTable, Usage, cost
 from pricing.usage import input_tokens_bound, settled, validated
-from proxy import forward, providers, routing
+from proxy import forward, providers, routing, unified
 from proxy.auth import KeyEntry, KeyTable, SecretTable, UpstreamSecret
 from proxy.auth_build import load_key_table, load_secret_table
 from proxy.errors import (
@@ -42,6 +42,7 @@ from proxy.errors import (
     RequestTimeout,
     UpstreamTimeout,
     UpstreamUnreachable,
+    metadata_header,
     render,
 )
 from proxy.record import Recorder
@@ -180,7 +181,10 @@ class ProxyApp:
             for gate in self.gates:
                 ran.append(gate)
                 await gate.before(call)
-            await self._exchange(call, route, scope, receive, send, body, secret)
+            if route.api == "models":
+                await self._list_models(call, send)
+            else:
+                await self._exchange(call, route, scope, receive, send, body, secret)
         except ProxyError as exc:
             if call is None:
                 self._refused(exc, scope, entry)
@@ -293,12 +297,17 @@ class ProxyApp:
             call.stream = route.stream or call.body.get("stream") is True
         elif b"stream=true" in scope["query_string"]:
             call.stream = True  # a stored response replayed as a stream (Responses retrieve)
+        dialect = route.dialect
+        if route.api and call.body is not None:
+            dialect = self._resolve_unified(call, route)
         call.record.model = call.model
         call.record.stream = call.stream
         prices = self.prices.current() or await self.prices.get()
         call.price = prices.get(call.model)
-        provider = providers.get(route.dialect)
+        provider = providers.get(dialect)
         secrets = self.secrets.current() or await self.secrets.get()
+        if route.api == "models":  # lists what the workspace's secrets reach, whichever they are
+            return raw, UpstreamSecret("")
         secret = secrets.get(call.ctx.workspace_id, {}).get(provider.SECRET_NAME)
         if secret is None:
             raise ProviderSecretMissing(
@@ -306,6 +315,86 @@ class ProxyApp:
                 "a workspace admin can set it under Settings → Integrations"
             )
         return raw, secret
+
+    def _resolve_unified(self, call: ProxyCall, route: routing.Route) -> str:
+        """A unified endpoint's call: the provider and model its `model` names, the request
+        translated (400 before any gate for what the provider's API cannot express)."""
+        assert call.body is not None
+        targets = unified.resolve(route.api, call.body, call.stream)
+        first = targets[0]
+        call.target = first
+        call.model = first.model
+        call.record.provider = first.provider
+        if first.translation is not None:
+            first.translation.body(call.body)
+        return first.provider
+
+    def _unified_request(
+        self, call: ProxyCall, scope: Scope, secret: UpstreamSecret
+    ) -> tuple[routing.Route, str, list[tuple[str, str]], bytes]:
+        """(provider route, URL, headers, body) of a unified call's upstream request."""
+        target: unified.Target = call.target
+        provider = providers.get(target.provider)
+        assert call.body is not None
+        if target.translation is not None:
+            body = target.translation.body(call.body)
+            headers = [("content-type", "application/json")]
+            if "user-agent" in call.headers:
+                headers.append(("user-agent", call.headers["user-agent"]))
+            headers += target.translation.headers(body)
+            headers.append(provider.auth_header(secret.secret))
+        else:
+            upstream_body = {**call.body, "model": target.model}
+            provider.prepare_body(target.route.endpoint, upstream_body, stream=call.stream)
+            body = orjson.dumps(upstream_body)
+            headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
+        url = (secret.base_url or self.base_urls[target.provider]) + target.route.upstream_path
+        return target.route, url, headers, body
+
+    async def _list_models(self, call: ProxyCall, send: Send) -> None:
+        """GET /v1/models: every provider the workspace has a secret for, asked at once, its
+        models listed as PROVIDER/MODEL (a provider that fails is left out, and logged)."""
+        secrets = (self.secrets.current() or await self.secrets.get()).get(
+            call.ctx.workspace_id, {}
+        )
+        session = self.upstream.session
+        if session is None:
+            raise ProxyError("the gateway is not serving yet", status=503)
+
+        async def listing(name: str) -> list[str]:
+            provider = providers.get(name)
+            secret = secrets.get(provider.SECRET_NAME)
+            if secret is None:
+                return []
+            path, extra, parse = unified.MODEL_LISTS[name]
+            url = (secret.base_url or self.base_urls[name]) + path
+            headers = [*extra, provider.auth_header(secret.secret)]
+            try:
+                async with session.get(url, headers=headers, timeout=self.upstream.timeout) as resp:
+                    if resp.status >= 400:
+                        logger.warning(
+                            "listing %s models: the provider answered %s", name, resp.status
+                        )
+                        return []
+                    return [f"{name}/{m}" for m in parse(orjson.loads(await resp.read()))]
+            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+                logger.warning("listing %s models failed (%s)", name, type(exc).__name__)
+                return []
+
+        lists = await asyncio.gather(*(listing(name) for name in unified.MODEL_LISTS))
+        models = [model for found in lists for model in found]
+        shape = "anthropic-version" in call.headers
+        body = orjson.dumps(unified.models_body(models, anthropic_shape=shape))
+        call.http_status = call.record.http_status = 200
+        call.record.first_token_at = time.time()
+        call.complete = True
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-gateway-metadata", metadata_header(forward.gateway_metadata(call, "success"))),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _exchange(
         self,
@@ -317,18 +406,23 @@ class ProxyApp:
         body: bytes,
         secret: UpstreamSecret,
     ) -> None:
-        provider = providers.get(route.dialect)
-        if call.body is not None:
-            changed = provider.prepare_body(call.endpoint, call.body, stream=call.stream)
-            if changed or call.body_changed:
-                body = orjson.dumps(call.body)
+        if call.target is not None:
+            route, url, headers, body = self._unified_request(call, scope, secret)
             if call.ctx.trace_content:
                 call.record.request_content = forward.bounded_content(body, self.trace_limit)
-        query = upstream_query(scope["query_string"])
-        url = (secret.base_url or self.base_urls[route.dialect]) + route.upstream_path
-        if query:
-            url = f"{url}?{query}"
-        headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
+        else:
+            provider = providers.get(route.dialect)
+            if call.body is not None:
+                changed = provider.prepare_body(call.endpoint, call.body, stream=call.stream)
+                if changed or call.body_changed:
+                    body = orjson.dumps(call.body)
+                if call.ctx.trace_content:
+                    call.record.request_content = forward.bounded_content(body, self.trace_limit)
+            query = upstream_query(scope["query_string"])
+            url = (secret.base_url or self.base_urls[route.dialect]) + route.upstream_path
+            if query:
+                url = f"{url}?{query}"
+            headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
         session = self.upstream.session
         if session is None:  # the lifespan start-up has not run (or shutdown has)
             raise ProxyError("the gateway is not serving yet", status=503)

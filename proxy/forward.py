@@ -34,7 +34,7 @@ _NO_USER_AGENT = ("User-Agent",)
 def gateway_metadata(call: ProxyCall, outcome: str) -> dict[str, Any]:
     return {
         "outcome": outcome,
-        "provider": call.dialect,
+        "provider": call.record.provider or call.dialect,
         "model": call.model,
         "trace_id": call.record.trace_id,
         **call.metadata,
@@ -134,6 +134,8 @@ async def relay_whole(
             call.usage = provider.usage_from_body(call.endpoint, parsed)
     if call.ctx.trace_content:
         call.record.response_content = bounded_content(data, trace_limit)
+    if call.target is not None and call.target.translation is not None:
+        data = call.target.translation.whole(resp.status, data)  # the caller's API from here
     for response_filter in call.response_filters:
         data = response_filter.filter_body(data)
     headers = _response_headers(resp, call)
@@ -169,6 +171,7 @@ async def relay_stream(
     )
     scanner = UsageScanner(provider, call.endpoint, sse=sse)
     filters = call.response_filters
+    translation = call.target.translation if call.target is not None else None
     kept: list[bytes] | None = [] if call.ctx.trace_content else None
     kept_size = 0
     failure: str | None = None
@@ -192,6 +195,8 @@ async def relay_stream(
                 if kept is not None and kept_size < trace_limit:
                     kept.append(chunk[: trace_limit - kept_size])
                     kept_size += len(kept[-1])
+                if translation is not None:  # the caller's API from here
+                    chunk = translation.feed(chunk)
                 for response_filter in filters:
                     chunk = response_filter.feed(chunk)
                 if chunk:
@@ -212,6 +217,8 @@ async def relay_stream(
         if kept is not None:
             call.record.response_content = b"".join(kept).decode("utf-8", "replace")
     tail = b""
+    if translation is not None and failure is None:
+        tail = translation.flush()
     for response_filter in filters:
         tail = (
             response_filter.feed(tail) + response_filter.flush()
@@ -224,7 +231,10 @@ async def relay_stream(
             if tail:
                 await send({"type": "http.response.body", "body": tail, "more_body": True})
             return  # the response is left unfinished: the server drops the connection
-        tail += provider.stream_error_event(call.endpoint, failure)
+        if translation is not None:
+            tail += translation.stream_error(failure)
+        else:
+            tail += provider.stream_error_event(call.endpoint, failure)
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 

@@ -31,6 +31,9 @@ class Route:
     upstream_path: str  # the provider's own path, appended to the base URL
     model: str = ""  # from the path (Gemini); otherwise read from the body
     stream: bool = False  # the endpoint always streams (Gemini streamGenerateContent)
+    # A unified endpoint's API (proxy.unified: chat, responses, messages, count_tokens, models):
+    # the provider is named by the model, `dialect` is the caller's error envelope.
+    api: str = ""
 
     @property
     def billed(self) -> bool:
@@ -97,6 +100,8 @@ def dialect_of(path: str) -> str | None:
     for prefix, dialect in PREFIXES.items():
         if path.startswith(prefix):
             return dialect
+    if path.startswith("/v1/messages"):
+        return "anthropic"
     return None
 
 
@@ -107,11 +112,26 @@ _STATIC_ROUTES: dict[tuple[str, str], Route] = {
 }
 
 
+# The unified endpoints: one API shape, any provider's model (`PROVIDER/MODEL` or `route/NAME`).
+UNIFIED_PREFIX = "/v1/"
+_UNIFIED_ROUTES: dict[tuple[str, str], Route] = {
+    ("POST", "/v1/chat/completions"): Route("openai", "ChatCompletions", "", api="chat"),
+    ("POST", "/v1/responses"): Route("openai", "Responses", "", api="responses"),
+    ("POST", "/v1/messages"): Route("anthropic", "Messages", "", api="messages"),
+    ("POST", "/v1/messages/count_tokens"): Route(
+        "anthropic", "CountTokens", "", api="count_tokens"
+    ),
+    ("GET", "/v1/models"): Route("openai", "Models", "", api="models"),
+}
+
+
 def match(method: str, path: str) -> Route | None:
     """The route of an allow-listed (method, path), or None."""
     static = _STATIC_ROUTES.get((method, path))
     if static is not None:
         return static
+    if path.startswith(UNIFIED_PREFIX):
+        return _UNIFIED_ROUTES.get((method, path))
     if method == "POST":
         found = _GEMINI_RE.match(path)
         if found is not None:

@@ -1,0 +1,114 @@
+"""Translation between the unified endpoints' APIs and the providers' own (docs/translation.md).
+
+One module per API reads and writes the common form (proxy.translate.ir):
+
+- caller side (what a client sends to a unified endpoint): `read_request(body, target)`,
+  `write_response(response, model, request)`, `StreamWriter(model, request)`;
+- provider side (what a provider is sent): `write_request(request, target)`,
+  `read_response(obj)`, `StreamReader()`.
+
+The tables below pair them; `Translation` runs one call through a pair, request, answer and
+stream alike, incrementally (each provider event is re-expressed as it arrives).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import orjson
+
+from proxy import providers
+from proxy.translate import chat, common, gemini, messages
+from proxy.translate.ir import Request
+from proxy.translate.sse import EventReader
+
+# The caller APIs of the unified endpoints, and the APIs each provider is called in.
+CALLER_APIS: dict[str, ModuleType] = {"chat": chat, "messages": messages}
+PROVIDER_APIS: dict[str, ModuleType] = {"openai": chat, "anthropic": messages, "gemini": gemini}
+# (caller API, provider) pairs that need no translation: the body goes as sent (model renamed).
+NATIVE = frozenset({("chat", "openai"), ("responses", "openai"), ("messages", "anthropic")})
+# The error envelope each caller API's SDK parses.
+CALLER_DIALECTS = {"chat": "openai", "responses": "openai", "messages": "anthropic"}
+
+
+class Translation:
+    """One call's translation between the caller's API and the provider's."""
+
+    __slots__ = (
+        "_events",
+        "_failed",
+        "_reader",
+        "_writer",
+        "caller",
+        "dialect",
+        "label",
+        "model",
+        "provider",
+        "request",
+        "target",
+    )
+
+    def __init__(self, api: str, provider: str, model: str, label: str) -> None:
+        self.caller = CALLER_APIS[api]
+        self.target = PROVIDER_APIS[provider]
+        self.provider = provider
+        self.dialect = CALLER_DIALECTS[api]
+        self.model = model  # the provider's model name
+        self.label = label  # the model as the caller named it, echoed in answers
+        self.request: Request | None = None
+        self._events: EventReader | None = None
+        self._reader: Any = None
+        self._writer: Any = None
+        self._failed = False
+
+    def body(self, caller_body: dict[str, Any]) -> bytes:
+        """The provider's request body for the caller's (400 naming what cannot be expressed)."""
+        request = self.caller.read_request(caller_body, self.provider)
+        request.model = self.model
+        self.request = request
+        return orjson.dumps(self.target.write_request(request, self.provider))
+
+    def headers(self, body: bytes) -> list[tuple[str, str]]:
+        if self.provider == "anthropic":
+            return messages.request_headers(orjson.loads(body))
+        return []
+
+    def whole(self, status: int, data: bytes) -> bytes:
+        """A whole provider answer (or error) in the caller's API."""
+        if status >= 400:
+            return providers.error_body(self.dialect, status, common.error_message(data))
+        answer = self.target.read_response(orjson.loads(data))
+        assert self.request is not None
+        return orjson.dumps(self.caller.write_response(answer, self.label, self.request))
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Provider stream bytes in, the caller's stream bytes out (whole events only)."""
+        if self._events is None:
+            assert self.request is not None
+            self._events = EventReader()
+            self._reader = self.target.StreamReader()
+            self._writer = self.caller.StreamWriter(self.label, self.request)
+        return self._write(self._events.feed(chunk))
+
+    def _write(self, objs: list[Any]) -> bytes:
+        out = b""
+        for obj in objs:
+            for event in self._reader.event(obj):
+                if self._failed:
+                    return out
+                self._failed = event[0] == "error"
+                out += self._writer.event(event)
+        return out
+
+    def flush(self) -> bytes:
+        """The end of the provider's stream: the caller's closing events."""
+        out = self.feed(b"")
+        out += self._write(self._events.close())  # type: ignore[union-attr]
+        return out if self._failed else out + self._writer.end()
+
+    def stream_error(self, message: str) -> bytes:
+        """The caller's own mid-stream error event."""
+        if self._writer is None:
+            self.feed(b"")
+        return self._writer.error(message)

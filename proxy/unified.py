@@ -1,0 +1,127 @@
+"""The unified endpoints: one API shape in (Chat Completions, Responses, Messages), any
+provider's model out, named `PROVIDER/MODEL` (openai/, anthropic/, gemini/ or google/).
+
+`resolve` turns the caller's model into the provider call: the provider, its model, the
+provider's route (path, endpoint) and, when the caller's API is not the provider's own, the
+Translation that re-expresses request, answer and stream (proxy.translate). Everything else —
+keys, gates, usage, cost, tracing — is the native path's (proxy.app).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from hotpath.errors import BadRequest
+from proxy.routing import Route
+from proxy.translate import CALLER_APIS, NATIVE, Translation
+
+# The model's prefix → the provider (dialect) serving it.
+PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini", "google": "gemini"}
+MODEL_FORM = "PROVIDER/MODEL (openai/…, anthropic/…, gemini/… or google/…)"
+_GEMINI_MODEL = re.compile(r"^[A-Za-z0-9._-]+$")
+
+_CHAT = Route("openai", "ChatCompletions", "/v1/chat/completions")
+_RESPONSES = Route("openai", "Responses", "/v1/responses")
+_MESSAGES = Route("anthropic", "Messages", "/v1/messages")
+_ANTHROPIC_COUNT = Route("anthropic", "CountTokens", "/v1/messages/count_tokens")
+
+
+@dataclass(slots=True)
+class Target:
+    """One provider call a unified request becomes."""
+
+    provider: str  # openai | anthropic | gemini
+    model: str  # the provider's own model name
+    label: str  # the model as the caller named it
+    route: Route  # the provider's route: endpoint and path (query included)
+    translation: Translation | None  # None: the caller's API is the provider's own
+
+
+def split_model(model: Any) -> tuple[str, str]:
+    """(prefix, name) of `provider/model`; 400 naming the expected form otherwise."""
+    if not isinstance(model, str) or not model:
+        raise BadRequest(f"`model` is required: {MODEL_FORM}")
+    prefix, sep, name = model.partition("/")
+    if not sep or not name or prefix not in (*PROVIDERS, "route"):
+        raise BadRequest(
+            f"`model` must be {MODEL_FORM} or route/NAME on this endpoint, not {model!r}"
+        )
+    return prefix, name
+
+
+def provider_route(api: str, provider: str, model: str, stream: bool) -> Route:
+    if provider == "gemini":
+        if not _GEMINI_MODEL.match(model):
+            raise BadRequest(f"`model`: {model!r} is not a Gemini model name")
+        action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        endpoint = "StreamGenerateContent" if stream else "GenerateContent"
+        if api == "count_tokens":
+            action, endpoint = "countTokens", "CountTokens"
+        return Route("gemini", endpoint, f"/v1beta/models/{model}:{action}", model=model)
+    if provider == "anthropic":
+        return _ANTHROPIC_COUNT if api == "count_tokens" else _MESSAGES
+    return _RESPONSES if api == "responses" else _CHAT
+
+
+def target(api: str, provider: str, model: str, label: str, stream: bool) -> Target:
+    route = provider_route(api, provider, model, stream)
+    translation = None
+    if (api, provider) not in NATIVE:
+        if api not in CALLER_APIS:
+            raise BadRequest(f"this endpoint cannot call {provider} models yet")
+        translation = Translation(api, provider, model, label)
+    return Target(provider, model, label, route, translation)
+
+
+def resolve(api: str, body: dict[str, Any], stream: bool) -> list[Target]:
+    """The provider call(s) for a unified request, in the order they are tried."""
+    model = body.get("model")
+    prefix, name = split_model(model)
+    if prefix == "route":
+        raise BadRequest(f"no route named {name!r} in this workspace")
+    return [target(api, PROVIDERS[prefix], name, str(model), stream)]
+
+
+def _ids(obj: Any, key: str, field: str) -> list[str]:
+    items = obj.get(key) if isinstance(obj, dict) else None
+    return [str(m[field]) for m in items or [] if isinstance(m, dict) and m.get(field)]
+
+
+# GET /v1/models: each provider's own listing (path, extra headers, the ids in its answer).
+MODEL_LISTS: dict[str, tuple[str, list[tuple[str, str]], Any]] = {
+    "openai": ("/v1/models", [], lambda obj: _ids(obj, "data", "id")),
+    "anthropic": (
+        "/v1/models?limit=1000",
+        [("anthropic-version", "2023-06-01")],
+        lambda obj: _ids(obj, "data", "id"),
+    ),
+    "gemini": (
+        "/v1beta/models?pageSize=1000",
+        [],
+        lambda obj: [m.removeprefix("models/") for m in _ids(obj, "models", "name")],
+    ),
+}
+
+
+def models_body(models: list[str], *, anthropic_shape: bool) -> dict[str, Any]:
+    """The merged listing in the caller's shape (Anthropic's when it sent anthropic-version)."""
+    if anthropic_shape:
+        data = [
+            {"type": "model", "id": m, "display_name": m, "created_at": "1970-01-01T00:00:00Z"}
+            for m in models
+        ]
+        return {
+            "data": data,
+            "has_more": False,
+            "first_id": models[0] if models else None,
+            "last_id": models[-1] if models else None,
+        }
+    return {
+        "object": "list",
+        "data": [
+            {"id": m, "object": "model", "created": 0, "owned_by": m.partition("/")[0]}
+            for m in models
+        ],
+    }
