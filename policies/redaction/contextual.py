@@ -164,15 +164,43 @@ _ID_CHECKS: dict[str, Callable[[str], bool]] = {
     "CA_SIN": v.ca_sin_ok,
 }
 _ID_TYPES = {"ES_NIE": "ES_NIF"}
-_ID_CUED: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
-    ("BR_CPF", re.compile(r"\d{11}(?![\w])"), re.compile(r"(?i)\bcpf\b")),
-    ("IN_AADHAAR", re.compile(r"[2-9]\d{11}(?![\w])"), re.compile(r"(?i)aadhaa?r|\buid\b")),
+_ID_CUED: tuple[
+    tuple[str, re.Pattern[str], re.Pattern[str], tuple[str, ...], tuple[str, ...]], ...
+] = (
+    ("BR_CPF", re.compile(r"\d{11}(?![\w])"), re.compile(r"(?i)\bcpf\b"), ("cpf",), ()),
+    (
+        "IN_AADHAAR",
+        re.compile(r"[2-9]\d{11}(?![\w])"),
+        re.compile(r"(?i)aadhaa?r|\buid\b"),
+        ("uid",),
+        ("aadhar", "aadhaar"),
+    ),
     (
         "CA_SIN",
         re.compile(r"\d{3}[ -]?\d{3}[ -]?\d{3}(?![\w])"),
         re.compile(r"(?i)\bsin\b|social insurance"),
+        ("sin",),
+        ("social insurance",),
     ),
 )
+
+
+def _has_cue(lowered: str, words: tuple[str, ...], phrases: tuple[str, ...]) -> bool:
+    """One of `words` standing alone, or one of `phrases` anywhere, in the lower-cased text:
+    str.find and `in` (a case-insensitive \\b-led search of the whole text cost ~0.1 ms per
+    KB)."""
+    if any(phrase in lowered for phrase in phrases):
+        return True
+    for word in words:
+        at = lowered.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if not (at and lowered[at - 1].isalnum()) and not lowered[end : end + 1].isalnum():
+                return True
+            at = lowered.find(word, end)
+    return False
+
+
 _ID_LEFT = frozenset(string.ascii_letters + string.digits + "_-./+")
 
 
@@ -193,9 +221,10 @@ class NationalIdRecognizer(ContextRecognizer):
                 kind = match.lastgroup or ""
                 if _ID_CHECKS[kind](match.group()):
                     found.append((start, end, _ID_TYPES.get(kind, kind)))
-        for type_, pattern, cue in _ID_CUED:
+        lowered = text.lower()
+        for type_, pattern, cue, words, phrases in _ID_CUED:
             # A bare-digit form needs its cue word near it: no pass when the text has none.
-            if cue.search(text) is None:
+            if not _has_cue(lowered, words, phrases):
                 continue
             for match in pattern.finditer(text):
                 start, end = match.span()
