@@ -338,11 +338,16 @@ class ProxyApp:
         assert call.body is not None
         if target.translation is not None:
             body = target.translation.body(call.body)
-            headers = [("content-type", "application/json")]
-            if "user-agent" in call.headers:
-                headers.append(("user-agent", call.headers["user-agent"]))
-            headers += target.translation.headers(body)
-            headers.append(provider.auth_header(secret.secret))
+            # The caller's headers go on, but for those of its own API (another provider's
+            # version and beta flags, its SDK's): the provider gets its own.
+            headers = [
+                (name, value)
+                for name, value in upstream_headers(
+                    scope["headers"], provider.auth_header(secret.secret)
+                )
+                if not name.lower().startswith(unified.CALLER_API_HEADERS)
+            ]
+            headers += [("content-type", "application/json"), *target.translation.headers(body)]
         else:
             upstream_body = {**call.body, "model": target.model}
             provider.prepare_body(target.route.endpoint, upstream_body, stream=call.stream)

@@ -20,6 +20,8 @@ from proxy.translate import CALLER_APIS, NATIVE, Translation
 # The model's prefix → the provider (dialect) serving it.
 PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini", "google": "gemini"}
 MODEL_FORM = "PROVIDER/MODEL (openai/…, anthropic/…, gemini/… or google/…)"
+# Headers of the caller's own API, not sent on when its call is translated for another provider.
+CALLER_API_HEADERS = ("anthropic-", "openai-", "x-stainless-", "x-goog-", "content-type")
 _GEMINI_MODEL = re.compile(r"^[A-Za-z0-9._-]+$")
 
 _CHAT = Route("openai", "ChatCompletions", "/v1/chat/completions")
