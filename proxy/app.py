@@ -340,14 +340,14 @@ class ProxyApp:
             body = target.translation.body(call.body)
             # The caller's headers go on, but for those of its own API (another provider's
             # version and beta flags, its SDK's): the provider gets its own.
+            auth = provider.auth_header(secret.secret)
             headers = [
                 (name, value)
-                for name, value in upstream_headers(
-                    scope["headers"], provider.auth_header(secret.secret)
-                )
-                if not name.lower().startswith(unified.CALLER_API_HEADERS)
+                for name, value in upstream_headers(scope["headers"], auth)[:-1]
+                if not name.startswith(unified.CALLER_API_HEADERS)  # (names are lowercase)
             ]
             headers += [("content-type", "application/json"), *target.translation.headers(body)]
+            headers.append(auth)
         else:
             upstream_body = {**call.body, "model": target.model}
             provider.prepare_body(target.route.endpoint, upstream_body, stream=call.stream)
