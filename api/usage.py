@@ -1,5 +1,5 @@
 """Usage summaries: calls, tokens and spend over a time range, in hourly, daily or weekly
-buckets, grouped by model, key or user.
+buckets, grouped by model, key, user or workspace.
 
 Two sources, same sums: `tracing.UsageRecord` (one narrow row per call) and `api.UsageDaily`
 (the per-day totals of those rows, rebuilt by api.services.usage_rollup_refresh). Daily and
@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncWeek
 
-from orgs.models import ApiKey
+from orgs.models import ApiKey, Workspace
 from tracing.models import TOKEN_FIELDS, UsageDaily, UsageRecord, UsageRollupState
 
 TRUNC = {"hour": TruncHour, "day": TruncDay, "week": TruncWeek}
@@ -32,7 +32,13 @@ MAX_RANGE = {
     "day": dt.timedelta(days=400),
     "week": dt.timedelta(days=3 * 366),
 }
-GROUP_FIELDS = {"model": "model", "key": "key_id", "user": "user_id", "none": None}
+GROUP_FIELDS = {
+    "model": "model",
+    "key": "key_id",
+    "user": "user_id",
+    "workspace": "workspace_id",
+    "none": None,
+}
 SUM_FIELDS = ("calls", "unpriced_calls", *TOKEN_FIELDS)
 
 
@@ -176,10 +182,13 @@ def _totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _labels(group_by: str, ids: set[Any]) -> dict[Any, str]:
-    """Readable names for key and user groups: one small query for the ids present."""
+    """Readable names for key, user and workspace groups: one small query for the ids present."""
     ids = {i for i in ids if i is not None}
-    if not ids or group_by not in ("key", "user"):
+    if not ids or group_by not in ("key", "user", "workspace"):
         return {}
+    if group_by == "workspace":
+        rows = Workspace.objects.filter(pk__in=ids).select_related("organization")
+        return {ws.pk: f"{ws.organization.slug}/{ws.slug}" for ws in rows}
     if group_by == "key":
         keys = ApiKey.objects.filter(pk__in=ids).only("pk", "kind", "lookup_id")
         return {k.pk: k.display_prefix for k in keys}

@@ -121,7 +121,8 @@ def load(
     columns = (
         "run_id, started_at, organization_id, workspace_id, key_id, user_id, provider, model, "
         "status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
-        "reasoning_tokens, cost_usd, price_missing"
+        "reasoning_tokens, audio_input_tokens, audio_output_tokens, cost_usd, price_missing, "
+        "usage_estimated"
     )
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
@@ -143,7 +144,7 @@ def load(
                 buf.write(
                     f"{uuid.UUID(int=rng.getrandbits(128), version=4)}\t{ts.isoformat()}\t{org.pk}\t"
                     f"{ws.pk}\t{key}\t{users[key % len(users)]}\topenai\t{model}\tsuccess\t{tin}\t{tout}\t"
-                    f"{tin // 4}\t0\t0\t{cost}\t{'t' if cost == chr(92) + 'N' else 'f'}\n"
+                    f"{tin // 4}\t0\t0\t0\t0\t{cost}\t{'t' if cost == chr(92) + 'N' else 'f'}\tf\n"
                 )
                 if i % 50_000 == 49_999:
                     copy.write(buf.getvalue())
@@ -173,11 +174,10 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
 
-    from api.models import UsageRollupState
     from django.test import Client
 
     from api.usage import UsageQuery, usage_summary
-    from tracing.models import UsageRecord
+    from tracing.models import UsageRecord, UsageRollupState
     from tracing.rollup import usage_rollup_refresh
 
     org, workspaces, users, keys, admin_key = tenants()

@@ -4,7 +4,8 @@ A ModelAdmin joins a section by setting `admin_section` (e.g. "Settings → Gate
 optionally, `admin_order` (an int) to order it inside the section. The index and the side bar
 list the sections in SECTION_ORDER first (a sub-section such as "Settings → Gateway → LLM
 Gateway" right after its parent), other sections after them by name, then the remaining apps
-as Django groups them. Each app's own index page (/admin/<app>/) is unchanged.
+as Django groups them. The gateway overview (overview.views) comes first for those who manage
+an organization or a workspace. Each app's own index page (/admin/<app>/) is unchanged.
 
 Who may enter (orgs.permissions.may_sign_in): an active superuser or staff user, or a member of
 any organization, signed in with a password (as e-mail or user name) or single sign-on. No
@@ -146,7 +147,8 @@ class GatewayAdminSite(admin.AdminSite):
                 self._page("Effective policies", reverse("policies:effective"))
             )
         ordered = [sections[name] for name in sorted(sections, key=rank)]
-        return [self._my_account_section(), *ordered, *remaining]
+        overview = self._overview_section(request)
+        return [*overview, self._my_account_section(), *ordered, *remaining]
 
     @staticmethod
     def _page(name: str, url: str) -> dict[str, Any]:
@@ -159,6 +161,34 @@ class GatewayAdminSite(admin.AdminSite):
             "view_only": True,
             "perms": {"view": True},
         }
+
+    def _overview_section(self, request: HttpRequest) -> list[dict[str, Any]]:
+        """The gateway overview of each organization the user manages (or with a workspace
+        they manage), first on the index; nothing for a member who manages nothing."""
+        from overview.selectors import overview_organizations
+
+        organizations = overview_organizations(request.user)
+        if not organizations:
+            return []
+        url = reverse("overview:index")
+        models = [
+            self._page(
+                f"Overview: {org.name}"
+                if len(organizations) > 1
+                else "Checklist, usage and policy events",
+                reverse("overview:organization", args=[org.pk]),
+            )
+            for org in organizations[:20]
+        ]
+        return [
+            {
+                "name": "Gateway overview",
+                "app_label": "overview",
+                "app_url": url,
+                "has_module_perms": True,
+                "models": models,
+            }
+        ]
 
     def _my_account_section(self) -> dict[str, Any]:
         url = reverse("accounts:me")

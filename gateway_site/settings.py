@@ -174,6 +174,7 @@ INSTALLED_APPS = [
     "tracing",
     "rollout",
     "api",
+    "overview",  # the gateway overview page (checklist, charts, policy events)
     "accounts",  # sign-in: invitations, single sign-on, the member's own page
     "devtools",  # the fake provider, the demo set-up and the test servers
 ]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("accounts.urls")),  # "/", /accounts/..., /admin/account/...
     path("admin/rollout/", include("rollout.urls")),  # before the admin's catch-all
     path("admin/policies/effective/", include("policies.urls")),
+    path("admin/overview/", include("overview.urls")),
     # "Forgotten your password?" on the sign-in page: Django's password reset, admin-styled.
     path(
         "admin/password_reset/",

@@ -22,6 +22,7 @@ APPS = (
     "rollout",
     "api",
     "accounts",
+    "overview",
     "devtools",
     "gateway_site",
 )

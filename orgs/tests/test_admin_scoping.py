@@ -116,8 +116,9 @@ def test_index_groups_pages_into_the_product_sections(client, owner):
     _login(client, owner)
     response = client.get(reverse("admin:index"))
     names = [app["name"] for app in response.context["app_list"]]
-    assert names[0] == "My account"  # every member's own page comes first
-    names = names[1:]
+    # The overview of what they manage first, then every member's own page.
+    assert names[:2] == ["Gateway overview", "My account"]
+    names = names[2:]
     ours = [
         "Settings → Gateway",
         "Settings → Workspaces",
