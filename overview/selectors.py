@@ -1,9 +1,9 @@
 """What the gateway overview page shows for one organization: the set-up checklist, usage per
 day and per hour, the top keys, users and models, and the latest policy events.
 
-Every number comes from the per-day rollup (tracing.UsageDaily, through api.usage) for closed
-days and from the raw usage rows only for today and the last 48 hours, so the page costs the
-same over a million usage rows as over a thousand. Each function takes an `OverviewScope`: the
+Every number comes from the per-day rollup (tracing.UsageDaily) for closed days and from the
+raw usage rows only for the days not rolled up yet (today) and the last 48 hours, so the page
+costs about the same over a million usage rows as over a thousand. Each function takes an `OverviewScope`: the
 whole organization for its admins (and superusers), the viewer's own workspaces for workspace
 admins.
 """
@@ -11,23 +11,25 @@ admins.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Q
-from django.db.models.functions import TruncHour
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate, TruncHour
 from django.urls import reverse
 from django.utils import timezone
 
-from api.usage import UsageQuery, usage_summary
 from orgs.models import ApiKey, Organization, OrganizationMember, Workspace, WorkspaceMember
 from orgs.permissions import has_permission, visible_workspace_ids
 from orgs.permissions_catalogue import INVOKE_PERMISSIONS, ORGANIZATION_ADMIN
 from policies.redaction.models import RedactionPolicy
 from policies.spend.models import SpendPolicy
 from secrets_vault.models import ProviderSecret
-from tracing.models import Run, UsageRecord
+from tracing.models import Run, UsageDaily, UsageRecord, UsageRollupState
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -219,29 +221,125 @@ def checklist(scope: OverviewScope) -> list[Step]:
 
 
 # -- usage ---------------------------------------------------------------------------------------
+# Closed days come from UsageDaily, one GROUP BY per grouping, cached until the rollup moves
+# (the rows behind them change only when it does); the days not rolled up yet (today) come from
+# the raw usage rows, in one GROUP BY shared by every grouping of the page.
+
+DIMENSIONS = {"workspace": "workspace_id", "model": "model", "key": "key_id", "user": "user_id"}
+SUMS = ("calls", "input_tokens", "output_tokens", "unpriced_calls")
+CACHE_SECONDS = 6 * 3600
 
 
-def _day_range(now: dt.datetime) -> tuple[dt.datetime, dt.datetime, list[dt.date]]:
+def _days(now: dt.datetime) -> list[dt.date]:
     today = now.astimezone(dt.UTC).date()
-    first = today - dt.timedelta(days=DAYS - 1)
-    since = dt.datetime.combine(first, dt.time.min, tzinfo=dt.UTC)
-    days = [first + dt.timedelta(days=i) for i in range(DAYS)]
-    return since, now, days
+    return [today - dt.timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
 
 
-def _query(scope: OverviewScope, since: dt.datetime, until: dt.datetime, group: str) -> UsageQuery:
-    return UsageQuery(
-        since=since,
-        until=until,
-        bucket="day",
-        group_by=group,
-        workspace_ids=scope.ids() if scope.workspace_ids is not None else None,
-        organization_id=scope.organization.pk,
-    )
+def _in_scope(qs: Any, scope: OverviewScope) -> Any:
+    qs = qs.filter(organization_id=scope.organization.pk)
+    if scope.workspace_ids is not None:
+        qs = qs.filter(workspace_id__in=scope.ids())
+    return qs.order_by()
 
 
-def _tokens(row: dict[str, Any]) -> int:
-    return int(row["input_tokens"]) + int(row["output_tokens"])
+class UsageReader:
+    """Per (day, value) sums of one grouping over the 30 days that end today."""
+
+    def __init__(self, scope: OverviewScope, now: dt.datetime | None = None) -> None:
+        self.scope = scope
+        self.now = now or timezone.now()
+        self.days = _days(self.now)
+        state = UsageRollupState.objects.first()
+        rolled = state.rolled_through if state is not None else None
+        # Days in [first day, rolled) are read from the rollup, the rest from raw rows.
+        self.rolled = (
+            max(min(rolled, self.days[-1] + dt.timedelta(days=1)), self.days[0])
+            if rolled
+            else self.days[0]
+        )
+        self.version = (
+            f"{rolled}:{state.refreshed_at.timestamp() if state and state.refreshed_at else 0}"
+        )
+        self._open: list[dict[str, Any]] | None = None
+
+    def _closed(self, dim: str) -> list[tuple[Any, ...]]:
+        if self.rolled <= self.days[0]:
+            return []
+        ws = (
+            "all"
+            if self.scope.workspace_ids is None
+            else ",".join(map(str, sorted(self.scope.ids())))
+        )
+        key = (
+            "overview:closed:"
+            + hashlib.sha256(
+                f"{self.scope.organization.pk}|{ws}|{dim}|{self.days[0]}|{self.rolled}|{self.version}".encode()
+            ).hexdigest()
+        )
+        rows = cache.get(key)
+        if rows is None:
+            field_name = DIMENSIONS[dim]
+            qs = _in_scope(
+                UsageDaily.objects.filter(day__gte=self.days[0], day__lt=self.rolled), self.scope
+            )
+            rows = [
+                (r["day"], r[field_name], *(r[f"{n}_sum"] or 0 for n in SUMS), r["cost_sum"])
+                for r in qs.values("day", field_name).annotate(
+                    cost_sum=Sum("cost_usd"), **{f"{n}_sum": Sum(n) for n in SUMS}
+                )
+            ]
+            cache.set(key, rows, CACHE_SECONDS)
+        return rows
+
+    def _open_rows(self) -> list[dict[str, Any]]:
+        if self._open is None:
+            since = dt.datetime.combine(self.rolled, dt.time.min, tzinfo=dt.UTC)
+            qs = _in_scope(
+                UsageRecord.objects.filter(started_at__gte=since, started_at__lte=self.now),
+                self.scope,
+            )
+            self._open = list(
+                qs.annotate(day=TruncDate("started_at", tzinfo=dt.UTC))
+                .values("day", *DIMENSIONS.values())
+                .annotate(
+                    calls=Count("*"),
+                    unpriced_calls=Count("started_at", filter=Q(cost_usd__isnull=True)),
+                    input_tokens=Sum("input_tokens"),
+                    output_tokens=Sum("output_tokens"),
+                    cost=Sum("cost_usd"),
+                )
+            )
+        return self._open
+
+    def sums(self, dim: str) -> dict[tuple[dt.date, Any], dict[str, Any]]:
+        """(day, value) → calls, input_tokens, output_tokens, unpriced_calls, cost_usd."""
+        out: dict[tuple[dt.date, Any], dict[str, Any]] = {}
+
+        def add(day: dt.date, value: Any, numbers: tuple[Any, ...], cost: Any) -> None:
+            into = out.setdefault((day, value), {**dict.fromkeys(SUMS, 0), "cost_usd": None})
+            for name, number in zip(SUMS, numbers, strict=True):
+                into[name] += number or 0
+            if cost is not None:
+                into["cost_usd"] = (into["cost_usd"] or Decimal(0)) + cost
+
+        for day, value, *numbers, cost in self._closed(dim):
+            add(day, value, tuple(numbers), cost)
+        field_name = DIMENSIONS[dim]
+        for row in self._open_rows():
+            add(row["day"], row[field_name], tuple(row[n] for n in SUMS), row["cost"])
+        return out
+
+    def labels(self, dim: str, values: set[Any]) -> dict[Any, str]:
+        ids = {v for v in values if v is not None}
+        if dim == "model":
+            return {v: v or "(none)" for v in values if v is not None}
+        if dim == "workspace":
+            return dict(Workspace.objects.filter(pk__in=ids).values_list("pk", "slug"))
+        if dim == "key":
+            keys = ApiKey.objects.filter(pk__in=ids).only("pk", "kind", "lookup_id", "name")
+            return {k.pk: f"{k.display_prefix}{f' ({k.name})' if k.name else ''}" for k in keys}
+        users = get_user_model().objects.filter(pk__in=ids)
+        return {u.pk: u.get_username() for u in users}
 
 
 @dataclass
@@ -256,70 +354,82 @@ class DailyUsage:
     group: str
     days: list[dt.date]
     series: list[Series]
-    rows: list[dict[str, Any]]  # the table: one per (day, group), oldest first
+    rows: list[dict[str, Any]]  # every (day, value), oldest first: the CSV
+    shown_rows: list[dict[str, Any]]  # per day and shown series ("other" summed): the table
     totals: dict[str, Any]
+    top: list[dict[str, Any]]
 
 
-def daily_usage(scope: OverviewScope, group: str, now: dt.datetime | None = None) -> DailyUsage:
+def _tokens(row: dict[str, Any]) -> int:
+    return int(row["input_tokens"]) + int(row["output_tokens"])
+
+
+def daily_usage(reader: UsageReader, group: str) -> DailyUsage:
     """Spend and tokens per day over 30 days (today included), per `group` value: the SERIES
     largest (by spend, then tokens) each on their own, the others summed as "other"."""
-    since, until, days = _day_range(now or timezone.now())
-    summary = usage_summary(query=_query(scope, since, until, group))
-    index = {day: i for i, day in enumerate(days)}
-    per_group: dict[str, Series] = {}
-    rank: dict[str, tuple[Decimal, int]] = {}
-    for row in summary["rows"]:
-        label = row["label"] or "(none)"
-        series = per_group.setdefault(label, Series(label, [0.0] * DAYS, [0] * DAYS))
-        i = index.get(row["bucket"].date())
-        if i is None:
+    sums = reader.sums(group)
+    labels = reader.labels(group, {value for _, value in sums})
+    index = {day: i for i, day in enumerate(reader.days)}
+    rows = []
+    per_label: dict[str, dict[str, Any]] = {}
+    totals: dict[str, Any] = {**dict.fromkeys(SUMS, 0), "cost_usd": None}
+    for (day, value), numbers in sorted(
+        sums.items(), key=lambda item: (item[0][0], str(item[0][1]))
+    ):
+        if day not in index:
             continue
-        cost = row["cost_usd"] or Decimal(0)
-        series.spend[i] += float(cost)
-        series.tokens[i] += _tokens(row)
-        spent, tokens = rank.get(label, (Decimal(0), 0))
-        rank[label] = (spent + cost, tokens + _tokens(row))
-    ordered = sorted(per_group.values(), key=lambda s: rank[s.label], reverse=True)
-    shown = ordered[:SERIES]
-    if len(ordered) > SERIES:
-        other = Series(OTHER, [0.0] * DAYS, [0] * DAYS)
-        for s in ordered[SERIES:]:
-            other.spend = [a + b for a, b in zip(other.spend, s.spend, strict=True)]
-            other.tokens = [a + b for a, b in zip(other.tokens, s.tokens, strict=True)]
-        shown.append(other)
-    table = [
-        {
-            "day": row["bucket"].date(),
-            "group": row["label"] or "(none)",
-            "calls": row["calls"],
-            "input_tokens": row["input_tokens"],
-            "output_tokens": row["output_tokens"],
-            "cost_usd": row["cost_usd"],
-            "unpriced_calls": row["unpriced_calls"],
-        }
-        for row in summary["rows"]
-    ]
-    return DailyUsage(group, days, shown, table, summary["totals"])
-
-
-def top_usage(
-    scope: OverviewScope, group: str, now: dt.datetime | None = None
-) -> list[dict[str, Any]]:
-    """The TOP values of `group` by spend over 30 days (then tokens), with calls and tokens."""
-    since, until, _ = _day_range(now or timezone.now())
-    totals: dict[str, dict[str, Any]] = {}
-    query = _query(scope, since, until, group)
-    query = UsageQuery(**{**query.__dict__, "bucket": "week"})
-    for row in usage_summary(query=query)["rows"]:
-        label = row["label"] or "(none)"
-        into = totals.setdefault(
-            label, {"label": label, "calls": 0, "tokens": 0, "cost_usd": Decimal(0)}
+        label = "(none)" if value is None else labels.get(value, str(value))
+        row = {"day": day, "group": label, **numbers}
+        rows.append(row)
+        for name in SUMS:
+            totals[name] += numbers[name]
+        if numbers["cost_usd"] is not None:
+            totals["cost_usd"] = (totals["cost_usd"] or Decimal(0)) + numbers["cost_usd"]
+        into = per_label.setdefault(
+            label,
+            {"label": label, "calls": 0, "tokens": 0, "cost_usd": Decimal(0), "days": {}},
         )
-        into["calls"] += row["calls"]
-        into["tokens"] += _tokens(row)
-        into["cost_usd"] += row["cost_usd"] or Decimal(0)
-    ordered = sorted(totals.values(), key=lambda r: (r["cost_usd"], r["tokens"]), reverse=True)
-    return ordered[:TOP]
+        into["calls"] += numbers["calls"]
+        into["tokens"] += _tokens(numbers)
+        into["cost_usd"] += numbers["cost_usd"] or Decimal(0)
+        into["days"][day] = row
+    ordered = sorted(
+        per_label.values(), key=lambda r: (r["cost_usd"], r["tokens"], r["label"]), reverse=True
+    )
+    shown, rest = ordered[:SERIES], ordered[SERIES:]
+    series = []
+    shown_rows: list[dict[str, Any]] = []
+    groups = [(g["label"], [g]) for g in shown]
+    if rest:
+        groups.append((OTHER, rest))
+    for label, members in groups:
+        spend, tokens = [0.0] * DAYS, [0] * DAYS
+        for member in members:
+            for day, row in member["days"].items():
+                spend[index[day]] += float(row["cost_usd"] or 0)
+                tokens[index[day]] += _tokens(row)
+        series.append(Series(label, spend, tokens))
+    for day in reader.days:
+        for label, members in groups:
+            day_rows = [m["days"][day] for m in members if day in m["days"]]
+            if not day_rows:
+                continue
+            costs = [r["cost_usd"] for r in day_rows if r["cost_usd"] is not None]
+            shown_rows.append(
+                {
+                    "day": day,
+                    "group": label,
+                    **{n: sum(r[n] for r in day_rows) for n in SUMS},
+                    "cost_usd": sum(costs, Decimal(0)) if costs else None,
+                }
+            )
+    top = [{k: v for k, v in g.items() if k != "days"} for g in ordered[:TOP]]
+    return DailyUsage(group, reader.days, series, rows, shown_rows, totals, top)
+
+
+def top_usage(reader: UsageReader, group: str) -> list[dict[str, Any]]:
+    """The TOP values of `group` by spend over 30 days (then tokens), with calls and tokens."""
+    return daily_usage(reader, group).top
 
 
 @dataclass

@@ -5,7 +5,7 @@ viewer's scope is a 404, the same answer as one that does not exist."""
 from __future__ import annotations
 
 import csv
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin
 from django.http import Http404, HttpResponse
@@ -71,16 +71,15 @@ def _hour(value: dt.date | dt.datetime) -> str:
 def organization_page(request: HttpRequest, org_id: int) -> HttpResponse:
     scope = _scope(request, org_id)
     group = _group(request)
-    daily = selectors.daily_usage(scope, group)
+    reader = selectors.UsageReader(scope)
+    daily = selectors.daily_usage(reader, group)
     if request.GET.get("format") == "csv":
         return _csv(scope, daily)
-    hourly = selectors.hourly_calls(scope)
-    tops: dict[str, list[dict[str, Any]]] = {}
-    for name in ("key", "user", "model"):
-        if name == group:  # the chart's own rows give the same totals
-            tops[name] = _top_from_daily(daily)
-        else:
-            tops[name] = selectors.top_usage(scope, name)
+    hourly = selectors.hourly_calls(scope, reader.now)
+    tops = {
+        name: daily.top if name == group else selectors.top_usage(reader, name)
+        for name in ("key", "user", "model")
+    }
     names = [s.label for s in daily.series]
     context = {
         **admin.site.each_context(request),
@@ -121,25 +120,12 @@ def organization_page(request: HttpRequest, org_id: int) -> HttpResponse:
         },
         "tops": [("API keys", tops["key"]), ("Users", tops["user"]), ("Models", tops["model"])],
         "daily": daily,
-        "table_rows": list(reversed(daily.rows)),
+        "table_rows": list(reversed(daily.shown_rows)),
         "events": selectors.policy_events(scope),
         "csv_url": reverse("overview:organization", args=[scope.organization.pk])
         + f"?group={group}&format=csv",
     }
     return render(request, "overview/organization.html", context)
-
-
-def _top_from_daily(daily: selectors.DailyUsage) -> list[dict[str, Any]]:
-    totals: dict[str, dict[str, Any]] = {}
-    for row in daily.rows:
-        into = totals.setdefault(
-            row["group"], {"label": row["group"], "calls": 0, "tokens": 0, "cost_usd": 0}
-        )
-        into["calls"] += row["calls"]
-        into["tokens"] += row["input_tokens"] + row["output_tokens"]
-        into["cost_usd"] += row["cost_usd"] or 0
-    ordered = sorted(totals.values(), key=lambda r: (r["cost_usd"], r["tokens"]), reverse=True)
-    return ordered[: selectors.TOP]
 
 
 def _csv(scope: selectors.OverviewScope, daily: selectors.DailyUsage) -> HttpResponse:

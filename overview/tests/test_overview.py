@@ -113,8 +113,8 @@ def test_charts_table_and_csv_per_grouping_from_rollups_and_raw_rows(client, org
     client.force_login(org_admin.user)
     for group, expected in (
         ("model", {"gpt-4o-mini", "claude-haiku-4-5"}),
-        ("workspace", {"acme/main"}),
-        ("key", {org_admin.key.display_prefix}),
+        ("workspace", {"main"}),
+        ("key", {f"{org_admin.key.display_prefix} ({org_admin.key.name})"}),
         ("user", {org_admin.user.get_username()}),
     ):
         response = client.get(_url(org_admin.organization) + f"?group={group}")
