@@ -355,7 +355,7 @@ class DailyUsage:
     days: list[dt.date]
     series: list[Series]
     rows: list[dict[str, Any]]  # every (day, value), oldest first: the CSV
-    shown_rows: list[dict[str, Any]]  # per day and shown series ("other" summed): the table
+    table: list[dict[str, Any]]  # per day, newest first: spend per series and the day's totals
     totals: dict[str, Any]
     top: list[dict[str, Any]]
 
@@ -364,72 +364,92 @@ def _tokens(row: dict[str, Any]) -> int:
     return int(row["input_tokens"]) + int(row["output_tokens"])
 
 
+def money(value: Decimal | float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.2f}" if value >= 1 or value == 0 else f"{value:,.4f}"
+
+
+def _ranked(per_value: dict[Any, dict[str, Any]], labels: dict[Any, str]) -> list[dict[str, Any]]:
+    out = [
+        {
+            "value": value,
+            "label": "(none)" if value is None else labels.get(value, str(value)),
+            "spend": money(t["cost_usd"]),
+            **t,
+        }
+        for value, t in per_value.items()
+    ]
+    out.sort(key=lambda r: (r["cost_usd"], r["tokens"], r["label"]), reverse=True)
+    return out
+
+
 def daily_usage(reader: UsageReader, group: str) -> DailyUsage:
     """Spend and tokens per day over 30 days (today included), per `group` value: the SERIES
     largest (by spend, then tokens) each on their own, the others summed as "other"."""
     sums = reader.sums(group)
-    labels = reader.labels(group, {value for _, value in sums})
     index = {day: i for i, day in enumerate(reader.days)}
-    rows = []
-    per_label: dict[str, dict[str, Any]] = {}
+    per_value: dict[Any, dict[str, Any]] = {}
     totals: dict[str, Any] = {**dict.fromkeys(SUMS, 0), "cost_usd": None}
-    for (day, value), numbers in sorted(
-        sums.items(), key=lambda item: (item[0][0], str(item[0][1]))
-    ):
+    for (day, value), numbers in sums.items():
         if day not in index:
             continue
-        label = "(none)" if value is None else labels.get(value, str(value))
-        row = {"day": day, "group": label, **numbers}
-        rows.append(row)
         for name in SUMS:
             totals[name] += numbers[name]
-        if numbers["cost_usd"] is not None:
-            totals["cost_usd"] = (totals["cost_usd"] or Decimal(0)) + numbers["cost_usd"]
-        into = per_label.setdefault(
-            label,
-            {"label": label, "calls": 0, "tokens": 0, "cost_usd": Decimal(0), "days": {}},
-        )
+        cost = numbers["cost_usd"]
+        if cost is not None:
+            totals["cost_usd"] = (totals["cost_usd"] or Decimal(0)) + cost
+        into = per_value.setdefault(value, {"calls": 0, "tokens": 0, "cost_usd": Decimal(0)})
         into["calls"] += numbers["calls"]
         into["tokens"] += _tokens(numbers)
-        into["cost_usd"] += numbers["cost_usd"] or Decimal(0)
-        into["days"][day] = row
-    ordered = sorted(
-        per_label.values(), key=lambda r: (r["cost_usd"], r["tokens"], r["label"]), reverse=True
-    )
-    shown, rest = ordered[:SERIES], ordered[SERIES:]
-    series = []
-    shown_rows: list[dict[str, Any]] = []
-    groups = [(g["label"], [g]) for g in shown]
-    if rest:
-        groups.append((OTHER, rest))
-    for label, members in groups:
-        spend, tokens = [0.0] * DAYS, [0] * DAYS
-        for member in members:
-            for day, row in member["days"].items():
-                spend[index[day]] += float(row["cost_usd"] or 0)
-                tokens[index[day]] += _tokens(row)
-        series.append(Series(label, spend, tokens))
-    for day in reader.days:
-        for label, members in groups:
-            day_rows = [m["days"][day] for m in members if day in m["days"]]
-            if not day_rows:
-                continue
-            costs = [r["cost_usd"] for r in day_rows if r["cost_usd"] is not None]
-            shown_rows.append(
-                {
-                    "day": day,
-                    "group": label,
-                    **{n: sum(r[n] for r in day_rows) for n in SUMS},
-                    "cost_usd": sum(costs, Decimal(0)) if costs else None,
-                }
-            )
-    top = [{k: v for k, v in g.items() if k != "days"} for g in ordered[:TOP]]
-    return DailyUsage(group, reader.days, series, rows, shown_rows, totals, top)
+        into["cost_usd"] += cost or Decimal(0)
+    labels = reader.labels(group, set(per_value))
+    ordered = _ranked(per_value, labels)
+    shown = {r["value"]: i for i, r in enumerate(ordered[:SERIES])}
+    names = [r["label"] for r in ordered[:SERIES]] + ([OTHER] if len(ordered) > SERIES else [])
+    series = [Series(name, [0.0] * DAYS, [0] * DAYS) for name in names]
+    per_day: list[dict[str, Any]] = [
+        {"calls": 0, "tokens": 0, "cost_usd": Decimal(0)} for _ in reader.days
+    ]
+    rows = []
+    for (day, value), numbers in sums.items():
+        i = index.get(day)
+        if i is None:
+            continue
+        target = series[shown.get(value, len(shown))]
+        target.spend[i] += float(numbers["cost_usd"] or 0)
+        target.tokens[i] += _tokens(numbers)
+        per_day[i]["calls"] += numbers["calls"]
+        per_day[i]["tokens"] += _tokens(numbers)
+        per_day[i]["cost_usd"] += numbers["cost_usd"] or Decimal(0)
+        label = "(none)" if value is None else labels.get(value, str(value))
+        rows.append({"day": day, "group": label, **numbers})
+    rows.sort(key=lambda r: (r["day"], r["group"]))
+    table = [
+        {
+            "day": day,
+            "spend": [money(s.spend[i]) for s in series],
+            "calls": per_day[i]["calls"],
+            "tokens": per_day[i]["tokens"],
+            "cost_usd": money(per_day[i]["cost_usd"]),
+        }
+        for i, day in reversed(list(enumerate(reader.days)))
+    ]
+    return DailyUsage(group, reader.days, series, rows, table, totals, ordered[:TOP])
 
 
 def top_usage(reader: UsageReader, group: str) -> list[dict[str, Any]]:
     """The TOP values of `group` by spend over 30 days (then tokens), with calls and tokens."""
-    return daily_usage(reader, group).top
+    per_value: dict[Any, dict[str, Any]] = {}
+    for (_, value), numbers in reader.sums(group).items():
+        into = per_value.setdefault(value, {"calls": 0, "tokens": 0, "cost_usd": Decimal(0)})
+        into["calls"] += numbers["calls"]
+        into["tokens"] += _tokens(numbers)
+        into["cost_usd"] += numbers["cost_usd"] or Decimal(0)
+    ranked = _ranked(per_value, {})[: TOP * 2]  # labels for the few shown only
+    labels = reader.labels(group, {r["value"] for r in ranked})
+    totals = {r["value"]: {k: r[k] for k in ("calls", "tokens", "cost_usd")} for r in ranked}
+    return _ranked(totals, labels)[:TOP]
 
 
 @dataclass

@@ -120,7 +120,8 @@ def organization_page(request: HttpRequest, org_id: int) -> HttpResponse:
         },
         "tops": [("API keys", tops["key"]), ("Users", tops["user"]), ("Models", tops["model"])],
         "daily": daily,
-        "table_rows": list(reversed(daily.shown_rows)),
+        "series_names": [s.label for s in daily.series],
+        "total_spend": selectors.money(daily.totals["cost_usd"] or 0),
         "events": selectors.policy_events(scope),
         "csv_url": reverse("overview:organization", args=[scope.organization.pk])
         + f"?group={group}&format=csv",
