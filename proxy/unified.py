@@ -15,7 +15,7 @@ from typing import Any
 
 from hotpath.errors import BadRequest
 from proxy.routing import Route
-from proxy.translate import CALLER_APIS, NATIVE, Translation
+from proxy.translate import NATIVE, CountTranslation, Translation
 
 # The model's prefix → the provider (dialect) serving it.
 PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini", "google": "gemini"}
@@ -28,6 +28,7 @@ _CHAT = Route("openai", "ChatCompletions", "/v1/chat/completions")
 _RESPONSES = Route("openai", "Responses", "/v1/responses")
 _MESSAGES = Route("anthropic", "Messages", "/v1/messages")
 _ANTHROPIC_COUNT = Route("anthropic", "CountTokens", "/v1/messages/count_tokens")
+_OPENAI_COUNT = Route("openai", "ResponsesInputTokens", "/v1/responses/input_tokens")
 
 
 @dataclass(slots=True)
@@ -38,7 +39,7 @@ class Target:
     model: str  # the provider's own model name
     label: str  # the model as the caller named it
     route: Route  # the provider's route: endpoint and path (query included)
-    translation: Translation | None  # None: the caller's API is the provider's own
+    translation: Translation | CountTranslation | None  # None: the provider's own API
 
 
 def split_model(model: Any) -> tuple[str, str]:
@@ -64,15 +65,18 @@ def provider_route(api: str, provider: str, model: str, stream: bool) -> Route:
         return Route("gemini", endpoint, f"/v1beta/models/{model}:{action}", model=model)
     if provider == "anthropic":
         return _ANTHROPIC_COUNT if api == "count_tokens" else _MESSAGES
+    if api == "count_tokens":
+        return _OPENAI_COUNT
     return _RESPONSES if api == "responses" else _CHAT
 
 
 def target(api: str, provider: str, model: str, label: str, stream: bool) -> Target:
     route = provider_route(api, provider, model, stream)
-    translation = None
-    if (api, provider) not in NATIVE:
-        if api not in CALLER_APIS:
-            raise BadRequest(f"this endpoint cannot call {provider} models yet")
+    translation: Translation | CountTranslation | None = None
+    if api == "count_tokens":
+        if provider != "anthropic":
+            translation = CountTranslation(provider, model)
+    elif (api, provider) not in NATIVE:
         translation = Translation(api, provider, model, label)
     return Target(provider, model, label, route, translation)
 

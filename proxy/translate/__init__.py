@@ -19,17 +19,22 @@ from typing import Any
 import orjson
 
 from proxy import providers
-from proxy.translate import chat, common, gemini, messages
+from proxy.translate import chat, common, gemini, messages, responses
 from proxy.translate.ir import Request
 from proxy.translate.sse import EventReader
 
 # The caller APIs of the unified endpoints, and the APIs each provider is called in.
-CALLER_APIS: dict[str, ModuleType] = {"chat": chat, "messages": messages}
+CALLER_APIS: dict[str, ModuleType] = {"chat": chat, "responses": responses, "messages": messages}
 PROVIDER_APIS: dict[str, ModuleType] = {"openai": chat, "anthropic": messages, "gemini": gemini}
 # (caller API, provider) pairs that need no translation: the body goes as sent (model renamed).
 NATIVE = frozenset({("chat", "openai"), ("responses", "openai"), ("messages", "anthropic")})
 # The error envelope each caller API's SDK parses.
-CALLER_DIALECTS = {"chat": "openai", "responses": "openai", "messages": "anthropic"}
+CALLER_DIALECTS = {
+    "chat": "openai",
+    "responses": "openai",
+    "messages": "anthropic",
+    "count_tokens": "anthropic",
+}
 
 
 class Translation:
@@ -112,3 +117,44 @@ class Translation:
         if self._writer is None:
             self.feed(b"")
         return self._writer.error(message)
+
+
+# Anthropic's count_tokens in, another provider's token counter out: (its request body for
+# the common form, the count in its answer).
+COUNTERS: dict[str, tuple[Any, Any]] = {
+    "openai": (responses.write_request, lambda obj: obj.get("input_tokens")),
+    "gemini": (
+        lambda req: {
+            "generateContentRequest": {"model": f"models/{req.model}", **gemini.write_request(req)}
+        },
+        lambda obj: obj.get("totalTokens"),
+    ),
+}
+
+
+class CountTranslation:
+    """POST /v1/messages/count_tokens for another provider's model: its own counter's answer
+    as Anthropic's `{"input_tokens": N}`."""
+
+    __slots__ = ("dialect", "model", "provider", "request")
+
+    def __init__(self, provider: str, model: str) -> None:
+        self.provider = provider
+        self.model = model
+        self.dialect = "anthropic"
+        self.request: Request | None = None
+
+    def body(self, caller_body: dict[str, Any]) -> bytes:
+        request = messages.read_request(caller_body, self.provider)
+        request.model = self.model
+        self.request = request
+        return orjson.dumps(COUNTERS[self.provider][0](request))
+
+    def headers(self, body: bytes) -> list[tuple[str, str]]:
+        return []
+
+    def whole(self, status: int, data: bytes) -> bytes:
+        if status >= 400:
+            return providers.error_body(self.dialect, status, common.error_message(data))
+        count = COUNTERS[self.provider][1](orjson.loads(data))
+        return orjson.dumps({"input_tokens": count if isinstance(count, int) else 0})
