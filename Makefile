@@ -6,7 +6,7 @@ GATEWAY_BIND ?= 127.0.0.1:8000
 GATEWAY_WORKERS ?= 2
 FAKE_PROVIDER_PORT ?= 8099
 
-.PHONY: install install-dev run serve test lint bench migrate worker beat
+.PHONY: install install-dev run serve test lint bench migrate worker beat cluster-test cluster-test-long
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,16 @@ serve: install
 
 test: install-dev
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The cluster test alone, with its figures: 3 gateway nodes, 2 Celery workers and beat, one
+# PostgreSQL (DATABASE_URL: a fresh database beside it), Redis single and as a 3-master cluster
+# (redis-server and redis-cli on PATH). About 2-3 minutes; CI runs it with the suite.
+cluster-test: install-dev
+	$(BIN)/python -m pytest -q -m cluster tests/cluster $(PYTEST_ARGS)
+
+# The same with a 1,200-call burst, 16 clients and longer kill and outage phases (opt-in).
+cluster-test-long: install-dev
+	$(BIN)/python -m devtools.cluster --long
 
 lint: install-dev
 	$(BIN)/ruff check .

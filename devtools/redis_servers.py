@@ -67,10 +67,15 @@ def _wait_port(port: int, *, up: bool, timeout: float = 10.0) -> None:
 class RedisServer:
     """One redis-server process on 127.0.0.1:`port`, its files in `directory`."""
 
-    def __init__(self, port: int, directory: Path, *, cluster: bool = False) -> None:
+    def __init__(
+        self, port: int, directory: Path, *, cluster: bool = False, persistent: bool = False
+    ) -> None:
         self.port = port
         self.directory = directory
         self.cluster = cluster
+        # Append-only file synced at every write: a SIGKILL loses nothing acknowledged (what a
+        # production Redis holding the record stream should run with, docs/operations.md).
+        self.persistent = persistent
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -90,7 +95,9 @@ class RedisServer:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes" if self.persistent else "no",
+            "--appendfsync",
+            "always",
             "--protected-mode",
             "no",
             "--logfile",
@@ -131,8 +138,10 @@ class RedisServer:
 class RedisCluster:
     """A Redis Cluster of masters only (no replicas), one per port."""
 
-    def __init__(self, ports: list[int], directory: Path) -> None:
-        self.servers = [RedisServer(p, directory / str(p), cluster=True) for p in ports]
+    def __init__(self, ports: list[int], directory: Path, *, persistent: bool = False) -> None:
+        self.servers = [
+            RedisServer(p, directory / str(p), cluster=True, persistent=persistent) for p in ports
+        ]
 
     @property
     def url(self) -> str:
@@ -188,7 +197,8 @@ class RedisCluster:
             server.stop()
 
     def restart(self) -> None:
-        """Every master killed and started again: same nodes.conf (slots), no data."""
+        """Every master killed and started again: same nodes.conf (slots); the data only if
+        persistent."""
         self.stop()
         for server in self.servers:
             server.start()

@@ -17,8 +17,16 @@ from typing import Any
 
 from django.conf import settings
 from kombu.transport import redis as kombu_redis
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    RedisClusterException,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from hotpath.redis_client import parse_cluster_url, slot_owner
+from hotpath.redis_client import REDIS_ERRORS, parse_cluster_url, slot_owner
 
 ALIAS = "gwrediscluster"
 KEY_PREFIX = "{gw:celery}:"
@@ -28,7 +36,12 @@ class Channel(kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
         params = super()._connparams(asynchronous=asynchronous)
         target = parse_cluster_url(settings.REDIS_URL)
-        params["host"], params["port"] = slot_owner(settings.REDIS_URL, KEY_PREFIX)
+        try:
+            params["host"], params["port"] = slot_owner(settings.REDIS_URL, KEY_PREFIX)
+        except REDIS_ERRORS as exc:
+            # Kombu retries a connection on the transport's connection errors only: a cluster
+            # that no node answers for (restarting) must be one, not a crash of the worker.
+            raise RedisConnectionError(f"Redis Cluster unreachable: {exc}") from exc
         params["db"] = 0
         if target.password is not None:
             params["username"], params["password"] = target.username, target.password
@@ -39,6 +52,17 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+    # A cluster that is forming again (CLUSTERDOWN), whose slot moved (MOVED, after a failover)
+    # or that asks to retry (TRYAGAIN) is a connection to make again, not a broken worker:
+    # Celery reconnects on these, and the new channel asks the cluster where the slot is now.
+    connection_errors = (
+        *kombu_redis.Transport.connection_errors,
+        ClusterDownError,
+        MovedError,
+        AskError,
+        TryAgainError,
+        RedisClusterException,
+    )
 
 
 def register() -> None:
