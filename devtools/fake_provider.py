@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
 import socket
 import struct
 import time
@@ -65,6 +66,14 @@ from devtools.fake_formats_anthropic_gemini import (
     gemini_error,
     gemini_stream,
 )
+from devtools.fake_formats_cloud import (
+    bedrock_error_type,
+    converse_answer,
+    converse_stream,
+    sigv4_problem,
+    verify_assertion,
+)
+from proxy.providers import eventstream
 
 MAX_RECORDED = 1000
 HUGE_EVENT_BYTES = 1024 * 1024 + 4096  # past the gateway's whole-event bound (proxy/sse.py)
@@ -78,6 +87,10 @@ class FakeProvider:
         # Stored Responses API responses: id → (the create request's body, the response).
         self.responses: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
         self._next_response = 0
+        # Vertex AI: access tokens minted by /token, and their lifetime in seconds
+        self.access_tokens: set[str] = set()
+        self.tokens_minted = 0
+        self.token_lifetime = 3600
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -101,7 +114,38 @@ class FakeProvider:
         r.add_get("/v1beta/models/{model_id}", self.handle)
         r.add_post("/v1beta/models/{model_action}", self.handle)
         r.add_post("/v1/models/{model_action}", self.handle)
+        # AWS Bedrock (bedrock-runtime's paths; the model id may be an ARN: slashes)
+        r.add_post(
+            "/model/{model:.+}/{bedrock_action:invoke|invoke-with-response-stream|converse"
+            "|converse-stream}",
+            self.handle,
+        )
+        # Google Vertex AI, and the token endpoint of its service account exchange
+        r.add_post("/token", self.token)
+        r.add_post(
+            "/{version:v1|v1beta1}/projects/{project}/locations/{location}/publishers/"
+            "{publisher:anthropic|google}/models/{model_action}",
+            self.handle,
+        )
         return app
+
+    async def token(self, request: web.Request) -> web.Response:
+        """The OAuth token endpoint: a JWT bearer grant signed by the fake service account's
+        key (devtools.fake_formats_cloud) gets an access token the Vertex routes accept."""
+        form = await request.post()
+        token_uri = f"{request.scheme}://{request.host}{request.path}"
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return _token_error("unsupported_grant_type")
+        try:
+            verify_assertion(str(form.get("assertion", "")), token_uri)
+        except ValueError as exc:
+            return _token_error("invalid_grant", str(exc))
+        self.tokens_minted += 1
+        token = f"ya29.fake-{self.tokens_minted}-{base64.b32encode(os.urandom(10)).decode()}"
+        self.access_tokens.add(token)
+        return _json(
+            {"access_token": token, "expires_in": self.token_lifetime, "token_type": "Bearer"}
+        )
 
     async def list_requests(self, request: web.Request) -> web.Response:
         return web.json_response(self.requests, dumps=lambda o: orjson.dumps(o).decode())
@@ -151,7 +195,9 @@ class FakeProvider:
         if fault == "reset":
             _reset(request)
             return web.Response(status=500)  # never sent: the connection is gone
-        model = str(body.get("model") or "")
+        model = str(body.get("model") or request.match_info.get("model") or "")
+        if "model_action" in request.match_info and "project" in request.match_info:
+            model = request.match_info["model_action"].partition(":")[0]
         status = request.headers.get("x-fake-status")
         if status is None and model.startswith("error-"):
             status = model.removeprefix("error-")
@@ -163,6 +209,14 @@ class FakeProvider:
 
     def _error(self, request: web.Request, status: int, message: str) -> web.Response:
         path = request.path
+        if path.startswith("/model/"):  # AWS: the message, its type in a header
+            return web.json_response(
+                {"message": message},
+                status=status,
+                headers={"x-amzn-ErrorType": bedrock_error_type(status)},
+            )
+        if path.startswith(("/v1/projects/", "/v1beta1/projects/")):
+            return web.json_response(gemini_error(status, message), status=status)
         if path.startswith("/v1/messages") or (
             path.startswith("/v1/models") and "anthropic-version" in request.headers
         ):
@@ -185,6 +239,10 @@ class FakeProvider:
     ) -> web.StreamResponse:
         path = request.path
         stream = body.get("stream") is True
+        if path.startswith("/model/"):
+            return await self._bedrock(request, body, entry)
+        if "project" in request.match_info:
+            return await self._vertex(request, body, entry)
         if path == "/v1/chat/completions":
             if stream:
                 return await self._sse(request, openai_stream(body), entry, done=True)
@@ -300,6 +358,99 @@ class FakeProvider:
         if request.query.get("stream") == "true":
             return await self._sse(request, responses_stream(created), entry)
         return _json(answer)
+
+    async def _bedrock(
+        self, request: web.Request, body: dict[str, Any], entry: dict[str, Any]
+    ) -> web.StreamResponse:
+        """Bedrock: the caller's API key, or a SigV4 signature by the fake's access key pair
+        (checked); Anthropic models through InvokeModel, any model through Converse."""
+        auth = request.headers.get("authorization", "")
+        if auth.startswith("AWS4-HMAC-SHA256 "):
+            problem = sigv4_problem(
+                method=request.method,
+                url=f"{request.scheme}://{request.host}{request.raw_path}",
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=await request.read(),  # (aiohttp keeps the body it read)
+                session_token=request.headers.get("x-amz-security-token"),
+            )
+            if problem is not None:
+                return web.json_response(
+                    {"message": problem},
+                    status=403,
+                    headers={"x-amzn-ErrorType": "InvalidSignatureException"},
+                )
+        elif not auth.startswith("Bearer "):
+            return self._error(request, 403, "Missing Authentication Token")
+        model, action = request.match_info["model"], request.match_info["bedrock_action"]
+        if action.startswith("converse"):
+            if not isinstance(body.get("messages"), list):
+                return self._error(request, 400, "messages is required")
+            if action == "converse":
+                return self._json(converse_answer(body), entry)
+            events = converse_stream(body)
+            override = entry.get("usage_override")
+            if override:
+                events[-1][1]["usage"].update(override)
+            entry["usage"] = events[-1][1]["usage"]
+            frames = [eventstream.event(kind, payload) for kind, payload in events]
+            return await self._write_stream(request, frames, entry, eventstream.CONTENT_TYPE)
+        if "anthropic" not in model:
+            return self._error(request, 400, "The provided model doesn't support this API")
+        for extra in ("model", "stream"):
+            if extra in body:
+                return self._error(request, 400, f"extraneous key [{extra}] is not permitted")
+        if not isinstance(body.get("anthropic_version"), str):
+            return self._error(request, 400, "anthropic_version is required")
+        betas = body.get("anthropic_beta", [])
+        if not isinstance(betas, list) or not all(isinstance(b, str) for b in betas):
+            return self._error(request, 400, "anthropic_beta must be a list of strings")
+        if any(b.startswith("oauth-") for b in betas):
+            return self._error(request, 400, "invalid beta flag")
+        answer_body = {**body, "model": model}
+        if action == "invoke":
+            return self._json(anthropic_answer(answer_body), entry)
+        events = self._patched(request, anthropic_stream(answer_body), entry)
+        chunks = [orjson.loads(e.partition(b"data: ")[2]) for e in events]
+        usage = entry.get("usage") or {}
+        chunks[-1]["amazon-bedrock-invocationMetrics"] = {
+            "inputTokenCount": usage.get("input_tokens", 0),
+            "outputTokenCount": usage.get("output_tokens", 0),
+            "invocationLatency": 12,
+            "firstByteLatency": 5,
+        }
+        frames = [eventstream.chunk_event(chunk) for chunk in chunks]
+        if request.headers.get("x-fake-fault") == "garbage":
+            frames = [b"\x00\x00\x00\x10not an event stream"]
+        return await self._write_stream(request, frames, entry, eventstream.CONTENT_TYPE)
+
+    async def _vertex(
+        self, request: web.Request, body: dict[str, Any], entry: dict[str, Any]
+    ) -> web.StreamResponse:
+        """Vertex AI: an access token from /token; Anthropic models (rawPredict) and Gemini."""
+        auth = request.headers.get("authorization", "")
+        if auth.removeprefix("Bearer ") not in self.access_tokens:
+            return self._error(request, 401, "Request had invalid authentication credentials.")
+        model, _, action = request.match_info["model_action"].partition(":")
+        if request.match_info["publisher"] == "google":
+            if action == "countTokens":
+                return _json({"totalTokens": _count(body)})
+            if action == "generateContent":
+                return self._json(gemini_answer(body, model), entry)
+            if action == "streamGenerateContent" and request.query.get("alt") == "sse":
+                return await self._sse(request, gemini_stream(body, model), entry)
+            return self._error(request, 404, f"fake provider: no {action} for Gemini")
+        if not isinstance(body.get("anthropic_version"), str):
+            return self._error(request, 400, "anthropic_version is required")
+        if model == "count-tokens" and action == "rawPredict":
+            return _json({"input_tokens": _count(body)})
+        if "model" in body:
+            return self._error(request, 400, "model: Extra inputs are not permitted")
+        answer_body = {**body, "model": model}
+        if action == "streamRawPredict" or body.get("stream") is True:
+            return await self._sse(request, anthropic_stream(answer_body), entry)
+        if action == "rawPredict":
+            return self._json(anthropic_answer(answer_body), entry)
+        return self._error(request, 404, f"fake provider: no {action} for Anthropic")
 
     def _json(self, payload: Any, entry: dict[str, Any]) -> web.Response:
         override = entry.get("usage_override")
@@ -463,6 +614,10 @@ def _reset(request: web.Request) -> None:
     if sock is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()
+
+
+def _token_error(error: str, description: str = "") -> web.Response:
+    return web.json_response({"error": error, "error_description": description}, status=400)
 
 
 def _json(payload: Any) -> web.Response:

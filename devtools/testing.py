@@ -76,6 +76,47 @@ class RunningGateway:
             )
 
 
+def give_bedrock_secrets(
+    workspace: Any, fake_url: str, *, signed: bool = False, session_token: bool = False
+) -> None:
+    """Point `workspace`'s Bedrock at the fake: its API key, or (signed) the fake's access key
+    pair (SigV4, checked by the fake), in us-east-1."""
+    from devtools.fake_formats_cloud import FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY
+    from secrets_vault.models import ProviderSecret
+    from secrets_vault.services import secret_set
+
+    names = ("AWS_BEARER_TOKEN_BEDROCK", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    ProviderSecret.objects.filter(
+        workspace=workspace, name__in=(*names, "AWS_SESSION_TOKEN")
+    ).delete()
+    values = {"AWS_REGION": "us-east-1"}
+    if signed:
+        values["AWS_ACCESS_KEY_ID"] = FAKE_AWS_ACCESS_KEY_ID
+        values["AWS_SECRET_ACCESS_KEY"] = FAKE_AWS_SECRET_ACCESS_KEY
+        if session_token:
+            values["AWS_SESSION_TOKEN"] = "FakeSessionToken0000"
+    else:
+        values["AWS_BEARER_TOKEN_BEDROCK"] = "bedrock-api-key-fake-0000"
+    for name, value in values.items():
+        secret_set(workspace=workspace, name=name, value=value, base_url=fake_url)
+
+
+def give_vertex_secret(workspace: Any, fake_url: str) -> None:
+    """Set `workspace`'s VERTEX_SERVICE_ACCOUNT_JSON to the fake's service account (its token
+    endpoint is the fake's) and point Vertex at the fake."""
+    import json
+
+    from devtools.fake_formats_cloud import fake_service_account
+    from secrets_vault.services import secret_set
+
+    secret_set(
+        workspace=workspace,
+        name="VERTEX_SERVICE_ACCOUNT_JSON",
+        value=json.dumps(fake_service_account(f"{fake_url}/token"), indent=2),
+        base_url=fake_url,
+    )
+
+
 def ensure_seed_data() -> None:
     """Put back the built-in roles and prices the data migrations seed, if a transactional
     test flushed them (Django restores serialized data only when the next such test starts).

@@ -1,8 +1,9 @@
 """The ASGI entry point: the proxy routes beside Django, in one process.
 
-`django.setup()` runs first (models, settings); then a tiny dispatcher sends /openai, /anthropic,
-/gemini, /v1 (the unified endpoints) and /health to the proxy's raw ASGI app (proxy.app.ProxyApp: no Django request
-machinery on the hot path) and everything else to Django's ASGI handler (admin, /api/v1).
+`django.setup()` runs first (models, settings); then a tiny dispatcher sends the provider
+prefixes (proxy.routing.PREFIXES: /openai, /anthropic, /gemini, /bedrock, /vertex), /v1 (the
+unified endpoints) and /health to the proxy's raw ASGI app (proxy.app.ProxyApp: no Django
+request machinery on the hot path) and everything else to Django's ASGI handler (admin, /api/v1).
 The lifespan starts and stops the proxy's resources: the auth-table refresher, the recorder's
 drain task and the one aiohttp ClientSession of this process. Served by gunicorn with uvicorn
 workers (`make serve`).
@@ -20,9 +21,11 @@ django.setup(set_prefix=False)
 
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402 - after django.setup()
 
+from proxy import routing  # noqa: E402
 from proxy.app import ProxyApp, lifespan  # noqa: E402
 
-PROXY_PREFIXES = ("/openai/", "/anthropic/", "/gemini/", "/v1/")  # /v1/: the unified endpoints
+# /v1/: the unified endpoints
+PROXY_PREFIXES = (*routing.PREFIXES, routing.UNIFIED_PREFIX)
 
 proxy_app = ProxyApp()
 django_app = ASGIHandler()

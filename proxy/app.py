@@ -37,7 +37,6 @@ from proxy.errors import (
     Forbidden,
     PathNotAllowed,
     PolicyBlocked,
-    ProviderSecretMissing,
     ProxyError,
     RequestTimeout,
     UpstreamTimeout,
@@ -251,7 +250,7 @@ class ProxyApp:
             key_prefix=ctx.key_prefix,
             user_id=ctx.user_id,
             name=route.endpoint,
-            dialect=route.dialect,
+            dialect=route.body_dialect,
             provider=route.dialect,
             model=route.model,
             method=scope["method"],
@@ -260,7 +259,7 @@ class ProxyApp:
         )
         return ProxyCall(
             ctx=ctx,
-            dialect=route.dialect,
+            dialect=route.body_dialect,
             endpoint=route.endpoint,
             model=route.model,
             body=None,
@@ -274,7 +273,7 @@ class ProxyApp:
         route: routing.Route,
         scope: Scope,
         receive: Receive,
-    ) -> tuple[bytes, UpstreamSecret]:
+    ) -> tuple[bytes, Any]:
         """Read the body, learn model and stream, check the secret: 400/413/424 before gates."""
         headers = scope["headers"]
         received: dict[str, str] = {}
@@ -291,6 +290,9 @@ class ProxyApp:
         raw = await read_body(receive, headers, self.max_body, self.body_timeout)
         if scope["method"] == "POST" and (raw.strip() or route.endpoint not in routing.BODYLESS):
             call.body = parse_body(raw)
+            adapt = getattr(providers.get(route.dialect), "prepare_call", None)
+            if adapt is not None:  # a body reshaped before the gates read it (Bedrock)
+                adapt(call, headers)
             model = call.body.get("model")
             if not call.model and isinstance(model, str):
                 call.model = model
@@ -303,18 +305,11 @@ class ProxyApp:
         call.record.model = call.model
         call.record.stream = call.stream
         prices = self.prices.current() or await self.prices.get()
-        call.price = prices.get(call.model)
-        provider = providers.get(dialect)
+        call.price = prices.get(providers.price_name(dialect, call.model))
         secrets = self.secrets.current() or await self.secrets.get()
         if route.api == "models":  # lists what the workspace's secrets reach, whichever they are
             return raw, UpstreamSecret("")
-        secret = secrets.get(call.ctx.workspace_id, {}).get(provider.SECRET_NAME)
-        if secret is None:
-            raise ProviderSecretMissing(
-                f"this workspace has no {provider.SECRET_NAME} provider secret: "
-                "a workspace admin can set it under Settings → Integrations"
-            )
-        return raw, secret
+        return raw, providers.credentials(dialect, secrets.get(call.ctx.workspace_id, {}))
 
     def _resolve_unified(self, call: ProxyCall, route: routing.Route) -> str:
         """A unified endpoint's call: the provider and model its `model` names, the request
@@ -409,7 +404,7 @@ class ProxyApp:
         receive: Receive,
         send: Send,
         body: bytes,
-        secret: UpstreamSecret,
+        secret: Any,  # the provider's credentials (providers.credentials)
     ) -> None:
         if call.target is not None:
             route, url, headers, body = self._unified_request(call, scope, secret)
@@ -424,10 +419,19 @@ class ProxyApp:
                 if call.ctx.trace_content:
                     call.record.request_content = forward.bounded_content(body, self.trace_limit)
             query = upstream_query(scope["query_string"])
-            url = (secret.base_url or self.base_urls[route.dialect]) + route.upstream_path
+            base = secret.base_url or self.base_urls.get(route.dialect)
+            if not base:  # a provider whose origin depends on the region or location
+                base = provider.default_base_url(secret, route.upstream_path)
+            url = base + route.upstream_path
             if query:
                 url = f"{url}?{query}"
-            headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
+            authorize = getattr(provider, "authorize", None)
+            if authorize is None:
+                headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
+            else:  # signed per request (SigV4) or a minted access token
+                headers = await authorize(
+                    secret, scope["method"], url, upstream_headers(scope["headers"]), body
+                )
         session = self.upstream.session
         if session is None:  # the lifespan start-up has not run (or shutdown has)
             raise ProxyError("the gateway is not serving yet", status=503)
@@ -484,7 +488,7 @@ class ProxyApp:
             raise
         call.upstream_status = resp.status
         call.http_status = call.record.http_status = resp.status
-        streamed = resp.headers.get("content-type", "").startswith("text/event-stream")
+        streamed = resp.headers.get("content-type", "").startswith(forward.STREAM_TYPES)
         if streamed or (call.stream and resp.status < 300):
             await forward.relay_stream(
                 resp, call, provider, send, idle_timeout=idle, trace_limit=self.trace_limit

@@ -25,7 +25,7 @@ from hotpath.errors import (  # noqa: F401  (re-exported for the proxy's modules
     UpstreamTimeout,
     UpstreamUnreachable,
 )
-from proxy.providers import error_body
+from proxy.providers import error_body, error_headers
 
 
 def render(
@@ -38,6 +38,7 @@ def render(
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"x-gateway-metadata", metadata_header(meta)),
+        *error_headers(dialect, error.status),
     ]
     return error.status, headers, body
 

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 Send = Any
 Receive = Any
+# Content types of a streamed answer: server-sent events, and AWS's binary event stream.
+STREAM_TYPES = ("text/event-stream", "application/vnd.amazon.eventstream")
 _NO_USER_AGENT = ("User-Agent",)
 
 
@@ -161,7 +163,12 @@ async def relay_stream(
     upstream that dies mid-stream ends an SSE stream with the dialect's own error event and no
     success terminator, so SDKs raise instead of accepting a truncated answer; a JSON stream
     (Gemini without alt=sse) cannot carry one, so its connection is dropped unfinished."""
-    sse = resp.headers.get("content-type", "").startswith("text/event-stream")
+    content_type = resp.headers.get("content-type", "")
+    sse = content_type.startswith("text/event-stream")
+    scanner: Any = UsageScanner(provider, call.endpoint, sse=sse)
+    if content_type.startswith(STREAM_TYPES[1]):  # framed too: it can end with an exception
+        sse = True
+        scanner = provider.stream_scanner(call.endpoint)
     await send(
         {
             "type": "http.response.start",
@@ -169,7 +176,6 @@ async def relay_stream(
             "headers": _response_headers(resp, call),
         }
     )
-    scanner = UsageScanner(provider, call.endpoint, sse=sse)
     filters = call.response_filters
     translation = call.target.translation if call.target is not None else None
     kept: list[bytes] | None = [] if call.ctx.trace_content else None

@@ -123,16 +123,18 @@ def host_allowed(host: bytes) -> bool:
 
 
 def upstream_headers(
-    headers: list[tuple[bytes, bytes]], auth: tuple[str, str]
+    headers: list[tuple[bytes, bytes]], auth: tuple[str, str] | None = None
 ) -> list[tuple[str, str]]:
     """Every caller header except hop-by-hop, credentials and x-gateway-*, plus the provider
-    secret in the provider's own header. Repeated headers (anthropic-beta) stay repeated."""
+    secret in the provider's own header (`auth`; None: the provider authorizes the request
+    itself). Repeated headers (anthropic-beta) stay repeated."""
     out = [
         (name.decode("latin-1"), value.decode("latin-1"))
         for name, value in headers
         if name not in _DROP and not name.startswith(b"x-gateway-")
     ]
-    out.append(auth)
+    if auth is not None:
+        out.append(auth)
     return out
 
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
-PREFIXES: dict[str, str] = {"/openai/": "openai", "/anthropic/": "anthropic", "/gemini/": "gemini"}
+PREFIXES: dict[str, str] = {
+    "/openai/": "openai",
+    "/anthropic/": "anthropic",
+    "/gemini/": "gemini",
+    "/bedrock/": "bedrock",
+    "/vertex/": "vertex",
+}
 
 # Endpoints that are not billed: their calls cost 0, and a missing price is not flagged.
 UNBILLED = frozenset(
@@ -29,11 +36,19 @@ class Route:
     dialect: str
     endpoint: str
     upstream_path: str  # the provider's own path, appended to the base URL
-    model: str = ""  # from the path (Gemini); otherwise read from the body
+    model: str = ""  # from the path (Gemini, Bedrock, Vertex); otherwise read from the body
     stream: bool = False  # the endpoint always streams (Gemini streamGenerateContent)
     # A unified endpoint's API (proxy.unified: chat, responses, messages, count_tokens, models):
     # the provider is named by the model, `dialect` is the caller's error envelope.
     api: str = ""
+    # The wire format of the body when it is not the dialect's own (what the policies read):
+    # Bedrock's InvokeModel and Vertex's rawPredict carry Anthropic Messages, Vertex's Gemini
+    # routes Gemini's.
+    shape: str = ""
+
+    @property
+    def body_dialect(self) -> str:
+        return self.shape or self.dialect
 
     @property
     def billed(self) -> bool:
@@ -85,12 +100,41 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str], str, str], ...] = (
 _MODEL_IDS = frozenset({"GetModel"})
 
 
+# Bedrock (bedrock-runtime's paths): the model id may be an ARN (slashes) or carry a
+# cross-region prefix (us., eu., apac., global.).
+_BEDROCK_RE = re.compile(
+    r"^/bedrock/model/([A-Za-z0-9._:/@+-]+?)/"
+    r"(invoke|invoke-with-response-stream|converse|converse-stream)$"
+)
+_BEDROCK_ENDPOINTS = {
+    "invoke": ("anthropic", "Messages", False),
+    "invoke-with-response-stream": ("anthropic", "Messages", True),
+    "converse": ("", "Converse", False),
+    "converse-stream": ("", "ConverseStream", True),
+}
+# Vertex AI (aiplatform's paths): Anthropic models (rawPredict) and Gemini (generateContent).
+_VERTEX_RE = re.compile(
+    r"^/vertex/(v1|v1beta1)/projects/([A-Za-z0-9._-]+)/locations/([a-z0-9-]+)/publishers/"
+    r"(anthropic|google)/models/([A-Za-z0-9._@-]+):"
+    r"(rawPredict|streamRawPredict|generateContent|streamGenerateContent|countTokens)$"
+)
+_VERTEX_ENDPOINTS = {
+    ("anthropic", "rawPredict"): ("anthropic", "Messages", False),
+    ("anthropic", "streamRawPredict"): ("anthropic", "Messages", True),
+    ("google", "generateContent"): ("gemini", "GenerateContent", False),
+    ("google", "streamGenerateContent"): ("gemini", "StreamGenerateContent", True),
+    ("google", "countTokens"): ("gemini", "CountTokens", False),
+}
+
+
 # Every (dialect, endpoint) a route can name (settings refer to routes by "dialect.Endpoint").
 ENDPOINTS: frozenset[tuple[str, str]] = frozenset(
     {
         *_STATIC.values(),
         *(("gemini", e) for e in _GEMINI_ENDPOINTS.values()),
         *((dialect, endpoint) for _, _, dialect, endpoint in _PATTERNS),
+        *(("bedrock", e) for _, e, _ in _BEDROCK_ENDPOINTS.values()),
+        *(("vertex", e) for _, e, _ in _VERTEX_ENDPOINTS.values()),
     }
 )
 
@@ -154,4 +198,49 @@ def match(method: str, path: str) -> Route | None:
                 upstream_path=path[len(dialect) + 1 :],
                 model=found.group("id") if endpoint in _MODEL_IDS else "",
             )
+    if method == "POST":
+        if path.startswith("/bedrock/"):
+            return _bedrock(path)
+        if path.startswith("/vertex/"):
+            return _vertex(path)
     return None
+
+
+def _bedrock(path: str) -> Route | None:
+    found = _BEDROCK_RE.match(path)
+    if found is None or ".." in found.group(1).split("/"):
+        return None
+    model, action = found.group(1), found.group(2)
+    shape, endpoint, stream = _BEDROCK_ENDPOINTS[action]
+    return Route(
+        dialect="bedrock",
+        endpoint=endpoint,
+        # the model id percent-encoded as one path segment, as the AWS SDKs send it
+        upstream_path=f"/model/{quote(model, safe='')}/{action}",
+        model=model,
+        stream=stream,
+        shape=shape,
+    )
+
+
+def _vertex(path: str) -> Route | None:
+    found = _VERTEX_RE.match(path)
+    if found is None:
+        return None
+    publisher, model, method = found.group(4), found.group(5), found.group(6)
+    known = _VERTEX_ENDPOINTS.get((publisher, method))
+    if known is None:
+        return None
+    shape, endpoint, stream = known
+    if publisher == "anthropic" and model == "count-tokens":
+        if method != "rawPredict":
+            return None
+        endpoint, model = "CountTokens", ""  # the model is in the body
+    return Route(
+        dialect="vertex",
+        endpoint=endpoint,
+        upstream_path=path[len("/vertex") :],
+        model=model,
+        stream=stream,
+        shape=shape,
+    )

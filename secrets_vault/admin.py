@@ -46,7 +46,8 @@ class ProviderSecretForm(forms.ModelForm):
             if self.instance.pk is None:
                 raise ValidationError("A new provider secret needs a value.")
             return ""
-        return services.secret_value_check(value=value)
+        name = self.cleaned_data.get("name") or self.instance.name
+        return services.secret_value_check(value=value, name=name)
 
     def clean_base_url(self) -> str:
         base_url = self.cleaned_data.get("base_url") or ""

@@ -27,6 +27,18 @@ class ProviderSecret(models.Model):
         ANTHROPIC = "ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY (Anthropic)"
         OPENAI = "OPENAI_API_KEY", "OPENAI_API_KEY (OpenAI)"
         GOOGLE = "GOOGLE_API_KEY", "GOOGLE_API_KEY (Google Gemini)"
+        BEDROCK_TOKEN = "AWS_BEARER_TOKEN_BEDROCK", "AWS_BEARER_TOKEN_BEDROCK (AWS Bedrock API key)"
+        AWS_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID (AWS Bedrock, signed)"
+        AWS_SECRET_ACCESS_KEY = (
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SECRET_ACCESS_KEY (AWS Bedrock, signed)",
+        )
+        AWS_SESSION_TOKEN = "AWS_SESSION_TOKEN", "AWS_SESSION_TOKEN (AWS Bedrock, optional)"
+        AWS_REGION = "AWS_REGION", "AWS_REGION (AWS Bedrock region, e.g. us-east-1)"
+        VERTEX_SERVICE_ACCOUNT = (
+            "VERTEX_SERVICE_ACCOUNT_JSON",
+            "VERTEX_SERVICE_ACCOUNT_JSON (Google Vertex AI service account key file)",
+        )
 
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="provider_secrets"

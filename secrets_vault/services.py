@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -46,15 +48,53 @@ def base_url_check(*, base_url: str, actor: AbstractBaseUser | None) -> str:
     return base_url
 
 
-def secret_value_check(*, value: str) -> str:
-    """The stripped value, or ValidationError when it cannot be an API key (the message never
-    quotes the value)."""
+SERVICE_ACCOUNT_NAME = "VERTEX_SERVICE_ACCOUNT_JSON"
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_SERVICE_ACCOUNT_FIELDS = ("client_email", "private_key", "token_uri")
+
+
+def secret_value_check(*, value: str, name: str = "") -> str:
+    """The value to store (stripped; a service account key file re-serialised compactly), or
+    ValidationError when it cannot be a value of `name` (the message never quotes the value)."""
     value = value.strip()
     if not value:
         raise ValidationError("the secret value is empty")
+    if name == SERVICE_ACCOUNT_NAME:
+        return _service_account_check(value)
     if any(ch.isspace() for ch in value):
         raise ValidationError("the secret value contains whitespace")
+    if name == "AWS_REGION" and not _REGION_RE.match(value):
+        raise ValidationError("AWS_REGION must be an AWS region name such as us-east-1")
     return value
+
+
+def _service_account_check(value: str) -> str:
+    """A Google service account key file (JSON, type service_account, with the fields the token
+    exchange needs), compacted."""
+    try:
+        info = json.loads(value)
+    except ValueError:
+        raise ValidationError(
+            "VERTEX_SERVICE_ACCOUNT_JSON must be the service account's JSON key file"
+        ) from None
+    if not isinstance(info, dict) or info.get("type") != "service_account":
+        raise ValidationError('VERTEX_SERVICE_ACCOUNT_JSON must have "type": "service_account"')
+    missing = [
+        f for f in _SERVICE_ACCOUNT_FIELDS if not isinstance(info.get(f), str) or not info[f]
+    ]
+    if missing:
+        raise ValidationError(f"VERTEX_SERVICE_ACCOUNT_JSON lacks {', '.join(missing)}")
+    if not str(info["token_uri"]).startswith(("https://", "http://")):
+        raise ValidationError("VERTEX_SERVICE_ACCOUNT_JSON's token_uri must be an http(s) URL")
+    return json.dumps(info, separators=(",", ":"))
+
+
+def display_last4(name: str, value: str) -> str:
+    """What interfaces show of a value: its last 4 characters (a whole setting such as the
+    region is not secret, but the column holds 4; the service account key shows its key id's)."""
+    if name == SERVICE_ACCOUNT_NAME:
+        return str(json.loads(value).get("private_key_id") or "")[-4:]
+    return value[-4:]
 
 
 @transaction.atomic
@@ -76,7 +116,7 @@ def secret_set(
         ProviderSecret.objects.select_for_update().filter(workspace=workspace, name=name).first()
     )
     if value is not None:
-        value = secret_value_check(value=value)
+        value = secret_value_check(value=value, name=name)
     elif secret is None:
         raise ValidationError("a new provider secret needs a value")
     if base_url and (secret is None or base_url.strip().rstrip("/") != secret.base_url):
@@ -88,7 +128,7 @@ def secret_set(
         secret = ProviderSecret(workspace=workspace, name=name)
     if value is not None:
         secret.ciphertext = crypto.encrypt(value)
-        secret.last4 = value[-4:]
+        secret.last4 = display_last4(name, value)
         secret.set_at = timezone.now()
     if base_url is not None:
         secret.base_url = base_url

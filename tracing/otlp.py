@@ -40,6 +40,8 @@ PROVIDERS = {
     "anthropic": "anthropic",
     "gemini": "gcp.gemini",
     "google": "gcp.gemini",
+    "bedrock": "aws.bedrock",
+    "vertex": "gcp.vertex_ai",
 }
 
 _RESOURCE = Resource.create({"service.name": "llm-gateway"})

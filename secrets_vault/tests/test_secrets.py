@@ -171,3 +171,35 @@ def test_gateway_secret_bad_input(owner, args, stdin, message):
 def test_gateway_secret_refuses_an_unknown_name(owner):
     with pytest.raises(CommandError):
         _secret_cmd("acme/main", "MISTRAL_API_KEY", stdin=VALUE)
+
+
+def test_a_service_account_key_file_is_stored_encrypted_and_compact(owner):
+    import json
+
+    from devtools.fake_formats_cloud import fake_service_account
+
+    info = fake_service_account("https://oauth2.googleapis.com/token")
+    pasted = json.dumps(info, indent=2)  # as the file reads, line breaks and all
+    out, _ = _secret_cmd("acme/main", "VERTEX_SERVICE_ACCOUNT_JSON", stdin=pasted)
+    assert "VERTEX_SERVICE_ACCOUNT_JSON set (…beef)" in out
+    secret = ProviderSecret.objects.get(name="VERTEX_SERVICE_ACCOUNT_JSON")
+    assert secret.last4 == "beef"  # of the key id, not of the key
+    assert json.loads(services.secret_decrypt(secret=secret)) == info
+    rows = _raw_rows("secrets_vault_providersecret") + _raw_rows("orgs_auditlogentry")
+    assert "PRIVATE KEY" not in rows and info["client_email"] not in rows
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("VERTEX_SERVICE_ACCOUNT_JSON", "not json", "JSON key file"),
+        ("VERTEX_SERVICE_ACCOUNT_JSON", '{"type": "authorized_user"}', "service_account"),
+        ("VERTEX_SERVICE_ACCOUNT_JSON", '{"type": "service_account"}', "lacks client_email"),
+        ("AWS_REGION", "Europe", "AWS region name"),
+    ],
+)
+def test_cloud_settings_are_checked(owner, name, value, message):
+    with pytest.raises(ValidationError, match=message):
+        services.secret_set(workspace=owner.workspace, name=name, value=value)
+    assert not ProviderSecret.objects.exists()
+    services.secret_set(workspace=owner.workspace, name="AWS_REGION", value="eu-west-3")

@@ -1,0 +1,175 @@
+"""The fake provider's cloud side (devtools.fake_provider): AWS Bedrock and Google Vertex AI.
+
+Bedrock: SigV4 checked by recomputing the signature with botocore from the fake's known
+credentials (FAKE_AWS_*); Converse answers; the binary event stream. Vertex: a service account
+whose key the fake knows (`fake_service_account`), so its token endpoint can check the JWT
+bearer grant's signature before minting an access token.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+from devtools.fake_formats import last_user, text_pieces, tokens_of
+
+FAKE_AWS_ACCESS_KEY_ID = "AKIAFAKEGATEWAYTEST1"
+FAKE_AWS_SECRET_ACCESS_KEY = "fake+Secret/Access/Key/For/The/Gateway/Tests0"
+FAKE_SERVICE_ACCOUNT_EMAIL = "gateway-tests@fake-project.iam.gserviceaccount.com"
+FAKE_PROJECT = "fake-project"
+
+# --- AWS Bedrock -----------------------------------------------------------------------------
+
+
+def sigv4_problem(
+    *, method: str, url: str, headers: dict[str, str], body: bytes, session_token: str | None
+) -> str | None:
+    """Why the request's SigV4 signature is not the one the fake's credentials give (None: it
+    is). `url` as received (scheme, host, raw path and query)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    auth = headers.get("authorization", "")
+    if not auth.startswith("AWS4-HMAC-SHA256 "):
+        return "not a SigV4 Authorization header"
+    fields = dict(
+        part.strip().split("=", 1) for part in auth.removeprefix("AWS4-HMAC-SHA256 ").split(",")
+    )
+    key_id, date, region, service, _ = fields.get("Credential", "////").split("/")
+    if key_id != FAKE_AWS_ACCESS_KEY_ID:
+        return f"unknown access key id {key_id}"
+    signed = fields.get("SignedHeaders", "").split(";")
+    timestamp = headers.get("x-amz-date", "")
+    if not timestamp.startswith(date) or "x-amz-date" not in signed:
+        return "x-amz-date is missing, unsigned or not the credential's date"
+    request = AWSRequest(
+        method=method,
+        url=url,
+        data=body,
+        headers={name: headers[name] for name in signed if name in headers},
+    )
+    request.context["timestamp"] = timestamp
+    signer = SigV4Auth(
+        Credentials(FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY, session_token),
+        service,
+        region,
+    )
+    if signer.signed_headers(signer.headers_to_sign(request)) != fields.get("SignedHeaders"):
+        return "SignedHeaders do not match the headers received"
+    expected = signer.signature(
+        signer.string_to_sign(request, signer.canonical_request(request)), request
+    )
+    if expected != fields.get("Signature"):
+        return "The request signature we calculated does not match the signature you provided"
+    return None
+
+
+def converse_text(body: dict[str, Any]) -> str:
+    text, _ = last_user(
+        [
+            {"role": m.get("role"), "content": m.get("content")}
+            for m in body.get("messages") or []
+            if isinstance(m, dict)
+        ]
+    )
+    return f"Echo: {text}"
+
+
+def converse_usage(body: dict[str, Any], answer: str) -> dict[str, int]:
+    i, o = tokens_of(body.get("messages")), max(1, len(answer) // 4)
+    return {"inputTokens": i, "outputTokens": o, "totalTokens": i + o}
+
+
+def converse_answer(body: dict[str, Any]) -> dict[str, Any]:
+    answer = converse_text(body)
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": answer}]}},
+        "stopReason": "end_turn",
+        "usage": converse_usage(body, answer),
+        "metrics": {"latencyMs": 12},
+    }
+
+
+def converse_stream(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(event type, payload) of a ConverseStream answer, the usage in the last one."""
+    answer = converse_text(body)
+    events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
+    events += [
+        ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+        for piece in text_pieces(answer)
+    ]
+    events += [
+        ("contentBlockStop", {"contentBlockIndex": 0}),
+        ("messageStop", {"stopReason": "end_turn"}),
+        ("metadata", {"usage": converse_usage(body, answer), "metrics": {"latencyMs": 12}}),
+    ]
+    return events
+
+
+def bedrock_error_type(status: int) -> str:
+    return {
+        400: "ValidationException",
+        401: "UnrecognizedClientException",
+        403: "AccessDeniedException",
+        404: "ResourceNotFoundException",
+        429: "ThrottlingException",
+        503: "ServiceUnavailableException",
+    }.get(status, "InternalServerException")
+
+
+# --- Google Vertex AI ------------------------------------------------------------------------
+
+
+@functools.cache
+def _key_pair() -> tuple[str, str]:
+    """(private key PEM, public key PEM) of the fake service account, made once per process."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def fake_service_account(token_uri: str) -> dict[str, Any]:
+    """A service account key file whose token_uri is the fake's token endpoint."""
+    return {
+        "type": "service_account",
+        "project_id": FAKE_PROJECT,
+        "private_key_id": "fakekey0000000000000000000000000000beef",
+        "private_key": _key_pair()[0],
+        "client_email": FAKE_SERVICE_ACCOUNT_EMAIL,
+        "client_id": "100000000000000000001",
+        "token_uri": token_uri,
+    }
+
+
+def verify_assertion(assertion: str, token_uri: str) -> dict[str, Any]:
+    """The claims of a JWT bearer grant signed by the fake service account's key, for this
+    token endpoint (ValueError otherwise)."""
+    from google.auth import jwt
+
+    # google-auth addresses the assertion to Google's token endpoint whatever token_uri says
+    claims = jwt.decode(
+        assertion,
+        certs=_key_pair()[1],
+        audience=[token_uri, "https://oauth2.googleapis.com/token"],
+    )
+    if claims.get("iss") != FAKE_SERVICE_ACCOUNT_EMAIL:
+        raise ValueError("the assertion is not from the fake service account")
+    if "cloud-platform" not in str(claims.get("scope", "")):
+        raise ValueError("the assertion does not ask for the cloud-platform scope")
+    if claims.get("exp", 0) < time.time():
+        raise ValueError("the assertion has expired")
+    return dict(claims)

@@ -1,0 +1,121 @@
+"""The AWS event stream (application/vnd.amazon.eventstream): Bedrock's streamed answers.
+
+Decoding is botocore's (`EventStreamBuffer`: prelude and message CRCs checked, headers parsed);
+this module only reads usage out of the decoded events as they pass, and encodes the one frame
+the gateway itself sends: the exception that ends a stream the upstream broke.
+
+Each binary message: total length (u32), headers length (u32), prelude CRC32, headers (name
+length u8, name, type u8, value), payload, message CRC32; all big-endian.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import struct
+from types import ModuleType
+from typing import Any
+
+import orjson
+from botocore.eventstream import EventStreamBuffer, ParserError
+
+from pricing.table import Usage
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/vnd.amazon.eventstream"
+_STRING = 7  # header value type: UTF-8 string (u16 length)
+
+
+def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
+    """One event stream message with string headers."""
+    encoded = b"".join(
+        struct.pack(">B", len(name.encode()))
+        + name.encode()
+        + struct.pack(">BH", _STRING, len(value.encode()))
+        + value.encode()
+        for name, value in headers.items()
+    )
+    total = 12 + len(encoded) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(encoded))
+    prelude += struct.pack(">I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + encoded + payload
+    return message + struct.pack(">I", binascii.crc32(message) & 0xFFFFFFFF)
+
+
+def event(event_type: str, payload: Any) -> bytes:
+    """An `event` message of `event_type` with a JSON payload."""
+    return encode_message(
+        {
+            ":event-type": event_type,
+            ":content-type": "application/json",
+            ":message-type": "event",
+        },
+        orjson.dumps(payload),
+    )
+
+
+def exception(kind: str, message: str) -> bytes:
+    """An `exception` message (what Bedrock sends when a stream fails mid-way): botocore and
+    the Anthropic SDK raise on it."""
+    return encode_message(
+        {
+            ":exception-type": kind,
+            ":content-type": "application/json",
+            ":message-type": "exception",
+        },
+        orjson.dumps({"message": message}),
+    )
+
+
+def chunk_event(anthropic_event: Any) -> bytes:
+    """An InvokeModelWithResponseStream `chunk`: the model's event JSON, base64 in `bytes`."""
+    return event("chunk", {"bytes": base64.b64encode(orjson.dumps(anthropic_event)).decode()})
+
+
+class EventStreamScanner:
+    """The UsageScanner of an event stream: feed it the upstream bytes; `usage` holds the latest
+    usage reported and `events` counts the messages that went by. Memory is bounded by one
+    message (the buffer holds only an incomplete one)."""
+
+    __slots__ = ("_broken", "_buffer", "_endpoint", "_provider", "events", "usage")
+
+    def __init__(self, provider: ModuleType, endpoint: str) -> None:
+        self._provider = provider
+        self._endpoint = endpoint
+        self._buffer = EventStreamBuffer()
+        self._broken = False
+        self.usage: Usage | None = None
+        self.events = 0
+
+    def feed(self, chunk: bytes) -> None:
+        if self._broken:
+            return
+        self._buffer.add_data(chunk)
+        try:
+            for message in self._buffer:
+                self.events += 1
+                self._message(message.headers, message.payload)
+        except ParserError as exc:
+            # The client's decoder fails on it too; what was read so far stays counted.
+            logger.warning("an event stream from the provider did not decode: %s", exc)
+            self._broken = True
+
+    def _message(self, headers: dict[str, Any], payload: bytes) -> None:
+        if headers.get(":message-type") != "event":
+            return
+        kind = headers.get(":event-type", "")
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return
+        if kind == "chunk" and isinstance(obj, dict) and isinstance(obj.get("bytes"), str):
+            try:
+                obj = orjson.loads(base64.b64decode(obj["bytes"]))
+            except (ValueError, orjson.JSONDecodeError):
+                return
+        self.usage = self._provider.usage_from_event(self._endpoint, {kind: obj}, self.usage)
+
+    def close(self) -> None:
+        """Nothing is left to read: an incomplete last message carries nothing usable."""

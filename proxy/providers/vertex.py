@@ -1,0 +1,110 @@
+"""Google Vertex AI wire format: Anthropic models (rawPredict / streamRawPredict, the Anthropic
+Messages shape with anthropic_version vertex-2023-10-16) and Gemini (generateContent,
+streamGenerateContent, countTokens) under publishers/{anthropic,google}/models.
+
+Paths mirror aiplatform's under `/vertex` (`/vertex/v1/projects/{project}/locations/{location}/
+publishers/...`), so `anthropic.AnthropicVertex(base_url=<gateway>/vertex/v1)` and google-genai
+(`vertexai=True`, http_options base_url `<gateway>/vertex`) reach the gateway unchanged, with the
+gateway key as their access token. Upstream, an OAuth access token minted from the workspace's
+VERTEX_SERVICE_ACCOUNT_JSON (proxy/tokens.py: cached per secret, refreshed ahead of expiry in
+the background) authenticates; the origin follows the location in the path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hotpath.errors import ProviderSecretMissing
+from pricing.table import Usage
+from proxy.providers import anthropic, gemini
+from proxy.tokens import ACCESS_TOKENS
+
+if TYPE_CHECKING:
+    from hotpath.gates import ProxyCall
+    from proxy.auth import UpstreamSecret
+
+PROVIDER = "vertex"
+SECRET_NAME = "VERTEX_SERVICE_ACCOUNT_JSON"
+ANTHROPIC_VERSION = "vertex-2023-10-16"
+_ANTHROPIC_ENDPOINTS = frozenset({"Messages"})
+
+
+def credentials(secrets: dict[str, UpstreamSecret]) -> UpstreamSecret:
+    secret = secrets.get(SECRET_NAME)
+    if secret is None:
+        raise ProviderSecretMissing(
+            f"this workspace has no {SECRET_NAME} provider secret (a service account key "
+            "file): a workspace admin can set it under Settings → Integrations"
+        )
+    return secret
+
+
+def default_base_url(secret: UpstreamSecret, upstream_path: str) -> str:
+    """aiplatform's origin for the location in the path (/v1/projects/P/locations/L/...)."""
+    location = upstream_path.split("/")[5]
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    if location in ("us", "eu"):
+        return f"https://aiplatform.{location}.rep.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
+
+
+def price_name(model: str) -> str:
+    """Vertex names Anthropic versions with `@` (claude-sonnet-4-5@20250929): priced as the
+    model."""
+    return model.partition("@")[0]
+
+
+def prepare_call(call: ProxyCall, headers: list[tuple[bytes, bytes]]) -> None:
+    """An Anthropic body as Vertex takes it: anthropic_version set, no model (it is in the path;
+    count-tokens keeps it)."""
+    body = call.body
+    if body is None or call.dialect != "anthropic":
+        return
+    if "anthropic_version" not in body:
+        body["anthropic_version"] = ANTHROPIC_VERSION
+        call.body_changed = True
+    if call.endpoint == "Messages" and "model" in body:
+        del body["model"]
+        call.body_changed = True
+
+
+async def authorize(
+    secret: UpstreamSecret,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> list[tuple[str, str]]:
+    token = await ACCESS_TOKENS.token(secret.secret)
+    return [*headers, ("Authorization", f"Bearer {token}")]
+
+
+def error_body(status: int, message: str) -> bytes:
+    """Google's error envelope (what Vertex answers in, for either publisher)."""
+    return gemini.error_body(status, message)
+
+
+def stream_error_event(endpoint: str, message: str) -> bytes:
+    if endpoint in _ANTHROPIC_ENDPOINTS:
+        return anthropic.stream_error_event(endpoint, message)
+    return gemini.stream_error_event(endpoint, message)
+
+
+def prepare_body(endpoint: str, body: dict[str, Any], *, stream: bool) -> bool:
+    """Nothing to add: both publishers report usage in every answer."""
+    return False
+
+
+def usage_from_body(endpoint: str, obj: Any) -> Usage | None:
+    if endpoint in _ANTHROPIC_ENDPOINTS:
+        return anthropic.usage_from_body(endpoint, obj)
+    if endpoint == "CountTokens":
+        return None
+    return gemini.usage_from_body(endpoint, obj)
+
+
+def usage_from_event(endpoint: str, obj: Any, current: Usage | None) -> Usage | None:
+    if endpoint in _ANTHROPIC_ENDPOINTS:
+        return anthropic.usage_from_event(endpoint, obj, current)
+    return gemini.usage_from_event(endpoint, obj, current)

@@ -1,0 +1,210 @@
+"""AWS Bedrock end to end: anthropic.AnthropicBedrock and botocore pointed at the gateway with
+the gateway key as their Bedrock API key; upstream, the workspace's API key or its access key
+pair (SigV4, recomputed and checked by the fake provider)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import anthropic
+import httpx
+import pytest
+from botocore.eventstream import EventStreamBuffer
+
+from devtools.testing import give_bedrock_secrets
+
+pytestmark = [pytest.mark.e2e]
+
+SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"  # a cross-region inference profile
+
+
+@pytest.fixture
+def bedrock(gw, owner, django_db_blocker):
+    def use(*, signed: bool = False, session_token: bool = False) -> None:
+        with django_db_blocker.unblock():
+            give_bedrock_secrets(
+                owner.workspace, gw.fake_url, signed=signed, session_token=session_token
+            )
+
+    use()
+    return use
+
+
+def _client(gw, key: str, **kwargs) -> anthropic.AnthropicBedrock:
+    return anthropic.AnthropicBedrock(
+        api_key=key,
+        aws_region="us-east-1",
+        base_url=f"{gw.url}/bedrock",
+        max_retries=0,
+        timeout=10,
+        **kwargs,
+    )
+
+
+def _headers(upstream: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for k, v in upstream["headers"]:
+        out.setdefault(k.lower(), []).append(v)
+    return out
+
+
+def _sonnet_cost(usage: dict) -> float:
+    """claude-sonnet-4-5's list price: $3 / $15 per million input / output tokens."""
+    return round((usage["input_tokens"] * 3 + usage["output_tokens"] * 15) / 1e6, 9)
+
+
+def test_invoke_with_a_cross_region_profile_and_claude_code_betas(gw, owner, bedrock):
+    """Claude Code sends its betas as anthropic-beta headers: they reach Bedrock in the body's
+    anthropic_beta list, less the first-party-only ones Bedrock refuses."""
+    client = _client(
+        gw,
+        owner.plaintext_key,
+        default_headers={
+            "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14,"
+            "oauth-2025-04-20",
+            "x-app": "cli",
+        },
+    )
+    answer = client.messages.create(
+        model=SONNET, max_tokens=100, messages=[{"role": "user", "content": "bonjour"}]
+    )
+    assert answer.content[0].text == "Echo: bonjour"
+    (upstream,) = gw.upstream_requests()
+    assert upstream["path"] == "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke"
+    body = json.loads(upstream["body"])
+    assert body["anthropic_version"] == anthropic._constants.ANTHROPIC_API_VERSION  # the SDK's
+    assert body["anthropic_beta"] == ["claude-code-20250219", "interleaved-thinking-2025-05-14"]
+    assert "model" not in body and "stream" not in body
+    headers = _headers(upstream)
+    assert headers["authorization"] == ["Bearer bedrock-api-key-fake-0000"]
+    assert "anthropic-beta" not in headers
+    assert owner.plaintext_key not in json.dumps(upstream)
+    (rec,) = gw.records(1)
+    assert (rec.provider, rec.dialect, rec.name, rec.model) == (
+        "bedrock",
+        "anthropic",
+        "Messages",
+        SONNET,
+    )
+    assert rec.input_tokens == upstream["usage"]["input_tokens"] == answer.usage.input_tokens
+    assert rec.output_tokens == upstream["usage"]["output_tokens"]
+    assert rec.cost_usd == pytest.approx(_sonnet_cost(upstream["usage"]))
+    assert not rec.price_missing and not rec.usage_estimated
+
+
+def test_stream_signed_with_sigv4_and_a_session_token(gw, owner, bedrock):
+    bedrock(signed=True, session_token=True)
+    client = _client(gw, owner.plaintext_key)
+    with client.messages.stream(
+        model="eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "go on"}],
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Echo: go on"
+    (upstream,) = gw.upstream_requests()
+    assert upstream["path"].endswith("/invoke-with-response-stream")
+    headers = _headers(upstream)
+    assert headers["authorization"][0].startswith("AWS4-HMAC-SHA256 Credential=AKIAFAKE")
+    assert headers["x-amz-security-token"] == ["FakeSessionToken0000"]
+    (rec,) = gw.records(1)
+    assert rec.stream and rec.model.startswith("eu.anthropic.")
+    assert rec.input_tokens == upstream["usage"]["input_tokens"] == final.usage.input_tokens
+    assert rec.output_tokens == upstream["usage"]["output_tokens"] == final.usage.output_tokens
+    # claude-haiku-4-5: $1 / $5 per million
+    expected = (
+        upstream["usage"]["input_tokens"] * 1 + upstream["usage"]["output_tokens"] * 5
+    ) / 1e6
+    assert rec.cost_usd == pytest.approx(expected)
+    assert not rec.usage_estimated
+
+
+def test_stream_usage_with_cache_counts_is_read_from_the_binary_frames(gw, owner, bedrock):
+    """Raw bytes through the gateway: the AWS event stream reaches the client unchanged."""
+    with httpx.stream(
+        "POST",
+        f"{gw.url}/bedrock/model/{SONNET}/invoke-with-response-stream",
+        headers={
+            "authorization": f"Bearer {owner.plaintext_key}",
+            "x-fake-usage": json.dumps({"cache_read_input_tokens": 40}),
+        },
+        json={
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 20,
+            "messages": [{"role": "user", "content": "cached"}],
+        },
+        timeout=10,
+    ) as response:
+        assert response.headers["content-type"] == "application/vnd.amazon.eventstream"
+        buffer = EventStreamBuffer()
+        for chunk in response.iter_bytes():
+            buffer.add_data(chunk)
+        events = [json.loads(base64.b64decode(json.loads(m.payload)["bytes"])) for m in buffer]
+    assert events[0]["type"] == "message_start" and events[-1]["type"] == "message_stop"
+    (upstream,) = gw.upstream_requests()
+    (rec,) = gw.records(1)
+    usage = upstream["usage"]
+    assert rec.cache_read_tokens == 40
+    assert rec.input_tokens == usage["input_tokens"] + 40
+    assert rec.output_tokens == usage["output_tokens"]
+
+
+def test_errors_come_in_the_aws_envelope(gw, owner, bedrock):
+    client = _client(gw, owner.plaintext_key)
+    with pytest.raises(anthropic.RateLimitError):  # the provider's 429 relayed
+        client.messages.create(
+            model="error-429", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
+    refused = httpx.post(
+        f"{gw.url}/bedrock/model/meta.llama3-70b-instruct-v1:0/invoke",
+        headers={"authorization": f"Bearer {owner.plaintext_key}"},
+        json={"prompt": "hello", "max_gen_len": 10},
+        timeout=10,
+    )
+    assert refused.status_code == 400
+    assert refused.headers["x-amzn-errortype"] == "ValidationException"
+    assert "use Converse" in refused.json()["message"]
+    unknown = httpx.post(
+        f"{gw.url}/bedrock/model/{SONNET}/invoke",
+        headers={"authorization": "Bearer not-a-gateway-key"},
+        json={"messages": []},
+        timeout=10,
+    )
+    assert unknown.status_code == 401 and set(unknown.json()) == {"message"}
+    assert unknown.headers["x-amzn-errortype"] == "UnrecognizedClientException"
+
+
+def test_missing_secrets_name_what_to_set(gw, owner, bedrock, django_db_blocker):
+    from secrets_vault.models import ProviderSecret
+
+    with django_db_blocker.unblock():
+        ProviderSecret.objects.filter(
+            workspace=owner.workspace, name="AWS_BEARER_TOKEN_BEDROCK"
+        ).delete()
+    client = _client(gw, owner.plaintext_key)
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        client.messages.create(
+            model=SONNET, max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
+    assert raised.value.status_code == 424
+    assert "AWS_BEARER_TOKEN_BEDROCK" in raised.value.message
+    assert gw.upstream_requests() == []
+
+
+@pytest.mark.django_db
+def test_bedrock_ids_are_priced_as_their_anthropic_models():
+    from pricing.table import PriceTable
+    from proxy import providers
+
+    table = PriceTable.load()
+
+    def price(model: str):
+        return table.get(providers.price_name("bedrock", model))
+
+    assert price(SONNET).model == "claude-sonnet-4-5"
+    assert price("anthropic.claude-sonnet-4-20250514-v1:0").model == "claude-sonnet-4-20250514"
+    assert price("apac.anthropic.claude-3-5-haiku-20241022-v1:0").model == "claude-3-5-haiku"
+    arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.anthropic.claude-opus-4-5-20251101-v1:0"
+    assert price(arn).model == "claude-opus-4-5"
