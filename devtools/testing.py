@@ -138,7 +138,8 @@ def ensure_seed_data() -> None:
         connection.creation.deserialize_db_from_string(serialized)
         return
     importlib.import_module("orgs.migrations.0002_builtin_roles").create_builtin_roles(apps, None)
-    importlib.import_module("pricing.migrations.0002_seed_prices").seed(apps, None)
+    for seeds in ("0002_seed_prices", "0003_gemini_embedding_prices", "0004_bedrock_provider"):
+        importlib.import_module(f"pricing.migrations.{seeds}").seed(apps, None)
 
 
 def _serve(app: ProxyApp, sock: socket.socket, ready: threading.Event, box: dict[str, Any]) -> None:

@@ -12,13 +12,16 @@ class ModelPrice(models.Model):
     A model missing from this table is still served by the proxy; its calls carry cost `null` and
     `price_missing`, never a silent 0. Dated snapshots (`gpt-4o-2024-08-06`,
     `claude-sonnet-4-5-20250929`, `gemini-2.5-flash-001`) find their base row; see
-    pricing.table.PriceTable.get.
+    pricing.table.PriceTable.get. Models reached through a cloud are priced under the name their
+    provider module gives (proxy.providers.price_name): Claude on Bedrock or Vertex as the
+    Anthropic model, Gemini on Vertex as the Gemini model; Bedrock's own models by their id.
     """
 
     class Provider(models.TextChoices):
         OPENAI = "openai", "OpenAI"
         ANTHROPIC = "anthropic", "Anthropic"
         GEMINI = "gemini", "Google Gemini"
+        BEDROCK = "bedrock", "AWS Bedrock"
 
     provider = models.CharField(max_length=20, choices=Provider.choices)
     model = models.CharField(

@@ -3,7 +3,8 @@
 `collect_slots(body, dialect, endpoint, scan_system=...)` returns the places (container, key) that
 hold text: user, assistant and tool messages, tool results, tool-call arguments (JSON strings are
 parsed and their strings visited), text parts of content arrays, system prompts when asked,
-Anthropic `system` (string or blocks), Gemini contents[].parts[].text and systemInstruction.
+Anthropic `system` (string or blocks), Gemini contents[].parts[].text and systemInstruction,
+Bedrock Converse messages[].content[] and system blocks.
 Images, audio, files and other binary parts are never visited.
 
 Assistant turns are scanned too: the caller got restored values back and resends them in the
@@ -209,7 +210,36 @@ def gemini_embed(body: dict[str, Any], out: list[Slot], scan_system: bool) -> No
             _gemini_parts(out, request.get("content"))
 
 
+def _converse_blocks(out: list[Slot], blocks: Any) -> None:
+    for block in blocks or ():
+        if not isinstance(block, dict):
+            continue
+        _text(out, block, "text")
+        if isinstance(block.get("toolUse"), dict):
+            _deep(out, block["toolUse"].get("input"))
+        if isinstance(block.get("toolResult"), dict):
+            for item in block["toolResult"].get("content") or ():
+                if isinstance(item, dict):
+                    _text(out, item, "text")
+                    _deep(out, item.get("json"))
+        document = block.get("document")
+        if isinstance(document, dict) and isinstance(document.get("source"), dict):
+            _text(out, document["source"], "text")
+
+
+def bedrock_converse(body: dict[str, Any], out: list[Slot], scan_system: bool) -> None:
+    """Bedrock Converse: messages[].content[] blocks (text, toolUse input, toolResult content,
+    text documents) and `system` blocks."""
+    if scan_system:
+        _converse_blocks(out, body.get("system"))
+    for message in body.get("messages") or ():
+        if isinstance(message, dict):
+            _converse_blocks(out, message.get("content"))
+
+
 _WALKERS = {
+    ("bedrock", "Converse"): bedrock_converse,
+    ("bedrock", "ConverseStream"): bedrock_converse,
     ("openai", "ChatCompletions"): openai_chat,
     ("openai", "Responses"): openai_responses,
     ("openai", "ResponsesCompact"): openai_responses,

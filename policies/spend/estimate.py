@@ -66,6 +66,11 @@ def output_bound(body: dict[str, Any]) -> int | None:
         value = _int(body.get(name))
         if value is not None:
             bound = value if bound is None else max(bound, value)
+    inference = body.get("inferenceConfig")  # Bedrock Converse
+    if isinstance(inference, dict):
+        value = _int(inference.get("maxTokens"))
+        if value is not None:
+            bound = value if bound is None else max(bound, value)
     config = body.get("generationConfig") or body.get("generation_config")
     if isinstance(config, dict):
         value = _int(config.get("maxOutputTokens", config.get("max_output_tokens")))

@@ -370,6 +370,33 @@ def test_a_scan_past_its_deadline_stops_with_scan_timeout():
                 ]
             },
         ),
+        (
+            "bedrock",
+            "Converse",
+            {
+                "system": [{"text": "EMAIL"}],
+                "messages": [
+                    {"role": "user", "content": [{"text": "EMAIL"}]},
+                    {
+                        "role": "assistant",
+                        "content": [
+                            {"toolUse": {"toolUseId": "t", "name": "f", "input": {"q": "EMAIL"}}}
+                        ],
+                    },
+                    {
+                        "role": "user",
+                        "content": [
+                            {
+                                "toolResult": {
+                                    "toolUseId": "t",
+                                    "content": [{"text": "EMAIL"}, {"json": {"a": ["EMAIL"]}}],
+                                }
+                            }
+                        ],
+                    },
+                ],
+            },
+        ),
     ],
 )
 def test_every_endpoint_that_sends_text_upstream_is_scanned(dialect, endpoint, body):

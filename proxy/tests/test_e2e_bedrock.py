@@ -208,3 +208,91 @@ def test_bedrock_ids_are_priced_as_their_anthropic_models():
     assert price("apac.anthropic.claude-3-5-haiku-20241022-v1:0").model == "claude-3-5-haiku"
     arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.anthropic.claude-opus-4-5-20251101-v1:0"
     assert price(arn).model == "claude-opus-4-5"
+
+
+@pytest.fixture
+def runtime(gw, owner, bedrock):
+    """botocore's bedrock-runtime client with the gateway key as its Bedrock API key. botocore
+    sends a bearer token over HTTPS only (AWS_BEARER_TOKEN_BEDROCK): on the tests' plain
+    loopback HTTP the client is unsigned and the same Authorization header is added to it."""
+    import botocore.session
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    client = botocore.session.get_session().create_client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=f"{gw.url}/bedrock",
+        config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}),
+    )
+
+    def bearer(request, **kwargs):
+        request.headers["Authorization"] = f"Bearer {owner.plaintext_key}"
+
+    client.meta.events.register("before-sign.bedrock-runtime.*", bearer)
+    return client
+
+
+NOVA = "us.amazon.nova-lite-v1:0"
+
+
+def test_converse_through_botocore(gw, owner, runtime):
+    answer = runtime.converse(
+        modelId=NOVA,
+        messages=[{"role": "user", "content": [{"text": "hola"}]}],
+        inferenceConfig={"maxTokens": 50},
+    )
+    assert answer["output"]["message"]["content"][0]["text"] == "Echo: hola"
+    (upstream,) = gw.upstream_requests()
+    assert upstream["path"] == f"/model/{NOVA}/converse"
+    assert _headers(upstream)["authorization"] == ["Bearer bedrock-api-key-fake-0000"]
+    (rec,) = gw.records(1)
+    usage = upstream["usage"]
+    assert (rec.provider, rec.dialect, rec.name) == ("bedrock", "bedrock", "Converse")
+    assert rec.input_tokens == usage["inputTokens"] == answer["usage"]["inputTokens"]
+    assert rec.output_tokens == usage["outputTokens"]
+    # amazon.nova-lite-v1:0: $0.06 / $0.24 per million
+    expected = (usage["inputTokens"] * 0.06 + usage["outputTokens"] * 0.24) / 1e6
+    assert rec.cost_usd == pytest.approx(expected)
+
+
+def test_converse_stream_signed_with_cache_counts(gw, owner, bedrock, runtime):
+    bedrock(signed=True)
+    answer = runtime.converse_stream(
+        modelId=NOVA,
+        messages=[{"role": "user", "content": [{"text": "stream it"}]}],
+        system=[{"text": "be brief"}],
+    )
+    events = list(answer["stream"])
+    text = "".join(
+        e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e
+    )
+    assert text == "Echo: stream it"
+    metadata = next(e["metadata"] for e in events if "metadata" in e)
+    (upstream,) = gw.upstream_requests()
+    assert _headers(upstream)["authorization"][0].startswith("AWS4-HMAC-SHA256 ")
+    (rec,) = gw.records(1)
+    assert rec.stream and rec.name == "ConverseStream"
+    assert rec.input_tokens == metadata["usage"]["inputTokens"] == upstream["usage"]["inputTokens"]
+    assert rec.output_tokens == metadata["usage"]["outputTokens"]
+    assert rec.cost_usd > 0 and not rec.usage_estimated
+
+
+def test_converse_stream_cut_by_the_provider_ends_with_an_exception(gw, owner, runtime):
+    import botocore.exceptions
+
+    def cut(request, **kwargs):  # the fake drops the connection after 2 events
+        request.headers["x-fake-fault"] = "drop-after:2"
+
+    runtime.meta.events.register("before-sign.bedrock-runtime.ConverseStream", cut)
+    answer = runtime.converse_stream(
+        modelId=NOVA, messages=[{"role": "user", "content": [{"text": "a b c d e f"}]}]
+    )
+    events = []
+    with pytest.raises(botocore.exceptions.EventStreamError, match="interrupted"):
+        for event in answer["stream"]:
+            events.append(event)
+    assert len(events) == 2
+    (rec,) = gw.records(1)
+    assert rec.status == "error" and "interrupted" in rec.error
+    assert rec.usage_estimated and rec.input_tokens > 0  # never free

@@ -46,11 +46,12 @@ class Command(GatewayCommand):
                 name="demo key",
             )
             if options["fake_provider_url"]:
+                values = _fake_values(options["fake_provider_url"])
                 for name in ProviderSecret.Name.values:
                     secret_services.secret_set(
                         workspace=ws,
                         name=name,
-                        value=f"demo-fake-{name.lower()}",
+                        value=values.get(name, f"demo-fake-{name.lower()}"),
                         base_url=options["fake_provider_url"],
                     )
         base = f"http://{settings.GATEWAY_BIND}"
@@ -94,3 +95,22 @@ class Command(GatewayCommand):
         user.set_password(password)
         user.save()
         return password
+
+
+def _fake_values(fake_url: str) -> dict[str, str]:
+    """Values the fake provider accepts where any string will not: a region, its access key
+    pair (it checks SigV4) and its service account (its token endpoint checks the grant)."""
+    import json
+
+    from devtools.fake_formats_cloud import (
+        FAKE_AWS_ACCESS_KEY_ID,
+        FAKE_AWS_SECRET_ACCESS_KEY,
+        fake_service_account,
+    )
+
+    return {
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": FAKE_AWS_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": FAKE_AWS_SECRET_ACCESS_KEY,
+        "VERTEX_SERVICE_ACCOUNT_JSON": json.dumps(fake_service_account(f"{fake_url}/token")),
+    }
