@@ -170,6 +170,7 @@ INSTALLED_APPS = [
     "secrets_vault",
     "policies",
     "proxy",
+    "model_routes",  # named routes with fallbacks, for the unified endpoints
     "pricing",
     "tracing",
     "rollout",

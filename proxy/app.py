@@ -24,10 +24,11 @@ from hotpath.callrecord import CallRecord
 from hotpath.context import RequestContext
 from hotpath.gates import Gate, ProxyCall, load_gates
 from hotpath.snapshot import Snapshot, refresh_due
+from model_routes.snapshot import RouteTable, load_route_table
 from orgs.keys import PERSONAL_PREFIX, SERVICE_PREFIX, parse_key
 from pricing.table import PriceTable, Usage, cost
 from pricing.usage import input_tokens_bound, settled, validated
-from proxy import forward, providers, routing, unified
+from proxy import forward, providers, routing
 from proxy.auth import KeyEntry, KeyTable, SecretTable, UpstreamSecret
 from proxy.auth_build import load_key_table, load_secret_table
 from proxy.errors import (
@@ -41,7 +42,6 @@ from proxy.errors import (
     RequestTimeout,
     UpstreamTimeout,
     UpstreamUnreachable,
-    metadata_header,
     render,
 )
 from proxy.record import Recorder
@@ -53,6 +53,7 @@ from proxy.request import (
     upstream_headers,
     upstream_query,
 )
+from proxy.unified_calls import UnifiedCalls
 from proxy.upstream import Upstream
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class ClientGone(Exception):
 CLIENT_CLOSED = 499
 
 
-class ProxyApp:
+class ProxyApp(UnifiedCalls):
     """One instance per process; its resources live from lifespan start-up to shutdown."""
 
     def __init__(self) -> None:
@@ -90,6 +91,7 @@ class ProxyApp:
             "provider secrets", ("secrets",), load_secret_table
         )
         self.prices: Snapshot[PriceTable] = Snapshot("prices", ("prices",), PriceTable.load)
+        self.routes: Snapshot[RouteTable] = Snapshot("routes", ("routes",), load_route_table)
         self._watcher: asyncio.Task[None] | None = None
         self._rehashing: set[int] = set()
         self.upstream = Upstream()
@@ -110,7 +112,7 @@ class ProxyApp:
         await self.upstream.start()
         self.recorder.start()
         self.changes.watch()
-        for snapshot in (self.keys, self.secrets, self.prices):
+        for snapshot in (self.keys, self.secrets, self.prices, self.routes):
             await snapshot.reload()
         self._watcher = asyncio.get_running_loop().create_task(
             self._watch_changes(), name="gateway-changes"
@@ -301,7 +303,7 @@ class ProxyApp:
             call.stream = True  # a stored response replayed as a stream (Responses retrieve)
         dialect = route.dialect
         if route.api and call.body is not None:
-            dialect = self._resolve_unified(call, route)
+            dialect = await self._resolve_unified(call, route)
         call.record.model = call.model
         call.record.stream = call.stream
         prices = self.prices.current() or await self.prices.get()
@@ -310,91 +312,6 @@ class ProxyApp:
         if route.api == "models":  # lists what the workspace's secrets reach, whichever they are
             return raw, UpstreamSecret("")
         return raw, providers.credentials(dialect, secrets.get(call.ctx.workspace_id, {}))
-
-    def _resolve_unified(self, call: ProxyCall, route: routing.Route) -> str:
-        """A unified endpoint's call: the provider and model its `model` names, the request
-        translated (400 before any gate for what the provider's API cannot express)."""
-        assert call.body is not None
-        targets = unified.resolve(route.api, call.body, call.stream)
-        first = targets[0]
-        call.target = first
-        call.model = first.model
-        call.record.provider = first.provider
-        if first.translation is not None:
-            first.translation.body(call.body)
-        return first.provider
-
-    def _unified_request(
-        self, call: ProxyCall, scope: Scope, secret: UpstreamSecret
-    ) -> tuple[routing.Route, str, list[tuple[str, str]], bytes]:
-        """(provider route, URL, headers, body) of a unified call's upstream request."""
-        target: unified.Target = call.target
-        provider = providers.get(target.provider)
-        assert call.body is not None
-        if target.translation is not None:
-            body = target.translation.body(call.body)
-            # The caller's headers go on, but for those of its own API (another provider's
-            # version and beta flags, its SDK's): the provider gets its own.
-            auth = provider.auth_header(secret.secret)
-            headers = [
-                (name, value)
-                for name, value in upstream_headers(scope["headers"], auth)[:-1]
-                if not name.startswith(unified.CALLER_API_HEADERS)  # (names are lowercase)
-            ]
-            headers += [("content-type", "application/json"), *target.translation.headers(body)]
-            headers.append(auth)
-        else:
-            upstream_body = {**call.body, "model": target.model}
-            provider.prepare_body(target.route.endpoint, upstream_body, stream=call.stream)
-            body = orjson.dumps(upstream_body)
-            headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
-        url = (secret.base_url or self.base_urls[target.provider]) + target.route.upstream_path
-        return target.route, url, headers, body
-
-    async def _list_models(self, call: ProxyCall, send: Send) -> None:
-        """GET /v1/models: every provider the workspace has a secret for, asked at once, its
-        models listed as PROVIDER/MODEL (a provider that fails is left out, and logged)."""
-        secrets = (self.secrets.current() or await self.secrets.get()).get(
-            call.ctx.workspace_id, {}
-        )
-        session = self.upstream.session
-        if session is None:
-            raise ProxyError("the gateway is not serving yet", status=503)
-
-        async def listing(name: str) -> list[str]:
-            provider = providers.get(name)
-            secret = secrets.get(provider.SECRET_NAME)
-            if secret is None:
-                return []
-            path, extra, parse = unified.MODEL_LISTS[name]
-            url = (secret.base_url or self.base_urls[name]) + path
-            headers = [*extra, provider.auth_header(secret.secret)]
-            try:
-                async with session.get(url, headers=headers, timeout=self.upstream.timeout) as resp:
-                    if resp.status >= 400:
-                        logger.warning(
-                            "listing %s models: the provider answered %s", name, resp.status
-                        )
-                        return []
-                    return [f"{name}/{m}" for m in parse(orjson.loads(await resp.read()))]
-            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-                logger.warning("listing %s models failed (%s)", name, type(exc).__name__)
-                return []
-
-        lists = await asyncio.gather(*(listing(name) for name in unified.MODEL_LISTS))
-        models = [model for found in lists for model in found]
-        shape = "anthropic-version" in call.headers
-        body = orjson.dumps(unified.models_body(models, anthropic_shape=shape))
-        call.http_status = call.record.http_status = 200
-        call.record.first_token_at = time.time()
-        call.complete = True
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-gateway-metadata", metadata_header(forward.gateway_metadata(call, "success"))),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
 
     async def _exchange(
         self,
@@ -406,10 +323,11 @@ class ProxyApp:
         body: bytes,
         secret: Any,  # the provider's credentials (providers.credentials)
     ) -> None:
-        if call.target is not None:
-            route, url, headers, body = self._unified_request(call, scope, secret)
-            if call.ctx.trace_content:
-                call.record.request_content = forward.bounded_content(body, self.trace_limit)
+        session = self.upstream.session
+        if session is None:  # the lifespan start-up has not run (or shutdown has)
+            raise ProxyError("the gateway is not serving yet", status=503)
+        if call.target is not None:  # a unified endpoint: its candidates, in turn
+            exchange = self._forward_unified(call, scope, session, send, secret)
         else:
             provider = providers.get(route.dialect)
             if call.body is not None:
@@ -432,15 +350,13 @@ class ProxyApp:
                 headers = await authorize(
                     secret, scope["method"], url, upstream_headers(scope["headers"]), body
                 )
-        session = self.upstream.session
-        if session is None:  # the lifespan start-up has not run (or shutdown has)
-            raise ProxyError("the gateway is not serving yet", status=503)
+            exchange = self._forward(
+                call, route, session, scope["method"], url, headers, body, send
+            )
         # The exchange runs beside a watch on the client: a client that hangs up cancels it
         # (the upstream connection is closed, so the provider stops), whether the answer is
         # streamed or not; the run says so.
-        forwarding = asyncio.ensure_future(
-            self._forward(call, route, session, scope["method"], url, headers, body, send)
-        )
+        forwarding = asyncio.ensure_future(exchange)
         watch = asyncio.ensure_future(forward.wait_disconnect(receive))
         try:
             done, _ = await asyncio.wait((forwarding, watch), return_when=asyncio.FIRST_COMPLETED)
@@ -467,11 +383,24 @@ class ProxyApp:
         body: bytes,
         send: Send,
     ) -> None:
-        provider = providers.get(route.dialect)
-        timeout, idle = self.upstream.timeouts(route)
+        resp = await self._open(call, route, session, method, url, headers, body)
+        await self._relay(call, route, resp, send)
+
+    async def _open(
+        self,
+        call: ProxyCall,
+        route: routing.Route,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> aiohttp.ClientResponse:
+        """Send the request upstream; the response once its headers arrived (502/504 else)."""
+        timeout, _ = self.upstream.timeouts(route)
         call.sent_body = body  # from here on the provider may bill the call
         try:
-            resp = await forward.open_upstream(
+            return await forward.open_upstream(
                 session,
                 method,
                 url,
@@ -486,6 +415,13 @@ class ProxyApp:
             ):
                 call.sent_body = None  # never connected: nothing reached the provider
             raise
+
+    async def _relay(
+        self, call: ProxyCall, route: routing.Route, resp: aiohttp.ClientResponse, send: Send
+    ) -> None:
+        """The provider's answer to the client, whole or streamed: the first byte is sent here."""
+        provider = providers.get(route.dialect)
+        _, idle = self.upstream.timeouts(route)
         call.upstream_status = resp.status
         call.http_status = call.record.http_status = resp.status
         streamed = resp.headers.get("content-type", "").startswith(forward.STREAM_TYPES)

@@ -10,10 +10,11 @@ keys, gates, usage, cost, tracing — is the native path's (proxy.app).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hotpath.errors import BadRequest
+from model_routes.snapshot import WorkspaceRoutes
 from proxy.routing import Route
 from proxy.translate import NATIVE, CountTranslation, Translation
 
@@ -40,6 +41,38 @@ class Target:
     label: str  # the model as the caller named it
     route: Route  # the provider's route: endpoint and path (query included)
     translation: Translation | CountTranslation | None  # None: the provider's own API
+    params: dict[str, Any] = field(default_factory=dict)  # a route's overrides of the request
+
+
+@dataclass(slots=True)
+class Plan:
+    """The provider calls of one unified request, tried in order (a route's chain), and what
+    happened to those that failed before answering."""
+
+    targets: list[Target]
+    route: str = ""  # the route's name when the model named one (or matched its alias)
+    fallback_on: frozenset[str] = frozenset()
+    index: int = 0  # the candidate being called
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def current(self) -> Target:
+        return self.targets[self.index]
+
+    @property
+    def translation(self) -> Translation | CountTranslation | None:
+        return self.targets[self.index].translation
+
+    def falls_back(self, status: int | None = None, failure: str = "") -> bool:
+        """Whether a failure before the first byte (an upstream `status`, or "timeout" /
+        "connect") moves on to the next candidate."""
+        if self.index >= len(self.targets) - 1:
+            return False
+        if failure:
+            return failure in self.fallback_on
+        if status == 429:
+            return "429" in self.fallback_on
+        return status is not None and status >= 500 and "5xx" in self.fallback_on
 
 
 def split_model(model: Any) -> tuple[str, str]:
@@ -70,7 +103,14 @@ def provider_route(api: str, provider: str, model: str, stream: bool) -> Route:
     return _RESPONSES if api == "responses" else _CHAT
 
 
-def target(api: str, provider: str, model: str, label: str, stream: bool) -> Target:
+def target(
+    api: str,
+    provider: str,
+    model: str,
+    label: str,
+    stream: bool,
+    params: dict[str, Any] | None = None,
+) -> Target:
     route = provider_route(api, provider, model, stream)
     translation: Translation | CountTranslation | None = None
     if api == "count_tokens":
@@ -78,16 +118,26 @@ def target(api: str, provider: str, model: str, label: str, stream: bool) -> Tar
             translation = CountTranslation(provider, model)
     elif (api, provider) not in NATIVE:
         translation = Translation(api, provider, model, label)
-    return Target(provider, model, label, route, translation)
+    return Target(provider, model, label, route, translation, params or {})
 
 
-def resolve(api: str, body: dict[str, Any], stream: bool) -> list[Target]:
-    """The provider call(s) for a unified request, in the order they are tried."""
+def resolve(api: str, body: dict[str, Any], stream: bool, routes: WorkspaceRoutes | None) -> Plan:
+    """The provider call(s) for a unified request, in the order they are tried: the model
+    itself, or the chain of the route it names (route/NAME, or a name matching an alias)."""
     model = body.get("model")
-    prefix, name = split_model(model)
-    if prefix == "route":
-        raise BadRequest(f"no route named {name!r} in this workspace")
-    return [target(api, PROVIDERS[prefix], name, str(model), stream)]
+    spec = routes.aliased(model) if routes and isinstance(model, str) and "/" not in model else None
+    if spec is None:
+        prefix, name = split_model(model)
+        if prefix != "route":
+            return Plan([target(api, PROVIDERS[prefix], name, str(model), stream)])
+        spec = routes.routes.get(name) if routes else None
+        if spec is None:
+            raise BadRequest(f"`model`: this workspace has no route named {name!r}")
+    targets = []
+    for candidate, params in spec.candidates:
+        prefix, name = split_model(candidate)
+        targets.append(target(api, PROVIDERS[prefix], name, str(model), stream, params))
+    return Plan(targets, route=spec.name, fallback_on=spec.fallback_on)
 
 
 def _ids(obj: Any, key: str, field: str) -> list[str]:

@@ -19,6 +19,7 @@ APPS = (
     "policies",
     "tracing",
     "proxy",
+    "model_routes",
     "rollout",
     "api",
     "accounts",

@@ -1,0 +1,271 @@
+"""The unified endpoints' part of the proxy's request flow (a mixin of proxy.app.ProxyApp).
+
+A unified call goes through the same keys, gates, usage, cost and tracing as a native one;
+what differs is here: the model resolved to a plan (proxy.unified: one provider call, or a
+route's chain), the request written for the provider being called, and the chain walked —
+a candidate that fails before answering (per its route: connection error, timeout, 429,
+5xx) is recorded as an attempt, a run of the same trace, and the next one is called. Once
+the provider's response headers are accepted, its answer goes to the client: never a
+fallback after the first byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+
+from hotpath.errors import (
+    BadRequest,
+    ProviderSecretMissing,
+    ProxyError,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+)
+from proxy import forward, providers, routing, unified
+from proxy.errors import metadata_header
+from proxy.request import upstream_headers
+
+if TYPE_CHECKING:
+    from hotpath.gates import ProxyCall
+    from hotpath.snapshot import Snapshot
+    from model_routes.snapshot import RouteTable
+    from pricing.table import PriceTable
+    from proxy.auth import SecretTable, UpstreamSecret
+    from proxy.record import Recorder
+    from proxy.upstream import Upstream
+
+logger = logging.getLogger(__name__)
+Send = Any
+ERROR_DETAIL_BYTES = 64 * 1024  # what is read of a failed candidate's answer, for its message
+
+
+class UnifiedCalls:
+    routes: Snapshot[RouteTable]
+    prices: Snapshot[PriceTable]
+    secrets: Snapshot[SecretTable]
+    upstream: Upstream
+    recorder: Recorder
+    base_urls: dict[str, str]
+    trace_limit: int
+
+    async def _resolve_unified(self, call: ProxyCall, route: routing.Route) -> str:
+        """The plan of a unified call (its model, or its route's chain); the request written
+        for the first candidate now, so what it cannot express is a 400 before any gate."""
+        assert call.body is not None
+        model = call.body.get("model")
+        routes = None
+        if isinstance(model, str) and (model.startswith("route/") or "/" not in model):
+            table = self.routes.current() or await self.routes.get()
+            routes = table.get(call.ctx.workspace_id)
+        plan = unified.resolve(route.api, call.body, call.stream, routes)
+        call.target = plan
+        first = plan.current
+        self._aim(call, first)
+        if first.translation is not None:
+            first.translation.body(self._candidate_body(call, first))
+        if plan.route:
+            call.metadata["route"] = plan.route
+            call.record.request_metadata = {**call.record.request_metadata, "route": plan.route}
+        return first.provider
+
+    def _aim(self, call: ProxyCall, target: unified.Target) -> None:
+        call.model = call.record.model = target.model
+        call.record.provider = target.provider
+        if self.prices.value is not None:
+            call.price = self.prices.value.get(providers.price_name(target.provider, target.model))
+
+    @staticmethod
+    def _candidate_body(call: ProxyCall, target: unified.Target) -> dict[str, Any]:
+        assert call.body is not None
+        return {**call.body, **target.params} if target.params else call.body
+
+    def _unified_request(
+        self, call: ProxyCall, scope: dict[str, Any], secret: UpstreamSecret
+    ) -> tuple[routing.Route, str, list[tuple[str, str]], bytes]:
+        """(provider route, URL, headers, body) of the current candidate's upstream request."""
+        target: unified.Target = call.target.current
+        provider = providers.get(target.provider)
+        caller_body = self._candidate_body(call, target)
+        if target.translation is not None:
+            body = target.translation.body(caller_body)
+            # The caller's headers go on, but for those of its own API (another provider's
+            # version and beta flags, its SDK's): the provider gets its own.
+            auth = provider.auth_header(secret.secret)
+            headers = [
+                (name, value)
+                for name, value in upstream_headers(scope["headers"], auth)[:-1]
+                if not name.startswith(unified.CALLER_API_HEADERS)  # (names are lowercase)
+            ]
+            headers += [("content-type", "application/json"), *target.translation.headers(body)]
+            headers.append(auth)
+        else:
+            upstream_body = {**caller_body, "model": target.model}
+            provider.prepare_body(target.route.endpoint, upstream_body, stream=call.stream)
+            body = orjson.dumps(upstream_body)
+            headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
+        url = (secret.base_url or self.base_urls[target.provider]) + target.route.upstream_path
+        return target.route, url, headers, body
+
+    async def _forward_unified(
+        self,
+        call: ProxyCall,
+        scope: dict[str, Any],
+        session: aiohttp.ClientSession,
+        send: Send,
+        secret: UpstreamSecret,
+    ) -> None:
+        plan: unified.Plan = call.target
+        workspace_secrets = (self.secrets.current() or await self.secrets.get()).get(
+            call.ctx.workspace_id, {}
+        )
+        while True:
+            target = plan.current
+            started = time.time()
+            if plan.index:
+                self._aim(call, target)
+                try:
+                    found = providers.credentials(target.provider, workspace_secrets)
+                except ProviderSecretMissing as error:
+                    if plan.index < len(plan.targets) - 1:
+                        self._attempt(call, plan, started, error.status, error.message)
+                        continue
+                    raise
+                secret = found
+            try:
+                route, url, headers, body = self._unified_request(call, scope, secret)
+            except BadRequest as exc:  # a later candidate cannot express the request
+                if plan.index < len(plan.targets) - 1:
+                    self._attempt(call, plan, started, exc.status, exc.message)
+                    continue
+                raise
+            if call.ctx.trace_content:
+                call.record.request_content = forward.bounded_content(body, self.trace_limit)
+            try:
+                resp = await self._open(call, route, session, "POST", url, headers, body)  # type: ignore[attr-defined]
+            except (UpstreamUnreachable, UpstreamTimeout) as exc:
+                failure = "timeout" if isinstance(exc, UpstreamTimeout) else "connect"
+                if not plan.falls_back(failure=failure):
+                    raise
+                call.sent_body = None
+                self._attempt(call, plan, started, exc.status, exc.message)
+                continue
+            if plan.falls_back(status=resp.status):
+                detail = await _error_detail(resp)
+                call.sent_body = None  # refused: nothing billed
+                self._attempt(
+                    call, plan, started, resp.status, f"upstream answered {resp.status}: {detail}"
+                )
+                continue
+            if plan.attempts:
+                call.metadata["attempts"] = plan.attempts
+                call.record.request_metadata = {
+                    **call.record.request_metadata,
+                    "attempt": str(plan.index + 1),
+                }
+            await self._relay(call, route, resp, send)  # type: ignore[attr-defined]
+            return
+
+    def _attempt(
+        self, call: ProxyCall, plan: unified.Plan, started: float, status: int, error: str
+    ) -> None:
+        """Record a candidate that failed before answering (a run of the call's trace), then
+        move the plan to the next one."""
+        target = plan.current
+        ended = time.time()
+        plan.attempts.append(
+            {
+                "model": f"{target.provider}/{target.model}",
+                "status": status,
+                "latency_ms": round((ended - started) * 1000, 1),
+            }
+        )
+        record = dataclasses.replace(
+            call.record,
+            run_id=uuid.uuid4().hex,
+            started_at=started,
+            ended_at=ended,
+            provider=target.provider,
+            model=target.model,
+            status="error",
+            http_status=status,
+            error=f"fell back to the next candidate of route/{plan.route}: {error}"[:2000],
+            cost_usd=0.0,
+            request_metadata={
+                **call.record.request_metadata,
+                "attempt": str(plan.index + 1),
+            },
+            policy_results={},
+            request_content=None,
+            response_content=None,
+        )
+        self.recorder.submit(record)
+        plan.index += 1
+
+    async def _list_models(self, call: ProxyCall, send: Send) -> None:
+        """GET /v1/models: every provider the workspace has a secret for, asked at once, its
+        models listed as PROVIDER/MODEL (a provider that fails is left out, and logged), and
+        the workspace's routes as route/NAME."""
+        secrets = (self.secrets.current() or await self.secrets.get()).get(
+            call.ctx.workspace_id, {}
+        )
+        routes = (self.routes.current() or await self.routes.get()).get(call.ctx.workspace_id)
+        session = self.upstream.session
+        if session is None:
+            raise ProxyError("the gateway is not serving yet", status=503)
+
+        async def listing(name: str) -> list[str]:
+            provider = providers.get(name)
+            secret = secrets.get(provider.SECRET_NAME)
+            if secret is None:
+                return []
+            path, extra, parse = unified.MODEL_LISTS[name]
+            url = (secret.base_url or self.base_urls[name]) + path
+            headers = [*extra, provider.auth_header(secret.secret)]
+            try:
+                async with session.get(url, headers=headers, timeout=self.upstream.timeout) as resp:
+                    if resp.status >= 400:
+                        logger.warning(
+                            "listing %s models: the provider answered %s", name, resp.status
+                        )
+                        return []
+                    return [f"{name}/{m}" for m in parse(orjson.loads(await resp.read()))]
+            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+                logger.warning("listing %s models failed (%s)", name, type(exc).__name__)
+                return []
+
+        lists = await asyncio.gather(*(listing(name) for name in unified.MODEL_LISTS))
+        models = [model for found in lists for model in found]
+        if routes is not None:
+            models += [f"route/{name}" for name in routes.routes]
+        shape = "anthropic-version" in call.headers
+        body = orjson.dumps(unified.models_body(models, anthropic_shape=shape))
+        call.http_status = call.record.http_status = 200
+        call.record.first_token_at = time.time()
+        call.complete = True
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-gateway-metadata", metadata_header(forward.gateway_metadata(call, "success"))),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _error_detail(resp: aiohttp.ClientResponse) -> str:
+    """The message of a failed candidate's answer (bounded), its connection released."""
+    from proxy.translate.common import error_message
+
+    try:
+        data = await resp.content.read(ERROR_DETAIL_BYTES)
+    except (aiohttp.ClientError, TimeoutError):
+        data = b""
+    finally:
+        resp.close()
+    return error_message(data)[:500]
