@@ -12,6 +12,7 @@ from api.views import (
     organizations,
     policies,
     roles,
+    routes,
     secrets,
     tracing,
     usage,
@@ -108,6 +109,12 @@ urlpatterns = [
         "workspaces/<int:workspace_id>/secrets/<str:name>/",
         secrets.SecretDetailApi.as_view(),
         name="secret",
+    ),
+    path("workspaces/<int:workspace_id>/routes/", routes.RouteListApi.as_view(), name="routes"),
+    path(
+        "workspaces/<int:workspace_id>/routes/<str:name>/",
+        routes.RouteDetailApi.as_view(),
+        name="route",
     ),
     path("audit-log/", audit.AuditLogApi.as_view(), name="audit-log"),
     path(

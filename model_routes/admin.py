@@ -80,6 +80,20 @@ class ModelRouteForm(forms.ModelForm):
             a.strip() for a in self.cleaned_data.get("aliases_text", "").split(",") if a.strip()
         ]
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        route = self.instance
+        workspace = data.get("workspace") or (route.workspace if route.pk else None)
+        name = data.get("name") or route.name
+        if workspace is not None and name and "aliases_text" in data:
+            try:
+                data["aliases_text"] = services.aliases_check(
+                    workspace=workspace, name=name, aliases=data["aliases_text"]
+                )
+            except ValidationError as exc:
+                self.add_error("aliases_text", exc)
+        return data
+
 
 @admin.register(ModelRoute)
 class ModelRouteAdmin(WorkspaceScopedAdmin):
