@@ -7,6 +7,10 @@ the key, which the admin cannot show again). Formats follow each client's docume
 - Claude Code reads `settings.json` (user: ~/.claude/settings.json) or, for fleet roll-outs,
   `managed-settings.json` in a system directory that users cannot override; its `env` block sets
   ANTHROPIC_BASE_URL (Claude Code appends /v1/messages) and ANTHROPIC_API_KEY (sent as x-api-key).
+  On Bedrock or Vertex AI (claude-code-bedrock, claude-code-vertex) it sets the cloud mode, the
+  gateway's /bedrock or /vertex/v1 as ANTHROPIC_BEDROCK_BASE_URL / ANTHROPIC_VERTEX_BASE_URL,
+  skips the cloud's own authentication (the gateway holds the workspace's cloud credentials) and
+  sends the gateway key as ANTHROPIC_AUTH_TOKEN (Authorization: Bearer).
 - Codex reads ~/.codex/config.toml; a `[model_providers.<id>]` table with `base_url` ending in
   /v1 (Codex appends /responses), `env_key` naming the variable that holds the key, and
   `wire_api = "responses"`. Managed defaults live in /etc/codex/managed_config.toml.
@@ -25,17 +29,32 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from orgs.keys import parse_key
 
-AGENTS = ("claude-code", "codex", "gemini-cli", "env")
+AGENTS = ("claude-code", "claude-code-bedrock", "claude-code-vertex", "codex", "gemini-cli", "env")
 KEY_PLACEHOLDER = "PASTE_YOUR_GATEWAY_KEY_HERE"
+PROJECT_PLACEHOLDER = "YOUR_GCP_PROJECT_ID"
+BEDROCK_DEFAULT_REGION = "us-east-1"
+VERTEX_DEFAULT_REGION = "us-east5"
+_REGION_RE = re.compile(r"^[a-z0-9-]{2,40}$")
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
 CODEX_PROVIDER_ID = "llm_gateway"
 CODEX_ENV_KEY = "LLM_GATEWAY_API_KEY"
 CODEX_DEFAULT_MODEL = "gpt-5-codex"
 _MODEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$")
-_PROVIDER_SUFFIXES = ("/openai/v1", "/openai", "/anthropic", "/gemini", "/v1")
+_PROVIDER_SUFFIXES = (
+    "/openai/v1",
+    "/openai",
+    "/anthropic",
+    "/gemini",
+    "/bedrock",
+    "/vertex/v1",
+    "/vertex",
+    "/v1",
+)
 
 
 class AgentConfigError(ValueError):
@@ -115,6 +134,64 @@ def claude_code_files(
     (ANTHROPIC_DEFAULT_HAIKU_MODEL).
     """
     env: dict[str, str] = {"ANTHROPIC_BASE_URL": f"{base_url}/anthropic", "ANTHROPIC_API_KEY": key}
+    return _claude_code_settings(env=env, managed=managed, models=models)
+
+
+def claude_code_bedrock_files(
+    *, base_url: str, key: str, managed: bool, models: list[str], region: str = "", **_: str
+) -> list[AgentFile]:
+    """Claude Code on Amazon Bedrock through the gateway: its Bedrock mode with
+    ANTHROPIC_BEDROCK_BASE_URL at the gateway's /bedrock, AWS authentication skipped (the gateway
+    holds the workspace's AWS credentials) and the gateway key as ANTHROPIC_AUTH_TOKEN (sent as
+    Authorization: Bearer). AWS_REGION is required by Claude Code; the gateway calls Bedrock in
+    the workspace's own AWS_REGION. Models are Bedrock ids (us.anthropic.claude-...)."""
+    env = {
+        "CLAUDE_CODE_USE_BEDROCK": "1",
+        "ANTHROPIC_BEDROCK_BASE_URL": f"{base_url}/bedrock",
+        "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
+        "ANTHROPIC_AUTH_TOKEN": key,
+        "AWS_REGION": _region(region or BEDROCK_DEFAULT_REGION),
+    }
+    return _claude_code_settings(env=env, managed=managed, models=models)
+
+
+def claude_code_vertex_files(
+    *,
+    base_url: str,
+    key: str,
+    managed: bool,
+    models: list[str],
+    region: str = "",
+    project: str = "",
+    **_: str,
+) -> list[AgentFile]:
+    """Claude Code on Google Vertex AI through the gateway: its Vertex mode with
+    ANTHROPIC_VERTEX_BASE_URL at the gateway's /vertex/v1, Google authentication skipped (the
+    gateway mints tokens from the workspace's service account) and the gateway key as
+    ANTHROPIC_AUTH_TOKEN. The project and region name the Vertex AI paths Claude Code calls
+    (the service account's project; models are Vertex ids, claude-sonnet-4-5@20250929)."""
+    if project and not _PROJECT_RE.match(project):
+        raise AgentConfigError(f"--vertex-project: {project!r} is not a Google Cloud project id")
+    env = {
+        "CLAUDE_CODE_USE_VERTEX": "1",
+        "ANTHROPIC_VERTEX_BASE_URL": f"{base_url}/vertex/v1",
+        "CLAUDE_CODE_SKIP_VERTEX_AUTH": "1",
+        "ANTHROPIC_AUTH_TOKEN": key,
+        "ANTHROPIC_VERTEX_PROJECT_ID": project or PROJECT_PLACEHOLDER,
+        "CLOUD_ML_REGION": _region(region or VERTEX_DEFAULT_REGION),
+    }
+    return _claude_code_settings(env=env, managed=managed, models=models)
+
+
+def _region(region: str) -> str:
+    if not _REGION_RE.match(region):
+        raise AgentConfigError(f"--region: {region!r} is not a region name")
+    return region
+
+
+def _claude_code_settings(
+    *, env: dict[str, str], managed: bool, models: list[str]
+) -> list[AgentFile]:
     settings: dict[str, object] = {
         "$schema": "https://json.schemastore.org/claude-code-settings.json"
     }
@@ -318,8 +395,10 @@ def env_files(*, base_url: str, key: str, managed: bool, models: list[str]) -> l
     )
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Any] = {
     "claude-code": claude_code_files,
+    "claude-code-bedrock": claude_code_bedrock_files,
+    "claude-code-vertex": claude_code_vertex_files,
     "codex": codex_files,
     "gemini-cli": gemini_cli_files,
     "env": env_files,
@@ -333,14 +412,20 @@ def build_agent_files(
     key: str | None,
     managed: bool = False,
     models: list[str] | None = None,
+    region: str = "",
+    project: str = "",
 ) -> list[AgentFile]:
     """Every file for `agent`, validated. `key=None` writes KEY_PLACEHOLDER instead of a key
-    (the admin download, which cannot show a key again)."""
+    (the admin download, which cannot show a key again). `region` and `project`: Claude Code on
+    Bedrock or Vertex AI (a project left empty is written as PROJECT_PLACEHOLDER)."""
     if agent not in _BUILDERS:
         raise AgentConfigError(f"unknown agent {agent!r} (choose from {', '.join(AGENTS)})")
     root = normalize_base_url(base_url)
     secret = KEY_PLACEHOLDER if key is None else validate_key(key)
-    return _BUILDERS[agent](base_url=root, key=secret, managed=managed, models=list(models or []))
+    cloud = {"region": region, "project": project} if agent.startswith("claude-code-") else {}
+    return _BUILDERS[agent](
+        base_url=root, key=secret, managed=managed, models=list(models or []), **cloud
+    )
 
 
 def locations_text(files: list[AgentFile]) -> str:

@@ -17,17 +17,23 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
-PROVIDERS = ("openai", "anthropic", "gemini")
+PROVIDERS = ("openai", "anthropic", "gemini", "bedrock", "vertex")
 DEFAULT_MODELS = {
     "openai": "gpt-4o-mini",
     "anthropic": "claude-haiku-4-5",
     "gemini": "gemini-2.5-flash",
+    "bedrock": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "vertex": "gemini-2.5-flash",
 }
 SECRET_NAMES = {
     "openai": "OPENAI_API_KEY",
     "anthropic": "ANTHROPIC_API_KEY",
     "gemini": "GOOGLE_API_KEY",
+    "bedrock": "AWS_BEARER_TOKEN_BEDROCK (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and "
+    "AWS_REGION",
+    "vertex": "VERTEX_SERVICE_ACCOUNT_JSON",
 }
 GATEWAY_401_MESSAGE = "invalid or missing gateway key"
 ROLE_FIX = (
@@ -71,6 +77,8 @@ class Response:
         error = data.get("error") if isinstance(data, dict) else None
         if isinstance(error, dict):
             return str(error.get("message", ""))
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            return data["message"]  # AWS's envelope (Bedrock)
         return ""
 
 
@@ -91,9 +99,41 @@ def _fail(check: str, problem: str, fix: str) -> Verdict:
     return Verdict(ok=False, check=check, problem=problem, fix=fix)
 
 
-def verification_request(*, provider: str, base_url: str, key: str, model: str) -> Request:
-    """The smallest real call in `provider`'s own dialect, authenticated the way its SDK does."""
+def verification_request(
+    *,
+    provider: str,
+    base_url: str,
+    key: str,
+    model: str,
+    project: str = "",
+    location: str = "global",
+) -> Request:
+    """The smallest real call in `provider`'s own dialect, authenticated the way its SDK does
+    (`project` and `location`: Vertex AI's, which its paths name)."""
     prompt = "Reply with the single word: ok"
+    if provider == "bedrock":  # InvokeModel with the Anthropic Messages shape
+        body = {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 16,
+            "messages": [{"role": "user", "content": prompt}],
+        }
+        return Request(
+            "POST",
+            f"{base_url}/bedrock/model/{quote(model, safe='')}/invoke",
+            {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            json.dumps(body).encode(),
+        )
+    if provider == "vertex":  # Gemini on Vertex AI
+        if not project:
+            raise ValueError("Vertex AI needs the Google Cloud project (--vertex-project)")
+        body = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+        return Request(
+            "POST",
+            f"{base_url}/vertex/v1/projects/{quote(project, safe='')}/locations/"
+            f"{quote(location, safe='')}/publishers/google/models/{model}:generateContent",
+            {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            json.dumps(body).encode(),
+        )
     if provider == "openai":
         body = {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": 16}
         return Request(
@@ -247,7 +287,8 @@ def _upstream_verdict(response: Response, provider: str) -> Verdict:
             f"The gateway could not reach the {provider} API ({message or 'HTTP 502'}).",
             "On the gateway host, check outbound network access (firewall, egress proxy, DNS) to "
             "the provider and GATEWAY_OPENAI_BASE_URL / GATEWAY_ANTHROPIC_BASE_URL / "
-            "GATEWAY_GEMINI_BASE_URL, and any base URL override on the provider secret.",
+            "GATEWAY_GEMINI_BASE_URL, and any base URL override on the provider secret (for "
+            "Vertex AI, also that the service account key is valid and its token_uri reachable).",
         )
     if status == 504:
         return _fail(

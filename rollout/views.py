@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 AGENT_LABELS = {
     "claude-code": "Claude Code",
+    "claude-code-bedrock": "Claude Code on Amazon Bedrock (through the gateway)",
+    "claude-code-vertex": "Claude Code on Google Vertex AI (through the gateway)",
     "codex": "Codex",
     "gemini-cli": "Gemini CLI",
     "env": "SDK environment (OpenAI, Anthropic, Google GenAI)",

@@ -296,3 +296,40 @@ def test_converse_stream_cut_by_the_provider_ends_with_an_exception(gw, owner, r
     (rec,) = gw.records(1)
     assert rec.status == "error" and "interrupted" in rec.error
     assert rec.usage_estimated and rec.input_tokens > 0  # never free
+
+
+def test_claude_code_on_bedrock_as_export_agent_config_sets_it_up(gw, owner, bedrock):
+    """The exported settings drive the client the way Claude Code reads them: Bedrock mode at
+    ANTHROPIC_BEDROCK_BASE_URL, AWS auth skipped, ANTHROPIC_AUTH_TOKEN as the bearer."""
+    from rollout.agent_config import build_agent_files
+
+    (settings,) = build_agent_files(
+        agent="claude-code-bedrock",
+        base_url=gw.url,
+        key=owner.plaintext_key,
+        models=[SONNET],
+    )
+    env = json.loads(settings.content)["env"]
+    client = anthropic.AnthropicBedrock(
+        api_key=env["ANTHROPIC_AUTH_TOKEN"],
+        aws_region=env["AWS_REGION"],
+        base_url=env["ANTHROPIC_BEDROCK_BASE_URL"],
+        max_retries=0,
+        timeout=10,
+    )
+    with client.messages.stream(
+        model=env["ANTHROPIC_MODEL"],
+        max_tokens=64,
+        messages=[{"role": "user", "content": "hello from claude code"}],
+        extra_headers={
+            "anthropic-beta": "claude-code-20250219,fine-grained-tool-streaming-2025-05-14"
+        },
+    ) as stream:
+        assert "".join(stream.text_stream) == "Echo: hello from claude code"
+    (upstream,) = gw.upstream_requests()
+    assert json.loads(upstream["body"])["anthropic_beta"] == [
+        "claude-code-20250219",
+        "fine-grained-tool-streaming-2025-05-14",
+    ]
+    (rec,) = gw.records(1)
+    assert rec.model == SONNET and rec.cost_usd == pytest.approx(_sonnet_cost(upstream["usage"]))

@@ -165,3 +165,38 @@ def test_vertex_ids_are_priced_as_their_models():
     table = PriceTable.load()
     assert table.get(providers.price_name("vertex", CLAUDE)).model == "claude-sonnet-4-5"
     assert table.get(providers.price_name("vertex", "gemini-2.5-pro")).model == "gemini-2.5-pro"
+
+
+def test_claude_code_on_vertex_as_export_agent_config_sets_it_up(gw, owner, vertex):
+    """The exported settings drive the client the way Claude Code reads them: Vertex mode at
+    ANTHROPIC_VERTEX_BASE_URL, Google auth skipped, ANTHROPIC_AUTH_TOKEN as the bearer."""
+    from rollout.agent_config import build_agent_files
+
+    (settings,) = build_agent_files(
+        agent="claude-code-vertex",
+        base_url=gw.url,
+        key=owner.plaintext_key,
+        project=FAKE_PROJECT,
+        models=[CLAUDE],
+    )
+    env = json.loads(settings.content)["env"]
+    client = anthropic.AnthropicVertex(
+        access_token=env["ANTHROPIC_AUTH_TOKEN"],
+        region=env["CLOUD_ML_REGION"],
+        project_id=env["ANTHROPIC_VERTEX_PROJECT_ID"],
+        base_url=env["ANTHROPIC_VERTEX_BASE_URL"],
+        max_retries=0,
+        timeout=10,
+    )
+    with client.messages.stream(
+        model=env["ANTHROPIC_MODEL"],
+        max_tokens=64,
+        messages=[{"role": "user", "content": "hello from claude code"}],
+    ) as stream:
+        assert "".join(stream.text_stream) == "Echo: hello from claude code"
+    (upstream,) = _upstream_calls(gw)
+    assert "/locations/us-east5/publishers/anthropic/" in upstream["path"]
+    (rec,) = gw.records(1)
+    assert rec.provider == "vertex" and rec.cost_usd == pytest.approx(
+        _sonnet_cost(upstream["usage"])
+    )

@@ -218,3 +218,49 @@ def test_it_refuses_to_overwrite_without_force(tmp_path):
 def test_key_and_placeholder_are_exclusive(tmp_path):
     with pytest.raises(CommandError):
         export(tmp_path, "--agent", "env", "--key", KEY, "--placeholder")
+
+
+def test_it_writes_claude_code_settings_for_bedrock_through_the_gateway(tmp_path):
+    export(
+        tmp_path,
+        "--agent",
+        "claude-code-bedrock",
+        "--key",
+        KEY,
+        "--region",
+        "eu-west-1",
+        "--models",
+        "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    )
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    assert settings["env"] == {
+        "CLAUDE_CODE_USE_BEDROCK": "1",
+        "ANTHROPIC_BEDROCK_BASE_URL": f"{BASE}/bedrock",
+        "CLAUDE_CODE_SKIP_BEDROCK_AUTH": "1",
+        "ANTHROPIC_AUTH_TOKEN": KEY,
+        "AWS_REGION": "eu-west-1",
+        "ANTHROPIC_MODEL": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    }
+    assert stat.S_IMODE((tmp_path / "settings.json").stat().st_mode) == 0o600
+
+
+def test_it_writes_claude_code_settings_for_vertex_through_the_gateway(tmp_path):
+    export(tmp_path, "--agent", "claude-code-vertex", "--placeholder", "--managed")
+    env = json.loads((tmp_path / "managed-settings.json").read_text())["env"]
+    assert env["CLAUDE_CODE_USE_VERTEX"] == "1"
+    assert env["ANTHROPIC_VERTEX_BASE_URL"] == f"{BASE}/vertex/v1"
+    assert env["CLAUDE_CODE_SKIP_VERTEX_AUTH"] == "1"
+    assert env["ANTHROPIC_AUTH_TOKEN"] == KEY_PLACEHOLDER
+    assert env["ANTHROPIC_VERTEX_PROJECT_ID"] == "YOUR_GCP_PROJECT_ID"
+    assert env["CLOUD_ML_REGION"] == "us-east5"
+    with pytest.raises(CommandError, match="not a Google Cloud project id"):
+        export(
+            tmp_path,
+            "--agent",
+            "claude-code-vertex",
+            "--key",
+            KEY,
+            "--force",
+            "--vertex-project",
+            "Bad Project!",
+        )

@@ -107,3 +107,34 @@ def test_it_explains_an_upstream_refusal_passed_through(traced_servers, world):
     assert "FAIL  openai answered the call through the gateway" in text
     assert "refused the call with HTTP 401" in text
     assert "OPENAI_API_KEY is wrong or revoked" in text
+
+
+def test_it_passes_through_bedrock_and_vertex(traced_servers, world):
+    from devtools.testing import give_bedrock_secrets, give_vertex_secret
+
+    give_bedrock_secrets(world.workspace, traced_servers.fake_url, signed=True)
+    give_vertex_secret(world.workspace, traced_servers.fake_url)
+    for provider, extra in (("bedrock", ()), ("vertex", ("--vertex-project", "fake-project"))):
+        code, text = verify(traced_servers, world.keys["admin"], "--provider", provider, *extra)
+        assert code == 0, text
+        assert "All checks passed." in text
+        wait_recorder_idle(traced_servers.app)
+        run = Run.objects.get(workspace_id=world.workspace.pk, provider=provider)
+        assert run.status == "success" and run.cost_usd > 0
+
+
+def test_it_names_the_cloud_secrets_a_workspace_lacks(traced_servers, world):
+    code, text = verify(traced_servers, world.keys["bare"], "--provider", "bedrock")
+    assert code == 1
+    assert "FAIL  workspace has the AWS_BEARER_TOKEN_BEDROCK" in text
+    assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in text
+    with pytest.raises(CommandError, match="--vertex-project"):
+        call_command(
+            "verify_gateway",
+            "--base-url",
+            traced_servers.url,
+            "--key",
+            world.keys["bare"],
+            "--provider",
+            "vertex",
+        )

@@ -21,8 +21,8 @@ from rollout.agent_config import (
 
 class Command(GatewayCommand):
     help = (
-        "Write ready-to-use configuration files pointing Claude Code, Codex, Gemini CLI or the "
-        "SDKs at the gateway, and print where each file goes on macOS, Linux and Windows."
+        "Write ready-to-use configuration files pointing Claude Code (directly, or in its "
+        "Bedrock or Vertex AI mode), Codex, Gemini CLI or the SDKs at the gateway, and print where each file goes on macOS, Linux and Windows."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -39,6 +39,17 @@ class Command(GatewayCommand):
         )
         parser.add_argument("--managed", action="store_true", help="system-wide files for MDM")
         parser.add_argument("--models", help="comma-separated model names, first is the default")
+        parser.add_argument(
+            "--region",
+            default="",
+            help="claude-code-bedrock: AWS_REGION (default us-east-1); claude-code-vertex: "
+            "CLOUD_ML_REGION (default us-east5)",
+        )
+        parser.add_argument(
+            "--vertex-project",
+            default="",
+            help="claude-code-vertex: the Google Cloud project of the workspace's service account",
+        )
         parser.add_argument("--out", default=".", help="output directory (created if missing)")
         parser.add_argument("--force", action="store_true", help="overwrite existing files")
 
@@ -50,6 +61,8 @@ class Command(GatewayCommand):
                 key=None if options["placeholder"] else options["key"],
                 managed=options["managed"],
                 models=parse_models(options["models"]),
+                region=options["region"],
+                project=options["vertex_project"],
             )
         except AgentConfigError as exc:
             raise CommandError(str(exc)) from exc

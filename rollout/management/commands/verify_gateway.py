@@ -48,6 +48,12 @@ class Command(GatewayCommand):
         parser.add_argument("--key", required=True, help="the gateway key to verify")
         parser.add_argument("--provider", choices=PROVIDERS, default="openai")
         parser.add_argument("--model", help="model for the call (default per provider)")
+        parser.add_argument(
+            "--vertex-project", default="", help="Google Cloud project (with --provider vertex)"
+        )
+        parser.add_argument(
+            "--vertex-location", default="global", help="Vertex AI location (default global)"
+        )
         parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout, seconds")
         parser.add_argument(
             "--trace-timeout",
@@ -68,6 +74,10 @@ class Command(GatewayCommand):
         except AgentConfigError as exc:
             raise CommandError(str(exc)) from exc
         provider = options["provider"]
+        if provider == "vertex" and not options["vertex_project"]:
+            raise CommandError(
+                "--provider vertex needs --vertex-project (the Google Cloud project)"
+            )
         words = {"base": base, "secret": SECRET_NAMES[provider], "provider": provider}
         self.stdout.write(
             f"Verifying {base} with {provider} (model {options['model'] or DEFAULT_MODELS[provider]})"
@@ -116,7 +126,14 @@ class Command(GatewayCommand):
                 "Check --base-url; if it is right, the gateway cannot serve: see its logs.",
             )
         model = options["model"] or DEFAULT_MODELS[provider]
-        request = verification_request(provider=provider, base_url=base, key=key, model=model)
+        request = verification_request(
+            provider=provider,
+            base_url=base,
+            key=key,
+            model=model,
+            project=options["vertex_project"],
+            location=options["vertex_location"],
+        )
         try:
             response = http_call(request, timeout=timeout)
         except OSError as exc:
