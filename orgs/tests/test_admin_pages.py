@@ -231,3 +231,34 @@ def test_only_a_superuser_adds_organizations(client, org_admin):
     login(client, org_admin)
     assert client.get(reverse("admin:orgs_organization_add")).status_code == 403
     assert not Organization.objects.filter(slug="new").exists()
+
+
+def test_cloud_provider_secrets_through_the_admin_form(client, owner):
+    """A service account key file pasted into the (single-line) value field: a browser drops
+    its line breaks, which leaves valid JSON; a bad region is a form error."""
+    import json
+
+    from devtools.fake_formats_cloud import fake_service_account
+
+    login(client, owner)
+    add = reverse("admin:secrets_vault_providersecret_add")
+    pasted = json.dumps(fake_service_account("https://oauth2.googleapis.com/token"), indent=2)
+    response = client.post(
+        add,
+        {
+            "workspace": owner.workspace.pk,
+            "name": "VERTEX_SERVICE_ACCOUNT_JSON",
+            "value": pasted.replace("\n", ""),
+            "base_url": "",
+        },
+    )
+    assert response.status_code == 302
+    listing = client.get(reverse("admin:secrets_vault_providersecret_changelist")).content
+    assert b"\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2beef" in listing  # ••••beef
+    assert b"PRIVATE KEY" not in listing
+    response = client.post(
+        add,
+        {"workspace": owner.workspace.pk, "name": "AWS_REGION", "value": "Ireland", "base_url": ""},
+    )
+    assert response.status_code == 200
+    assert "AWS_REGION must be an AWS region name" in response.content.decode()

@@ -20,6 +20,8 @@ DOCS = [
         "tracing",
         "operations",
         "security",
+        "bedrock",
+        "vertex",
     )
 ]
 
