@@ -19,6 +19,7 @@ class Gazetteer:
     given: frozenset[str]  # "Maria", "Jean-Luc" (as written)
     surnames: frozenset[str]  # "Gonzalez", "O'Brien"
     common: frozenset[str]  # lower-case English words that are not names: "release", "will"
+    name_words: frozenset[str] = frozenset()  # names that are frequent words: "Grace", "Chase"
 
 
 def _read(name: str) -> frozenset[str]:
@@ -32,4 +33,5 @@ def gazetteer() -> Gazetteer:
         given=_read("given_names.txt"),
         surnames=_read("surnames.txt"),
         common=_read("common_words.txt"),
+        name_words=_read("name_words.txt"),
     )

@@ -69,6 +69,11 @@ _CUE_WORDS = frozenset(
     "sincerely".split()
 )
 _CUE_PAIRS = frozenset({("thank", "you"), ("spoke", "to"), ("talked", "to")})
+# Prepositions among the cue words: "from Maria Gonzalez", but also "switch to Grace Period",
+# "reported by Max Retries", "go to Mark As Read". After them a run is a name only when its
+# words are not common English words; a title, a greeting or a label says more.
+_WEAK_CUE_WORDS = frozenset("from to cc by with".split())
+WEAK, STRONG = 1, 2
 _CUE_TRAIL = " \t.:,"
 _CAPITALISED = regex.compile(r"(?<![\w'’-])\p{Lu}[\w'’-]+(?![\w'’-])")
 _EMAIL_AFTER = regex.compile(r"[ \t]*[<(\[][\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)\]]")
@@ -183,6 +188,22 @@ class NameFinder:
     def is_common(self, word: str) -> bool:
         return all(part.lower() in self.lists.common for part in word.split("-"))
 
+    def wordy_name(self, word: str) -> bool:
+        """A common word, or a name that is a frequent English word too ("Grace", "Max")."""
+        return word in self.lists.name_words or self.is_common(word)
+
+    def common_form(self, word: str) -> bool:
+        """A common word or a regular inflection of one: "Retries", "Exceeded", "Gems"."""
+        if self.is_given(word) or self.is_surname(word):
+            return self.is_common(word)
+        lower = word.lower()
+        if lower in self.lists.common:
+            return True
+        for suffix, replacement in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e")):
+            if lower.endswith(suffix) and lower[: -len(suffix)] + replacement in self.lists.common:
+                return True
+        return False
+
     def shaped(self, word: str) -> bool:
         """Name-shaped: no inner capital except after a name prefix, not an English word form."""
         inner = any(c.isupper() for c in word[1:].replace("-", "").replace("'", ""))
@@ -233,10 +254,27 @@ class NameFinder:
                 and self.shaped(word)
                 and not _inside(spans, start, end)
                 and (kind == "strong" or self.is_given(word))
+                and not (
+                    kind == "weak" and self.wordy_name(word) and self._phrase_goes_on(text, end)
+                )
             ):
                 spans = [sp for sp in spans if not (start <= sp[0] and sp[1] <= end)]
                 spans.append((start, end))
         return self._mentions(text, spans)
+
+    def _phrase_goes_on(self, text: str, end: int) -> bool:
+        """Capitalised words right after, one of them a common word or a form of one: "to
+        Grace Period", "by Max Retries", "to Austin Power Supply"."""
+        for _ in range(3):
+            if text[end : end + 1] != " ":
+                return False
+            following = _TOKEN_AT.match(text, end + 1)
+            if following is None:
+                return False
+            if self.common_form(following.group()):
+                return True
+            end = following.end()
+        return False
 
     def _mentions(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Add the later mentions of a name found in full: "Maria Gonzalez ... Maria said",
@@ -295,7 +333,15 @@ class NameFinder:
                     after_particle = words[k - 1][0][0].islower()
                     if (
                         after_particle
-                        or (len(real) == 1 and self._cue(text, words[i][1], words[k][2]))
+                        or (
+                            len(real) == 1
+                            and (cue := self._cue(text, words[i][1], words[k][2]))
+                            and (
+                                cue == STRONG
+                                or not self.common_form(nxt)
+                                or not self.wordy_name(words[i][0])
+                            )
+                        )
                     ) and not nxt.endswith("."):
                         real.append(k)
                         j = k
@@ -312,7 +358,7 @@ class NameFinder:
                 and following[:1].isupper()
                 and not following.endswith(".")
                 and self.is_common(following)
-                and not self._cue(text, span[0], span[1])
+                and self._cue(text, span[0], span[1]) != STRONG
             ):
                 span = None
             if span is not None:
@@ -322,16 +368,19 @@ class NameFinder:
                 i += 1
         return found
 
-    def _cue(self, text: str, start: int, end: int) -> bool:
-        """A title, greeting or label before the name, or an e-mail address after it."""
+    def _cue(self, text: str, start: int, end: int) -> int:
+        """STRONG: a title, greeting or label before the name, or an e-mail address after it;
+        WEAK: a preposition before it ("from", "to", "by"); 0: neither."""
+        if _EMAIL_AFTER.match(text, end):
+            return STRONG
         window = text[max(0, start - 40) : start]
         if window and window[-1] in " \t":
             words = window.rstrip(_CUE_TRAIL).lower().split()
-            if words and (
-                words[-1] in _CUE_WORDS or (len(words) > 1 and (words[-2], words[-1]) in _CUE_PAIRS)
-            ):
-                return True
-        return bool(_EMAIL_AFTER.match(text, end))
+            if words and len(words) > 1 and (words[-2], words[-1]) in _CUE_PAIRS:
+                return STRONG
+            if words and words[-1] in _CUE_WORDS:
+                return WEAK if words[-1] in _WEAK_CUE_WORDS else STRONG
+        return 0
 
     def _judge(
         self,
@@ -343,6 +392,15 @@ class NameFinder:
         first, last = words[real[0]], words[real[-1]]
         start, end = first[1], last[2]
         cue = self._cue(text, start, end)
+        if cue == WEAK and self.wordy_name(first[0]):
+            # After a preposition, a name that is also an English word, then common words, is
+            # a phrase: "to Grace Period", "by Max Retries" (but "with Douglass Cruel").
+            if any(self.common_form(words[i][0]) for i in real[1:]):
+                return None
+            if len(real) < 2 and self._phrase_goes_on(text, end):
+                return None
+        if cue == WEAK and len(real) < 2 and not self.is_given(first[0]):
+            return None
         if len(real) < 2:
             return (start, end) if cue and not self.is_common(first[0]) else None
         given_first = self.is_given(first[0])

@@ -146,6 +146,9 @@ def test_it_detects_each_shape(text, value, type_):
         "public class Main { public static void main(String[] args) {} }",
         "raise HTTPException(status_code=500, detail='Internal Server Error')",
         "Max Retries Exceeded; Grace Period over; Pull Request merged; Release Notes",
+        # after a preposition: a name that is an English word too, then common words
+        "switch to Grace Period, reported by Max Retries Exceeded, go to Mark As Read",
+        "Click through to Chase Payment; set it with Frank Discussion in mind",
         "404 Not Found, 3 Way Merge, Step 4 Drive, Version 2, 12345 Users",
         'class UserService(BaseService):\n    """Handles Account Settings."""',
         "ssh://deploy@git.acme.io/repo.git and git clone https://octo@github.com/o/r",
@@ -157,6 +160,19 @@ def test_it_detects_each_shape(text, value, type_):
 )
 def test_code_survives(text):
     assert _found(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("Follow-up call booked with Douglass Cruel for Friday", "Douglass Cruel"),
+        ("Follow-up call booked with James Keithly for Friday", "James Keithly"),
+        ("got a reply from Grace Kowalski today", "Grace Kowalski"),
+        ("forwarded to Maria, who agreed", "Maria"),
+    ],
+)
+def test_names_after_a_preposition_are_found(text, name):
+    assert (name, "PERSON") in _found(text)
 
 
 def test_rules_not_chosen_are_not_applied():

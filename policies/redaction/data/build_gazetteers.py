@@ -13,7 +13,11 @@ files this writes, so nothing is downloaded or derived at run time.
 - common_words.txt: the English words with a Zipf frequency ≥ 2.9 in wordfreq's lists
   (about the 32,000 most frequent; word list data CC BY-SA 4.0, by Robyn Speer and the
   wordfreq contributors), minus the names kept above, plus those word-like names: words a
-  capitalised run made of is a title or a phrase, not a person.
+  capitalised run made of is a title or a phrase, not a person;
+- name_words.txt: the names kept above whose lower-case form is a frequent English word too
+  ("Grace", "Frank", "Mark", "Chase", "Bridge"; Zipf frequency ≥ 4.0): a run that starts
+  with one and goes on with common words is more often a phrase ("Grace Period", "Chase
+  Payment") than a person.
 """
 
 from __future__ import annotations
@@ -90,10 +94,12 @@ def main() -> None:
         if w.isalpha() and zipf_frequency(w, "en") >= COMMON_ZIPF and w not in names_lower
     }
     common |= {n.lower() for n in wordlike} | set(STOP_WORDS)
+    name_words = {n for n in given | surnames if zipf_frequency(n.lower(), "en") >= WORDLIKE_ZIPF}
     for name, values in (
         ("given_names.txt", given),
         ("surnames.txt", surnames),
         ("common_words.txt", common),
+        ("name_words.txt", name_words),
     ):
         (HERE / name).write_text("\n".join(sorted(values)) + "\n", encoding="utf-8")
         print(f"{name}: {len(values)}")  # noqa: T201 (a dev tool reporting what it wrote)
