@@ -51,8 +51,24 @@ _WORD = regex.compile(rf"{TOKEN}|{_INITIAL}|(?:{_PARTICLES})(?={_SEP})")
 _NAME_PREFIXES = ("Mc", "Mac", "De", "Di", "Da", "Du", "La", "Le", "Van", "Von", "Fitz", "St")
 # Endings of English words that surnames do not have (unless the surname is in the list).
 _WORDY = regex.compile(
-    r"(?:ies|tion|sion|ment|ness|ings|ed|able|ible|ity|ive|ous|ism|ize|ise|ful|less|ship|ance|"
-    r"ence|ics|ogy|ory|ware|ly|ers)$"
+    r"(?:tion|sion|ment|ness|ings|able|ible|ity|ive|ous|ism|ize|ise|ful|less|ship|ance|"
+    r"ence|ics|ogy|ware)$"
+)
+# Endings surnames share with English word forms ("Keithly", "McWatters", "Ahmed", "Davies",
+# "Gregory"): English only when what is left is a common word ("quickly", "users", "exceeded",
+# "retries", "factory" read as "fact").
+_WORDY_IF_STEM = (
+    ("ies", "y"),
+    ("ied", "y"),
+    ("ed", ""),
+    ("ed", "e"),
+    ("ly", ""),
+    ("ly", "le"),
+    ("ily", "y"),
+    ("ers", ""),
+    ("ers", "e"),
+    ("ory", ""),
+    ("ory", "e"),
 )
 _TITLES = frozenset("mr mrs ms mx dr prof sir dame herr frau mme mlle sr sra srta dott ing".split())
 _GREETINGS = frozenset(
@@ -162,6 +178,18 @@ def _cue_ends(text: str, lowered: str) -> list[tuple[int, str]]:
     return out
 
 
+# A given name alone, then a verb people are the subject of: "Robert runs platform", "Maria
+# said", "Priya wants SSO". No auxiliary verbs: "Paris is", "Sydney has" are places.
+_PERSON_VERBS = (
+    "said says asked asks wrote writes replied replies mentioned confirmed agreed agrees wants "
+    "wanted needs needed runs ran leads led manages managed owns joined joins prefers preferred "
+    "suggested suggests noted explained explains thinks thought knows called emailed sent shared "
+    "signed approved reviewed requested promised offered complained reported told tells works "
+    "worked lives lived moved handles handled"
+).split()
+_VERB_AFTER = re.compile(
+    r"([A-Z][^\W\d_]+(?:-[A-Z][^\W\d_]+)?)[ \t]+(?:" + "|".join(_PERSON_VERBS) + r")(?![\w-])"
+)
 # A chat or transcript speaker: "[10:04] Maria: ...", "Tom: sure" (a known given name only).
 _SPEAKER = re.compile(r"(?:^|\n)(?:\[[^\]\n]{1,40}\][ \t]*)?(?=[^\W\d_][\w'’-]*:[ \t])")
 _TOKEN_AT = regex.compile(rf"{TOKEN}(?![\w'’-])")
@@ -216,7 +244,14 @@ class NameFinder:
             or word in self.lists.surnames
         ):
             return False
-        return _WORDY.search(word.lower()) is None and len(word) >= 2
+        lower = word.lower()
+        if len(word) < 2 or _WORDY.search(lower) is not None:
+            return False
+        common = self.lists.common
+        return not any(
+            lower.endswith(suffix) and lower[: -len(suffix)] + stem in common
+            for suffix, stem in _WORDY_IF_STEM
+        )
 
     def name_like(self, word: str) -> bool:
         """Could be part of a name: known, or an unknown name-shaped non-word."""
@@ -238,6 +273,16 @@ class NameFinder:
                 word = match.group()
                 if self.is_given(word) and not self.is_common(word):
                     spans.append(match.span())
+        for match in _VERB_AFTER.finditer(text):
+            start, end = match.span(1)
+            word = match.group(1)
+            if (
+                (not start or not (text[start - 1].isalnum() or text[start - 1] in _RUN_LEFT))
+                and self.is_given(word)
+                and not self.is_common(word)
+                and not _inside(spans, start, end)
+            ):
+                spans.append((start, end))
         lowered = text.lower()
         for cue_end, kind in _cue_ends(text, lowered):
             match = _TOKEN_AT.match(text, cue_end)
