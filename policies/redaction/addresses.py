@@ -48,7 +48,13 @@ _EN_TYPES = (
     "Cruiseway Dell Edge Elbow End Entrance Fairway Formation Frontage Gap Interchange Link "
     "Meander Nook Pocket Quadrant Return Round Serviceway Steps Strip Turn Walkway Ridgeway "
     "Heath Rowe Yard Passage Pathway Terrace Fall Tor Byway Villas Triangle Centers Burgs Rue Bank "
-    "Banks Terraces Tower Towers Extensions Plateau Crossway Underpass Quad"
+    "Banks Terraces Tower Towers Extensions Plateau Crossway Underpass Quad "
+    # Australian and New Zealand road types (Faker's en_AU and en_NZ locale data), without
+    # those that are mostly other words after a number ("3 Grant Access", "Step 2 Lower")
+    "Alleyway Anchorage Artery Basin Brae Centreway Circlet Circus Colonnade Corso Courtyard "
+    "Cul-de-sac Driveway Firetrail Footway Foreshore Gates Gully Highroad Lees Line Mew "
+    "Parklands Piazza Quadrangle Ride Ring Riverway Riviera Roadside Roadway Ronde Rotary "
+    "Siding Slope Stairs Strand Subway Tarn Thoroughfare Tollway Trunkway Wade Forges"
 ).split()
 _EN_ABBREVIATIONS = (
     "Aly Anx Arc Ave Av Byu Bch Blf Blvd Br Brg Brk Byp Cp Cyn Cpe Cswy Ctr Cir Clf Clb Cmn Cor "
@@ -102,7 +108,8 @@ _LEADING_TYPES = (
     "Chacara Sítio Sitio Núcleo Nucleo Residencial Jardim Parque Recanto Vereda Trecho Quinta "
     "Urbanización Urbanizacion Polígono Poligono Partida Barrio Grupo Sendero Senda Bajada Cuesta "
     "Plazuela Canale Stretto Incrocio Pátio Patio Área Area Feira Estação Estacao Praia Morro Esplanada Circunvalación Circunvalacion Blvd Am An Auf Im In Zum Zur Unter Hinter Vor Bei Gata Gatan Vej Vägen Katu Tie "
-    "Utca Út Ulitsa Ulica Cesta Trg Náměstí Nábřeží Třída"
+    "Utca Út Ulitsa Ulica Cesta Trg Náměstí Nábřeží Třída Peatonal Acceso Transversal Psje "
+    "Blv Diag Drumul Viaduto Viela Passarela Trevo Avenija Trieda Námestie Nábrežie"
 ).split()
 _SUFFIXES = (
     "straße strasse str. gasse weg platz allee ring damm ufer steig pfad chaussee markt graben "
@@ -113,7 +120,8 @@ _SUFFIXES = (
     "straede vaenget alléen alleen lyngen røa gjerdet havna skrenten bulevardi puistotie "
     "katu tie vegen veien kroken svingen jordet tunet lia åsen haugen baan wal hoek plassen plass "
     "stranda strand moen kollen løkka enga myra dalen berget holmen bråten tjernet grenda "
-    "toppen sletta"
+    "toppen sletta eggen engen ekra flata gropa hagen holtet høgda lunden marka ringen roa "
+    "skogen spranget stubben stykket vollen vika lei tér köz körút sétány"
 ).split()
 _CITY = (
     r"(?:(?:da|de|do|dos|das|la|le|el|los|las|san|l'|d')[ \t])?\p{Lu}[\p{L}'’.-]*(?:(?<![\p{L}]{4}\.)[ \t](?:\p{Lu}[\p{L}'’.-]*|(?:de|da|do|del|la|le|sur|am|an|der|im|bei|"
@@ -141,6 +149,7 @@ _POSTCODE_AFTER = regex.compile(
 )
 _NUMBER_TOKEN = re.compile(_NUMBER)  # the standard library scans this simple class faster
 _UNIT_AFTER = regex.compile(_UNIT)
+_BARE_INTERIOR = re.compile(r"[ \t]+\d{1,4}(?=[ \t]*(?:[,;)\r\n]|\.(?:\s|$)|$))")
 _TOKEN = re.compile(r"[^\s,;()\[\]{}<>\"'`|]+")
 _ORDINAL_RE = re.compile(r"\d{1,3}(?:st|nd|rd|th|ST|ND|RD|TH)\.?$")
 _SMALL_NUMBER = re.compile(r"\d{1,3}\.?$")
@@ -234,6 +243,12 @@ def find_addresses(text: str) -> list[tuple[int, int, str]]:
         unit = _UNIT_AFTER.match(text, end)
         if unit is not None:
             end = unit.end()
+        if text[end - 1 : end].isdigit():
+            # A street that ends with its number may carry a bare interior number after it
+            # (Mexico: "Calle Jalisco 404 887"), at the end of the line or before a comma.
+            interior = _BARE_INTERIOR.match(text, end)
+            if interior is not None:
+                end = interior.end()
         found.append((start, end, "ADDRESS"))
         reach = end
         place = _CONTINUATION.match(text, end)

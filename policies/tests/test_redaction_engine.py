@@ -169,10 +169,27 @@ def test_code_survives(text):
         ("Follow-up call booked with James Keithly for Friday", "James Keithly"),
         ("got a reply from Grace Kowalski today", "Grace Kowalski"),
         ("forwarded to Maria, who agreed", "Maria"),
+        # a given name alone, then a verb people do
+        ("Met them at the conference. Roberta runs platform at a logistics firm.", "Roberta"),
+        ("Thanks for the update. Priya said the export is late.", "Priya"),
+        # surnames that end like English word forms
+        ("New hire checklist for Madeleine Donnely (start 04/07/2008)", "Madeleine Donnely"),
     ],
 )
 def test_names_after_a_preposition_are_found(text, name):
     assert (name, "PERSON") in _found(text)
+
+
+@pytest.mark.parametrize(
+    "text, address",
+    [
+        ("Ships to Calle Jalisco 404 887, 73794 Nueva Nigeria.", "Calle Jalisco 404 887"),
+        ("living at 856 Manawapomanawa Line.", "856 Manawapomanawa Line"),
+        ("send it to Peatonal Sonora 636 Interior 761", "Peatonal Sonora 636 Interior 761"),
+    ],
+)
+def test_street_types_of_more_countries(text, address):
+    assert (address, "ADDRESS") in _found(text)
 
 
 def test_rules_not_chosen_are_not_applied():
