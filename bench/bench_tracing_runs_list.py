@@ -33,15 +33,17 @@ INSERT INTO tracing_run (
     run_id, trace_id, project_id, organization_id, workspace_id, key_id, key_prefix, user_id,
     name, started_at, ended_at, first_token_at, status, http_status, error, dialect, provider,
     model, method, path, stream, input_tokens, output_tokens, cache_read_tokens,
-    cache_write_tokens, reasoning_tokens, cost_usd, price_missing, policy_outcome,
-    policy_results, redaction_counts, user_agent, request_metadata)
+    cache_write_tokens, reasoning_tokens, audio_input_tokens, audio_output_tokens, cost_usd,
+    price_missing, usage_estimated, usage_note, policy_outcome, policy_results,
+    redaction_counts, user_agent, request_metadata)
 SELECT g.run_id, replace(g.run_id::text, '-', ''), %(project)s, %(org)s, %(ws)s,
     (%(keys)s::bigint[])[1 + g.i %% 5], 'gw_sk_bench', (%(users)s::bigint[])[1 + g.i %% 5],
     'ChatCompletions', g.t, g.t + interval '800 ms', g.t + interval '200 ms',
     g.status, CASE g.status WHEN 'success' THEN 200 WHEN 'blocked' THEN 402 ELSE 502 END,
     '', 'openai', 'openai', (%(models)s::text[])[1 + (g.i / 7) %% 6], 'POST',
-    '/openai/v1/chat/completions', false, 100 + g.i %% 900, 10 + g.i %% 300, 0, 0, 0,
+    '/openai/v1/chat/completions', false, 100 + g.i %% 900, 10 + g.i %% 300, 0, 0, 0, 0, 0,
     ((100 + g.i %% 900) * 0.00000015 + (10 + g.i %% 300) * 0.0000006)::numeric(20, 10), false,
+    false, '',
     CASE g.status WHEN 'blocked' THEN 'blocked' ELSE 'none' END,
     '{}'::jsonb, '{}'::jsonb, 'OpenAI/Python 2.0', '{}'::jsonb
 FROM (

@@ -18,6 +18,7 @@ BENCHES: list[list[str]] = [
     ["bench_tracing_sink.py"],
     ["bench_tracing_ingest.py"],
     ["bench_tracing_runs_list.py"],
+    ["bench_partitions.py", "--runs", "1000000", "--budget", "600"],
 ]
 
 

@@ -64,3 +64,82 @@ def test_a_database_from_before_the_move_keeps_its_usage_totals_and_policies() -
 
     executor = MigrationExecutor(connection)  # back to the latest schema for the other tests
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_runs_and_usage_are_converted_to_time_partitions_and_back() -> None:
+    import uuid
+
+    from tracing import partitions
+
+    before = [("tracing", "0009_usage_org_index_status")]
+    after = [("tracing", "0010_partition_runs_and_usage")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    org = old.get_model("orgs", "Organization").objects.create(slug="part", name="Part")
+    ws = old.get_model("orgs", "Workspace").objects.create(organization=org, slug="w", name="W")
+    project = old.get_model("tracing", "TracingProject").objects.create(workspace=ws, name="p")
+    now = dt.datetime.now(tz=dt.UTC)
+    ages = [0, 1, 3, 90, 700]  # today, recent days, and rows older than any partition made
+    run_ids = []
+    for days in ages:
+        run_id = uuid.uuid4()
+        started = now - dt.timedelta(days=days)
+        old.get_model("tracing", "Run").objects.create(
+            run_id=run_id,
+            trace_id=run_id.hex,
+            project=project,
+            workspace_id=ws.pk,
+            organization_id=org.pk,
+            started_at=started,
+            status="success",
+            cost_usd=Decimal("0.5"),
+        )
+        old.get_model("tracing", "UsageRecord").objects.create(
+            run_id=run_id,
+            started_at=started,
+            workspace_id=ws.pk,
+            organization_id=org.pk,
+            status="success",
+            cost_usd=Decimal("0.5"),
+        )
+        run_ids.append(run_id)
+    ids = sorted(old.get_model("tracing", "Run").objects.values_list("id", flat=True))
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    assert partitions.is_partitioned("tracing_run")
+    assert partitions.is_partitioned("tracing_usagerecord")
+    new = executor.loader.project_state(after).apps
+    Run = new.get_model("tracing", "Run")
+    assert sorted(Run.objects.values_list("id", flat=True)) == ids
+    assert {r for r in Run.objects.values_list("run_id", flat=True)} == set(run_ids)
+    assert new.get_model("tracing", "UsageRecord").objects.count() == len(ages)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tracing_run_default")
+        assert cursor.fetchone()[0] == 2  # 90 and 700 days ago: before the partitions made
+    fresh = Run.objects.create(
+        run_id=uuid.uuid4(),
+        trace_id="t",
+        project_id=project.pk,
+        started_at=now,
+        status="success",
+    )
+    assert fresh.id > max(ids)  # the identity carries on after the copied rows
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(before)
+    assert not partitions.is_partitioned("tracing_run")
+    assert not partitions.is_partitioned("tracing_usagerecord")
+    assert old.get_model("tracing", "Run").objects.count() == len(ages) + 1
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "tracing_run")
+    assert constraints["tracing_run_run_id_key"]["columns"] == ["run_id"]
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

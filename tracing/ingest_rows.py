@@ -5,7 +5,8 @@ model instances and having the ORM render a multi-row INSERT cost ~80% of the dr
 (one Python call per field per row). On PostgreSQL the rows are streamed with COPY into a
 session temp table, then moved with INSERT ... SELECT ... ON CONFLICT (run_id) DO NOTHING
 RETURNING run_id: the server does the duplicate check, and the returned ids say exactly which
-runs are new. SQLite (the embedded default) gets a pre-check of the ids already stored,
+runs are new. (No conflict target: on the time-partitioned tables the unique key is
+(run_id, started_at), tracing.partitions; a record delivered twice has the same started_at.) SQLite (the embedded default) gets a pre-check of the ids already stored,
 inside the same transaction, then plain executemany INSERTs of the same rows (model
 instances would cost the same ~80% there).
 """
@@ -304,12 +305,12 @@ def _staged_insert(
     _copy_rows(cursor, "tracing_usage_stage", USAGE_COLUMNS, usages)
     cursor.execute(
         f"INSERT INTO {Run._meta.db_table} ({run_cols}) SELECT {run_cols} FROM tracing_run_stage "
-        "ON CONFLICT (run_id) DO NOTHING RETURNING run_id"
+        "ON CONFLICT DO NOTHING RETURNING run_id"
     )
     new_ids = {row[0] for row in cursor.fetchall()}
     cursor.execute(
         f"INSERT INTO {UsageRecord._meta.db_table} ({usage_cols}) SELECT {usage_cols} "
-        "FROM tracing_usage_stage ON CONFLICT (run_id) DO NOTHING"
+        "FROM tracing_usage_stage ON CONFLICT DO NOTHING"
     )
     # Emptied at commit anyway; cleared now so a second ingest in one transaction starts clean.
     cursor.execute("DELETE FROM tracing_run_stage")

@@ -260,6 +260,10 @@ def security_events_prune(*, now: dt.datetime | None = None, days: int | None = 
 def _prune(
     model: type[Run] | type[UsageRecord], *, cutoff: dt.datetime, batch_size: int, max_batches: int
 ) -> int:
+    from tracing import partitions
+
+    if partitions.is_partitioned(model._meta.db_table):
+        return partitions.partitions_drop_before(model._meta.db_table, cutoff)[0]
     deleted = 0
     for _ in range(max_batches):
         ids = list(
@@ -282,25 +286,28 @@ def runs_prune(
     batch_size: int = 5000,
     max_batches: int = 200,
 ) -> tuple[int, int]:
-    """Delete runs older than GATEWAY_TRACE_RETENTION_DAYS and usage rows older than
-    GATEWAY_USAGE_RETENTION_DAYS, in batches of `batch_size` ids (no long locks, bounded work
-    per call: the beat task comes back for the rest). Usage newer than 40 days is never deleted,
-    whatever the setting, because monthly spend windows are computed from it.
-    Returns (runs deleted, usage rows deleted)."""
+    """Remove runs older than GATEWAY_TRACE_RETENTION_DAYS and usage rows older than
+    GATEWAY_USAGE_RETENTION_DAYS. Usage newer than 40 days is never removed, whatever the
+    setting, because monthly spend windows are computed from it. Returns (runs removed, usage
+    rows removed).
+
+    On PostgreSQL, where the tables are partitioned by time (tracing.partitions), whole
+    partitions that end before the cutoff are dropped (a day of runs, a month of usage: kept
+    until the whole period is past the cutoff) and the DEFAULT partition's older rows deleted;
+    elsewhere rows are deleted in batches of `batch_size` ids (no long locks, bounded work per
+    call: the beat task comes back for the rest)."""
     now = now or dt.datetime.now(tz=UTC)
     run_days = settings.GATEWAY_TRACE_RETENTION_DAYS if run_days is None else run_days
     usage_days = settings.GATEWAY_USAGE_RETENTION_DAYS if usage_days is None else usage_days
     usage_days = max(usage_days, 40)
-    runs = (
-        _prune(
+    runs = 0
+    if run_days > 0:
+        runs = _prune(
             Run,
             cutoff=now - dt.timedelta(days=run_days),
             batch_size=batch_size,
             max_batches=max_batches,
         )
-        if run_days > 0
-        else 0
-    )
     usage = _prune(
         UsageRecord,
         cutoff=now - dt.timedelta(days=usage_days),

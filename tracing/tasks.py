@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from tracing.partitions import partitions_ensure
 from tracing.rollup import usage_rollup_refresh
 from tracing.services import runs_prune, security_events_prune
 from tracing.shipping import runs_drain
@@ -24,8 +25,9 @@ def drain_runs(max_seconds: float = 5.0) -> int:
 
 @shared_task(ignore_result=True)
 def prune_runs() -> list[int]:
-    """Delete runs, usage rows and security events past their retention, in small batches
-    (beat: every 10 min)."""
+    """Create the runs' and usage's time partitions of the days ahead (PostgreSQL), then remove
+    runs, usage rows and security events past their retention (beat: every 10 min)."""
+    partitions_ensure()
     runs, usage = runs_prune()
     return [runs, usage, security_events_prune()]
 
