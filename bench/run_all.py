@@ -11,6 +11,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES: list[list[str]] = [
     ["proxy_bench.py"],
     ["usage_summary_bench.py"],
+    ["translation_bench.py"],
     ["spend_overspend.py"],
     ["spend_check_latency.py"],
     ["redaction_corpus.py", "--baseline"],
