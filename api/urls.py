@@ -11,6 +11,7 @@ from api.views import (
     members,
     organizations,
     policies,
+    providers,
     roles,
     routes,
     secrets,
@@ -115,6 +116,16 @@ urlpatterns = [
         "workspaces/<int:workspace_id>/routes/<str:name>/",
         routes.RouteDetailApi.as_view(),
         name="route",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/providers/",
+        providers.ProviderListApi.as_view(),
+        name="custom-providers",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/providers/<str:name>/",
+        providers.ProviderDetailApi.as_view(),
+        name="custom-provider",
     ),
     path("audit-log/", audit.AuditLogApi.as_view(), name="audit-log"),
     path(

@@ -1,7 +1,7 @@
 """The ASGI entry point: the proxy routes beside Django, in one process.
 
 `django.setup()` runs first (models, settings); then a tiny dispatcher sends the provider
-prefixes (proxy.routing.PREFIXES: /openai, /anthropic, /gemini, /bedrock, /vertex), /v1 (the
+prefixes (proxy.routing.PREFIXES: /openai, /anthropic, /gemini, /bedrock, /vertex, /providers), /v1 (the
 unified endpoints) and /health to the proxy's raw ASGI app (proxy.app.ProxyApp: no Django
 request machinery on the hot path) and everything else to Django's ASGI handler (admin, /api/v1).
 The lifespan starts and stops the proxy's resources: the auth-table refresher, the recorder's

@@ -253,7 +253,7 @@ class ProxyApp(UnifiedCalls):
             user_id=ctx.user_id,
             name=route.endpoint,
             dialect=route.body_dialect,
-            provider=route.dialect,
+            provider=route.secret or route.dialect,
             model=route.model,
             method=scope["method"],
             path=scope["path"],
@@ -311,7 +311,30 @@ class ProxyApp(UnifiedCalls):
         secrets = self.secrets.current() or await self.secrets.get()
         if route.api == "models":  # lists what the workspace's secrets reach, whichever they are
             return raw, UpstreamSecret("")
+        if route.secret:
+            return raw, self._custom_upstream(call, route.secret, secrets)
         return raw, providers.credentials(dialect, secrets.get(call.ctx.workspace_id, {}))
+
+    @staticmethod
+    def _custom_upstream(
+        call: ProxyCall, route: routing.Route, secrets: SecretTable
+    ) -> UpstreamSecret:
+        """The workspace's custom provider of `route`: 404 when the workspace has none of that
+        name (whoever else has one), 400 for a model off its model list."""
+        upstream = secrets.get(call.ctx.workspace_id, {}).get(route.secret)
+        name = route.secret.partition("/")[2]
+        if upstream is None:
+            raise ProxyError(
+                f"this workspace has no custom provider named {name}: a workspace admin can add "
+                "it under Settings → Integrations",
+                status=404,
+            )
+        if upstream.models and call.body is not None and call.model not in upstream.models:
+            raise BadRequest(
+                f"model {call.model or '(none)'} is not offered by custom provider {name} "
+                f"(its models: {', '.join(sorted(upstream.models))})"
+            )
+        return upstream
 
     async def _exchange(
         self,
@@ -345,7 +368,8 @@ class ProxyApp(UnifiedCalls):
                 url = f"{url}?{query}"
             authorize = getattr(provider, "authorize", None)
             if authorize is None:
-                headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
+                auth = provider.auth_header(secret.secret) if secret.secret else None
+                headers = upstream_headers(scope["headers"], auth, secret.headers)
             else:  # signed per request (SigV4) or a minted access token
                 headers = await authorize(
                     secret, scope["method"], url, upstream_headers(scope["headers"]), body

@@ -34,13 +34,19 @@ ORG_KEY = (
 
 @dataclass(frozen=True, slots=True)
 class UpstreamSecret:
-    """A decrypted provider secret and its optional base URL override. Never logged."""
+    """A decrypted provider secret and its optional base URL override. Never logged.
+
+    A custom provider's entry also carries its extra headers and, when it has one, the only
+    models callers may name; its `secret` is '' when it needs none (no auth header is sent)."""
 
     secret: str = field(repr=False)
     base_url: str = ""
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    models: frozenset[str] = frozenset()
 
 
-SecretTable = dict[int, dict[str, UpstreamSecret]]  # workspace id -> secret name -> secret
+# workspace id -> secret name (or "custom/NAME" for a custom provider) -> secret
+SecretTable = dict[int, dict[str, UpstreamSecret]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@ from orgs.keys import peppers
 from orgs.models import ApiKey, Organization, Workspace
 from orgs.permissions import key_grants, user_grants_by_workspace
 from proxy.auth import KeyEntry, KeyTable, SecretTable, UpstreamSecret
+from proxy.routing import custom_secret
 from secrets_vault.crypto import SecretUnreadable
-from secrets_vault.models import ProviderSecret
-from secrets_vault.services import secret_decrypt
+from secrets_vault.models import CustomProvider, ProviderSecret
+from secrets_vault.services import provider_secret_decrypt, secret_decrypt
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +68,9 @@ def load_key_table() -> KeyTable:
 
 
 def load_secret_table() -> SecretTable:
-    """Every workspace's decrypted provider secrets (a secret that does not decrypt is treated
-    as missing: the call gets 424, and the error is logged without the value)."""
+    """Every workspace's decrypted provider secrets and custom providers (a secret that does not
+    decrypt is treated as missing: the call gets 424 (404 for a custom provider), and the error
+    is logged without the value)."""
     result: SecretTable = {}
     for secret in ProviderSecret.objects.all():
         try:
@@ -82,5 +84,22 @@ def load_secret_table() -> SecretTable:
             continue
         result.setdefault(secret.workspace_id, {})[secret.name] = UpstreamSecret(
             secret=value, base_url=secret.base_url.rstrip("/")
+        )
+    for provider in CustomProvider.objects.all():
+        try:
+            value = provider_secret_decrypt(provider=provider)
+        except SecretUnreadable:
+            logger.error(
+                "the secret of custom provider %s of workspace %s does not decrypt; "
+                "the provider is treated as missing",
+                provider.name,
+                provider.workspace_id,
+            )
+            continue
+        result.setdefault(provider.workspace_id, {})[custom_secret(provider.name)] = UpstreamSecret(
+            secret=value,
+            base_url=provider.base_url.rstrip("/"),
+            headers=tuple((str(k), str(v)) for k, v in provider.extra_headers.items()),
+            models=frozenset(provider.model_names),
         )
     return result

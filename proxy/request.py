@@ -123,18 +123,25 @@ def host_allowed(host: bytes) -> bool:
 
 
 def upstream_headers(
-    headers: list[tuple[bytes, bytes]], auth: tuple[str, str] | None = None
+    headers: list[tuple[bytes, bytes]],
+    auth: tuple[str, str] | None = None,
+    extra: tuple[tuple[str, str], ...] = (),
 ) -> list[tuple[str, str]]:
     """Every caller header except hop-by-hop, credentials and x-gateway-*, plus the provider
-    secret in the provider's own header (`auth`; None: the provider authorizes the request
-    itself). Repeated headers (anthropic-beta) stay repeated."""
+    secret in the provider's own header (`auth`; None: no credentials, or the provider
+    authorizes the request itself) and the upstream's own `extra` headers, which replace the
+    caller's of the same name. Repeated headers (anthropic-beta) stay repeated."""
+    drop = _DROP
+    if extra:
+        drop = _DROP | {name.lower().encode("latin-1") for name, _ in extra}
     out = [
         (name.decode("latin-1"), value.decode("latin-1"))
         for name, value in headers
-        if name not in _DROP and not name.startswith(b"x-gateway-")
+        if name not in drop and not name.startswith(b"x-gateway-")
     ]
     if auth is not None:
         out.append(auth)
+    out.extend(extra)
     return out
 
 

@@ -12,6 +12,7 @@ PREFIXES: dict[str, str] = {
     "/gemini/": "gemini",
     "/bedrock/": "bedrock",
     "/vertex/": "vertex",
+    "/providers/": "openai",  # a workspace's custom providers (OpenAI-compatible)
 }
 
 # Endpoints that are not billed: their calls cost 0, and a missing price is not flagged.
@@ -49,6 +50,10 @@ class Route:
     @property
     def body_dialect(self) -> str:
         return self.shape or self.dialect
+
+    # The key of the workspace's upstream in the secret table (proxy.auth.SecretTable) when it
+    # is not the dialect's own secret: "custom/NAME" for a custom provider.
+    secret: str = ""
 
     @property
     def billed(self) -> bool:
@@ -167,6 +172,44 @@ _UNIFIED_ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/v1/models"): Route("openai", "Models", "", api="models"),
 }
+# A custom provider's paths, after /providers/NAME/v1 (its base URL already ends in /v1).
+CUSTOM_PREFIX = "/providers/"
+_CUSTOM_RE = re.compile(
+    r"^/providers/(?P<name>[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)(?P<rest>/v1/.*)$"
+)
+_CUSTOM_STATIC: dict[tuple[str, str], str] = {
+    ("POST", "/v1/chat/completions"): "ChatCompletions",
+    ("POST", "/v1/embeddings"): "Embeddings",
+    ("GET", "/v1/models"): "Models",
+}
+_CUSTOM_MODEL_RE = re.compile(rf"^/v1/models/{_ID}$")
+
+
+def custom_secret(name: str) -> str:
+    """The secret-table key of the custom provider `name`."""
+    return f"custom/{name}"
+
+
+def _custom(method: str, path: str) -> Route | None:
+    found = _CUSTOM_RE.match(path)
+    if found is None:
+        return None
+    rest = found.group("rest")
+    endpoint = _CUSTOM_STATIC.get((method, rest))
+    model = ""
+    if endpoint is None and method == "GET":
+        by_id = _CUSTOM_MODEL_RE.match(rest)
+        if by_id is not None:
+            endpoint, model = "GetModel", by_id.group("id")
+    if endpoint is None:
+        return None
+    return Route(
+        dialect="openai",
+        endpoint=endpoint,
+        upstream_path=rest[len("/v1") :],
+        model=model,
+        secret=custom_secret(found.group("name")),
+    )
 
 
 def match(method: str, path: str) -> Route | None:
@@ -176,6 +219,8 @@ def match(method: str, path: str) -> Route | None:
         return static
     if path.startswith(UNIFIED_PREFIX):
         return _UNIFIED_ROUTES.get((method, path))
+    if path.startswith(CUSTOM_PREFIX):
+        return _custom(method, path)
     if method == "POST":
         found = _GEMINI_RE.match(path)
         if found is not None:

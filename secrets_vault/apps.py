@@ -11,6 +11,7 @@ class SecretsVaultConfig(AppConfig):
     def ready(self) -> None:
         # Signals for cache invalidation only: the proxies' provider-secret snapshot.
         from hotpath import changes
-        from secrets_vault.models import ProviderSecret
+        from secrets_vault.models import CustomProvider, ProviderSecret
 
         changes.connect_model(ProviderSecret, "secrets")
+        changes.connect_model(CustomProvider, "secrets")

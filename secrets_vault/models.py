@@ -72,3 +72,52 @@ PROVIDER_SECRET_NAMES: dict[str, str] = {
     "anthropic": ProviderSecret.Name.ANTHROPIC,
     "gemini": ProviderSecret.Name.GOOGLE,
 }
+
+
+class CustomProvider(models.Model):
+    """A workspace's own OpenAI-compatible server (vLLM, Ollama, TGI, LM Studio, another
+    gateway), reached natively under /providers/NAME/v1/...
+
+    `base_url` is the URL a client would give the OpenAI SDK (with its /v1), SSRF-guarded like
+    every base URL (services.base_url_check). The optional secret is stored like a provider
+    secret (`ciphertext`, `last4`) and sent as `Authorization: Bearer`; `extra_headers` go
+    upstream on every call; a non-empty `model_names` list is the only models callers may name.
+    """
+
+    class Api(models.TextChoices):
+        OPENAI = "openai", "OpenAI Chat Completions"
+
+    NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="custom_providers"
+    )
+    name = models.CharField(
+        max_length=40,
+        help_text="Lowercase letters, digits and '-': the NAME in /providers/NAME/v1.",
+    )
+    api = models.CharField(max_length=20, choices=Api.choices, default=Api.OPENAI)
+    base_url = models.URLField(max_length=500)
+    ciphertext = models.TextField(blank=True, editable=False)
+    last4 = models.CharField(max_length=4, blank=True, editable=False)
+    extra_headers = models.JSONField(default=dict, blank=True)
+    model_names = models.JSONField(default=list, blank=True)
+    set_at = models.DateTimeField(default=timezone.now, editable=False)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ("workspace", "name")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("workspace", "name"), name="custom_provider_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"custom provider {self.name}"
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.ciphertext)

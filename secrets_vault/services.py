@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from django.conf import settings
@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from orgs.services import audit_record
 from secrets_vault import crypto
-from secrets_vault.models import ProviderSecret
+from secrets_vault.models import CustomProvider, ProviderSecret
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -181,6 +181,8 @@ def ciphertexts_rotate(*, model: type[Model], field: str) -> int:
             row = model._default_manager.select_for_update().filter(pk=pk).first()
             if row is None:
                 continue
+            if not getattr(row, field):
+                continue  # no secret stored (a custom provider without one)
             setattr(row, field, crypto.rotate(getattr(row, field)))
             row.save(update_fields=[field])
             count += 1
@@ -188,7 +190,157 @@ def ciphertexts_rotate(*, model: type[Model], field: str) -> int:
 
 
 def secrets_rotate() -> int:
-    """Re-encrypt every provider secret under the newest GATEWAY_SECRETS_KEYS key."""
+    """Re-encrypt every provider secret (custom providers' included) under the newest
+    GATEWAY_SECRETS_KEYS key."""
     count = ciphertexts_rotate(model=ProviderSecret, field="ciphertext")
+    count += ciphertexts_rotate(model=CustomProvider, field="ciphertext")
     logger.info("re-encrypted %d provider secrets under the newest key", count)
     return count
+
+
+# --- Custom providers ---------------------------------------------------------------------------
+
+# Headers a custom provider may not set: the gateway's own (hop-by-hop, the body's framing, the
+# upstream credentials it manages, its x-gateway-* options).
+_RESERVED_HEADERS = frozenset(
+    {
+        "authorization",
+        "connection",
+        "content-length",
+        "content-type",
+        "host",
+        "keep-alive",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9._:/@-]{1,200}$")
+
+
+def provider_name_check(*, name: str) -> str:
+    name = name.strip()
+    if not re.match(CustomProvider.NAME_PATTERN, name):
+        raise ValidationError(
+            "a custom provider name is 1-40 lowercase letters, digits and '-' (not at either end)"
+        )
+    return name
+
+
+def provider_headers_check(*, headers: dict[str, str]) -> dict[str, str]:
+    """Header names and values a provider may send upstream (no reserved or gateway names, no
+    line breaks)."""
+    if len(headers) > 20:
+        raise ValidationError("at most 20 extra headers")
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        name, value = str(name).strip(), str(value).strip()
+        lower = name.lower()
+        if not _HEADER_NAME.match(name) or lower in _RESERVED_HEADERS:
+            raise ValidationError(f"header {name!r} cannot be set on a custom provider")
+        if lower.startswith("x-gateway-"):
+            raise ValidationError("x-gateway-* headers are the gateway's own")
+        if any(ch in value for ch in "\r\n\x00") or len(value) > 2000:
+            raise ValidationError(f"the value of header {name} has a line break or is too long")
+        checked[name] = value
+    return checked
+
+
+def provider_models_check(*, models: list[str]) -> list[str]:
+    names = [m.strip() for m in models if m.strip()]
+    if len(names) > 500:
+        raise ValidationError("at most 500 models")
+    for model in names:
+        if not _MODEL_NAME.match(model):
+            raise ValidationError(f"{model!r} is not a model name")
+    return list(dict.fromkeys(names))
+
+
+def _provider_audit(provider: CustomProvider) -> dict[str, Any]:
+    """What the audit log keeps: never the secret, nor header values (they may be credentials)."""
+    return {
+        "api": provider.api,
+        "base_url": provider.base_url,
+        "last4": provider.last4,
+        "header_names": sorted(provider.extra_headers),
+        "models": provider.model_names,
+    }
+
+
+@transaction.atomic
+def provider_set(
+    *,
+    workspace: Workspace,
+    name: str,
+    api: str = CustomProvider.Api.OPENAI,
+    base_url: str | None = None,
+    secret: str | None = None,
+    clear_secret: bool = False,
+    extra_headers: dict[str, str] | None = None,
+    models: list[str] | None = None,
+    actor: AbstractBaseUser | None = None,
+) -> CustomProvider:
+    """Create or update a custom provider; None leaves a field as it is (a new provider needs a
+    base URL). The base URL goes through the same host guard as every base URL override."""
+    name = provider_name_check(name=name)
+    if api not in CustomProvider.Api.values:
+        raise ValidationError(
+            f"unknown API {api!r} (supported: {', '.join(CustomProvider.Api.values)})"
+        )
+    provider = (
+        CustomProvider.objects.select_for_update().filter(workspace=workspace, name=name).first()
+    )
+    before = None if provider is None else _provider_audit(provider)
+    if provider is None:
+        if not base_url:
+            raise ValidationError("a new custom provider needs a base URL")
+        provider = CustomProvider(workspace=workspace, name=name)
+    if base_url is not None and base_url.strip().rstrip("/") != provider.base_url:
+        provider.base_url = base_url_check(base_url=base_url, actor=actor)
+    provider.api = api
+    if secret is not None:
+        value = secret_value_check(value=secret)
+        provider.ciphertext = crypto.encrypt(value)
+        provider.last4 = value[-4:]
+    elif clear_secret:
+        provider.ciphertext, provider.last4 = "", ""
+    if extra_headers is not None:
+        provider.extra_headers = provider_headers_check(headers=extra_headers)
+    if models is not None:
+        provider.model_names = provider_models_check(models=models)
+    provider.set_at = timezone.now()
+    provider.set_by = (
+        actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    )
+    provider.save()
+    audit_record(
+        action="custom_provider.set" if before is None else "custom_provider.update",
+        obj=provider,
+        actor=actor,
+        organization=workspace.organization,
+        workspace=workspace,
+        before=before,
+        after={**_provider_audit(provider), "secret_changed": secret is not None or clear_secret},
+    )
+    return provider
+
+
+@transaction.atomic
+def provider_delete(*, provider: CustomProvider, actor: AbstractBaseUser | None = None) -> None:
+    audit_record(
+        action="custom_provider.delete",
+        obj=provider,
+        actor=actor,
+        organization=provider.workspace.organization,
+        workspace=provider.workspace,
+        before=_provider_audit(provider),
+    )
+    provider.delete()
+
+
+def provider_secret_decrypt(*, provider: CustomProvider) -> str:
+    """The plaintext secret ('' when none), for the proxy's upstream call only."""
+    return crypto.decrypt(provider.ciphertext) if provider.ciphertext else ""
