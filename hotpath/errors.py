@@ -57,6 +57,12 @@ class ProviderSecretMissing(ProxyError):
     status = 424
 
 
+class CustomProviderMissing(ProxyError):
+    """The caller's workspace has no custom provider of the name it called."""
+
+    status = 404
+
+
 class PathNotAllowed(ProxyError):
     status = 501
 

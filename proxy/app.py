@@ -35,6 +35,7 @@ from proxy.errors import (
     AuthFailed,
     BadRequest,
     BodyTooLarge,
+    CustomProviderMissing,
     Forbidden,
     PathNotAllowed,
     PolicyBlocked,
@@ -311,23 +312,21 @@ class ProxyApp(UnifiedCalls):
         secrets = self.secrets.current() or await self.secrets.get()
         if route.api == "models":  # lists what the workspace's secrets reach, whichever they are
             return raw, UpstreamSecret("")
-        if route.secret:
-            return raw, self._custom_upstream(call, route.secret, secrets)
+        custom = route.secret or (call.target.current.secret if call.target is not None else "")
+        if custom:
+            return raw, self._custom_upstream(call, custom, secrets)
         return raw, providers.credentials(dialect, secrets.get(call.ctx.workspace_id, {}))
 
     @staticmethod
-    def _custom_upstream(
-        call: ProxyCall, route: routing.Route, secrets: SecretTable
-    ) -> UpstreamSecret:
-        """The workspace's custom provider of `route`: 404 when the workspace has none of that
-        name (whoever else has one), 400 for a model off its model list."""
-        upstream = secrets.get(call.ctx.workspace_id, {}).get(route.secret)
-        name = route.secret.partition("/")[2]
+    def _custom_upstream(call: ProxyCall, key: str, secrets: SecretTable) -> UpstreamSecret:
+        """The workspace's custom provider `key` ("custom/NAME"): 404 when the workspace has
+        none of that name (whoever else has one), 400 for a model off its model list."""
+        upstream = secrets.get(call.ctx.workspace_id, {}).get(key)
+        name = key.partition("/")[2]
         if upstream is None:
-            raise ProxyError(
+            raise CustomProviderMissing(
                 f"this workspace has no custom provider named {name}: a workspace admin can add "
-                "it under Settings → Integrations",
-                status=404,
+                "it under Settings → Integrations"
             )
         if upstream.models and call.body is not None and call.model not in upstream.models:
             raise BadRequest(

@@ -16,6 +16,7 @@ from hotpath.errors import (  # noqa: F401  (re-exported for the proxy's modules
     AuthFailed,
     BadRequest,
     BodyTooLarge,
+    CustomProviderMissing,
     Forbidden,
     PathNotAllowed,
     PolicyBlocked,

@@ -174,9 +174,8 @@ _UNIFIED_ROUTES: dict[tuple[str, str], Route] = {
 }
 # A custom provider's paths, after /providers/NAME/v1 (its base URL already ends in /v1).
 CUSTOM_PREFIX = "/providers/"
-_CUSTOM_RE = re.compile(
-    r"^/providers/(?P<name>[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)(?P<rest>/v1/.*)$"
-)
+CUSTOM_NAME = r"[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?"  # secrets_vault CustomProvider.NAME_PATTERN
+_CUSTOM_RE = re.compile(rf"^/providers/(?P<name>{CUSTOM_NAME})(?P<rest>/v1/.*)$")
 _CUSTOM_STATIC: dict[tuple[str, str], str] = {
     ("POST", "/v1/chat/completions"): "ChatCompletions",
     ("POST", "/v1/embeddings"): "Embeddings",

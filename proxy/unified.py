@@ -15,15 +15,19 @@ from typing import Any
 
 from hotpath.errors import BadRequest
 from model_routes.snapshot import WorkspaceRoutes
-from proxy.routing import Route
+from proxy.routing import CUSTOM_NAME, Route, custom_secret
 from proxy.translate import NATIVE, CountTranslation, Translation
 
 # The model's prefix → the provider (dialect) serving it.
 PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini", "google": "gemini"}
-MODEL_FORM = "PROVIDER/MODEL (openai/…, anthropic/…, gemini/… or google/…)"
+MODEL_FORM = (
+    "PROVIDER/MODEL (openai/…, anthropic/…, gemini/… or google/…; custom/NAME/… for a custom "
+    "provider)"
+)
 # Headers of the caller's own API, not sent on when its call is translated for another provider.
 CALLER_API_HEADERS = ("anthropic-", "openai-", "x-stainless-", "x-goog-", "content-type")
 _GEMINI_MODEL = re.compile(r"^[A-Za-z0-9._-]+$")
+_CUSTOM_NAME = re.compile(rf"^{CUSTOM_NAME}$")
 
 _CHAT = Route("openai", "ChatCompletions", "/v1/chat/completions")
 _RESPONSES = Route("openai", "Responses", "/v1/responses")
@@ -42,6 +46,7 @@ class Target:
     route: Route  # the provider's route: endpoint and path (query included)
     translation: Translation | CountTranslation | None  # None: the provider's own API
     params: dict[str, Any] = field(default_factory=dict)  # a route's overrides of the request
+    secret: str = ""  # "custom/NAME" for a custom provider (proxy.routing.Route.secret)
 
 
 @dataclass(slots=True)
@@ -80,7 +85,7 @@ def split_model(model: Any) -> tuple[str, str]:
     if not isinstance(model, str) or not model:
         raise BadRequest(f"`model` is required: {MODEL_FORM}")
     prefix, sep, name = model.partition("/")
-    if not sep or not name or prefix not in (*PROVIDERS, "route"):
+    if not sep or not name or prefix not in (*PROVIDERS, "route", "custom"):
         raise BadRequest(
             f"`model` must be {MODEL_FORM} or route/NAME on this endpoint, not {model!r}"
         )
@@ -121,6 +126,31 @@ def target(
     return Target(provider, model, label, route, translation, params or {})
 
 
+def custom_target(api: str, name: str, label: str, params: dict[str, Any] | None = None) -> Target:
+    """`custom/PROVIDER/MODEL`: a workspace's custom provider, which speaks Chat Completions
+    (Responses and Messages callers are translated; the proxy looks the provider up in the
+    workspace)."""
+    provider, sep, model = name.partition("/")
+    if not sep or not model or not _CUSTOM_NAME.match(provider):
+        raise BadRequest(
+            f"`model` must be custom/NAME/MODEL for a custom provider, not 'custom/{name}'"
+        )
+    if api not in ("chat", "responses", "messages"):
+        raise BadRequest("custom providers cannot count tokens: they speak Chat Completions only")
+    translation = None if api == "chat" else Translation(api, "openai", model, label)
+    route = Route("openai", "ChatCompletions", "/chat/completions", secret=custom_secret(provider))
+    return Target("openai", model, label, route, translation, params or {}, secret=route.secret)
+
+
+def plan_target(
+    api: str, prefix: str, name: str, label: str, stream: bool, params: dict[str, Any] | None = None
+) -> Target:
+    """The provider call of one `PROVIDER/MODEL` (the model, or one candidate of a route)."""
+    if prefix == "custom":
+        return custom_target(api, name, label, params)
+    return target(api, PROVIDERS[prefix], name, label, stream, params)
+
+
 def resolve(api: str, body: dict[str, Any], stream: bool, routes: WorkspaceRoutes | None) -> Plan:
     """The provider call(s) for a unified request, in the order they are tried: the model
     itself, or the chain of the route it names (route/NAME, or a name matching an alias)."""
@@ -129,14 +159,14 @@ def resolve(api: str, body: dict[str, Any], stream: bool, routes: WorkspaceRoute
     if spec is None:
         prefix, name = split_model(model)
         if prefix != "route":
-            return Plan([target(api, PROVIDERS[prefix], name, str(model), stream)])
+            return Plan([plan_target(api, prefix, name, str(model), stream)])
         spec = routes.routes.get(name) if routes else None
         if spec is None:
             raise BadRequest(f"`model`: this workspace has no route named {name!r}")
     targets = []
     for candidate, params in spec.candidates:
         prefix, name = split_model(candidate)
-        targets.append(target(api, PROVIDERS[prefix], name, str(model), stream, params))
+        targets.append(plan_target(api, prefix, name, str(model), stream, params))
     return Plan(targets, route=spec.name, fallback_on=spec.fallback_on)
 
 

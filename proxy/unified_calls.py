@@ -23,6 +23,7 @@ import orjson
 
 from hotpath.errors import (
     BadRequest,
+    CustomProviderMissing,
     ProviderSecretMissing,
     ProxyError,
     UpstreamTimeout,
@@ -77,7 +78,7 @@ class UnifiedCalls:
 
     def _aim(self, call: ProxyCall, target: unified.Target) -> None:
         call.model = call.record.model = target.model
-        call.record.provider = target.provider
+        call.record.provider = target.secret or target.provider
         if self.prices.value is not None:
             call.price = self.prices.value.get(providers.price_name(target.provider, target.model))
 
@@ -97,19 +98,21 @@ class UnifiedCalls:
             body = target.translation.body(caller_body)
             # The caller's headers go on, but for those of its own API (another provider's
             # version and beta flags, its SDK's): the provider gets its own.
-            auth = provider.auth_header(secret.secret)
+            # (A custom provider has no secret or its own headers: extra, sent as they are.)
+            auth = provider.auth_header(secret.secret) if secret.secret else None
             headers = [
                 (name, value)
-                for name, value in upstream_headers(scope["headers"], auth)[:-1]
+                for name, value in upstream_headers(scope["headers"])
                 if not name.startswith(unified.CALLER_API_HEADERS)  # (names are lowercase)
             ]
             headers += [("content-type", "application/json"), *target.translation.headers(body)]
-            headers.append(auth)
+            headers += [*([auth] if auth else []), *secret.headers]
         else:
             upstream_body = {**caller_body, "model": target.model}
             provider.prepare_body(target.route.endpoint, upstream_body, stream=call.stream)
             body = orjson.dumps(upstream_body)
-            headers = upstream_headers(scope["headers"], provider.auth_header(secret.secret))
+            auth = provider.auth_header(secret.secret) if secret.secret else None
+            headers = upstream_headers(scope["headers"], auth, secret.headers)
         url = (secret.base_url or self.base_urls[target.provider]) + target.route.upstream_path
         return target.route, url, headers, body
 
@@ -131,8 +134,13 @@ class UnifiedCalls:
             if plan.index:
                 self._aim(call, target)
                 try:
-                    found = providers.credentials(target.provider, workspace_secrets)
-                except ProviderSecretMissing as error:
+                    if target.secret:
+                        found = self._custom_upstream(  # type: ignore[attr-defined]
+                            call, target.secret, {call.ctx.workspace_id: workspace_secrets}
+                        )
+                    else:
+                        found = providers.credentials(target.provider, workspace_secrets)
+                except (ProviderSecretMissing, CustomProviderMissing, BadRequest) as error:
                     if plan.index < len(plan.targets) - 1:
                         self._attempt(call, plan, started, error.status, error.message)
                         continue
@@ -181,7 +189,7 @@ class UnifiedCalls:
         ended = time.time()
         plan.attempts.append(
             {
-                "model": f"{target.provider}/{target.model}",
+                "model": f"{target.secret or target.provider}/{target.model}",
                 "status": status,
                 "latency_ms": round((ended - started) * 1000, 1),
             }
@@ -191,7 +199,7 @@ class UnifiedCalls:
             run_id=uuid.uuid4().hex,
             started_at=started,
             ended_at=ended,
-            provider=target.provider,
+            provider=target.secret or target.provider,
             model=target.model,
             status="error",
             http_status=status,
@@ -221,13 +229,22 @@ class UnifiedCalls:
             raise ProxyError("the gateway is not serving yet", status=503)
 
         async def listing(name: str) -> list[str]:
-            provider = providers.get(name)
-            secret = secrets.get(provider.SECRET_NAME)
-            if secret is None:
-                return []
-            path, extra, parse = unified.MODEL_LISTS[name]
+            provider = providers.get("openai" if name.startswith("custom/") else name)
+            if name.startswith("custom/"):  # a custom provider: its model list, or its /models
+                secret = secrets[name]
+                if secret.models:
+                    return [f"{name}/{m}" for m in sorted(secret.models)]
+                path, extra, parse = unified.MODEL_LISTS["openai"]
+                path = path.removeprefix("/v1")
+            else:
+                secret = secrets.get(provider.SECRET_NAME)
+                if secret is None:
+                    return []
+                path, extra, parse = unified.MODEL_LISTS[name]
             url = (secret.base_url or self.base_urls[name]) + path
-            headers = [*extra, provider.auth_header(secret.secret)]
+            headers = [*extra, *secret.headers]
+            if secret.secret:
+                headers.append(provider.auth_header(secret.secret))
             try:
                 async with session.get(url, headers=headers, timeout=self.upstream.timeout) as resp:
                     if resp.status >= 400:
@@ -240,7 +257,8 @@ class UnifiedCalls:
                 logger.warning("listing %s models failed (%s)", name, type(exc).__name__)
                 return []
 
-        lists = await asyncio.gather(*(listing(name) for name in unified.MODEL_LISTS))
+        custom = sorted(name for name in secrets if name.startswith("custom/"))
+        lists = await asyncio.gather(*(listing(name) for name in [*unified.MODEL_LISTS, *custom]))
         models = [model for found in lists for model in found]
         if routes is not None:
             models += [f"route/{name}" for name in routes.routes]

@@ -183,3 +183,70 @@ def test_the_secret_table_holds_custom_providers_beside_the_secrets():
     route = match("POST", "/providers/tgi/v1/chat/completions")
     assert route is not None and route.secret == "custom/tgi"
     assert route.upstream_path == "/chat/completions"
+
+
+def test_the_unified_endpoints_reach_a_custom_provider(gw, owner, vllm):
+    import anthropic
+
+    client = openai.OpenAI(
+        base_url=f"{gw.url}/v1", api_key=owner.plaintext_key, max_retries=0, timeout=10
+    )
+    answer = client.chat.completions.create(
+        model="custom/vllm/llama-3.1-8b", messages=[{"role": "user", "content": "unified"}]
+    )
+    assert answer.choices[0].message.content == "Echo: unified"
+    (upstream,) = gw.upstream_requests()
+    assert upstream["path"] == "/v1/chat/completions"
+    assert json.loads(upstream["body"])["model"] == "llama-3.1-8b"
+    headers = _headers(upstream)
+    assert headers["authorization"] == f"Bearer {SECRET}" and headers["x-tenant"] == "search"
+    (rec,) = gw.records(1)
+    assert rec.provider == "custom/vllm" and rec.model == "llama-3.1-8b"
+    # The Anthropic SDK too, translated to Chat Completions on the way.
+    claude = anthropic.Anthropic(base_url=gw.url, api_key=owner.plaintext_key, max_retries=0)
+    message = claude.messages.create(
+        model="custom/vllm/llama-3.1-8b",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "from claude"}],
+    )
+    assert message.content[0].text == "Echo: from claude"
+    assert gw.upstream_requests()[-1]["path"] == "/v1/chat/completions"
+    response = client.responses.create(model="custom/vllm/llama-3.1-8b", input="responses")
+    assert response.output_text == "Echo: responses"
+    assert gw.upstream_requests()[-1]["path"] == "/v1/chat/completions"
+    with pytest.raises(openai.NotFoundError, match="no custom provider named nope"):
+        client.chat.completions.create(
+            model="custom/nope/m", messages=[{"role": "user", "content": "x"}]
+        )
+    with pytest.raises(openai.BadRequestError, match="custom/NAME/MODEL"):
+        client.chat.completions.create(
+            model="custom/vllm", messages=[{"role": "user", "content": "x"}]
+        )
+    services.provider_set(workspace=owner.workspace, name="vllm", models=["llama-3.1-8b"])
+    listed = [m.id for m in client.models.list()]
+    assert "custom/vllm/llama-3.1-8b" in listed and "openai/gpt-4o-mini" in listed
+
+
+def test_a_route_can_fall_back_to_a_custom_provider(gw, owner, vllm):
+    from model_routes.services import route_set
+
+    route = route_set(
+        workspace=owner.workspace,
+        name="local-first",
+        chain=["openai/error-500", "custom/vllm/llama-3.1-8b"],
+        fallback_on=["5xx"],
+    )
+    try:
+        client = openai.OpenAI(
+            base_url=f"{gw.url}/v1", api_key=owner.plaintext_key, max_retries=0, timeout=10
+        )
+        answer = client.chat.completions.create(
+            model="route/local-first", messages=[{"role": "user", "content": "fallback"}]
+        )
+        assert answer.choices[0].message.content == "Echo: fallback"
+        last = gw.upstream_requests()[-1]
+        assert _headers(last)["authorization"] == f"Bearer {SECRET}"
+        records = gw.records(2)
+        assert {r.provider for r in records} == {"openai", "custom/vllm"}
+    finally:
+        route.delete()
