@@ -20,6 +20,7 @@ import orjson
 from yarl import URL
 
 from proxy.errors import UpstreamTimeout, UpstreamUnreachable, metadata_header
+from proxy.providers.eventstream import SseBridge
 from proxy.request import DROP_RESPONSE
 from proxy.sse import UsageScanner
 
@@ -166,9 +167,12 @@ async def relay_stream(
     content_type = resp.headers.get("content-type", "")
     sse = content_type.startswith("text/event-stream")
     scanner: Any = UsageScanner(provider, call.endpoint, sse=sse)
+    filters = call.response_filters
     if content_type.startswith(STREAM_TYPES[1]):  # framed too: it can end with an exception
         sse = True
         scanner = provider.stream_scanner(call.endpoint)
+        if filters:  # filters read server-sent events: bridge them to the binary frames
+            filters = [SseBridge(filters)]
     await send(
         {
             "type": "http.response.start",
@@ -176,7 +180,6 @@ async def relay_stream(
             "headers": _response_headers(resp, call),
         }
     )
-    filters = call.response_filters
     translation = call.target.translation if call.target is not None else None
     kept: list[bytes] | None = [] if call.ctx.trace_content else None
     kept_size = 0

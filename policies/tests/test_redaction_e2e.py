@@ -418,3 +418,91 @@ def test_the_redaction_gate_runs_after_the_spend_gate_by_default():
     assert gates.index("policies.spend.gate.SpendGate") < gates.index(
         "policies.redaction.gate.RedactionGate"
     )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_bedrock_is_redacted_upstream_and_restored_through_the_event_stream(
+    gw, owner, stream, django_db_blocker
+):
+    """Claude on Bedrock (Anthropic Messages in InvokeModel) and Converse: the provider sees
+    placeholders; the caller gets its values back, in the binary event stream too."""
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    from botocore.session import get_session
+
+    from devtools.testing import give_bedrock_secrets
+
+    with django_db_blocker.unblock():
+        give_bedrock_secrets(owner.workspace, gw.fake_url)
+    values = _values()
+    prompt = _prompt(values)
+    claude = anthropic.AnthropicBedrock(
+        api_key=owner.plaintext_key,
+        aws_region="us-east-1",
+        base_url=f"{gw.url}/bedrock",
+        max_retries=0,
+    )
+    kwargs: dict[str, Any] = {
+        "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "max_tokens": 256,
+        "messages": [{"role": "user", "content": prompt}],
+    }
+    if stream:
+        with claude.messages.stream(**kwargs) as s:
+            text = "".join(s.text_stream)
+    else:
+        text = claude.messages.create(**kwargs).content[0].text
+    assert text == f"Echo: {prompt}"
+    runtime = get_session().create_client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=f"{gw.url}/bedrock",
+        config=Config(signature_version=UNSIGNED, retries={"total_max_attempts": 1}),
+    )
+
+    def bearer(request: Any, **_: Any) -> None:
+        request.headers["Authorization"] = f"Bearer {owner.plaintext_key}"
+
+    runtime.meta.events.register("before-sign.bedrock-runtime.*", bearer)
+    converse = {
+        "modelId": "amazon.nova-lite-v1:0",
+        "messages": [{"role": "user", "content": [{"text": prompt}]}],
+    }
+    if stream:
+        events = list(runtime.converse_stream(**converse)["stream"])
+        text = "".join(
+            e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e
+        )
+    else:
+        text = runtime.converse(**converse)["output"]["message"]["content"][0]["text"]
+    assert text == f"Echo: {prompt}"
+    _assert_clean(json.dumps(gw.upstream_requests()), values)
+    assert "[REDACTED:" in gw.upstream_requests()[-1]["body"]
+    for rec in gw.records(2):
+        _assert_clean(json.dumps(rec.to_dict(), default=str), values)
+
+
+def test_claude_on_vertex_is_redacted_and_restored(gw, owner, django_db_blocker):
+    from devtools.fake_formats_cloud import FAKE_PROJECT
+    from devtools.testing import give_vertex_secret
+
+    with django_db_blocker.unblock():
+        give_vertex_secret(owner.workspace, gw.fake_url)
+    values = _values()
+    prompt = _prompt(values)
+    client = anthropic.AnthropicVertex(
+        access_token=owner.plaintext_key,
+        region="us-east5",
+        project_id=FAKE_PROJECT,
+        base_url=f"{gw.url}/vertex/v1",
+        max_retries=0,
+    )
+    with client.messages.stream(
+        model="claude-sonnet-4-5@20250929",
+        max_tokens=256,
+        messages=[{"role": "user", "content": prompt}],
+    ) as s:
+        assert "".join(s.text_stream) == f"Echo: {prompt}"
+    calls = [r for r in gw.upstream_requests() if r["path"] != "/token"]
+    _assert_clean(json.dumps(calls), values)
+    assert "[REDACTED:" in calls[-1]["body"]

@@ -242,6 +242,17 @@ def _capped_request(dialect: str, url: str, key: str, *, hang_up: bool) -> tuple
     if dialect == "anthropic":
         body = {"model": "claude-haiku-4-5", "stream": True, "max_tokens": 5, "messages": history}
         return f"{url}/anthropic/v1/messages", body, {"x-api-key": key, **headers}
+    bearer = {"authorization": f"Bearer {key}", **headers}
+    if dialect == "bedrock":  # Claude through Bedrock's InvokeModelWithResponseStream
+        body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 5, "messages": history}
+        model = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+        return f"{url}/bedrock/model/{model}/invoke-with-response-stream", body, bearer
+    if dialect == "converse":  # Bedrock's ConverseStream
+        body = {
+            "messages": [{"role": m["role"], "content": [{"text": m["content"]}]} for m in history],
+            "inferenceConfig": {"maxTokens": 5},
+        }
+        return f"{url}/bedrock/model/amazon.nova-lite-v1:0/converse-stream", body, bearer
     contents = [
         {"role": "model" if m["role"] == "assistant" else "user", "parts": [{"text": m["content"]}]}
         for m in history
@@ -270,10 +281,16 @@ def _call_until_blocked(gw: RunningGateway, dialect: str, key: str, *, hang_up: 
     return 25
 
 
-@pytest.mark.parametrize("dialect", ["openai", "responses", "anthropic", "gemini"])
+@pytest.mark.parametrize(
+    "dialect", ["openai", "responses", "anthropic", "gemini", "bedrock", "converse"]
+)
 def test_clients_hanging_up_at_half_a_second_are_blocked_as_if_they_had_not(
     spend_gw: Any, owner: Any, dialect: str
 ) -> None:
+    if dialect in ("bedrock", "converse"):
+        from devtools.testing import give_bedrock_secrets
+
+        give_bedrock_secrets(owner.workspace, spend_gw.fake_url)
     # One call without a cap: what a full call costs, and so a cap that admits a few.
     url, body, headers = _capped_request(dialect, spend_gw.url, owner.plaintext_key, hang_up=False)
     import httpx
@@ -314,4 +331,32 @@ def _provider_input(sent: dict[str, Any]) -> int:
         return usage["prompt_tokens"]
     if "promptTokenCount" in usage:
         return usage["promptTokenCount"]
+    if "inputTokens" in usage:  # Bedrock Converse
+        return usage["inputTokens"]
     return usage["input_tokens"] + usage.get("cache_read_input_tokens", 0)
+
+
+def test_a_bedrock_call_over_the_cap_gets_the_402_in_the_aws_envelope(
+    spend_gw: Any, owner: Any
+) -> None:
+    from devtools.testing import give_bedrock_secrets
+
+    give_bedrock_secrets(owner.workspace, spend_gw.fake_url)
+    policy(owner, "tiny cloud cap", "workspace", {"daily": "0.00001"}, workspace=owner.workspace)
+    claude = anthropic.AnthropicBedrock(
+        api_key=owner.plaintext_key,
+        aws_region="us-east-1",
+        base_url=f"{spend_gw.url}/bedrock",
+        max_retries=0,
+    )
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        claude.messages.create(
+            model="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            max_tokens=20,
+            messages=[{"role": "user", "content": "hi"}],
+        )
+    assert caught.value.status_code == 402 and "tiny cloud cap" in str(caught.value)
+    assert caught.value.response.headers["x-amzn-errortype"] == "ServiceQuotaExceededException"
+    (rec,) = spend_gw.records(1)
+    assert rec.status == "blocked" and rec.provider == "bedrock"
+    assert spend_gw.upstream_requests() == []

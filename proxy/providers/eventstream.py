@@ -1,8 +1,10 @@
 """The AWS event stream (application/vnd.amazon.eventstream): Bedrock's streamed answers.
 
 Decoding is botocore's (`EventStreamBuffer`: prelude and message CRCs checked, headers parsed);
-this module only reads usage out of the decoded events as they pass, and encodes the one frame
-the gateway itself sends: the exception that ends a stream the upstream broke.
+this module reads usage out of the decoded events as they pass, encodes the one frame the
+gateway itself sends (the exception that ends a stream the upstream broke), and lets the
+response filters written for server-sent events (redaction restore) work on an event stream
+(`SseBridge`).
 
 Each binary message: total length (u32), headers length (u32), prelude CRC32, headers (name
 length u8, name, type u8, value), payload, message CRC32; all big-endian.
@@ -119,3 +121,91 @@ class EventStreamScanner:
 
     def close(self) -> None:
         """Nothing is left to read: an incomplete last message carries nothing usable."""
+
+
+class SseBridge:
+    """Response filters written for server-sent events, applied to an AWS event stream: each
+    event message becomes one SSE event (`event: <type>`, `data: <payload JSON>`; a `chunk`'s
+    base64 `bytes` decoded to the model's event), passes through the filters in order, and
+    whatever they give back is framed again. Other messages (exceptions) pass as they came,
+    after the text the filters held back. Frames carry only string headers, as Bedrock's do."""
+
+    __slots__ = ("_buffer", "_filters", "_pending")
+
+    def __init__(self, filters: list[Any]) -> None:
+        self._filters = filters
+        self._buffer = EventStreamBuffer()
+        self._pending = b""  # SSE text from the filters, not yet a whole event
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._buffer.add_data(chunk)
+        out: list[bytes] = []
+        for message in self._buffer:
+            headers = message.headers
+            if headers.get(":message-type") != "event":
+                out.append(self.flush())
+                out.append(encode_message({k: str(v) for k, v in headers.items()}, message.payload))
+                continue
+            kind = str(headers.get(":event-type", ""))
+            data = message.payload
+            if kind == "chunk":
+                try:
+                    data = base64.b64decode(orjson.loads(data)["bytes"])
+                except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+                    out.append(encode_message(dict(headers), message.payload))
+                    continue
+            sse = b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
+            for response_filter in self._filters:
+                sse = response_filter.feed(sse)
+            out.append(self._frames(sse))
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        tail = b""
+        for response_filter in self._filters:
+            tail = (
+                response_filter.feed(tail) + response_filter.flush()
+                if tail
+                else response_filter.flush()
+            )
+        return self._frames(tail + (b"\n\n" if self._pending or tail.strip() else b""))
+
+    def filter_body(self, body: bytes) -> bytes:
+        for response_filter in self._filters:
+            body = response_filter.filter_body(body)
+        return body
+
+    def _frames(self, sse: bytes) -> bytes:
+        data = self._pending + sse
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self._pending = data
+            return b""
+        self._pending = data[end + 2 :]
+        frames = []
+        for block in data[:end].split(b"\n\n"):
+            kind, payload = "", []
+            for line in block.split(b"\n"):
+                if line.startswith(b"event:"):
+                    kind = line[6:].strip().decode()
+                elif line.startswith(b"data:"):
+                    payload.append(line[5:].lstrip())
+            if not payload:
+                continue
+            body = b"\n".join(payload)
+            if kind == "chunk":
+                frames.append(event("chunk", {"bytes": base64.b64encode(body).decode()}))
+            else:
+                frames.append(_event_raw(kind, body))
+        return b"".join(frames)
+
+
+def _event_raw(event_type: str, payload: bytes) -> bytes:
+    return encode_message(
+        {
+            ":event-type": event_type,
+            ":content-type": "application/json",
+            ":message-type": "event",
+        },
+        payload,
+    )
