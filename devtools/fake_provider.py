@@ -117,7 +117,7 @@ class FakeProvider:
         # AWS Bedrock (bedrock-runtime's paths; the model id may be an ARN: slashes)
         r.add_post(
             "/model/{model:.+}/{bedrock_action:invoke|invoke-with-response-stream|converse"
-            "|converse-stream}",
+            "|converse-stream|count-tokens}",
             self.handle,
         )
         # Google Vertex AI, and the token endpoint of its service account exchange
@@ -382,6 +382,18 @@ class FakeProvider:
         elif not auth.startswith("Bearer "):
             return self._error(request, 403, "Missing Authentication Token")
         model, action = request.match_info["model"], request.match_info["bedrock_action"]
+        if action == "count-tokens":
+            counted = body.get("input") or {}
+            if isinstance(counted.get("invokeModel"), dict):
+                try:
+                    inner = orjson.loads(base64.b64decode(counted["invokeModel"].get("body", "")))
+                except (ValueError, orjson.JSONDecodeError):
+                    return self._error(request, 400, "input.invokeModel.body is not base64 JSON")
+                if "model" in inner:
+                    return self._error(request, 400, "extraneous key [model] is not permitted")
+                entry["counted_body"] = inner
+                return _json({"inputTokens": _count(inner)})
+            return _json({"inputTokens": _count(counted.get("converse") or {})})
         if action.startswith("converse"):
             if not isinstance(body.get("messages"), list):
                 return self._error(request, 400, "messages is required")

@@ -109,13 +109,14 @@ _MODEL_IDS = frozenset({"GetModel"})
 # cross-region prefix (us., eu., apac., global.).
 _BEDROCK_RE = re.compile(
     r"^/bedrock/model/([A-Za-z0-9._:/@+-]+?)/"
-    r"(invoke|invoke-with-response-stream|converse|converse-stream)$"
+    r"(invoke|invoke-with-response-stream|converse|converse-stream|count-tokens)$"
 )
 _BEDROCK_ENDPOINTS = {
     "invoke": ("anthropic", "Messages", False),
     "invoke-with-response-stream": ("anthropic", "Messages", True),
     "converse": ("", "Converse", False),
     "converse-stream": ("", "ConverseStream", True),
+    "count-tokens": ("", "CountTokens", False),
 }
 # Vertex AI (aiplatform's paths): Anthropic models (rawPredict) and Gemini (generateContent).
 _VERTEX_RE = re.compile(

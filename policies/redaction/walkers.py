@@ -237,8 +237,22 @@ def bedrock_converse(body: dict[str, Any], out: list[Slot], scan_system: bool) -
             _converse_blocks(out, message.get("content"))
 
 
+def bedrock_count_tokens(body: dict[str, Any], out: list[Slot], scan_system: bool) -> None:
+    """Bedrock CountTokens: a Converse request, or an InvokeModel body (Anthropic Messages; the
+    proxy has decoded its base64 before the gates run)."""
+    request = body.get("input")
+    if not isinstance(request, dict):
+        return
+    if isinstance(request.get("converse"), dict):
+        bedrock_converse(request["converse"], out, scan_system)
+    invoke = request.get("invokeModel")
+    if isinstance(invoke, dict) and isinstance(invoke.get("body"), dict):
+        anthropic_messages(invoke["body"], out, scan_system)
+
+
 _WALKERS = {
     ("bedrock", "Converse"): bedrock_converse,
+    ("bedrock", "CountTokens"): bedrock_count_tokens,
     ("bedrock", "ConverseStream"): bedrock_converse,
     ("openai", "ChatCompletions"): openai_chat,
     ("openai", "Responses"): openai_responses,

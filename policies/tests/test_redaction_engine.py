@@ -405,6 +405,16 @@ def test_a_scan_past_its_deadline_stops_with_scan_timeout():
         ),
         (
             "bedrock",
+            "CountTokens",
+            {
+                "input": {
+                    "invokeModel": {"body": {"messages": [{"role": "user", "content": "EMAIL"}]}},
+                    "converse": {"messages": [{"role": "user", "content": [{"text": "EMAIL"}]}]},
+                }
+            },
+        ),
+        (
+            "bedrock",
             "Converse",
             {
                 "system": [{"text": "EMAIL"}],

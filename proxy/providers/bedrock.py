@@ -1,7 +1,8 @@
 """AWS Bedrock wire format: InvokeModel / InvokeModelWithResponseStream with the Anthropic
 Messages shape (anthropic_version bedrock-2023-05-31), Converse / ConverseStream for the others.
 
-Paths mirror bedrock-runtime's under `/bedrock` (`/bedrock/model/{modelId}/invoke`, ...), so
+Paths mirror bedrock-runtime's under `/bedrock` (`/bedrock/model/{modelId}/invoke`, ...,
+`count-tokens`), so
 `anthropic.AnthropicBedrock(base_url=<gateway>/bedrock)`, botocore's bedrock-runtime client and
 Claude Code (ANTHROPIC_BEDROCK_BASE_URL) reach the gateway unchanged, with the gateway key as
 their Bedrock API key (`Authorization: Bearer`). Upstream, the workspace's secrets authenticate:
@@ -12,6 +13,7 @@ signer), in AWS_REGION. Model ids pass as sent: cross-region inference profiles 
 
 from __future__ import annotations
 
+import base64
 import re
 import sys
 from dataclasses import dataclass, field
@@ -123,24 +125,52 @@ def price_name(model: str) -> str:
 
 def prepare_call(call: ProxyCall, headers: list[tuple[bytes, bytes]]) -> None:
     """Shape an InvokeModel body as Bedrock expects it before the gates read it: the Anthropic
-    Messages body with an anthropic_version (bedrock-2023-05-31 unless the caller set one), no model or stream (they are in the path), and the
-    caller's anthropic-beta headers in the body's anthropic_beta list (Claude Code sends them
-    as headers), less the betas Bedrock refuses."""
+    Messages body with an anthropic_version (bedrock-2023-05-31 unless the caller set one), no
+    model or stream (they are in the path), and the caller's anthropic-beta headers in the
+    body's anthropic_beta list (Claude Code sends them as headers), less the betas Bedrock
+    refuses. CountTokens of an InvokeModel body: that body (base64 in the request) is decoded
+    here, so the gates read it, shaped the same way, and encoded again by prepare_body."""
+    body = call.body
+    if body is None:
+        return
+    if call.endpoint == "CountTokens":
+        invoke = (
+            body.get("input", {}).get("invokeModel")
+            if isinstance(body.get("input"), dict)
+            else None
+        )
+        if isinstance(invoke, dict) and isinstance(invoke.get("body"), str):
+            try:
+                inner = orjson.loads(base64.b64decode(invoke["body"], validate=True))
+            except (ValueError, orjson.JSONDecodeError):
+                raise BadRequest("input.invokeModel.body must be a base64 JSON body") from None
+            if not isinstance(inner, dict):
+                raise BadRequest("input.invokeModel.body must be a JSON object")
+            invoke["body"] = inner
+            _shape_messages(inner, headers)
+            call.body_changed = True
+        return
     if call.endpoint != "Messages":
         return
-    body = call.body
-    if body is None or not isinstance(body.get("messages"), list):
+    if not isinstance(body.get("messages"), list):
         raise BadRequest(
             "InvokeModel through the gateway takes the Anthropic Messages shape (Anthropic "
             "models); use Converse for other models"
         )
+    if _shape_messages(body, headers):
+        call.body_changed = True
+
+
+def _shape_messages(body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> bool:
+    """True when `body` was changed."""
+    changed = False
     if "anthropic_version" not in body:  # (the SDKs send their own: it is kept)
         body["anthropic_version"] = ANTHROPIC_VERSION
-        call.body_changed = True
+        changed = True
     for extra in ("model", "stream"):
         if extra in body:
             del body[extra]
-            call.body_changed = True
+            changed = True
     betas = body.get("anthropic_beta")
     wanted: list[str] = list(betas) if isinstance(betas, list) else []
     for name, value in headers:
@@ -154,10 +184,10 @@ def prepare_call(call: ProxyCall, headers: list[tuple[bytes, bytes]]) -> None:
             body["anthropic_beta"] = kept
         else:
             body.pop("anthropic_beta", None)
-        call.body_changed = True
+        changed = True
+    return changed
 
 
-# Caller headers that mean nothing to Bedrock (their content is in the body).
 # Caller headers that mean nothing to Bedrock (their content is in the body) or that the
 # gateway's own credentials replace.
 _NOT_FORWARDED = frozenset(
@@ -221,7 +251,14 @@ def stream_scanner(endpoint: str) -> eventstream.EventStreamScanner:
 
 
 def prepare_body(endpoint: str, body: dict[str, Any], *, stream: bool) -> bool:
-    """Nothing to add: every answer carries usage."""
+    """CountTokens: the InvokeModel body prepare_call decoded goes back to base64 (every
+    answer carries usage: nothing else to add)."""
+    if endpoint != "CountTokens" or not isinstance(body.get("input"), dict):
+        return False
+    invoke = body["input"].get("invokeModel")
+    if isinstance(invoke, dict) and isinstance(invoke.get("body"), dict):
+        invoke["body"] = base64.b64encode(orjson.dumps(invoke["body"])).decode()
+        return True
     return False
 
 

@@ -333,3 +333,24 @@ def test_claude_code_on_bedrock_as_export_agent_config_sets_it_up(gw, owner, bed
     ]
     (rec,) = gw.records(1)
     assert rec.model == SONNET and rec.cost_usd == pytest.approx(_sonnet_cost(upstream["usage"]))
+
+
+def test_count_tokens_through_botocore_both_shapes(gw, owner, runtime):
+    """Bedrock's CountTokens: an InvokeModel body (base64 on the wire: the gateway decodes it
+    for the policies and encodes it again) or a Converse request; free."""
+    body = {"max_tokens": 10, "messages": [{"role": "user", "content": "count me"}], "model": "x"}
+    counted = runtime.count_tokens(
+        modelId=SONNET, input={"invokeModel": {"body": json.dumps(body).encode()}}
+    )
+    assert counted["inputTokens"] > 0
+    conversed = runtime.count_tokens(
+        modelId=SONNET,
+        input={"converse": {"messages": [{"role": "user", "content": [{"text": "x"}]}]}},
+    )
+    assert conversed["inputTokens"] > 0
+    first = gw.upstream_requests()[0]
+    assert first["path"] == f"/model/{SONNET}/count-tokens"
+    assert first["counted_body"]["anthropic_version"] == "bedrock-2023-05-31"
+    assert "model" not in first["counted_body"]
+    records = gw.records(2)
+    assert {(r.name, r.cost_usd, r.price_missing) for r in records} == {("CountTokens", 0, False)}
