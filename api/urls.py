@@ -50,6 +50,22 @@ urlpatterns = [
         name="spend-limit",
     ),
     path(
+        "organizations/<int:organization_id>/spend-limits/<int:policy_id>/alert-channels/",
+        policies.AlertChannelListApi.as_view(),
+        name="spend-alert-channels",
+    ),
+    path(
+        "organizations/<int:organization_id>/spend-limits/<int:policy_id>/alert-channels/"
+        "<int:channel_id>/",
+        policies.AlertChannelDetailApi.as_view(),
+        name="spend-alert-channel",
+    ),
+    path(
+        "organizations/<int:organization_id>/spend-alert-deliveries/",
+        policies.AlertDeliveryListApi.as_view(),
+        name="spend-alert-deliveries",
+    ),
+    path(
         "organizations/<int:organization_id>/redaction-policies/",
         policies.RedactionPolicyListApi.as_view(),
         name="redaction-policies",

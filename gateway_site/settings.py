@@ -454,6 +454,16 @@ CELERY_BEAT_SCHEDULE["spend-aggregate-totals"] = {
     "schedule": 60.0,
     "options": {"expires": 50},
 }
+# Budget alerts (policies/spend/alerts.py): retries back off from this many seconds, doubling
+# (at most 10 minutes), until GATEWAY_ALERT_MAX_ATTEMPTS; each attempt waits at most the timeout.
+GATEWAY_ALERT_RETRY_SECONDS = env_float("GATEWAY_ALERT_RETRY_SECONDS", 10.0)
+GATEWAY_ALERT_MAX_ATTEMPTS = env_int("GATEWAY_ALERT_MAX_ATTEMPTS", 8)
+GATEWAY_ALERT_TIMEOUT_SECONDS = env_float("GATEWAY_ALERT_TIMEOUT_SECONDS", 10.0)
+CELERY_BEAT_SCHEDULE["spend-alerts-sweep"] = {
+    "task": "policies.spend.tasks.sweep_spend_alerts",
+    "schedule": 60.0,
+    "options": {"expires": 50},
+}
 # Usage summaries of the management API read closed days from per-day totals (api/usage.py).
 CELERY_BEAT_SCHEDULE["tracing-usage-rollup"] = {
     "task": "tracing.tasks.refresh_usage_rollup",

@@ -27,7 +27,7 @@ from orgs.models import ApiKey, Organization, OrganizationMember, Workspace, Wor
 from orgs.permissions import has_permission, visible_workspace_ids
 from orgs.permissions_catalogue import INVOKE_PERMISSIONS, ORGANIZATION_ADMIN
 from policies.redaction.models import RedactionPolicy
-from policies.spend.models import SpendPolicy
+from policies.spend.models import SpendAlert, SpendPolicy
 from secrets_vault.models import ProviderSecret
 from tracing.models import Run, UsageDaily, UsageRecord, UsageRollupState
 
@@ -549,4 +549,20 @@ def policy_events(scope: OverviewScope) -> list[Event]:
 
 
 def _alert_events(scope: OverviewScope) -> list[Event]:
-    return []
+    """Budget alerts of the organization's spend limits (for a workspace admin: the limits on
+    their workspaces), linked to their delivery log."""
+    alerts = SpendAlert.objects.filter(policy__organization=scope.organization)
+    if scope.workspace_ids is not None:
+        alerts = alerts.filter(policy__workspace_id__in=scope.ids())
+    log = reverse("admin:policies_spendalertdelivery_changelist")
+    return [
+        Event(
+            alert.created_at,
+            "alert",
+            f"{alert.policy.name}{f' ({alert.member})' if alert.member else ''}: "
+            f"{alert.threshold}% of the {alert.window} limit (${alert.spent_usd} of "
+            f"${alert.limit_usd})",
+            f"{log}?alert__id__exact={alert.pk}",
+        )
+        for alert in alerts.select_related("policy").order_by("-created_at")[:EVENTS]
+    ]

@@ -17,3 +17,10 @@ class PoliciesConfig(AppConfig):
         for model in (SpendPolicy, SpendWindow):
             changes.connect_model(model, "spend")
         changes.connect_model(RedactionPolicy, "redaction")
+
+    def rotate_secrets(self) -> dict[str, int]:
+        """Called by `manage.py gateway_rotate_secrets`: budget alert webhook secrets and Slack
+        webhook URLs."""
+        from policies.spend.services import alert_secrets_rotate
+
+        return {"budget alert channel secret(s)": alert_secrets_rotate()}

@@ -21,9 +21,15 @@ from orgs.models import ApiKey, Organization, Workspace
 from policies.redaction.models import RedactionPolicy
 from policies.redaction.rules import PII_RULE_IDS, SECRET_RULE_IDS
 from policies.redaction.services import redaction_policy_delete, redaction_policy_set
-from policies.spend.models import SpendPolicy, Window
+from policies.spend.models import SpendAlertChannel, SpendAlertDelivery, SpendPolicy, Window
 from policies.spend.selectors import current_spend, spend_policy_list_for_org
-from policies.spend.services import spend_policy_delete, spend_policy_upsert
+from policies.spend.services import (
+    alert_channel_add,
+    alert_channel_delete,
+    alert_thresholds_set,
+    spend_policy_delete,
+    spend_policy_upsert,
+)
 
 MANAGE = "organization:manage"
 
@@ -84,8 +90,20 @@ def _unpriced(data: dict[str, Any]) -> dict[str, Any]:
     return {name: data[name] for name in names if name in data}
 
 
+class AlertChannelOutput(serializers.ModelSerializer):
+    class Meta:
+        model = SpendAlertChannel
+        ref_name = "SpendAlertChannel"
+        fields = ("id", "kind", "target", "created_at")
+
+
 class SpendLimitOutput(serializers.ModelSerializer):
     windows = serializers.SerializerMethodField()
+    alert_thresholds = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Budget alerts at these percentages of each window's limit.",
+    )
+    alert_channels = AlertChannelOutput(many=True, read_only=True)
 
     class Meta:
         model = SpendPolicy
@@ -103,6 +121,8 @@ class SpendLimitOutput(serializers.ModelSerializer):
             "fallback_input_per_mtok",
             "fallback_output_per_mtok",
             "windows",
+            "alert_thresholds",
+            "alert_channels",
             "created_at",
             "updated_at",
         )
@@ -118,6 +138,16 @@ class SpendLimitOutput(serializers.ModelSerializer):
             ],
             many=True,
         ).data
+
+
+def alert_thresholds_field(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=1000),
+        allow_empty=True,
+        help_text="Budget alerts at these percentages of each window's limit, e.g. [50, 80, 100] "
+        "(empty: none).",
+        **kwargs,
+    )
 
 
 def _spend_policy(organization: Organization, policy_id: int) -> SpendPolicy:
@@ -139,6 +169,7 @@ class SpendLimitListApi(ApiView):
         user = serializers.IntegerField(required=False, allow_null=True, min_value=1)
         windows = SpendWindowSerializer(many=True, allow_empty=False)
         enabled = serializers.BooleanField(default=True)
+        alert_thresholds = alert_thresholds_field(required=False)
 
         class Meta:
             ref_name = "SpendLimitCreate"
@@ -183,6 +214,10 @@ class SpendLimitListApi(ApiView):
             **_unpriced(data),
             **_subjects(org, data),
         )
+        if data.get("alert_thresholds"):
+            alert_thresholds_set(
+                policy=policy, thresholds=data["alert_thresholds"], actor=actor_of(request)
+            )
         return Response(SpendLimitOutput(_spend_policy(org, policy.pk)).data, status=201)
 
 
@@ -195,6 +230,7 @@ class SpendLimitDetailApi(ApiView):
             allow_empty=False,
             help_text="Windows to set; windows not listed keep their limit.",
         )
+        alert_thresholds = alert_thresholds_field(required=False)
 
         class Meta:
             ref_name = "SpendLimitUpdate"
@@ -233,6 +269,10 @@ class SpendLimitDetailApi(ApiView):
             actor=actor_of(request),
             **_unpriced(data),
         )
+        if "alert_thresholds" in data:
+            alert_thresholds_set(
+                policy=policy, thresholds=data["alert_thresholds"], actor=actor_of(request)
+            )
         return Response(SpendLimitOutput(_spend_policy(org, policy.pk)).data)
 
     @extend_schema(
@@ -242,6 +282,121 @@ class SpendLimitDetailApi(ApiView):
         org = organization_for(request, organization_id, MANAGE)
         spend_policy_delete(policy=_spend_policy(org, policy_id), actor=actor_of(request))
         return Response(status=204)
+
+
+class AlertChannelCreated(AlertChannelOutput):
+    secret = serializers.CharField(
+        allow_null=True,
+        help_text="A webhook's signing secret, shown this once (null for Slack and e-mail). "
+        "Each post carries X-Gateway-Signature: sha256=<hex HMAC-SHA256 of "
+        "'<X-Gateway-Timestamp>.<body>'>.",
+    )
+
+    class Meta(AlertChannelOutput.Meta):
+        ref_name = "SpendAlertChannelCreated"
+        fields = (*AlertChannelOutput.Meta.fields, "secret")
+
+
+class AlertChannelListApi(ApiView):
+    class InputSerializer(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=SpendAlertChannel.Kind.choices)
+        target = serializers.CharField(
+            max_length=500,
+            help_text="Webhook or Slack incoming-webhook URL (its host must be in "
+            "GATEWAY_UPSTREAM_ALLOWED_HOSTS unless a superuser asks), or an e-mail address.",
+        )
+
+        class Meta:
+            ref_name = "SpendAlertChannelCreate"
+
+    @extend_schema(
+        operation_id="spend_alert_channels_list",
+        responses=responses(AlertChannelOutput(many=True), 403, 404),
+    )
+    def get(self, request: Request, organization_id: int, policy_id: int) -> Response:
+        org = organization_for(request, organization_id, MANAGE)
+        policy = _spend_policy(org, policy_id)
+        return Response(AlertChannelOutput(policy.alert_channels.all(), many=True).data)
+
+    @extend_schema(
+        operation_id="spend_alert_channels_create",
+        examples=example(
+            "Signed webhook", {"kind": "webhook", "target": "https://hooks.example.com/gateway"}
+        ),
+        request=InputSerializer,
+        responses=responses(AlertChannelCreated, 400, 403, 404, status=201),
+    )
+    def post(self, request: Request, organization_id: int, policy_id: int) -> Response:
+        org = organization_for(request, organization_id, MANAGE)
+        policy = _spend_policy(org, policy_id)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        channel, secret = alert_channel_add(
+            policy=policy, actor=actor_of(request), **serializer.validated_data
+        )
+        channel.secret = secret  # type: ignore[attr-defined]
+        return Response(AlertChannelCreated(channel).data, status=201)
+
+
+class AlertChannelDetailApi(ApiView):
+    @extend_schema(
+        operation_id="spend_alert_channels_delete", responses=responses(None, 403, 404, status=204)
+    )
+    def delete(
+        self, request: Request, organization_id: int, policy_id: int, channel_id: int
+    ) -> Response:
+        org = organization_for(request, organization_id, MANAGE)
+        channel = _spend_policy(org, policy_id).alert_channels.filter(pk=channel_id).first()
+        if channel is None:
+            raise exceptions.NotFound("Alert channel not found.")
+        alert_channel_delete(channel=channel, actor=actor_of(request))
+        return Response(status=204)
+
+
+class AlertDeliveryOutput(serializers.ModelSerializer):
+    policy = serializers.IntegerField(source="alert.policy_id")
+    member = serializers.CharField(source="alert.member")
+    window = serializers.CharField(source="alert.window")
+    window_start = serializers.DateTimeField(source="alert.window_start")
+    threshold_percent = serializers.IntegerField(source="alert.threshold")
+    spent_usd = serializers.DecimalField(source="alert.spent_usd", max_digits=20, decimal_places=6)
+    limit_usd = serializers.DecimalField(source="alert.limit_usd", max_digits=14, decimal_places=6)
+
+    class Meta:
+        model = SpendAlertDelivery
+        ref_name = "SpendAlertDelivery"
+        fields = (
+            "id",
+            "policy",
+            "member",
+            "window",
+            "window_start",
+            "threshold_percent",
+            "spent_usd",
+            "limit_usd",
+            "kind",
+            "target",
+            "status",
+            "attempts",
+            "response_status",
+            "last_error",
+            "created_at",
+            "delivered_at",
+        )
+
+
+class AlertDeliveryListApi(ApiView):
+    @extend_schema(
+        operation_id="spend_alert_deliveries_list",
+        description="The budget alert delivery log, newest first (the latest 200).",
+        responses=responses(AlertDeliveryOutput(many=True), 403, 404),
+    )
+    def get(self, request: Request, organization_id: int) -> Response:
+        org = organization_for(request, organization_id, MANAGE)
+        rows = SpendAlertDelivery.objects.filter(alert__policy__organization=org).select_related(
+            "alert"
+        )[:200]
+        return Response(AlertDeliveryOutput(rows, many=True).data)
 
 
 class CustomPatternSerializer(serializers.Serializer):

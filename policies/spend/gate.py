@@ -119,6 +119,28 @@ class SpendGate:
         )
         self._held: dict[int, _Held] = {}
         self._seen_members: set[tuple[int, str]] = set()
+        # Budget alert thresholds this process already claimed (or saw claimed): each is
+        # claimed in the database once per window, whichever process gets there first.
+        self._alerted: set[tuple[int, str, str, dt.datetime, int]] = set()
+        # Background database work (alert claims, member rows): referenced until done, so the
+        # event loop cannot drop a task midway.
+        self._background: set[asyncio.Future[None]] = set()
+
+    async def idle(self) -> None:
+        """Wait for this gate's background database work to finish (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    def _spawn(self, fn: Any, *args: Any, on_failure: Any) -> None:
+        task = asyncio.ensure_future(_in_db_thread(fn, *args))
+        self._background.add(task)
+
+        def done(finished: asyncio.Future[None]) -> None:
+            self._background.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                on_failure(finished.exception())
+
+        task.add_done_callback(done)
 
     async def before(self, call: ProxyCall) -> None:
         ctx = call.ctx
@@ -145,6 +167,7 @@ class SpendGate:
             call.record.policy_results["spend"] = {"unchecked": "spend counters unavailable"}
             return
         if not result.ok:
+            self._alert_refused(matches, counters, result)
             raise self._over(call, matches, counters, result)
         self._held[id(call)] = _Held(
             counters,
@@ -163,11 +186,13 @@ class SpendGate:
         try:
             if held.redis:
                 store = store_for_loop(settings.REDIS_URL)
-                await store.settle(held.counters, reservation_id=held.reservation_id, actual=actual)
+                levels = await store.settle(
+                    held.counters, reservation_id=held.reservation_id, actual=actual
+                )
             else:
                 from policies.spend import store_db as spend_store_db
 
-                await _in_db_thread(
+                levels = await _in_db_thread(
                     spend_store_db.settle,
                     held.counters,
                     reservation_id=held.reservation_id,
@@ -177,6 +202,8 @@ class SpendGate:
             # The reservation expires on its own; the usage row still reaches PostgreSQL,
             # and the next rebuild of this counter counts it.
             logger.warning("could not settle spend reservation %s", held.reservation_id)
+            return
+        self._alert(held, levels)
 
     # -- helpers ------------------------------------------------------------------------------
     @staticmethod
@@ -308,6 +335,66 @@ class SpendGate:
         ) / 1e6
         return usd_to_micros(cost)
 
+    def _alert(self, held: _Held, levels: list[int | None]) -> None:
+        """Claim the budget alert thresholds this settlement reached, off the request path."""
+        self._claim(
+            [
+                (counter, rule, level, False)
+                for counter, rule, level in zip(held.counters, held.rules, levels, strict=False)
+                if rule.alert_at and level is not None
+            ]
+        )
+
+    def _alert_refused(
+        self, matches: list[Match], counters: list[Counter], result: ReserveResult
+    ) -> None:
+        """A window that refused a call has its cap biting: its thresholds up to 100 % are
+        reached (the settled spend of the last admitted call stays below the limit by up to
+        that call's reservation, so 100 % is otherwise rarely reached)."""
+        if not result.levels:
+            return
+        self._claim(
+            [
+                (counters[i], rule, result.levels[i], True)
+                for i in result.over
+                if (rule := self._rule_of(matches, counters[i])).alert_at
+            ]
+        )
+
+    def _claim(self, reached: list[tuple[Counter, PolicyRule, int, bool]]) -> None:
+        """The database's unique constraint makes each (policy, member, window, window start,
+        threshold) one alert across every process; `_alerted` only spares repeated claims."""
+        claims = []
+        for counter, rule, level, refused in reached:
+            if counter.limit_micros <= 0:
+                continue
+            for threshold in rule.alert_at:
+                if level * 100 < threshold * counter.limit_micros and not (
+                    refused and threshold <= 100
+                ):
+                    break  # thresholds are sorted
+                ident = (
+                    counter.policy_id,
+                    counter.member,
+                    counter.window,
+                    counter.window_start,
+                    threshold,
+                )
+                if ident not in self._alerted:
+                    claims.append((*ident, level, counter.limit_micros))
+        if not claims:
+            return
+        if len(self._alerted) > 50_000:  # old windows' entries; claiming again is harmless
+            self._alerted.clear()
+        idents = {claim[:5] for claim in claims}
+        self._alerted.update(idents)
+
+        def forget(exc: BaseException) -> None:
+            logger.warning("could not claim budget alerts: %s", exc)
+            self._alerted.difference_update(idents)
+
+        self._spawn(_claim_alerts, claims, on_failure=forget)
+
     def _materialise(self, matches: list[Match]) -> None:
         """Create the per-member rows of default-per-member policies on first use, off the
         request path (a lost write is redone by the next call of that member)."""
@@ -319,13 +406,11 @@ class SpendGate:
         if not new:
             return
         self._seen_members.update(new)
-        task = asyncio.ensure_future(_in_db_thread(_materialise_members, new))
-
-        def forget_on_failure(done: asyncio.Future[None]) -> None:
-            if done.exception() is not None:
-                self._seen_members.difference_update(new)
-
-        task.add_done_callback(forget_on_failure)
+        self._spawn(
+            _materialise_members,
+            new,
+            on_failure=lambda _exc: self._seen_members.difference_update(new),
+        )
 
 
 def _baselines(counters: list[Counter], now: float) -> list[int]:
@@ -371,3 +456,9 @@ def _materialise_members(pairs: list[tuple[int, str]]) -> None:
     SpendPolicyMember.objects.bulk_create(
         [SpendPolicyMember(policy_id=p, member=m) for p, m in pairs], ignore_conflicts=True
     )
+
+
+def _claim_alerts(claims: list[tuple[int, str, str, dt.datetime, int, int, int]]) -> None:
+    from policies.spend.alerts import alerts_claim
+
+    alerts_claim(claims)

@@ -66,6 +66,11 @@ class SpendPolicy(PolicySubject):
     fallback_output_per_mtok = models.DecimalField(
         "fallback output USD / 1M tokens", max_digits=12, decimal_places=6, null=True, blank=True
     )
+    alert_thresholds = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Alert when a window's spend reaches these percentages of its limit, e.g. 50, 80, 100.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -182,3 +187,103 @@ class SpendReservation(models.Model):
 
     def __str__(self) -> str:
         return f"reservation {self.reservation_id}"
+
+
+# --- Budget alerts ------------------------------------------------------------------------------
+# A policy's `alert_thresholds` (percentages of each window's limit) are checked where a charge is
+# settled (policies/spend/gate.py); the first process that sees a threshold reached claims it by
+# inserting a SpendAlert row, whose unique constraint lets exactly one insert win per (policy,
+# member, window, window start, threshold) whatever the number of processes, hosts or workers.
+# The same transaction creates one SpendAlertDelivery per channel; policies/spend/alerts.py
+# delivers them at least once (Celery with retries and backoff, in-process without a broker).
+
+
+class SpendAlertChannel(models.Model):
+    """Where a policy's alerts go: a webhook (signed JSON), a Slack incoming webhook or an
+    e-mail address. A webhook's signing secret is stored encrypted and shown once."""
+
+    class Kind(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook (signed JSON)"
+        SLACK = "slack", "Slack incoming webhook"
+        EMAIL = "email", "E-mail"
+
+    policy = models.ForeignKey(SpendPolicy, on_delete=models.CASCADE, related_name="alert_channels")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    target = models.CharField("URL or e-mail address", max_length=500)
+    secret_ciphertext = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("policy", "kind", "target")
+        verbose_name = "alert channel"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("policy", "kind", "target"), name="spend_alert_channel_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.target}"
+
+
+class SpendAlert(models.Model):
+    """One threshold reached in one window by one subject: the claim that makes it one alert."""
+
+    policy = models.ForeignKey(SpendPolicy, on_delete=models.CASCADE, related_name="alerts")
+    member = models.CharField(max_length=40, blank=True)  # "" for a total policy
+    window = models.CharField(max_length=10, choices=Window.choices)
+    window_start = models.DateTimeField()
+    threshold = models.PositiveSmallIntegerField()  # percent of the window's limit
+    spent_usd = models.DecimalField(max_digits=20, decimal_places=6)
+    limit_usd = models.DecimalField(max_digits=14, decimal_places=6)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = "budget alert"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("policy", "member", "window", "window_start", "threshold"),
+                name="spend_alert_once",
+            )
+        ]
+        indexes = [models.Index(fields=("created_at",), name="spend_alert_created")]
+
+    def __str__(self) -> str:
+        return f"{self.policy} {self.threshold}% {self.window}@{self.window_start:%Y-%m-%d %H:%M}"
+
+
+class SpendAlertDelivery(models.Model):
+    """One alert to one channel, and every attempt's outcome (the delivery log)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (gave up)"
+
+    alert = models.ForeignKey(SpendAlert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(
+        SpendAlertChannel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=SpendAlertChannel.Kind.choices)
+    target = models.CharField(max_length=500)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name = "alert delivery"
+        verbose_name_plural = "alert deliveries"
+        indexes = [
+            models.Index(fields=("status", "next_attempt_at"), name="spend_alert_delivery_due")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target}: {self.status}"

@@ -9,16 +9,26 @@ the models to hotpath/changes.py), so it applies to the next call.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
 from orgs.models import ApiKey, Organization, Workspace
 from orgs.services import audit_record
-from policies.spend.models import SpendPolicy, SpendTotal, SpendWindow, Window
+from policies.spend.models import (
+    SpendAlertChannel,
+    SpendPolicy,
+    SpendTotal,
+    SpendWindow,
+    Window,
+)
 from policies.spend.selectors import usage_cost, usage_cost_by_member
 from policies.spend.snapshot import SCOPE_PREFIX, rule_from_policy
 from policies.spend.windows import window_start
@@ -82,6 +92,10 @@ def spend_policy_state(policy: SpendPolicy) -> dict[str, Any]:
         "fallback_input_per_mtok": _str(policy.fallback_input_per_mtok),
         "fallback_output_per_mtok": _str(policy.fallback_output_per_mtok),
         "windows": {w.window: str(w.limit_usd) for w in SpendWindow.objects.filter(policy=policy)},
+        "alert_thresholds": list(policy.alert_thresholds or []),
+        "alert_channels": [
+            f"{c.kind}: {c.target}" for c in SpendAlertChannel.objects.filter(policy=policy)
+        ],
     }
 
 
@@ -350,3 +364,132 @@ def spend_totals_aggregate(*, now: dt.datetime | None = None) -> int:
         batch_size=500,
     )
     return len(rows)
+
+
+# --- Budget alerts (policies/spend/alerts.py) -----------------------------------------------------
+
+
+def parse_thresholds(value: str | Iterable[Any]) -> list[int]:
+    """ "50,80,100" or [50, 80, 100] → [50, 80, 100]: whole percentages from 1 to 1000 (over 100
+    alerts on an overrun of a cap that lets calls through, e.g. a fallback price), sorted."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = set()
+    for item in items:
+        text = str(item).strip().rstrip("%")
+        if not text:
+            continue
+        try:
+            number = int(text)
+        except ValueError as exc:
+            raise ValidationError(
+                f"an alert threshold is a whole percentage, not {item!r}"
+            ) from exc
+        if not 1 <= number <= 1000:
+            raise ValidationError(f"an alert threshold is between 1 and 1000 %, not {number}")
+        out.add(number)
+    return sorted(out)
+
+
+def _mask(url: str) -> str:
+    """What interfaces show of a Slack webhook URL (the URL itself is the credential)."""
+    parsed = urlparse(url)
+    return f"{parsed.scheme}://{parsed.hostname}/…{url[-4:]}"
+
+
+def alert_target_check(*, kind: str, target: str, actor: AbstractBaseUser | None) -> str:
+    """A channel's target, validated: an e-mail address, or an http(s) URL that passes the
+    outbound-host guard of provider base URLs (only the operator may name any host)."""
+    from secrets_vault.services import base_url_check
+
+    target = (target or "").strip()
+    if kind == SpendAlertChannel.Kind.EMAIL:
+        validate_email(target)
+        return target
+    if kind not in SpendAlertChannel.Kind.values:
+        raise ValidationError(
+            f"unknown alert channel {kind!r} (one of {', '.join(SpendAlertChannel.Kind.values)})"
+        )
+    try:
+        return base_url_check(base_url=target, actor=actor)
+    except ValidationError as exc:
+        raise ValidationError(f"alert {kind} URL: {'; '.join(exc.messages)}") from exc
+    except PermissionDenied as exc:
+        raise ValidationError(f"alert {kind} URL: {exc}") from exc
+
+
+@transaction.atomic
+def alert_channel_add(
+    *, policy: SpendPolicy, kind: str, target: str, actor: AbstractBaseUser | None = None
+) -> tuple[SpendAlertChannel, str | None]:
+    """Add a channel to `policy` (or find the same one). Returns it with the webhook signing
+    secret when one was made now: shown once, stored encrypted. Audit-logged."""
+    from secrets_vault import crypto
+
+    target = alert_target_check(kind=kind, target=target, actor=actor)
+    shown = _mask(target) if kind == SpendAlertChannel.Kind.SLACK else target
+    existing = SpendAlertChannel.objects.filter(policy=policy, kind=kind, target=shown).first()
+    if existing is not None:
+        return existing, None
+    before = spend_policy_state(policy)
+    secret = None
+    ciphertext = ""
+    if kind == SpendAlertChannel.Kind.WEBHOOK:
+        secret = "whsec_" + secrets.token_urlsafe(32)
+        ciphertext = crypto.encrypt(secret)
+    elif kind == SpendAlertChannel.Kind.SLACK:
+        ciphertext = crypto.encrypt(target)
+    channel = SpendAlertChannel.objects.create(
+        policy=policy, kind=kind, target=shown, secret_ciphertext=ciphertext
+    )
+    spend_policy_audit(policy=policy, action="spend_policy.update", before=before, actor=actor)
+    return channel, secret
+
+
+@transaction.atomic
+def alert_channel_delete(
+    *, channel: SpendAlertChannel, actor: AbstractBaseUser | None = None
+) -> None:
+    policy = channel.policy
+    before = spend_policy_state(policy)
+    channel.delete()
+    spend_policy_audit(policy=policy, action="spend_policy.update", before=before, actor=actor)
+
+
+@transaction.atomic
+def alert_thresholds_set(
+    *, policy: SpendPolicy, thresholds: str | Iterable[Any], actor: AbstractBaseUser | None = None
+) -> SpendPolicy:
+    """Set the policy's alert thresholds (percent of each window's limit; empty: no alerts)."""
+    values = parse_thresholds(thresholds)
+    policy = SpendPolicy.objects.select_for_update().get(pk=policy.pk)
+    before = spend_policy_state(policy)
+    policy.alert_thresholds = values
+    policy.updated_at = timezone.now()
+    policy.save(update_fields=["alert_thresholds", "updated_at"])
+    spend_policy_audit(policy=policy, action="spend_policy.update", before=before, actor=actor)
+    return policy
+
+
+def alert_channel_url(channel: SpendAlertChannel) -> str:
+    """Where a Slack channel posts (the stored, encrypted URL); the target for the others."""
+    from secrets_vault import crypto
+
+    if channel.kind == SpendAlertChannel.Kind.SLACK:
+        return crypto.decrypt(channel.secret_ciphertext)
+    return channel.target
+
+
+def alert_secrets_rotate() -> int:
+    """Re-encrypt the webhook secrets and Slack URLs under the newest key."""
+    from secrets_vault import crypto
+
+    count = 0
+    for pk in SpendAlertChannel.objects.exclude(secret_ciphertext="").values_list("pk", flat=True):
+        with transaction.atomic():
+            row = SpendAlertChannel.objects.select_for_update().filter(pk=pk).first()
+            if row is None:
+                continue
+            row.secret_ciphertext = crypto.rotate(row.secret_ciphertext)
+            row.save(update_fields=["secret_ciphertext"])
+            count += 1
+    return count

@@ -48,6 +48,7 @@ class PolicyRule:
     unpriced: str = "refuse"  # refuse | fallback
     fallback_input: float | None = None  # USD per 1M tokens
     fallback_output: float | None = None
+    alert_at: tuple[int, ...] = ()  # budget alert thresholds, percent of each window's limit
 
     @property
     def per_member(self) -> bool:
@@ -142,6 +143,7 @@ def rule_from_policy(policy: SpendPolicy) -> PolicyRule:
         unpriced=policy.unpriced_models,
         fallback_input=_f(policy.fallback_input_per_mtok),
         fallback_output=_f(policy.fallback_output_per_mtok),
+        alert_at=tuple(sorted({int(t) for t in policy.alert_thresholds or []})),
     )
 
 

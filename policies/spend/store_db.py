@@ -200,13 +200,14 @@ def _undo(
     )
 
 
-def settle(counters: list[Counter], *, reservation_id: str, actual: list[int]) -> None:
+def settle(counters: list[Counter], *, reservation_id: str, actual: list[int]) -> list[int | None]:
     """Release the reservation and add the actual cost (micros per counter), in one
-    transaction. A reservation already released by expiry is simply not subtracted."""
-    _serialised(lambda: _settle(counters, reservation_id, actual))
+    transaction. A reservation already released by expiry is simply not subtracted. Returns
+    each counter's settled spend after it (None for a counter without a row)."""
+    return _serialised(lambda: _settle(counters, reservation_id, actual))
 
 
-def _settle(counters: list[Counter], reservation_id: str, actual: list[int]) -> None:
+def _settle(counters: list[Counter], reservation_id: str, actual: list[int]) -> list[int | None]:
     ids = _counter_ids(counters)  # rows are never deleted while their window lasts
     order = sorted((ids[_ident(c)], i) for i, c in enumerate(counters) if _ident(c) in ids)
     with transaction.atomic():
@@ -226,6 +227,13 @@ def _settle(counters: list[Counter], reservation_id: str, actual: list[int]) -> 
                 reserved_micros=F("reserved_micros") - held.get(cid, 0),
             )
         SpendReservation.objects.filter(reservation_id=reservation_id).delete()
+        spent = dict(
+            SpendCounter.objects.filter(pk__in=[cid for cid, _ in order]).values_list(
+                "pk", "spent_micros"
+            )
+        )
+    by_index = {i: spent.get(cid) for cid, i in order}
+    return [by_index.get(i) for i in range(len(counters))]
 
 
 def levels(counters: list[Counter]) -> list[tuple[int, int] | None]:

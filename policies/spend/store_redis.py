@@ -94,6 +94,7 @@ return {1}
 SETTLE_LUA = """
 local rid = ARGV[1]
 local n = #KEYS / 2
+local levels = {}
 for i = 1, n do
   local h = KEYS[2 * i - 1]
   local z = KEYS[2 * i]
@@ -104,10 +105,12 @@ for i = 1, n do
     redis.call('ZREM', z, rid)
   end
   if redis.call('EXISTS', h) == 1 then
-    redis.call('HINCRBY', h, 'spent', tonumber(ARGV[1 + i]))
+    levels[i] = redis.call('HINCRBY', h, 'spent', tonumber(ARGV[1 + i]))
+  else
+    levels[i] = -1
   end
 end
-return 1
+return levels
 """
 
 
@@ -225,9 +228,11 @@ class RedisSpendStore:
 
     async def settle(
         self, counters: list[Counter], *, reservation_id: str, actual: list[int]
-    ) -> None:
-        """Release the reservation and add the actual cost (micros per counter)."""
-        await self._run(self._settle, self._keys(counters), [reservation_id, *actual])
+    ) -> list[int | None]:
+        """Release the reservation and add the actual cost (micros per counter); returns each
+        counter's settled spend after it (None for a counter Redis does not hold)."""
+        raw = await self._run(self._settle, self._keys(counters), [reservation_id, *actual])
+        return [None if int(v) < 0 else int(v) for v in raw or []]
 
     async def levels(self, counters: list[Counter]) -> list[tuple[int, int] | None]:
         """(spent, reserved) per counter, None when Redis has no such counter."""
