@@ -92,6 +92,11 @@ def person_ok(value: str, *, generic: bool) -> bool:
     common = [w for w in real if all(p.lower() in lists.common for p in w.split("-"))]
     known = [w for w in real if w in lists.given or w in lists.surnames]
     if generic:
+        if len(real) >= 2 and len(common) < len(real):
+            # Two words or more where one may be an English word too: "Per Svensson",
+            # "Harsh Rai", "Marci Temple", when a known given name starts it or a known
+            # surname ends it.
+            return real[0] in lists.given or (real[-1] in lists.surnames and real[-1] not in common)
         return bool(known) and not common and (len(real) >= 2 or real[0] in lists.given)
     # A name column or key ("first_name", "surname"): common words are names there too
     # ("Grace", "Hope", "Will"), unless every word is.

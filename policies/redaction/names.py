@@ -90,7 +90,7 @@ _CUE_PAIRS = frozenset({("thank", "you"), ("spoke", "to"), ("talked", "to")})
 # words are not common English words; a title, a greeting or a label says more.
 _WEAK_CUE_WORDS = frozenset("from to cc by with".split())
 WEAK, STRONG = 1, 2
-_CUE_TRAIL = " \t.:,"
+_CUE_TRAIL = " \t.:,=\"'"
 _CAPITALISED = regex.compile(r"(?<![\w'’-])\p{Lu}[\w'’-]+(?![\w'’-])")
 _EMAIL_AFTER = regex.compile(r"[ \t]*[<(\[][\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)\]]")
 # Cue words are found with the standard library's engine (a literal alternation it searches
@@ -419,8 +419,11 @@ class NameFinder:
         if _EMAIL_AFTER.match(text, end):
             return STRONG
         window = text[max(0, start - 40) : start]
-        if window and window[-1] in " \t":
-            words = window.rstrip(_CUE_TRAIL).lower().split()
+        # "name: Maria Gonzalez", and a quoted value under a key: name="...", 'customer': '...'
+        if (window and window[-1] in " \t") or (
+            window[-1:] in ('"', "'") and window[-2:-1] in "=: "
+        ):
+            words = [w.strip("\"'{[(,") for w in window.rstrip(_CUE_TRAIL).lower().split()]
             if words and len(words) > 1 and (words[-2], words[-1]) in _CUE_PAIRS:
                 return STRONG
             if words and words[-1] in _CUE_WORDS:

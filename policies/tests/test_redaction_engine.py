@@ -174,6 +174,10 @@ def test_code_survives(text):
         ("Thanks for the update. Priya said the export is late.", "Priya"),
         # surnames that end like English word forms
         ("New hire checklist for Madeleine Donnely (start 04/07/2008)", "Madeleine Donnely"),
+        # a quoted value under a name key, with a word that is English too
+        ('curl -d name="Marci Temple" -d phone=1', "Marci Temple"),
+        ("  locals: customer='Per Svensson' order=#53502", "Per Svensson"),
+        ('{"author": "Harsh Rai"}', "Harsh Rai"),
     ],
 )
 def test_names_after_a_preposition_are_found(text, name):
