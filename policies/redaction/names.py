@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from typing import Any
 
 import regex
 
@@ -91,7 +92,10 @@ _CUE_PAIRS = frozenset({("thank", "you"), ("spoke", "to"), ("talked", "to")})
 _WEAK_CUE_WORDS = frozenset("from to cc by with".split())
 WEAK, STRONG = 1, 2
 _CUE_TRAIL = " \t.:,=\"'"
-_CAPITALISED = regex.compile(r"(?<![\w'’-])\p{Lu}[\w'’-]+(?![\w'’-])")
+# A capitalised word (greedy: it ends where word characters do); that it does not start
+# inside a word is checked in Python, where a look-behind would make the engine try every
+# position.
+_CAPITALISED = regex.compile(r"\p{Lu}[\w'’-]+")
 _EMAIL_AFTER = regex.compile(r"[ \t]*[<(\[][\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)\]]")
 # Cue words are found with the standard library's engine (a literal alternation it searches
 # quickly), the name after them with TOKEN at that position.
@@ -187,9 +191,8 @@ _PERSON_VERBS = (
     "signed approved reviewed requested promised offered complained reported told tells works "
     "worked lives lived moved handles handled"
 ).split()
-_VERB_AFTER = re.compile(
-    r"([A-Z][^\W\d_]+(?:-[A-Z][^\W\d_]+)?)[ \t]+(?:" + "|".join(_PERSON_VERBS) + r")(?![\w-])"
-)
+_PERSON_VERB_SET = frozenset(_PERSON_VERBS)
+_LOWER_WORD_AFTER = re.compile(r"[ \t]+([a-z]+)(?![\w-])")
 # A chat or transcript speaker: "[10:04] Maria: ...", "Tom: sure" (a known given name only).
 _SPEAKER = re.compile(r"(?:^|\n)(?:\[[^\]\n]{1,40}\][ \t]*)?(?=[^\W\d_][\w'’-]*:[ \t])")
 _TOKEN_AT = regex.compile(rf"{TOKEN}(?![\w'’-])")
@@ -214,6 +217,8 @@ class NameFinder:
         return len(parts) > 1 and any(p in self.lists.surnames for p in parts)
 
     def is_common(self, word: str) -> bool:
+        if "-" not in word:
+            return word.lower() in self.lists.common
         return all(part.lower() in self.lists.common for part in word.split("-"))
 
     def wordy_name(self, word: str) -> bool:
@@ -273,11 +278,24 @@ class NameFinder:
                 word = match.group()
                 if self.is_given(word) and not self.is_common(word):
                     spans.append(match.span())
-        for match in _VERB_AFTER.finditer(text):
-            start, end = match.span(1)
-            word = match.group(1)
+        # The capitalised words of the text, read once (a single-class scan), for the names
+        # before a verb and the later mentions of names.
+        capitalised = [
+            m
+            for m in _CAPITALISED.finditer(text)
+            if not m.start() or not (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_'’-")
+        ]
+        given = self.lists.given
+        for match in capitalised:
+            word = match.group()
+            if word not in given and "-" not in word:
+                continue
+            start, end = match.span()
+            verb = _LOWER_WORD_AFTER.match(text, end)
             if (
-                (not start or not (text[start - 1].isalnum() or text[start - 1] in _RUN_LEFT))
+                verb is not None
+                and verb.group(1) in _PERSON_VERB_SET
+                and (not start or text[start - 1] not in _RUN_LEFT)
                 and self.is_given(word)
                 and not self.is_common(word)
                 and not _inside(spans, start, end)
@@ -305,7 +323,7 @@ class NameFinder:
             ):
                 spans = [sp for sp in spans if not (start <= sp[0] and sp[1] <= end)]
                 spans.append((start, end))
-        return self._mentions(text, spans)
+        return self._mentions(text, spans, capitalised)
 
     def _phrase_goes_on(self, text: str, end: int) -> bool:
         """Capitalised words right after, one of them a common word or a form of one: "to
@@ -321,7 +339,9 @@ class NameFinder:
             end = following.end()
         return False
 
-    def _mentions(self, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    def _mentions(
+        self, text: str, spans: list[tuple[int, int]], capitalised: list[Any]
+    ) -> list[tuple[int, int]]:
         """Add the later mentions of a name found in full: "Maria Gonzalez ... Maria said",
         "Mr. Kowalski ... Kowalski agreed" (the first and last word of each name, alone).
         One pass over the capitalised words of the text, whatever the number of names."""
@@ -337,7 +357,7 @@ class NameFinder:
         taken = sorted(spans)
         starts = [s for s, _e in taken]
         out = list(spans)
-        for match in _CAPITALISED.finditer(text):
+        for match in capitalised:
             if match.group() not in words:
                 continue
             at, end = match.span()
