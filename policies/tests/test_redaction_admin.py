@@ -117,3 +117,24 @@ def test_deleting_goes_through_the_service(org_admin):
     assert response.status_code == 302
     assert not RedactionPolicy.objects.exists()
     assert AuditLogEntry.objects.filter(action="redaction_policy.delete").exists()
+
+
+def test_names_addresses_and_places_are_switched_off_on_the_page(org_admin):
+    from policies.redaction.snapshot import load_policies
+
+    policy = redaction_policy_set(organization=org_admin.organization, scope="organization")
+    assert {"person", "street_address", "location"} <= set(policy.pii_rules)
+    page = client_for(org_admin).get(URL + f"{policy.pk}/change/").content.decode()
+    for rule in ("person", "street_address", "location"):
+        assert f'value="{rule}"' in page  # each type is its own choice
+    kept = [r for r in policy.pii_rules if r not in ("person", "street_address", "location")]
+    response = client_for(org_admin).post(
+        URL + f"{policy.pk}/change/",
+        form_data(org_admin, scope="organization", workspace="", pii_rules=kept),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    policy.refresh_from_db()
+    assert policy.pii_rules == kept
+    (snapshot,) = load_policies()[org_admin.organization.pk]
+    assert {"person", "street_address", "location"}.isdisjoint(snapshot.config.rule_ids)
+    assert "email" in snapshot.config.rule_ids
