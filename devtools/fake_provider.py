@@ -10,7 +10,8 @@ The Responses API keeps what it answered (unless the request says `store: false`
 retrieve, delete, cancel (of a `background` response) and `input_items` work on it, as do
 `/v1/responses/compact` and `/v1/responses/input_tokens`; one model by id answers in each
 dialect, and Gemini's embedContent and batchEmbedContents answer vectors with usage
-(devtools.fake_formats_endpoints).
+(devtools.fake_formats_endpoints). Azure OpenAI's paths answer under /openai/ with its
+api-version and api-key checks (devtools.fake_formats_azure).
 
 Behaviours on request (headers, or a model named `error-<status>`):
 - `x-fake-status: 429`   → that status with the provider's own error envelope;
@@ -50,6 +51,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from devtools import fake_formats_azure as azure
 from devtools import fake_formats_endpoints as endpoints
 from devtools.fake_formats import (
     openai_answer,
@@ -114,6 +116,11 @@ class FakeProvider:
         r.add_get("/v1beta/models/{model_id}", self.handle)
         r.add_post("/v1beta/models/{model_action}", self.handle)
         r.add_post("/v1/models/{model_action}", self.handle)
+        # Azure OpenAI (devtools.fake_formats_azure)
+        r.add_post("/openai/deployments/{deployment}/chat/completions", self.handle)
+        r.add_post("/openai/deployments/{deployment}/embeddings", self.handle)
+        r.add_post("/openai/responses", self.handle)
+        r.add_post("/openai/v1/{rest:chat/completions|responses|embeddings}", self.handle)
         # AWS Bedrock (bedrock-runtime's paths; the model id may be an ARN: slashes)
         r.add_post(
             "/model/{model:.+}/{bedrock_action:invoke|invoke-with-response-stream|converse"
@@ -241,6 +248,8 @@ class FakeProvider:
         stream = body.get("stream") is True
         if path.startswith("/model/"):
             return await self._bedrock(request, body, entry)
+        if path.startswith("/openai/"):
+            return await self._azure(request, body, entry)
         if "project" in request.match_info:
             return await self._vertex(request, body, entry)
         if path == "/v1/chat/completions":
@@ -318,6 +327,29 @@ class FakeProvider:
         if action == "batchEmbedContents":
             return self._json(endpoints.gemini_batch_embed(body), entry)
         return self._error(request, 404, f"fake provider: no {action}")
+
+    async def _azure(
+        self, request: web.Request, body: dict[str, Any], entry: dict[str, Any]
+    ) -> web.StreamResponse:
+        """Azure OpenAI: the `api-key` header and (but on the v1 API) `api-version` are
+        required, as Azure requires them; answers carry its content-filter annotations."""
+        path, deployment, problem = azure.route(request.path, dict(request.query))
+        if problem is not None:
+            return _json(azure.error(404, problem), status=404)
+        if not request.headers.get("api-key"):
+            message = "Access denied due to invalid subscription key or wrong API endpoint."
+            return _json(azure.error(401, message), status=401)
+        if path == "/v1/chat/completions":
+            if body.get("stream") is True:
+                return await self._sse(
+                    request, azure.chat_stream(body, deployment), entry, done=True
+                )
+            return self._json(azure.chat_answer(body, deployment), entry)
+        if path == "/v1/embeddings":
+            return self._json(_embeddings({**body, "model": azure.model_of(deployment)}), entry)
+        if body.get("stream") is True:
+            return await self._sse(request, responses_stream(body), entry)
+        return self._json(responses_answer(body), entry)
 
     def _store(self, body: dict[str, Any], answer: dict[str, Any]) -> None:
         if body.get("store") is not False:
@@ -632,8 +664,8 @@ def _token_error(error: str, description: str = "") -> web.Response:
     return web.json_response({"error": error, "error_description": description}, status=400)
 
 
-def _json(payload: Any) -> web.Response:
-    return web.Response(body=orjson.dumps(payload), content_type="application/json")
+def _json(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
 
 
 def _count(body: dict[str, Any]) -> int:

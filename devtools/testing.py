@@ -101,6 +101,24 @@ def give_bedrock_secrets(
         secret_set(workspace=workspace, name=name, value=value, base_url=fake_url)
 
 
+def give_azure_secrets(workspace: Any, fake_url: str) -> None:
+    """Point `workspace`'s Azure OpenAI at the fake: a key whose base URL (the resource's
+    endpoint) is the fake, and gpt-4o-mini deployed as `chat-prod`."""
+    from secrets_vault.services import secret_set
+
+    secret_set(
+        workspace=workspace,
+        name="AZURE_OPENAI_API_KEY",
+        value="azure-api-key-fake-0000",
+        base_url=fake_url,
+    )
+    secret_set(
+        workspace=workspace,
+        name="AZURE_OPENAI_DEPLOYMENTS",
+        value="gpt-4o-mini=chat-prod,text-embedding-3-small=embed-prod",
+    )
+
+
 def give_vertex_secret(workspace: Any, fake_url: str) -> None:
     """Set `workspace`'s VERTEX_SERVICE_ACCOUNT_JSON to the fake's service account (its token
     endpoint is the fake's) and point Vertex at the fake."""

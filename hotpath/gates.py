@@ -69,6 +69,9 @@ class ProxyCall:
     upstream_status: int | None = None  # the provider's status, once its headers arrived
     complete: bool = False  # the provider's answer arrived whole
     streamed_events: int = 0  # stream events relayed to the client
+    # The provider path (query included) when the provider's credentials decide it (Azure's
+    # deployments); None: the route's own path and the caller's query.
+    upstream_path: str | None = None
     # A unified endpoint's call: the provider call(s) its model resolved to (proxy.unified);
     # `dialect`, `endpoint` and `body` stay the caller's API, `model` is the provider's.
     target: Any = None

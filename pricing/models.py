@@ -22,6 +22,8 @@ class ModelPrice(models.Model):
         ANTHROPIC = "anthropic", "Anthropic"
         GEMINI = "gemini", "Google Gemini"
         BEDROCK = "bedrock", "AWS Bedrock"
+        AZURE = "azure", "Azure OpenAI"
+        CUSTOM = "custom", "Custom provider"
 
     provider = models.CharField(max_length=20, choices=Provider.choices)
     model = models.CharField(

@@ -60,7 +60,7 @@ from proxy.upstream import Upstream
 logger = logging.getLogger(__name__)
 
 # The caller's gateway key headers: never copied into call.headers.
-KEY_HEADERS = frozenset((b"authorization", b"x-api-key", b"x-goog-api-key"))
+KEY_HEADERS = frozenset((b"authorization", b"x-api-key", b"x-goog-api-key", b"api-key"))
 
 Scope = dict[str, Any]
 Receive = Any
@@ -315,7 +315,12 @@ class ProxyApp(UnifiedCalls):
         custom = route.secret or (call.target.current.secret if call.target is not None else "")
         if custom:
             return raw, self._custom_upstream(call, custom, secrets)
-        return raw, providers.credentials(dialect, secrets.get(call.ctx.workspace_id, {}))
+        creds = providers.credentials(dialect, secrets.get(call.ctx.workspace_id, {}))
+        resolve = getattr(providers.get(dialect), "resolve_call", None)
+        if resolve is not None and not route.api:  # the model and path depend on the workspace
+            resolve(call, creds, route.upstream_path, upstream_query(scope["query_string"]))
+            call.price = prices.get(providers.price_name(dialect, call.model))
+        return raw, creds
 
     @staticmethod
     def _custom_upstream(call: ProxyCall, key: str, secrets: SecretTable) -> UpstreamSecret:
@@ -362,9 +367,12 @@ class ProxyApp(UnifiedCalls):
             base = secret.base_url or self.base_urls.get(route.dialect)
             if not base:  # a provider whose origin depends on the region or location
                 base = provider.default_base_url(secret, route.upstream_path)
-            url = base + route.upstream_path
-            if query:
-                url = f"{url}?{query}"
+            if call.upstream_path is not None:  # decided with the credentials (query included)
+                url = base + call.upstream_path
+            else:
+                url = base + route.upstream_path
+                if query:
+                    url = f"{url}?{query}"
             authorize = getattr(provider, "authorize", None)
             if authorize is None:
                 auth = provider.auth_header(secret.secret) if secret.secret else None

@@ -33,6 +33,7 @@ _DROP = frozenset(
         b"authorization",
         b"x-api-key",
         b"x-goog-api-key",
+        b"api-key",
     }
 )
 # Response headers not passed back: hop-by-hop, and those the server sets itself
@@ -59,13 +60,13 @@ DROP_RESPONSE = frozenset(
 
 def extract_key(headers: list[tuple[bytes, bytes]], query: bytes) -> str | None:
     """The gateway key as the caller's SDK sends it: Authorization Bearer, x-api-key,
-    x-goog-api-key, or ?key= (the first one present)."""
+    x-goog-api-key, api-key (Azure's SDKs), or ?key= (the first one present)."""
     for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
-        elif name in (b"x-api-key", b"x-goog-api-key") and value:
+        elif name in (b"x-api-key", b"x-goog-api-key", b"api-key") and value:
             return value.decode("latin-1").strip()
     if b"key=" in query:
         for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True):

@@ -12,6 +12,7 @@ PREFIXES: dict[str, str] = {
     "/gemini/": "gemini",
     "/bedrock/": "bedrock",
     "/vertex/": "vertex",
+    "/azure/": "azure",
     "/providers/": "openai",  # a workspace's custom providers (OpenAI-compatible)
 }
 
@@ -133,6 +134,37 @@ _VERTEX_ENDPOINTS = {
 }
 
 
+# Azure OpenAI (Azure's own paths under /azure; proxy.providers.azure): the deployment is in
+# the path, or in the body's `model` on the v1 API and responses. The body is OpenAI's.
+_AZURE_DEPLOYMENT_RE = re.compile(
+    r"^/azure/openai/deployments/([A-Za-z0-9._-]{1,64})/(chat/completions|embeddings)$"
+)
+_AZURE_DEPLOYMENT_ENDPOINTS = {"chat/completions": "ChatCompletions", "embeddings": "Embeddings"}
+_AZURE_STATIC: dict[str, str] = {
+    "/azure/openai/responses": "Responses",
+    "/azure/openai/v1/chat/completions": "ChatCompletions",
+    "/azure/openai/v1/responses": "Responses",
+    "/azure/openai/v1/embeddings": "Embeddings",
+}
+
+
+def _azure(path: str) -> Route | None:
+    endpoint = _AZURE_STATIC.get(path)
+    model = ""
+    if endpoint is None:
+        found = _AZURE_DEPLOYMENT_RE.match(path)
+        if found is None:
+            return None
+        endpoint, model = _AZURE_DEPLOYMENT_ENDPOINTS[found.group(2)], found.group(1)
+    return Route(
+        dialect="azure",
+        endpoint=endpoint,
+        upstream_path=path[len("/azure") :],
+        model=model,
+        shape="openai",
+    )
+
+
 # Every (dialect, endpoint) a route can name (settings refer to routes by "dialect.Endpoint").
 ENDPOINTS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -141,6 +173,7 @@ ENDPOINTS: frozenset[tuple[str, str]] = frozenset(
         *((dialect, endpoint) for _, _, dialect, endpoint in _PATTERNS),
         *(("bedrock", e) for _, e, _ in _BEDROCK_ENDPOINTS.values()),
         *(("vertex", e) for _, e, _ in _VERTEX_ENDPOINTS.values()),
+        *(("azure", e) for e in _AZURE_STATIC.values()),
     }
 )
 
@@ -248,6 +281,8 @@ def match(method: str, path: str) -> Route | None:
             return _bedrock(path)
         if path.startswith("/vertex/"):
             return _vertex(path)
+        if path.startswith("/azure/"):
+            return _azure(path)
     return None
 
 

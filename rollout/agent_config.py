@@ -38,6 +38,7 @@ AGENTS = ("claude-code", "claude-code-bedrock", "claude-code-vertex", "codex", "
 KEY_PLACEHOLDER = "PASTE_YOUR_GATEWAY_KEY_HERE"
 PROJECT_PLACEHOLDER = "YOUR_GCP_PROJECT_ID"
 BEDROCK_DEFAULT_REGION = "us-east-1"
+AZURE_API_VERSION = "2024-10-21"  # the Azure OpenAI api-version AzureOpenAI clients send
 VERTEX_DEFAULT_REGION = "us-east5"
 _REGION_RE = re.compile(r"^[a-z0-9-]{2,40}$")
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
@@ -350,7 +351,8 @@ def gemini_cli_files(
 
 def sdk_env_variables(*, base_url: str, key: str) -> dict[str, str]:
     """The variables the official SDKs read. google-genai prefers GOOGLE_API_KEY over
-    GEMINI_API_KEY, so both are set to the gateway key."""
+    GEMINI_API_KEY, so both are set to the gateway key; openai.AzureOpenAI reads the AZURE_*
+    and OPENAI_API_VERSION ones (the gateway's /azure, for workspaces with Azure OpenAI)."""
     return {
         "OPENAI_BASE_URL": f"{base_url}/openai/v1",
         "OPENAI_API_KEY": key,
@@ -359,6 +361,9 @@ def sdk_env_variables(*, base_url: str, key: str) -> dict[str, str]:
         "GOOGLE_GEMINI_BASE_URL": f"{base_url}/gemini",
         "GEMINI_API_KEY": key,
         "GOOGLE_API_KEY": key,
+        "AZURE_OPENAI_ENDPOINT": f"{base_url}/azure",
+        "AZURE_OPENAI_API_KEY": key,
+        "OPENAI_API_VERSION": AZURE_API_VERSION,
     }
 
 
@@ -391,7 +396,7 @@ def env_files(*, base_url: str, key: str, managed: bool, models: list[str]) -> l
     return _env_files(
         stem="llm-gateway",
         variables=sdk_env_variables(base_url=base_url, key=key),
-        description="the OpenAI, Anthropic and Google GenAI SDK variables",
+        description="the OpenAI (and Azure OpenAI), Anthropic and Google GenAI SDK variables",
     )
 
 

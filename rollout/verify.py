@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-PROVIDERS = ("openai", "anthropic", "gemini", "bedrock", "vertex")
+PROVIDERS = ("openai", "anthropic", "gemini", "bedrock", "vertex", "azure")
+AZURE_API_VERSION = "2024-10-21"
 DEFAULT_MODELS = {
     "openai": "gpt-4o-mini",
     "anthropic": "claude-haiku-4-5",
     "gemini": "gemini-2.5-flash",
     "bedrock": "us.anthropic.claude-haiku-4-5-20251001-v1:0",
     "vertex": "gemini-2.5-flash",
+    "azure": "gpt-4o-mini",  # a model of the workspace's AZURE_OPENAI_DEPLOYMENTS, or a deployment
 }
 SECRET_NAMES = {
     "openai": "OPENAI_API_KEY",
@@ -34,6 +36,7 @@ SECRET_NAMES = {
     "bedrock": "AWS_BEARER_TOKEN_BEDROCK (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and "
     "AWS_REGION",
     "vertex": "VERTEX_SERVICE_ACCOUNT_JSON",
+    "azure": "AZURE_OPENAI_API_KEY (its base URL the resource's endpoint)",
 }
 GATEWAY_401_MESSAGE = "invalid or missing gateway key"
 ROLE_FIX = (
@@ -132,6 +135,15 @@ def verification_request(
             f"{base_url}/vertex/v1/projects/{quote(project, safe='')}/locations/"
             f"{quote(location, safe='')}/publishers/google/models/{model}:generateContent",
             {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            json.dumps(body).encode(),
+        )
+    if provider == "azure":  # what openai.AzureOpenAI sends: the key in api-key
+        body = {"messages": [{"role": "user", "content": prompt}], "max_tokens": 16}
+        return Request(
+            "POST",
+            f"{base_url}/azure/openai/deployments/{quote(model, safe='')}/chat/completions"
+            f"?api-version={AZURE_API_VERSION}",
+            {"api-key": key, "Content-Type": "application/json"},
             json.dumps(body).encode(),
         )
     if provider == "openai":

@@ -39,6 +39,18 @@ class ProviderSecret(models.Model):
             "VERTEX_SERVICE_ACCOUNT_JSON",
             "VERTEX_SERVICE_ACCOUNT_JSON (Google Vertex AI service account key file)",
         )
+        AZURE_OPENAI_API_KEY = (
+            "AZURE_OPENAI_API_KEY",
+            "AZURE_OPENAI_API_KEY (Azure OpenAI; base URL: the resource's endpoint)",
+        )
+        AZURE_OPENAI_API_VERSION = (
+            "AZURE_OPENAI_API_VERSION",
+            "AZURE_OPENAI_API_VERSION (Azure OpenAI api-version, e.g. 2024-10-21)",
+        )
+        AZURE_OPENAI_DEPLOYMENTS = (
+            "AZURE_OPENAI_DEPLOYMENTS",
+            "AZURE_OPENAI_DEPLOYMENTS (Azure OpenAI model=deployment,…)",
+        )
 
     workspace = models.ForeignKey(
         Workspace, on_delete=models.CASCADE, related_name="provider_secrets"

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orgs.services import audit_record
-from secrets_vault import crypto
+from secrets_vault import crypto, formats
 from secrets_vault.models import CustomProvider, ProviderSecret
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def base_url_check(*, base_url: str, actor: AbstractBaseUser | None) -> str:
 
 SERVICE_ACCOUNT_NAME = "VERTEX_SERVICE_ACCOUNT_JSON"
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_AZURE_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$|^(latest|preview)$")
 _SERVICE_ACCOUNT_FIELDS = ("client_email", "private_key", "token_uri")
 
 
@@ -65,6 +66,16 @@ def secret_value_check(*, value: str, name: str = "") -> str:
         raise ValidationError("the secret value contains whitespace")
     if name == "AWS_REGION" and not _REGION_RE.match(value):
         raise ValidationError("AWS_REGION must be an AWS region name such as us-east-1")
+    if name == "AZURE_OPENAI_API_VERSION" and not _AZURE_VERSION_RE.match(value):
+        raise ValidationError(
+            "AZURE_OPENAI_API_VERSION must be an Azure OpenAI api-version such as 2024-10-21"
+        )
+    if name == "AZURE_OPENAI_DEPLOYMENTS":
+        try:
+            if not formats.azure_deployments(value):
+                raise ValueError("no model=deployment pair")
+        except ValueError as exc:
+            raise ValidationError(f"AZURE_OPENAI_DEPLOYMENTS: {exc}") from None
     return value
 
 

@@ -48,7 +48,7 @@ def test_snapshot_names_inherit_the_base_price_but_other_suffixes_do_not() -> No
 @pytest.mark.django_db
 def test_the_seeded_table_has_dated_prices_for_every_provider() -> None:
     providers = set(ModelPrice.objects.values_list("provider", flat=True))
-    assert providers == {"openai", "anthropic", "gemini", "bedrock"}
+    assert providers == {"openai", "anthropic", "gemini", "bedrock", "azure"}
     assert not ModelPrice.objects.filter(price_date__isnull=True).exists()
     table = PriceTable.load()
     sonnet = table.get("claude-sonnet-4-5-20250929")

@@ -1,6 +1,6 @@
 """Pure functions of each provider's wire format: upstream request, usage, error envelope.
 
-One module per dialect (openai, anthropic, gemini, bedrock, vertex), each exposing the same
+One module per dialect (openai, anthropic, gemini, bedrock, vertex, azure), each exposing the same
 names; `get(dialect)` returns the module. Nothing here does I/O, apart from the hooks a cloud
 provider adds (documented in its module):
 - `credentials(secrets)`: its credentials from the workspace's secrets (default: the one secret
@@ -9,6 +9,8 @@ provider adds (documented in its module):
   or with a minted token (default: `auth_header(secret)` added to the caller's);
 - `default_base_url(credentials, upstream_path)`: an origin that depends on the region;
 - `prepare_call(call, headers)`: the body reshaped before the gates read it;
+- `resolve_call(call, credentials, upstream_path, query)`: the model and upstream path of a
+  call once the workspace's credentials are known (Azure's deployments and api-version);
 - `price_name(model)`: the price-table name of a model id;
 - `error_headers(status)`: headers of the error envelope;
 - `stream_scanner(endpoint)`: the usage reader of a non-SSE stream (AWS event stream).
@@ -20,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from hotpath.errors import ProviderSecretMissing
-from proxy.providers import anthropic, bedrock, gemini, openai, vertex
+from proxy.providers import anthropic, azure, bedrock, gemini, openai, vertex
 
 DIALECTS: dict[str, ModuleType] = {
     "openai": openai,
@@ -28,6 +30,7 @@ DIALECTS: dict[str, ModuleType] = {
     "gemini": gemini,
     "bedrock": bedrock,
     "vertex": vertex,
+    "azure": azure,
 }
 
 

@@ -22,6 +22,8 @@ DOCS = [
         "security",
         "bedrock",
         "vertex",
+        "azure",
+        "custom-providers",
     )
 ]
 

@@ -103,6 +103,9 @@ def test_it_writes_the_sdk_env_snippets(tmp_path):
         f"export OPENAI_API_KEY={KEY}",
         f"export ANTHROPIC_API_KEY={KEY}",
         f"export GEMINI_API_KEY={KEY}",
+        f"export AZURE_OPENAI_ENDPOINT={BASE}/azure",
+        f"export AZURE_OPENAI_API_KEY={KEY}",
+        "export OPENAI_API_VERSION=2024-10-21",
     ):
         assert line in text
     assert (

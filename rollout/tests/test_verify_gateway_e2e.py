@@ -123,6 +123,21 @@ def test_it_passes_through_bedrock_and_vertex(traced_servers, world):
         assert run.status == "success" and run.cost_usd > 0
 
 
+def test_it_passes_through_azure_openai(traced_servers, world):
+    from devtools.testing import give_azure_secrets
+
+    give_azure_secrets(world.workspace, traced_servers.fake_url)
+    code, text = verify(traced_servers, world.keys["admin"], "--provider", "azure")
+    assert code == 0, text
+    assert "All checks passed." in text
+    wait_recorder_idle(traced_servers.app)
+    run = Run.objects.get(workspace_id=world.workspace.pk, provider="azure")
+    assert run.status == "success" and run.model == "gpt-4o-mini" and run.cost_usd > 0
+    code, text = verify(traced_servers, world.keys["bare"], "--provider", "azure")
+    assert code == 1
+    assert "FAIL  workspace has the AZURE_OPENAI_API_KEY" in text
+
+
 def test_it_names_the_cloud_secrets_a_workspace_lacks(traced_servers, world):
     code, text = verify(traced_servers, world.keys["bare"], "--provider", "bedrock")
     assert code == 1
