@@ -1,4 +1,9 @@
-"""The project's own fake model provider: OpenAI, Anthropic and Gemini on one aiohttp server.
+"""The project's own fake model provider: OpenAI, Anthropic and Gemini on one aiohttp server,
+and the clouds' paths: AWS Bedrock (`/model/{id}/invoke|invoke-with-response-stream|converse|
+converse-stream|count-tokens`: an API key, or a SigV4 signature it recomputes with botocore from
+its own access key pair, and the binary event stream) and Google Vertex AI (`/v1/projects/...
+/publishers/{anthropic,google}/models/...`, accepting only access tokens minted by its `/token`
+endpoint for a JWT grant signed by its service account; devtools.fake_formats_cloud).
 
 Used by the tests (in-process on port 0: `start_fake_provider`), by `make run` and by anyone
 trying an agent roll-out offline (`manage.py fake_provider --port N`). It answers in each

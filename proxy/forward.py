@@ -166,11 +166,15 @@ async def relay_stream(
     (Gemini without alt=sse) cannot carry one, so its connection is dropped unfinished."""
     content_type = resp.headers.get("content-type", "")
     sse = content_type.startswith("text/event-stream")
+    framed = content_type.startswith(STREAM_TYPES[1])  # the AWS event stream
     scanner: Any = UsageScanner(provider, call.endpoint, sse=sse)
     filters = call.response_filters
-    if content_type.startswith(STREAM_TYPES[1]):  # framed too: it can end with an exception
+    if framed:  # like SSE, it can end with an error (an exception frame)
         sse = True
-        scanner = provider.stream_scanner(call.endpoint)
+        # the trace keeps the decoded events (readable), not the binary frames
+        scanner = provider.stream_scanner(
+            call.endpoint, trace_limit=trace_limit if call.ctx.trace_content else 0
+        )
         if filters:  # filters read server-sent events: bridge them to the binary frames
             filters = [SseBridge(filters)]
     await send(
@@ -181,7 +185,7 @@ async def relay_stream(
         }
     )
     translation = call.target.translation if call.target is not None else None
-    kept: list[bytes] | None = [] if call.ctx.trace_content else None
+    kept: list[bytes] | None = [] if call.ctx.trace_content and not framed else None
     kept_size = 0
     failure: str | None = None
     loop = asyncio.get_running_loop()
@@ -225,6 +229,8 @@ async def relay_stream(
         call.streamed_events = scanner.events
         if kept is not None:
             call.record.response_content = b"".join(kept).decode("utf-8", "replace")
+        elif framed and call.ctx.trace_content:
+            call.record.response_content = scanner.trace_text()
     tail = b""
     if translation is not None and failure is None:
         tail = translation.flush()

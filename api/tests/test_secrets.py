@@ -74,3 +74,20 @@ def test_outsider_gets_404(owner, api, as_outsider):
     )
     assert as_outsider.delete(secrets_url(owner, "OPENAI_API_KEY")).status_code == 404
     assert ProviderSecret.objects.get(workspace=owner.workspace).last4 == "XYZW"
+
+
+def test_cloud_secrets_through_the_api(owner, api, as_outsider):
+    """A service account key file and an AWS region through the REST API (the key file is JSON
+    in a JSON string); a bad region is a 400 naming the field; outsiders get 404."""
+    import json
+
+    from devtools.fake_formats_cloud import fake_service_account
+
+    info = fake_service_account("https://oauth2.googleapis.com/token")
+    url = secrets_url(owner, "VERTEX_SERVICE_ACCOUNT_JSON")
+    response = api.put(url, {"value": json.dumps(info, indent=2)}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["last4"] == "beef" and b"PRIVATE KEY" not in response.content
+    response = api.put(secrets_url(owner, "AWS_REGION"), {"value": "Paris"}, format="json")
+    assert response.status_code == 400 and "AWS_REGION" in response.content.decode()
+    assert as_outsider.put(url, {"value": json.dumps(info)}, format="json").status_code == 404

@@ -246,8 +246,8 @@ def stream_error_event(endpoint: str, message: str) -> bytes:
     return eventstream.exception("internalServerException", message)
 
 
-def stream_scanner(endpoint: str) -> eventstream.EventStreamScanner:
-    return eventstream.EventStreamScanner(sys.modules[__name__], endpoint)
+def stream_scanner(endpoint: str, *, trace_limit: int = 0) -> eventstream.EventStreamScanner:
+    return eventstream.EventStreamScanner(sys.modules[__name__], endpoint, trace_limit=trace_limit)
 
 
 def prepare_body(endpoint: str, body: dict[str, Any], *, stream: bool) -> bool:

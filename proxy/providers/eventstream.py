@@ -79,15 +79,29 @@ def chunk_event(anthropic_event: Any) -> bytes:
 class EventStreamScanner:
     """The UsageScanner of an event stream: feed it the upstream bytes; `usage` holds the latest
     usage reported and `events` counts the messages that went by. Memory is bounded by one
-    message (the buffer holds only an incomplete one)."""
+    message (the buffer holds only an incomplete one), plus, for a trace, up to `trace_limit`
+    bytes of the decoded events as text (`trace_text`)."""
 
-    __slots__ = ("_broken", "_buffer", "_endpoint", "_provider", "events", "usage")
+    __slots__ = (
+        "_broken",
+        "_buffer",
+        "_endpoint",
+        "_kept",
+        "_kept_size",
+        "_provider",
+        "_trace_limit",
+        "events",
+        "usage",
+    )
 
-    def __init__(self, provider: ModuleType, endpoint: str) -> None:
+    def __init__(self, provider: ModuleType, endpoint: str, *, trace_limit: int = 0) -> None:
         self._provider = provider
         self._endpoint = endpoint
         self._buffer = EventStreamBuffer()
         self._broken = False
+        self._trace_limit = trace_limit
+        self._kept: list[bytes] = []
+        self._kept_size = 0
         self.usage: Usage | None = None
         self.events = 0
 
@@ -105,19 +119,35 @@ class EventStreamScanner:
             self._broken = True
 
     def _message(self, headers: dict[str, Any], payload: bytes) -> None:
+        kind = headers.get(":event-type") or headers.get(":exception-type") or ""
         if headers.get(":message-type") != "event":
+            self._keep(str(kind), payload)
             return
-        kind = headers.get(":event-type", "")
         try:
             obj = orjson.loads(payload)
         except orjson.JSONDecodeError:
+            self._keep(str(kind), payload)
             return
         if kind == "chunk" and isinstance(obj, dict) and isinstance(obj.get("bytes"), str):
             try:
-                obj = orjson.loads(base64.b64decode(obj["bytes"]))
+                payload = base64.b64decode(obj["bytes"])
+                obj = orjson.loads(payload)
             except (ValueError, orjson.JSONDecodeError):
                 return
+        self._keep(str(kind), payload)
         self.usage = self._provider.usage_from_event(self._endpoint, {kind: obj}, self.usage)
+
+    def _keep(self, kind: str, payload: bytes) -> None:
+        room = self._trace_limit - self._kept_size
+        if room <= 0:
+            return
+        text = b"event: " + kind.encode() + b"\ndata: " + payload + b"\n\n"
+        self._kept.append(text[:room])
+        self._kept_size += len(self._kept[-1])
+
+    def trace_text(self) -> str:
+        """The decoded events so far, as server-sent events text (what a trace shows)."""
+        return b"".join(self._kept).decode("utf-8", "replace")
 
     def close(self) -> None:
         """Nothing is left to read: an incomplete last message carries nothing usable."""

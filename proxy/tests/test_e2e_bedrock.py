@@ -354,3 +354,23 @@ def test_count_tokens_through_botocore_both_shapes(gw, owner, runtime):
     assert "model" not in first["counted_body"]
     records = gw.records(2)
     assert {(r.name, r.cost_usd, r.price_missing) for r in records} == {("CountTokens", 0, False)}
+
+
+def test_a_traced_stream_keeps_the_decoded_events(gw, owner, bedrock, django_db_blocker):
+    ws = owner.workspace
+    with django_db_blocker.unblock():
+        ws.trace_content = True
+        ws.save(update_fields=["trace_content"])
+    try:
+        with _client(gw, owner.plaintext_key).messages.stream(
+            model=SONNET, max_tokens=20, messages=[{"role": "user", "content": "trace me"}]
+        ) as stream:
+            assert "".join(stream.text_stream) == "Echo: trace me"
+        (rec,) = gw.records(1)
+        assert rec.response_content.startswith('event: chunk\ndata: {"type":"message_start"')
+        assert '"text_delta"' in rec.response_content and '"message_stop"' in rec.response_content
+        assert "\x00" not in rec.response_content
+    finally:
+        with django_db_blocker.unblock():
+            ws.trace_content = False
+            ws.save(update_fields=["trace_content"])
