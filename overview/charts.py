@@ -21,9 +21,9 @@ PALETTE = (
     "#9b7653",
     "#a0a0a0",
 )
-WIDTH = 760
+WIDTH = 720
 HEIGHT = 230
-LEFT, RIGHT, TOP, BOTTOM = 64, 56, 12, 34
+LEFT, RIGHT, TOP, BOTTOM = 84, 64, 12, 40
 
 
 def _nice_max(value: float) -> float:
@@ -46,7 +46,7 @@ def _axis(top: float, fmt: Callable[[float], str], x: int, anchor: str) -> list[
                 'stroke="#ddd" stroke-width="1"/>'
             )
         out.append(
-            f'<text x="{x}" y="{y + 4:.1f}" text-anchor="{anchor}" font-size="11" '
+            f'<text x="{x}" y="{y + 4:.1f}" text-anchor="{anchor}" font-size="15" '
             f'fill="#555">{escape(fmt(value))}</text>'
         )
     return out
@@ -68,7 +68,7 @@ def stacked_bars(
     series: Sequence[tuple[str, Sequence[float]]],
     fmt: Callable[[float], str],
     bucket_label: Callable[[dt.date | dt.datetime], str],
-    tick_every: int = 5,
+    tick_every: int = 7,
 ) -> SafeString:
     """One bar per bucket, the series stacked in order (first at the bottom)."""
     n = len(buckets)
@@ -92,10 +92,10 @@ def stacked_bars(
                 f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(bucket_label(bucket))} · '
                 f"{escape(name)}: {escape(fmt(value))}</title></rect>"
             )
-        if i % tick_every == 0 or i == n - 1:
+        if i % tick_every == 0 or (i == n - 1 and i % tick_every > tick_every // 2):
             parts.append(
-                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle" '
-                f'font-size="11" fill="#555">{escape(bucket_label(bucket))}</text>'
+                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 20}" text-anchor="middle" '
+                f'font-size="15" fill="#555">{escape(bucket_label(bucket))}</text>'
             )
     return _frame(label, parts)
 
@@ -107,7 +107,7 @@ def bars_and_rate(
     counts: Sequence[int],
     rates: Sequence[float | None],
     bucket_label: Callable[[dt.datetime], str],
-    tick_every: int = 6,
+    tick_every: int = 12,
 ) -> SafeString:
     """Calls per bucket as bars (left axis) and the error rate as a line (right axis, 0-100 %)."""
     n = len(buckets)
@@ -115,7 +115,7 @@ def bars_and_rate(
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = inner_w / max(n, 1)
     bar = max(slot * 0.7, 1)
-    parts = _axis(top, lambda v: f"{v:,.0f}", LEFT - 6, "end")
+    parts = _axis(top, lambda v: f"{v:,.0f}" if v == int(v) else f"{v:,.2f}", LEFT - 6, "end")
     parts += _axis(100, lambda v: f"{v:.0f} %", WIDTH - RIGHT + 6, "start")
     points = []
     for i, bucket in enumerate(buckets):
@@ -131,10 +131,10 @@ def bars_and_rate(
         )
         if rate is not None:
             points.append(f"{x + bar / 2:.1f},{HEIGHT - BOTTOM - inner_h * rate:.1f}")
-        if i % tick_every == 0 or i == n - 1:
+        if i % tick_every == 0 or (i == n - 1 and i % tick_every > tick_every // 2):
             parts.append(
-                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle" '
-                f'font-size="11" fill="#555">{escape(bucket_label(bucket))}</text>'
+                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 20}" text-anchor="middle" '
+                f'font-size="15" fill="#555">{escape(bucket_label(bucket))}</text>'
             )
     if points:
         parts.append(

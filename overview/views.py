@@ -118,7 +118,11 @@ def organization_page(request: HttpRequest, org_id: int) -> HttpResponse:
             "errors": sum(hourly.errors),
             "blocked": sum(hourly.blocked),
         },
-        "tops": [("API keys", tops["key"]), ("Users", tops["user"]), ("Models", tops["model"])],
+        "tops": [
+            ("Top API keys", "API key", tops["key"]),
+            ("Top users", "User", tops["user"]),
+            ("Top models", "Model", tops["model"]),
+        ],
         "daily": daily,
         "series_names": [s.label for s in daily.series],
         "total_spend": selectors.money(daily.totals["cost_usd"] or 0),

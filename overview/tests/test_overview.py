@@ -138,8 +138,8 @@ def test_charts_table_and_csv_per_grouping_from_rollups_and_raw_rows(client, org
         assert rows[0][:3] == ["day", group, "calls"]
         assert {r[1] for r in rows[1:]} == expected
         assert sum(int(r[2]) for r in rows[1:]) == 4
-    tops = dict(response.context["tops"])
-    assert [r["label"] for r in tops["Models"]] == ["claude-haiku-4-5", "gpt-4o-mini"]
+    tops = {title: rows for title, _, rows in response.context["tops"]}
+    assert [r["label"] for r in tops["Top models"]] == ["claude-haiku-4-5", "gpt-4o-mini"]
     hourly = response.context["hourly"]
     assert sum(hourly.calls) == 2  # today's and yesterday's calls (60 s before now - 0/1 day)
 
