@@ -172,7 +172,6 @@ class UnifiedCalls:
                 )
                 continue
             if plan.attempts:
-                call.metadata["attempts"] = plan.attempts
                 call.record.request_metadata = {
                     **call.record.request_metadata,
                     "attempt": str(plan.index + 1),
@@ -214,6 +213,7 @@ class UnifiedCalls:
             response_content=None,
         )
         self.recorder.submit(record)
+        call.metadata["attempts"] = plan.attempts  # in x-gateway-metadata, errors included
         plan.index += 1
 
     async def _list_models(self, call: ProxyCall, send: Send) -> None:

@@ -168,3 +168,18 @@ def test_a_route_of_another_workspace_is_unknown_here(gw, owner):
         )
     assert "no route named 'theirs'" in caught.value.message
     assert gw.upstream_requests() == []
+
+
+def test_when_every_candidate_fails_the_last_answer_lists_the_attempts(gw, owner):
+    name = _route(owner, "anthropic/error-500,gemini/gemini-2.5-flash")
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        _claude(gw, owner.plaintext_key).messages.create(
+            model=f"route/{name}",
+            max_tokens=5,
+            messages=[{"role": "user", "content": "x"}],
+            extra_headers={"x-fake-status": "429"},
+        )
+    meta = json.loads(caught.value.response.headers["x-gateway-metadata"])
+    assert [a["status"] for a in meta["attempts"]] == [429]
+    assert meta["model"] == "gemini-2.5-flash"
+    assert sorted(r.http_status for r in gw.records(2)) == [429, 429]

@@ -307,3 +307,30 @@ def test_models_lists_every_provider_prefixed_in_each_sdks_shape(gw, owner):
     paths = sorted(r["path"] for r in gw.upstream_requests())
     assert paths == ["/v1/models"] * 4 + ["/v1beta/models"] * 2
     assert {r.cost_usd for r in gw.records(2)} == {0.0}
+
+
+def test_the_cache_breakdown_reaches_the_caller_and_the_record(gw, owner):
+    usage = {"input_tokens": 10, "cache_read_input_tokens": 50, "cache_creation_input_tokens": 30}
+    answer = _openai(gw, owner.plaintext_key).chat.completions.create(
+        model="anthropic/claude-sonnet-4-5",
+        messages=[{"role": "user", "content": "cached"}],
+        extra_headers={"x-fake-usage": json.dumps(usage)},
+    )
+    assert answer.usage.prompt_tokens == 90
+    assert answer.usage.prompt_tokens_details.cached_tokens == 50
+    (rec,) = gw.records(1)
+    assert (rec.input_tokens, rec.cache_read_tokens, rec.cache_write_tokens) == (90, 50, 30)
+    gw.reset()
+    claude = _claude(gw, owner.plaintext_key).messages.create(
+        model="openai/gpt-4o-mini",
+        max_tokens=20,
+        messages=[{"role": "user", "content": "cached"}],
+        extra_headers={
+            "x-fake-usage": json.dumps(
+                {"prompt_tokens": 40, "prompt_tokens_details": {"cached_tokens": 32}}
+            )
+        },
+    )
+    assert claude.usage.input_tokens == 8 and claude.usage.cache_read_input_tokens == 32
+    (rec,) = gw.records(1)
+    assert (rec.input_tokens, rec.cache_read_tokens) == (40, 32)

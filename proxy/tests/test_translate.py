@@ -71,3 +71,115 @@ def test_each_provider_event_is_answered_as_it_arrives(api, provider):
     translation, events = _translation(api, provider)
     assert translation.feed(events[0])  # the caller's first event leaves with the provider's
     assert translation.feed(events[0][:5]) == b""  # half an event waits for the rest
+
+
+# --- finish reasons and usage breakdowns, each provider's answer in each caller's API ----------
+
+
+def _whole(api: str, provider: str, answer: dict) -> dict:
+    body = CALLER_BODIES[api]
+    translation = Translation(api, provider, "m", f"{provider}/m")
+    translation.body(body)
+    return orjson.loads(translation.whole(200, orjson.dumps(answer)))
+
+
+ANSWERS = {
+    "anthropic": lambda reason: {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "text", "text": "cut"}],
+        "stop_reason": reason,
+        "stop_sequence": "END" if reason == "stop_sequence" else None,
+        "usage": {
+            "input_tokens": 10,
+            "cache_read_input_tokens": 5,
+            "cache_creation_input_tokens": 3,
+            "output_tokens": 7,
+        },
+    },
+    "openai": lambda reason: {
+        "id": "chatcmpl-1",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "cut"},
+                "finish_reason": reason,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 18,
+            "completion_tokens": 7,
+            "prompt_tokens_details": {"cached_tokens": 5},
+            "completion_tokens_details": {"reasoning_tokens": 2},
+        },
+    },
+    "gemini": lambda reason: {
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": "cut"}]}, "finishReason": reason}
+        ],
+        "usageMetadata": {
+            "promptTokenCount": 18,
+            "cachedContentTokenCount": 5,
+            "candidatesTokenCount": 5,
+            "thoughtsTokenCount": 2,
+        },
+    },
+}
+# provider's reason → (chat finish_reason, Messages stop_reason, Responses status/reason)
+FINISHES = {
+    "anthropic": {
+        "end_turn": ("stop", "end_turn", None),
+        "max_tokens": ("length", "max_tokens", "max_output_tokens"),
+        "stop_sequence": ("stop", "stop_sequence", None),
+        "refusal": ("content_filter", "refusal", "content_filter"),
+    },
+    "openai": {
+        "stop": ("stop", "end_turn", None),
+        "length": ("length", "max_tokens", "max_output_tokens"),
+        "content_filter": ("content_filter", "refusal", "content_filter"),
+    },
+    "gemini": {
+        "STOP": ("stop", "end_turn", None),
+        "MAX_TOKENS": ("length", "max_tokens", "max_output_tokens"),
+        "SAFETY": ("content_filter", "refusal", "content_filter"),
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("provider", "reason"), [(p, r) for p, reasons in FINISHES.items() for r in reasons]
+)
+def test_finish_reasons_are_re_expressed_in_every_caller_api(provider, reason):
+    chat, messages, incomplete = FINISHES[provider][reason]
+    answer = ANSWERS[provider](reason)
+    if provider != "openai":
+        assert _whole("chat", provider, answer)["choices"][0]["finish_reason"] == chat
+    if provider != "anthropic":
+        got = _whole("messages", provider, answer)
+        assert got["stop_reason"] == messages
+    if provider != "openai":
+        got = _whole("responses", provider, answer)
+        assert (got["incomplete_details"] or {}).get("reason") == incomplete
+        assert got["status"] == ("incomplete" if incomplete else "completed")
+    if provider == "anthropic" and reason == "stop_sequence":
+        assert _whole("chat", provider, answer)["choices"][0]["finish_reason"] == "stop"
+
+
+def test_usage_and_its_cache_breakdown_in_every_caller_api():
+    # Anthropic's 10 uncached + 5 read + 3 written = 18 input tokens in OpenAI's terms.
+    chat = _whole("chat", "anthropic", ANSWERS["anthropic"]("end_turn"))["usage"]
+    assert chat["prompt_tokens"] == 18 and chat["prompt_tokens_details"]["cached_tokens"] == 5
+    assert chat["completion_tokens"] == 7 and chat["total_tokens"] == 25
+    responses = _whole("responses", "gemini", ANSWERS["gemini"]("STOP"))["usage"]
+    assert responses["input_tokens"] == 18
+    assert responses["input_tokens_details"]["cached_tokens"] == 5
+    assert responses["output_tokens"] == 7
+    assert responses["output_tokens_details"]["reasoning_tokens"] == 2
+    claude = _whole("messages", "openai", ANSWERS["openai"]("stop"))["usage"]
+    assert claude == {
+        "input_tokens": 13,
+        "output_tokens": 7,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 5,
+    }
