@@ -114,6 +114,7 @@ def _headers_text(headers: dict[str, str]) -> str:
 
 class CustomProviderForm(forms.ModelForm):
     secret = forms.CharField(
+        label="New secret",
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
@@ -124,6 +125,7 @@ class CustomProviderForm(forms.ModelForm):
         required=False, help_text="Remove the stored secret (the server needs none)."
     )
     base_url = forms.URLField(
+        label="Base URL",
         max_length=500,
         assume_scheme="https",
         help_text="The URL an OpenAI SDK would use, with its /v1 (http://vllm.internal:8000/v1). "
@@ -146,6 +148,7 @@ class CustomProviderForm(forms.ModelForm):
     class Meta:
         model = CustomProvider
         fields = ("workspace", "name", "api", "base_url")
+        labels = {"api": "API"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -196,7 +199,7 @@ class CustomProviderAdmin(WorkspaceScopedAdmin):
     search_fields = ("name", "workspace__slug", "workspace__organization__slug")
     list_select_related = ("workspace__organization", "set_by")
 
-    @admin.display(description="secret")
+    @admin.display(description="stored secret")
     def masked(self, obj: CustomProvider) -> str:
         return f"••••{obj.last4}" if obj.has_secret else "none"
 

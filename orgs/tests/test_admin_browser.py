@@ -237,6 +237,41 @@ def test_a_workspace_admin_adds_a_secret_and_sees_a_new_key_once(
     assert response.status == 403
 
 
+def test_a_workspace_admin_adds_a_custom_provider(live_server, page, owner, outsider, settings):
+    from secrets_vault.models import CustomProvider
+    from secrets_vault.services import provider_set
+
+    settings.GATEWAY_UPSTREAM_ALLOWED_HOSTS = ["vllm.internal"]
+    provider_set(workspace=outsider.workspace, name="theirs", base_url="https://vllm.internal/v1")
+    sign_in(page, live_server.url, owner.user.email, owner.password)
+    assert "Custom providers" in sections(page)
+    secret = "sk-vllm-BrowserTyped-7788"
+    page.goto(f"{live_server.url}/admin/secrets_vault/customprovider/add/")
+    assert "other/main" not in page.inner_text("#id_workspace")
+    page.select_option("#id_workspace", str(owner.workspace.pk))
+    page.fill("#id_name", "vllm")
+    page.fill("#id_base_url", "http://10.0.0.5:8000/v1")  # not an allowed host: refused
+    page.fill("#id_secret", secret)
+    page.fill("#id_headers_text", "X-Team: search")
+    page.fill("#id_models_text", "llama-3.1-8b, qwen2.5")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".errornote")
+    assert "only a superuser" in page.content() and secret not in page.content()
+    page.fill("#id_base_url", "https://vllm.internal/v1")
+    page.fill("#id_secret", secret)  # a password field comes back empty
+    page.click("input[name=_save]")
+    page.wait_for_selector("#result_list")
+    listing = page.content()
+    assert "••••7788" in listing and secret not in listing and "theirs" not in listing
+    shot(page, "workspace-admin-custom-providers")
+    provider = CustomProvider.objects.get(workspace=owner.workspace)
+    assert provider.model_names == ["llama-3.1-8b", "qwen2.5"]
+    assert provider.extra_headers == {"X-Team": "search"}
+    page.goto(f"{live_server.url}/admin/secrets_vault/customprovider/{provider.pk}/change/")
+    assert "/providers/vllm/v1" in page.content()
+    shot(page, "workspace-admin-custom-provider-page")
+
+
 def test_a_member_creates_a_personal_token_and_downloads_agent_files(
     live_server, page, owner, member
 ):

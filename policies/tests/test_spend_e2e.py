@@ -360,3 +360,42 @@ def test_a_bedrock_call_over_the_cap_gets_the_402_in_the_aws_envelope(
     (rec,) = spend_gw.records(1)
     assert rec.status == "blocked" and rec.provider == "bedrock"
     assert spend_gw.upstream_requests() == []
+
+
+def test_custom_provider_and_azure_calls_count_and_are_capped(spend_gw: Any, owner: Any) -> None:
+    from devtools.testing import give_azure_secrets
+    from secrets_vault import services
+
+    services.provider_set(
+        workspace=owner.workspace, name="local", base_url=f"{spend_gw.fake_url}/v1"
+    )
+    give_azure_secrets(owner.workspace, spend_gw.fake_url)
+    policy(owner, "team cap", "workspace", {"daily": "1"}, workspace=owner.workspace)
+    custom = openai.OpenAI(
+        base_url=f"{spend_gw.url}/providers/local/v1", api_key=owner.plaintext_key, max_retries=0
+    )
+    azure = openai.AzureOpenAI(
+        azure_endpoint=f"{spend_gw.url}/azure",
+        api_key=owner.plaintext_key,
+        api_version="2024-10-21",
+        max_retries=0,
+    )
+    messages = [{"role": "user", "content": "count me"}]
+    for client in (custom, azure):
+        client.chat.completions.create(model="gpt-4o-mini", max_tokens=20, messages=messages)
+    records = spend_gw.records(2)
+    assert {r.provider for r in records} == {"custom/local", "azure"}
+    charged = sum(r.cost_usd for r in records)
+    assert charged > 0
+    deadline = time.monotonic() + 5
+    while spent_usd("team cap") < charged and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # (each call is counted in whole micro-dollars, rounded up)
+    assert charged <= spent_usd("team cap") <= charged + 2e-6
+    policy(owner, "tiny cap", "workspace", {"daily": "0.0000001"}, workspace=owner.workspace)
+    spend_gw.reset()
+    for client in (custom, azure):
+        with pytest.raises(openai.APIStatusError) as blocked:
+            client.chat.completions.create(model="gpt-4o-mini", max_tokens=20, messages=messages)
+        assert blocked.value.status_code == 402
+    assert spend_gw.upstream_requests() == []
