@@ -163,7 +163,9 @@ def test_a_disconnected_stream_is_charged_what_was_consumed(spend_gw: Any, owner
 
 def test_concurrent_calls_through_the_gateway_never_overshoot(spend_gw: Any, owner: Any) -> None:
     # Each call reserves ~ (body + 1,000 tokens) x $0.15/M + 400 x $0.60/M ≈ $0.0004; the cap
-    # lets a handful through at once and the actual costs (~$0.00001) are far below.
+    # lets a handful through at once and the actual costs (~$0.00001) are far below. The
+    # provider holds each call 2 s, so the whole burst arrives while the first ones still hold
+    # their reservations, however loaded the machine.
     policy(owner, "org", "organization", {"daily": "0.002"})
     body = {
         "model": "gpt-4o-mini",
@@ -172,7 +174,7 @@ def test_concurrent_calls_through_the_gateway_never_overshoot(spend_gw: Any, own
     }
 
     async def fire() -> list[int]:
-        headers = {"authorization": f"Bearer {owner.plaintext_key}", "x-fake-delay-ms": "200"}
+        headers = {"authorization": f"Bearer {owner.plaintext_key}", "x-fake-delay-ms": "2000"}
         async with aiohttp.ClientSession() as session:
 
             async def one() -> int:
