@@ -119,22 +119,20 @@ class EventStreamScanner:
             self._broken = True
 
     def _message(self, headers: dict[str, Any], payload: bytes) -> None:
-        kind = headers.get(":event-type") or headers.get(":exception-type") or ""
-        if headers.get(":message-type") != "event":
-            self._keep(str(kind), payload)
+        kind = str(headers.get(":event-type") or headers.get(":exception-type") or "")
+        if headers.get(":message-type") == "event" and kind == "chunk":
+            try:  # the model's event, base64 in `bytes`
+                payload = base64.b64decode(orjson.loads(payload)["bytes"])
+            except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+                return
+        self._keep(kind, payload)
+        # Only events that carry usage are decoded (text deltas cost a substring search).
+        if headers.get(":message-type") != "event" or b'"usage"' not in payload:
             return
         try:
             obj = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            self._keep(str(kind), payload)
             return
-        if kind == "chunk" and isinstance(obj, dict) and isinstance(obj.get("bytes"), str):
-            try:
-                payload = base64.b64decode(obj["bytes"])
-                obj = orjson.loads(payload)
-            except (ValueError, orjson.JSONDecodeError):
-                return
-        self._keep(str(kind), payload)
         self.usage = self._provider.usage_from_event(self._endpoint, {kind: obj}, self.usage)
 
     def _keep(self, kind: str, payload: bytes) -> None:
