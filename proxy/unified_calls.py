@@ -95,6 +95,8 @@ class UnifiedCalls:
         provider = providers.get(target.provider)
         caller_body = self._candidate_body(call, target)
         if target.translation is not None:
+            if call.body_changed:  # a gate rewrote the body (it may have kept the same dict)
+                target.translation.written = None
             body = target.translation.body(caller_body)
             # The caller's headers go on, but for those of its own API (another provider's
             # version and beta flags, its SDK's): the provider gets its own.
@@ -105,7 +107,7 @@ class UnifiedCalls:
                 for name, value in upstream_headers(scope["headers"])
                 if not name.startswith(unified.CALLER_API_HEADERS)  # (names are lowercase)
             ]
-            headers += [("content-type", "application/json"), *target.translation.headers(body)]
+            headers += [("content-type", "application/json"), *target.translation.headers()]
             headers += [*([auth] if auth else []), *secret.headers]
         else:
             upstream_body = {**caller_body, "model": target.model}

@@ -506,3 +506,28 @@ def test_claude_on_vertex_is_redacted_and_restored(gw, owner, django_db_blocker)
     calls = [r for r in gw.upstream_requests() if r["path"] != "/token"]
     _assert_clean(json.dumps(calls), values)
     assert "[REDACTED:" in calls[-1]["body"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_translated_call_is_redacted_upstream_and_restored_in_the_callers_api(gw, owner, stream):
+    """The unified endpoints: redaction walks the caller's API, the provider sees only
+    placeholders in its own API, the caller gets its values back in its own."""
+    values = _values()
+    prompt = _prompt(values)
+    client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=owner.plaintext_key, max_retries=0)
+    messages = [{"role": "user", "content": prompt}]
+    if stream:
+        chunks = client.chat.completions.create(
+            model="anthropic/claude-haiku-4-5", messages=messages, stream=True
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        text = (
+            client.chat.completions.create(model="gemini/gemini-2.5-flash", messages=messages)
+            .choices[0]
+            .message.content
+        )
+    assert text == f"Echo: {prompt}"
+    (body,) = _upstream_bodies(gw)
+    _assert_clean(body.decode(), values)
+    assert ("contents" if not stream else "messages") in json.loads(body)

@@ -52,6 +52,7 @@ class Translation:
         "provider",
         "request",
         "target",
+        "written",
     )
 
     def __init__(self, api: str, provider: str, model: str, label: str) -> None:
@@ -66,17 +67,24 @@ class Translation:
         self._reader: Any = None
         self._writer: Any = None
         self._failed = False
+        self.written: tuple[dict[str, Any], bytes] | None = None
 
     def body(self, caller_body: dict[str, Any]) -> bytes:
-        """The provider's request body for the caller's (400 naming what cannot be expressed)."""
+        """The provider's request body for the caller's (400 naming what cannot be expressed).
+        Written once per caller body: asked again for the same dict, the same bytes."""
+        if self.written is not None and self.written[0] is caller_body:
+            return self.written[1]
         request = self.caller.read_request(caller_body, self.provider)
         request.model = self.model
         self.request = request
-        return orjson.dumps(self.target.write_request(request, self.provider))
+        body = orjson.dumps(self.target.write_request(request, self.provider))
+        self.written = (caller_body, body)
+        return body
 
-    def headers(self, body: bytes) -> list[tuple[str, str]]:
-        if self.provider == "anthropic":
-            return messages.request_headers(orjson.loads(body))
+    def headers(self) -> list[tuple[str, str]]:
+        """The provider's own headers for the request `body` last wrote."""
+        if self.provider == "anthropic" and self.request is not None:
+            return messages.request_headers(self.request)
         return []
 
     def whole(self, status: int, data: bytes) -> bytes:
@@ -136,13 +144,14 @@ class CountTranslation:
     """POST /v1/messages/count_tokens for another provider's model: its own counter's answer
     as Anthropic's `{"input_tokens": N}`."""
 
-    __slots__ = ("dialect", "model", "provider", "request")
+    __slots__ = ("dialect", "model", "provider", "request", "written")
 
     def __init__(self, provider: str, model: str) -> None:
         self.provider = provider
         self.model = model
         self.dialect = "anthropic"
         self.request: Request | None = None
+        self.written = None  # (nothing cached: counting is written each time)
 
     def body(self, caller_body: dict[str, Any]) -> bytes:
         request = messages.read_request(caller_body, self.provider)
@@ -150,7 +159,7 @@ class CountTranslation:
         self.request = request
         return orjson.dumps(COUNTERS[self.provider][0](request))
 
-    def headers(self, body: bytes) -> list[tuple[str, str]]:
+    def headers(self) -> list[tuple[str, str]]:
         return []
 
     def whole(self, status: int, data: bytes) -> bytes:

@@ -418,9 +418,11 @@ def write_request(req: Request, target: str = "anthropic") -> dict[str, Any]:
     return body
 
 
-def request_headers(body: dict[str, Any]) -> list[tuple[str, str]]:
+def request_headers(req: Request) -> list[tuple[str, str]]:
+    """The headers a request written by write_request needs (its version, and the beta flag
+    of structured outputs when it asks for a JSON schema)."""
     headers = [("anthropic-version", VERSION)]
-    if "output_format" in body:
+    if req.response_format is not None:
         headers.append(("anthropic-beta", STRUCTURED_OUTPUTS_BETA))
     return headers
 
