@@ -384,9 +384,13 @@ GATEWAY_BIND = env_str("GATEWAY_BIND", "127.0.0.1:8000")
 # running (recorded as errors) and exits (gateway_site/gunicorn_conf.py, proxy/http_server.py).
 GATEWAY_GRACEFUL_TIMEOUT = env_int("GATEWAY_GRACEFUL_TIMEOUT", 30)
 # --- Proxy hot path (proxy/, docs/architecture.md §1-6) ---
-# Policy gates run on every proxied call, in order (dotted paths; spend first, then redaction).
+# Policy gates run on every proxied call, in order (dotted paths): model access, rate limits,
+# spend, then redaction (the cheapest refusals first; a later refusal releases what an earlier
+# gate counted).
 GATEWAY_PROXY_GATES = env_list(
-    "GATEWAY_PROXY_GATES", "policies.spend.gate.SpendGate,policies.redaction.gate.RedactionGate"
+    "GATEWAY_PROXY_GATES",
+    "policies.ratelimit.gate.RateLimitGate,"
+    "policies.spend.gate.SpendGate,policies.redaction.gate.RedactionGate",
 )
 # Where call records go, in batches, from a worker thread (dotted path to sink(records)).
 GATEWAY_RECORD_SINK = env_str("GATEWAY_RECORD_SINK", "tracing.shipping.ship_records")
@@ -449,6 +453,9 @@ GATEWAY_SPEND_FAIL_OPEN = env_bool("GATEWAY_SPEND_FAIL_OPEN", "False")
 GATEWAY_SPEND_RESERVATION_TTL = env_float("GATEWAY_SPEND_RESERVATION_TTL", 900.0)
 # Output bound assumed for a request that sets none, when the price table has no model maximum.
 GATEWAY_SPEND_DEFAULT_MAX_OUTPUT_TOKENS = env_int("GATEWAY_SPEND_DEFAULT_MAX_OUTPUT_TOKENS", 32_768)
+# --- Rate limits (policies/ratelimit/, docs/policies.md) ---------------------------------------
+# Redis unreachable: False = refuse calls under a rate limit with 503 (fail closed), True = serve.
+GATEWAY_RATE_LIMIT_FAIL_OPEN = env_bool("GATEWAY_RATE_LIMIT_FAIL_OPEN", "False")
 CELERY_BEAT_SCHEDULE["spend-aggregate-totals"] = {
     "task": "policies.spend.tasks.aggregate_spend_totals",
     "schedule": 60.0,

@@ -28,6 +28,7 @@ class CallRecord:
     key_id: int | None = None
     key_prefix: str = ""  # gw_sk_<lookup>; never the key
     user_id: int | None = None
+    customer: str = ""  # the application's end customer (x-gateway-customer), "" when not named
     name: str = ""  # endpoint: ChatCompletions, Responses, Messages, GenerateContent, ...
     dialect: str = ""  # openai | anthropic | gemini
     provider: str = ""

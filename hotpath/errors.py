@@ -11,19 +11,26 @@ from typing import Any
 
 
 class ProxyError(Exception):
-    """A refusal or failure the caller sees as `status` with `message`."""
+    """A refusal or failure the caller sees as `status` with `message`; `headers` are added to
+    the response as they are (e.g. Retry-After on a 429)."""
 
     status: int = 500
     outcome: str = "error"
 
     def __init__(
-        self, message: str, *, status: int | None = None, metadata: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        metadata: dict[str, Any] | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
     ):
         super().__init__(message)
         self.message = message
         if status is not None:
             self.status = status
         self.metadata: dict[str, Any] = dict(metadata or {})
+        self.headers: list[tuple[bytes, bytes]] = list(headers or ())
 
 
 class BadRequest(ProxyError):
@@ -79,10 +86,17 @@ class UpstreamTimeout(ProxyError):
 
 
 class PolicyBlocked(ProxyError):
-    """A gate's refusal: 402 spend cap, 400/403 redaction... `metadata` (reason, scopes,
-    windows) is merged into x-gateway-metadata and the call is recorded as `blocked`."""
+    """A gate's refusal: 402 spend cap, 429 rate limit, 403 model access, 400/403 redaction...
+    `metadata` (reason, scopes, windows) is merged into x-gateway-metadata and the call is
+    recorded as `blocked`."""
 
     outcome = "blocked"
 
-    def __init__(self, status: int, message: str, metadata: dict[str, Any] | None = None):
-        super().__init__(message, status=status, metadata=metadata)
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        metadata: dict[str, Any] | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ):
+        super().__init__(message, status=status, metadata=metadata, headers=headers)

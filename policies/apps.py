@@ -11,12 +11,15 @@ class PoliciesConfig(AppConfig):
     def ready(self) -> None:
         # Signals for cache invalidation only: the proxies' policy snapshots (hotpath.changes).
         from hotpath import changes
+        from policies.ratelimit.models import RateLimit, RateLimitPolicy
         from policies.redaction.models import RedactionPolicy
         from policies.spend.models import SpendPolicy, SpendWindow
 
         for model in (SpendPolicy, SpendWindow):
             changes.connect_model(model, "spend")
         changes.connect_model(RedactionPolicy, "redaction")
+        for model in (RateLimitPolicy, RateLimit):
+            changes.connect_model(model, "ratelimit")
 
     def rotate_secrets(self) -> dict[str, int]:
         """Called by `manage.py gateway_rotate_secrets`: budget alert webhook secrets and Slack

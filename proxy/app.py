@@ -287,6 +287,7 @@ class ProxyApp(UnifiedCalls):
                 options = options or name.startswith(b"x-gateway-")
         project, metadata = gateway_options(headers) if options else (None, {})
         call.record.project_name = project or "gateway"
+        call.record.customer = metadata.pop("customer", "")
         call.record.request_metadata = metadata
         call.headers = received
         call.record.user_agent = received.get("user-agent", "")[:300]

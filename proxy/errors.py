@@ -40,6 +40,7 @@ def render(
         (b"content-length", str(len(body)).encode()),
         (b"x-gateway-metadata", metadata_header(meta)),
         *error_headers(dialect, error.status),
+        *error.headers,
     ]
     return error.status, headers, body
 

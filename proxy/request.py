@@ -149,7 +149,9 @@ def upstream_headers(
 def gateway_options(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, dict[str, str]]:
     """(x-gateway-project or None, other x-gateway-* headers without the prefix).
 
-    BadRequest for a project name that does not match PROJECT_NAME_RE."""
+    BadRequest for a project name that does not match PROJECT_NAME_RE, and for an
+    x-gateway-customer that is empty, longer than 128 characters or not printable text (kept
+    under "customer" whatever the number of other headers: policies and traces read it)."""
     project = None
     metadata: dict[str, str] = {}
     for name, value in headers:
@@ -163,6 +165,24 @@ def gateway_options(headers: list[tuple[bytes, bytes]]) -> tuple[str | None, dic
                     "x-gateway-project must be 1-100 letters, digits, spaces, '.', '_' or '-'"
                 )
             project = text
+        elif key == "customer":
+            metadata[key] = customer_id(value)
         elif len(metadata) < 32:
             metadata[key] = text[:500]
     return project, metadata
+
+
+CUSTOMER_MAX_CHARS = 128
+
+
+def customer_id(raw: bytes) -> str:
+    """The end customer an application names in x-gateway-customer, validated (see above)."""
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        text = ""
+    if not text or len(text) > CUSTOMER_MAX_CHARS or not text.isprintable():
+        raise BadRequest(
+            f"x-gateway-customer must be 1-{CUSTOMER_MAX_CHARS} characters of printable text"
+        )
+    return text

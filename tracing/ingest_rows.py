@@ -35,6 +35,7 @@ RUN_COLUMNS = (
     "key_id",
     "key_prefix",
     "user_id",
+    "customer",
     "name",
     "started_at",
     "ended_at",
@@ -68,6 +69,7 @@ USAGE_COLUMNS = (
     "workspace_id",
     "key_id",
     "user_id",
+    "customer",
     "provider",
     "model",
     "status",
@@ -153,6 +155,7 @@ def record_rows(
     cost = _cost(record.cost_usd)
     status = record.status if record.status in STATUSES else Run.Status.ERROR.value
     provider, model = _text(record.provider, 32), _text(record.model, 200)
+    customer = _text(record.customer, 128)
     tokens = tuple(_count(getattr(record, name)) for name in TOKEN_FIELDS)
     run = (
         run_id,
@@ -163,6 +166,7 @@ def record_rows(
         record.key_id,
         _text(record.key_prefix, 64),
         record.user_id,
+        customer,
         _text(record.name, 64),
         started,
         _ts(record.ended_at),
@@ -196,6 +200,7 @@ def record_rows(
         record.workspace_id,
         record.key_id,
         record.user_id,
+        customer,
         provider,
         model,
         status,

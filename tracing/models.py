@@ -156,6 +156,8 @@ class Run(TokenCounts):
     key = _loose_fk(ApiKey)
     key_prefix = models.CharField(max_length=64, blank=True)
     user = _loose_fk(settings.AUTH_USER_MODEL)
+    # The application's end customer (x-gateway-customer), "" when the call named none.
+    customer = models.CharField(max_length=128, blank=True, default="")
     name = models.CharField(max_length=64, blank=True)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -207,7 +209,7 @@ class Run(TokenCounts):
                     include=(*_TOTALS, "project"),
                     name=f"run_ws_{column}"[:30],
                 )
-                for column in ("status", "model", "policy_outcome")
+                for column in ("status", "model", "policy_outcome", "customer")
             ),
             *(
                 models.Index(
@@ -242,6 +244,7 @@ class UsageRecord(TokenCounts):
     workspace = _loose_fk(Workspace)
     key = _loose_fk(ApiKey)
     user = _loose_fk(settings.AUTH_USER_MODEL)
+    customer = models.CharField(max_length=128, blank=True, default="")
     provider = models.CharField(max_length=32, blank=True)
     model = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=10, choices=Run.Status.choices)
@@ -259,6 +262,9 @@ class UsageRecord(TokenCounts):
             ),
             models.Index(fields=("key", "started_at"), name="usage_key_start"),
             models.Index(fields=("user", "started_at"), name="usage_user_start"),
+            models.Index(
+                fields=("workspace", "customer", "started_at"), name="usage_ws_customer_start"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -28,6 +28,7 @@ from django.conf import settings
 from hotpath.errors import PolicyBlocked, ProxyError
 from hotpath.redis_client import REDIS_ERRORS
 from hotpath.snapshot import Snapshot
+from policies.outcomes import record_outcome
 from policies.spend import estimate as spend_estimate
 from policies.spend.snapshot import Match, PolicyRule, SpendSnapshot, load_snapshot, usd_to_micros
 from policies.spend.store_redis import Counter, ReserveResult, store_for_loop
@@ -72,19 +73,8 @@ def _rates(call: ProxyCall, rule: PolicyRule) -> spend_estimate.Rates | None:
     return None
 
 
-def _entry(rule: PolicyRule, member: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"id": rule.id, "name": rule.name, "type": "spend", "scope": rule.scope}
-    if member:
-        entry["member"] = member
-    return entry
-
-
 def _record(call: ProxyCall, matches: list[Match], violated: set[int]) -> None:
-    results = call.record.policy_results
-    for m in matches:
-        results.setdefault("matched", []).append(_entry(m.rule, m.member))
-        bucket = "violated" if m.rule.id in violated else "passed"
-        results.setdefault(bucket, []).append(_entry(m.rule, m.member))
+    record_outcome(call, "spend", matches, violated)
 
 
 def _blocked(
@@ -152,6 +142,7 @@ class SpendGate:
             workspace_id=ctx.workspace_id,
             key_id=ctx.key_id,
             user_id=ctx.user_id,
+            customer=call.record.customer,
         )
         if not matches:
             return

@@ -20,7 +20,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from policies.subjects import PolicySubject
+from policies.subjects import MEMBER_MAX_LENGTH, CustomerPolicySubject
 
 
 class Window(models.TextChoices):
@@ -30,22 +30,13 @@ class Window(models.TextChoices):
     HOURLY = "hourly", "Hourly"
 
 
-class SpendPolicy(PolicySubject):
-    """A USD cap on one scope. Which fields name the subject depends on scope and kind:
-
-    | scope        | total                       | default_per_member (the group)           |
-    | organization | the organization itself     | not allowed                              |
-    | workspace    | `workspace`                 | every workspace of the organization      |
-    | api_key      | `api_key`                   | every key of `workspace` (or of the org) |
-    | user         | `user`                      | every user, in `workspace` (or the org)  |
-
-    A member's own `total` policy of the same scope replaces the default for that member (it may
-    raise the cap); broader policies still apply to it, so nothing loosens a broader cap.
+class SpendPolicy(CustomerPolicySubject):
+    """A USD cap on one scope. Which fields name the subject depends on scope and kind (the
+    table in policies/subjects.py): a `total` policy caps one subject; a `default_per_member`
+    one gives every member of a group its own cap. A member's own `total` policy of the same
+    scope replaces the default for that member (it may raise the cap); broader policies still
+    apply to it, so nothing loosens a broader cap.
     """
-
-    class Kind(models.TextChoices):
-        TOTAL = "total", "Total for the scope"
-        DEFAULT_PER_MEMBER = "default_per_member", "Default per member"
 
     class Unpriced(models.TextChoices):
         REFUSE = "refuse", "Refuse calls to models without a price"
@@ -53,7 +44,6 @@ class SpendPolicy(PolicySubject):
 
     name = models.CharField(max_length=200)
     enabled = models.BooleanField(default=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TOTAL)
     unpriced_models = models.CharField(
         max_length=10,
         choices=Unpriced.choices,
@@ -109,10 +99,11 @@ class SpendWindow(models.Model):
 class SpendPolicyMember(models.Model):
     """One member under a default-per-member policy, created on the member's first call.
 
-    `member` is "ws:<id>", "key:<id>" or "user:<id>", the same string the counters use."""
+    `member` is "ws:<id>", "key:<id>", "user:<id>" or "cust:<workspace id>:<customer>", the
+    same string the counters use."""
 
     policy = models.ForeignKey(SpendPolicy, on_delete=models.CASCADE, related_name="members")
-    member = models.CharField(max_length=40)
+    member = models.CharField(max_length=MEMBER_MAX_LENGTH)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -131,7 +122,7 @@ class SpendTotal(models.Model):
     or a late usage row cannot double count."""
 
     policy = models.ForeignKey(SpendPolicy, on_delete=models.CASCADE, related_name="totals")
-    member = models.CharField(max_length=40, blank=True)  # "" for a total policy
+    member = models.CharField(max_length=MEMBER_MAX_LENGTH, blank=True)  # "" for a total policy
     window = models.CharField(max_length=10, choices=Window.choices)
     window_start = models.DateTimeField()
     spent_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
@@ -153,7 +144,7 @@ class SpendCounter(models.Model):
     in micro-dollars. Updated only by policies/spend/store_db.py (conditional UPDATEs)."""
 
     policy = models.ForeignKey(SpendPolicy, on_delete=models.CASCADE, related_name="counters")
-    member = models.CharField(max_length=40, blank=True)
+    member = models.CharField(max_length=MEMBER_MAX_LENGTH, blank=True)
     window = models.CharField(max_length=10, choices=Window.choices)
     window_start = models.DateTimeField()
     spent_micros = models.BigIntegerField(default=0)

@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet, Sum
 
 from policies.spend.snapshot import PolicyRule, usd_to_micros
 from policies.spend.windows import window_end
+from policies.subjects import customer_member
 
 if TYPE_CHECKING:
     from policies.spend.models import SpendPolicy
@@ -27,6 +28,9 @@ _MEMBER_FIELD = {"ws": "workspace_id", "key": "key_id", "user": "user_id"}
 def usage_filter(rule: PolicyRule, member: str) -> Q:
     """The UsageRecord rows that count against (rule, member)."""
     q = Q(organization_id=rule.organization_id)
+    if member.startswith("cust:"):
+        _, workspace_id, customer = member.split(":", 2)
+        return q & Q(workspace_id=int(workspace_id), customer=customer)
     if member:
         kind, _, ident = member.partition(":")
         q &= Q(**{_MEMBER_FIELD[kind]: int(ident)})
@@ -38,6 +42,8 @@ def usage_filter(rule: PolicyRule, member: str) -> Q:
         q &= Q(key_id=rule.api_key_id)
     elif rule.scope == "user":
         q &= Q(user_id=rule.user_id)
+    elif rule.scope == "customer":
+        q &= Q(workspace_id=rule.workspace_id, customer=rule.customer)
     return q
 
 
@@ -76,6 +82,22 @@ def usage_cost(rule: PolicyRule, member: str, since: dt.datetime, until: dt.date
         usage_rows(since, until).filter(usage_filter(rule, member)).aggregate(**_cost_aggregates())
     )
     return _cost_of(row, rule)
+
+
+def usage_cost_by_customer(
+    rule: PolicyRule, since: dt.datetime, until: dt.datetime
+) -> dict[str, Decimal]:
+    """For a default-per-customer policy: USD per member ("cust:<ws>:<customer>")."""
+    q = Q(organization_id=rule.organization_id) & ~Q(customer="")
+    if rule.workspace_id is not None:
+        q &= Q(workspace_id=rule.workspace_id)
+    rows = (
+        usage_rows(since, until)
+        .filter(q)
+        .values("workspace_id", "customer")
+        .annotate(**_cost_aggregates())
+    )
+    return {customer_member(r["workspace_id"], r["customer"]): _cost_of(r, rule) for r in rows}
 
 
 def usage_cost_by_member(

@@ -29,9 +29,10 @@ from policies.spend.models import (
     SpendWindow,
     Window,
 )
-from policies.spend.selectors import usage_cost, usage_cost_by_member
+from policies.spend.selectors import usage_cost, usage_cost_by_customer, usage_cost_by_member
 from policies.spend.snapshot import SCOPE_PREFIX, rule_from_policy
 from policies.spend.windows import window_start
+from policies.subjects import subject_validate
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -41,37 +42,9 @@ Kind = SpendPolicy.Kind
 
 
 def spend_policy_validate(policy: SpendPolicy) -> None:
-    """The subject fields must fit the scope and kind (table in SpendPolicy's docstring), and
-    every subject must belong to the policy's organization."""
-    org_id = policy.organization_id
-    if policy.kind == Kind.DEFAULT_PER_MEMBER:
-        if policy.scope == Scope.ORGANIZATION:
-            raise ValidationError("an organization has no members of its own: use kind 'total'")
-        if policy.api_key_id or policy.user_id:
-            raise ValidationError("a default-per-member policy names a group, not one key or user")
-        if policy.scope == Scope.WORKSPACE and policy.workspace_id:
-            raise ValidationError(
-                "a default-per-member workspace policy covers every workspace: leave workspace empty"
-            )
-    else:
-        needed = {"workspace": "workspace", "api_key": "api_key", "user": "user"}
-        field = needed.get(str(policy.scope))
-        for name in ("workspace", "api_key", "user"):
-            present = getattr(policy, f"{name}_id") is not None
-            if name == field and not present:
-                raise ValidationError(
-                    f"a {policy.scope} spend limit needs a {name.replace('_', ' ')}"
-                )
-            if name != field and present:
-                raise ValidationError(
-                    f"a {policy.scope} spend limit takes no {name.replace('_', ' ')}"
-                )
-    if policy.workspace_id and policy.workspace.organization_id != org_id:
-        raise ValidationError("the workspace belongs to another organization")
-    if policy.api_key_id and policy.api_key.organization_id != org_id:
-        raise ValidationError("the API key belongs to another organization")
-    if policy.user_id and not policy.user.org_memberships.filter(organization_id=org_id).exists():
-        raise ValidationError("the user is not a member of the organization")
+    """The subject fields must fit the scope and kind (policies.subjects.subject_validate), and
+    a policy that charges a fallback price needs both prices."""
+    subject_validate(policy, "spend limit")
     if policy.unpriced_models == SpendPolicy.Unpriced.FALLBACK and (
         policy.fallback_input_per_mtok is None or policy.fallback_output_per_mtok is None
     ):
@@ -88,6 +61,7 @@ def spend_policy_state(policy: SpendPolicy) -> dict[str, Any]:
         "workspace": str(policy.workspace) if policy.workspace_id else None,
         "api_key": policy.api_key.display_prefix if policy.api_key_id else None,
         "user": policy.user.get_username() if policy.user_id else None,
+        "customer": policy.customer or None,
         "unpriced_models": policy.unpriced_models,
         "fallback_input_per_mtok": _str(policy.fallback_input_per_mtok),
         "fallback_output_per_mtok": _str(policy.fallback_output_per_mtok),
@@ -153,6 +127,7 @@ def _apply(
     user: AbstractBaseUser | None,
     enabled: bool,
     unpriced_models: str | None,
+    customer: str = "",
     fallback_input_per_mtok: Decimal | None,
     fallback_output_per_mtok: Decimal | None,
 ) -> None:
@@ -163,6 +138,7 @@ def _apply(
         raise ValidationError(f"unknown kind {kind!r} (one of {', '.join(Kind.values)})")
     policy.scope, policy.kind, policy.enabled = scope, kind, enabled
     policy.workspace, policy.api_key, policy.user = workspace, api_key, user  # type: ignore[assignment]
+    policy.customer = customer or ""
     if unpriced_models is not None:
         if unpriced_models not in SpendPolicy.Unpriced.values:
             raise ValidationError(
@@ -212,6 +188,7 @@ def spend_policy_upsert(
     workspace: Workspace | None = None,
     api_key: ApiKey | None = None,
     user: AbstractBaseUser | None = None,
+    customer: str = "",
     windows: dict[str, Decimal],
     enabled: bool = True,
     unpriced_models: str | None = None,
@@ -236,6 +213,7 @@ def spend_policy_upsert(
         workspace=workspace,
         api_key=api_key,
         user=user,
+        customer=customer,
         enabled=enabled,
         unpriced_models=unpriced_models,
         fallback_input_per_mtok=fallback_input_per_mtok,
@@ -290,6 +268,7 @@ def spend_policy_save(
     windows: dict[str, Decimal],
     enabled: bool,
     unpriced_models: str,
+    customer: str = "",
     fallback_input_per_mtok: Decimal | None,
     fallback_output_per_mtok: Decimal | None,
     actor: AbstractBaseUser | None = None,
@@ -311,6 +290,7 @@ def spend_policy_save(
         workspace=workspace,
         api_key=api_key,
         user=user,
+        customer=customer,
         enabled=enabled,
         unpriced_models=unpriced_models,
         fallback_input_per_mtok=fallback_input_per_mtok,
@@ -339,7 +319,9 @@ def spend_totals_aggregate(*, now: dt.datetime | None = None) -> int:
         rule = rule_from_policy(policy)
         for w in rule.windows:
             start = window_start(w.window, now)
-            if rule.per_member:
+            if rule.per_member and rule.scope == "customer":
+                spent = usage_cost_by_customer(rule, start, now)
+            elif rule.per_member:
                 prefix = SCOPE_PREFIX[rule.scope]
                 per = usage_cost_by_member(rule, field_of[prefix], start, now)
                 spent = {f"{prefix}:{ident}": cost for ident, cost in per.items()}

@@ -23,40 +23,18 @@ Why a reservation cannot overshoot (the same guarantee as the Redis script):
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TypeVar
 
-from django.db import OperationalError, connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.db.models.lookups import LessThanOrEqual
 
+from policies.counters import serialised as _serialised
 from policies.spend.models import SpendCounter, SpendReservation
 from policies.spend.store_redis import Counter, ReserveResult
 
 UTC = dt.UTC
-T = TypeVar("T")
-
-# Within one process the gate's worker threads take turns: contention then happens only between
-# processes, where SQLite's busy timeout (settings: 20 s) queues writers. This is not what makes
-# the counters correct (the conditional UPDATE is); it keeps SQLite from answering "locked".
-_process_lock = threading.Lock()
-
-
-def _serialised(fn: Callable[[], T]) -> T:
-    """Run `fn` under the process lock; on SQLite, retry a few times if another process held
-    the database past the busy timeout (each attempt is a whole transaction: all or nothing)."""
-    for attempt in range(5):
-        try:
-            with _process_lock:
-                return fn()
-        except OperationalError as exc:
-            if connection.vendor != "sqlite" or "locked" not in str(exc) or attempt == 4:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _ident(c: Counter) -> tuple[int, str, str, dt.datetime]:

@@ -21,20 +21,17 @@ two processes rebuilding at once cannot overwrite each other's reservations.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-
+from policies.counters import ScriptStore, store_on_loop_client
 from policies.spend.windows import window_end
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
 KEEP_AFTER_WINDOW = dt.timedelta(days=1)  # counters stay readable a day after their window ends
-ACQUIRE_TIMEOUT_SECONDS = 5.0  # longest wait for a free connection before the call fails (503)
 
 RESERVE_LUA = """
 local now = tonumber(ARGV[1])
@@ -148,42 +145,14 @@ class ReserveResult:
     missing: tuple[int, ...] = ()
 
 
-class RedisSpendStore:
+class RedisSpendStore(ScriptStore):
     """Runs the two scripts. The scripts are registered once per client (EVALSHA, falling back
     to EVAL only if Redis lost its script cache)."""
 
     def __init__(self, client: aioredis.Redis, *, max_in_flight: int = 32) -> None:
-        self.client = client
+        super().__init__(client, max_in_flight=max_in_flight)
         self._reserve = client.register_script(RESERVE_LUA)
         self._settle = client.register_script(SETTLE_LUA)
-        # A cluster client opens connections up to its cap and then fails at once: a burst of
-        # calls waits (bounded) for its turn here instead, as the single server's blocking pool
-        # makes it wait for a connection.
-        self._slots = asyncio.Semaphore(max_in_flight)
-        self._topology = asyncio.Lock()
-
-    async def _acquire(self) -> None:
-        await asyncio.wait_for(self._slots.acquire(), ACQUIRE_TIMEOUT_SECONDS)
-        # redis.asyncio.RedisCluster learns the cluster's slots on first use, and again after a
-        # node failed. Commands racing that initialisation can find their connection closed
-        # under them (AttributeError inside redis-py): one command at a time initialises it.
-        if getattr(self.client, "_initialize", False):
-            async with self._topology:
-                if getattr(self.client, "_initialize", False):
-                    try:
-                        await self.client.initialize()
-                    except BaseException:
-                        self._slots.release()
-                        raise
-
-    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        await self._acquire()
-        try:
-            return await script(keys=keys, args=args)
-        except AttributeError as exc:  # a cluster connection closed under the command
-            raise RedisConnectionError(f"Redis Cluster connection lost ({exc})") from exc
-        finally:
-            self._slots.release()
 
     @staticmethod
     def _keys(counters: list[Counter]) -> list[str]:
@@ -239,37 +208,13 @@ class RedisSpendStore:
         pipe = self.client.pipeline(transaction=False)
         for c in counters:
             pipe.hmget(c.key, "spent", "reserved")
-        await self._acquire()
-        try:
-            replies = await pipe.execute()
-        except AttributeError as exc:  # a cluster connection closed under the command
-            raise RedisConnectionError(f"Redis Cluster connection lost ({exc})") from exc
-        finally:
-            self._slots.release()
+        replies = await self._execute(pipe)
         out: list[tuple[int, int] | None] = []
         for spent, reserved in replies:
             out.append(None if spent is None else (int(spent), int(reserved or 0)))
         return out
 
 
-_current: list[tuple[asyncio.AbstractEventLoop, str, RedisSpendStore]] = []
-
-
 def store_for_loop(url: str) -> RedisSpendStore:
-    """One client per process and event loop: a redis.asyncio connection belongs to the loop
-    that opened it (each gunicorn worker runs one loop; tests run one per test). A single
-    server or a Redis Cluster (hotpath.redis_client): every script's keys share the `{o<org>}`
-    hash tag, so each runs on the one node that holds that slot."""
-    from hotpath.redis_client import async_client
-
-    loop = asyncio.get_running_loop()
-    if _current and _current[0][0] is loop and _current[0][1] == url:
-        return _current[0][2]
-    # A blocking pool: a burst of calls waits (bounded) for one of a few connections instead of
-    # opening one each (which fails with "too many connections" or connect timeouts).
-    client = async_client(
-        url, max_connections=64, timeout=5, socket_timeout=5, socket_connect_timeout=2
-    )
-    store = RedisSpendStore(client)
-    _current[:] = [(loop, url, store)]
-    return store
+    """The store on this process's client for the running event loop (policies.counters)."""
+    return store_on_loop_client(url, RedisSpendStore)

@@ -10,7 +10,7 @@
         --alert-at 50,80,100 --alert-webhook https://hooks.example.com/gw --alert-email ops@acme.test
 
 SUBJECT: organization slug (organization), ORG/WS (workspace), key id or prefix (api_key),
-user email (user). --show prints, as JSON, every enabled limit the subject's calls fall under
+user email (user), ORG/WS:CUSTOMER_ID (customer; policies/cli.py). --show prints, as JSON, every enabled limit the subject's calls fall under
 (its own, broader ones, defaults per member) with the spend of each current window. With --default-per-member the subject is the group: the organization slug or
 ORG/WS for api_key and user, the organization slug for workspace. The command runs as the
 platform operator; every change is audit-logged.
@@ -25,14 +25,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from orgs.cli import GatewayCommand
-from orgs.models import Organization, OrganizationMember, Workspace
-from orgs.services import api_key_find, workspace_get_by_path
+from policies.cli import subject_from_cli
 from policies.spend.models import SpendPolicy, Window
 from policies.spend.services import (
     alert_channel_add,
@@ -140,6 +138,7 @@ class Command(GatewayCommand):
             workspace=subject.get("workspace"),
             api_key=subject.get("api_key"),
             user=subject.get("user"),
+            customer=subject.get("customer", ""),
             windows=windows,
             enabled=not opts["disable"],
             unpriced_models=opts["unpriced"],
@@ -169,6 +168,8 @@ class Command(GatewayCommand):
             effective_for_workspace,
         )
 
+        if scope == "customer":
+            raise CommandError("--show takes an organization, workspace, API key or user")
         found = self._subject(scope, subject, per_member=False)
         if scope == "api_key":
             effective = effective_for_key(found["api_key"])
@@ -188,31 +189,5 @@ class Command(GatewayCommand):
         return f"{opts['scope']} {kind}{opts['subject']}"[:200]
 
     @staticmethod
-    def _org(slug: str) -> Organization:
-        org = Organization.objects.filter(slug=slug).first()
-        if org is None:
-            raise ValidationError(f"no organization {slug!r}")
-        return org
-
-    def _subject(self, scope: str, subject: str, *, per_member: bool) -> dict[str, Any]:
-        if scope == "organization" or (per_member and scope == "workspace"):
-            return {"organization": self._org(subject)}
-        if scope == "workspace" or per_member:
-            if per_member and "/" not in subject:
-                return {"organization": self._org(subject)}
-            ws: Workspace = workspace_get_by_path(subject)
-            return {"organization": ws.organization, "workspace": ws}
-        if scope == "api_key":
-            key = api_key_find(subject)
-            if key is None:
-                raise ValidationError(f"no API key {subject!r}")
-            return {"organization": key.organization, "api_key": key}
-        user = get_user_model().objects.filter(email__iexact=subject).first()
-        if user is None:
-            raise ValidationError(f"no user {subject!r}")
-        orgs = OrganizationMember.objects.filter(user=user).select_related("organization")
-        if orgs.count() != 1:
-            raise ValidationError(
-                f"{subject} belongs to {orgs.count()} organizations; a user spend limit needs exactly one"
-            )
-        return {"organization": orgs.first().organization, "user": user}  # type: ignore[union-attr]
+    def _subject(scope: str, subject: str, *, per_member: bool) -> dict[str, Any]:
+        return subject_from_cli(scope, subject, per_member=per_member)

@@ -1,0 +1,122 @@
+"""Primitives every counting policy kind shares (spend limits, rate limits): one Redis client
+per process and event loop, and the serialisation of database counter transactions in the
+embedded mode. Each kind keeps its own scripts and tables (policies/<kind>/store_*.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.db import OperationalError, connection
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+T = TypeVar("T")
+
+ACQUIRE_TIMEOUT_SECONDS = 5.0  # longest wait for a free connection before the call fails (503)
+
+_clients: list[tuple[asyncio.AbstractEventLoop, str, Any]] = []
+_stores: dict[type, Any] = {}
+
+
+def redis_for_loop(url: str) -> aioredis.Redis:
+    """One client per process and event loop: a redis.asyncio connection belongs to the loop
+    that opened it (each gunicorn worker runs one loop; tests run one per test). A single
+    server or a Redis Cluster (hotpath.redis_client): every script's keys share the `{o<org>}`
+    hash tag, so each runs on the one node that holds that slot."""
+    from hotpath.redis_client import async_client
+
+    loop = asyncio.get_running_loop()
+    if _clients and _clients[0][0] is loop and _clients[0][1] == url:
+        return _clients[0][2]
+    # A blocking pool: a burst of calls waits (bounded) for one of a few connections instead of
+    # opening one each (which fails with "too many connections" or connect timeouts).
+    client = async_client(
+        url, max_connections=64, timeout=5, socket_timeout=5, socket_connect_timeout=2
+    )
+    _clients[:] = [(loop, url, client)]
+    _stores.clear()
+    return client
+
+
+S = TypeVar("S", bound="ScriptStore")
+
+
+def store_on_loop_client(url: str, cls: type[S]) -> S:
+    """The `cls` store (one per kind) on this process's client for the running loop."""
+    client = redis_for_loop(url)
+    store = _stores.get(cls)
+    if store is None or store.client is not client:
+        store = _stores[cls] = cls(client)
+    return store  # type: ignore[no-any-return]
+
+
+class ScriptStore:
+    """A counter store that runs Lua scripts (one call = one script over all its counters) on a
+    single server or a cluster."""
+
+    def __init__(self, client: aioredis.Redis, *, max_in_flight: int = 32) -> None:
+        self.client = client
+        # A cluster client opens connections up to its cap and then fails at once: a burst of
+        # calls waits (bounded) for its turn here instead, as the single server's blocking pool
+        # makes it wait for a connection.
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._topology = asyncio.Lock()
+
+    async def _acquire(self) -> None:
+        await asyncio.wait_for(self._slots.acquire(), ACQUIRE_TIMEOUT_SECONDS)
+        # redis.asyncio.RedisCluster learns the cluster's slots on first use, and again after a
+        # node failed. Commands racing that initialisation can find their connection closed
+        # under them (AttributeError inside redis-py): one command at a time initialises it.
+        if getattr(self.client, "_initialize", False):
+            async with self._topology:
+                if getattr(self.client, "_initialize", False):
+                    try:
+                        await self.client.initialize()
+                    except BaseException:
+                        self._slots.release()
+                        raise
+
+    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        await self._acquire()
+        try:
+            return await script(keys=keys, args=args)
+        except AttributeError as exc:  # a cluster connection closed under the command
+            raise RedisConnectionError(f"Redis Cluster connection lost ({exc})") from exc
+        finally:
+            self._slots.release()
+
+    async def _execute(self, pipe: Any) -> Any:
+        await self._acquire()
+        try:
+            return await pipe.execute()
+        except AttributeError as exc:  # a cluster connection closed under the command
+            raise RedisConnectionError(f"Redis Cluster connection lost ({exc})") from exc
+        finally:
+            self._slots.release()
+
+
+# Within one process the gates' worker threads take turns: contention then happens only between
+# processes, where SQLite's busy timeout (settings: 20 s) queues writers. This is not what makes
+# the counters correct (each store's conditional statements are); it keeps SQLite from
+# answering "locked".
+_process_lock = threading.Lock()
+
+
+def serialised(fn: Callable[[], T]) -> T:
+    """Run `fn` (one whole transaction) under the process lock; on SQLite, retry a few times if
+    another process held the database past the busy timeout (all or nothing each time)."""
+    for attempt in range(5):
+        try:
+            with _process_lock:
+                return fn()
+        except OperationalError as exc:
+            if connection.vendor != "sqlite" or "locked" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
