@@ -292,7 +292,7 @@ class FakeProvider:
             if "anthropic-version" in request.headers:
                 return _json(endpoints.anthropic_model(model))
             return _json(endpoints.openai_model(model))
-        if path == "/v1/models":
+        if path == "/v1/models" and "x-goog-api-key" not in request.headers:
             if "anthropic-version" in request.headers:
                 return _json(_anthropic_models())
             return _json(

@@ -389,7 +389,7 @@ GATEWAY_GRACEFUL_TIMEOUT = env_int("GATEWAY_GRACEFUL_TIMEOUT", 30)
 # gate counted).
 GATEWAY_PROXY_GATES = env_list(
     "GATEWAY_PROXY_GATES",
-    "policies.ratelimit.gate.RateLimitGate,"
+    "policies.modelaccess.gate.ModelAccessGate,policies.ratelimit.gate.RateLimitGate,"
     "policies.spend.gate.SpendGate,policies.redaction.gate.RedactionGate",
 )
 # Where call records go, in batches, from a worker thread (dotted path to sink(records)).

@@ -26,6 +26,8 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from hotpath.callrecord import CallRecord
     from hotpath.context import RequestContext
     from pricing.table import Price, Usage
@@ -75,6 +77,9 @@ class ProxyCall:
     # A unified endpoint's call: the provider call(s) its model resolved to (proxy.unified);
     # `dialect`, `endpoint` and `body` stay the caller's API, `model` is the provider's.
     target: Any = None
+    # Set by the model-access gate on a models listing: whether (provider, model) may be
+    # called; a listing the proxy builds itself (the unified one) keeps only those.
+    model_allowed: Callable[[str, str], bool] | None = None
 
 
 class Gate(Protocol):

@@ -11,6 +11,7 @@ class PoliciesConfig(AppConfig):
     def ready(self) -> None:
         # Signals for cache invalidation only: the proxies' policy snapshots (hotpath.changes).
         from hotpath import changes
+        from policies.modelaccess.models import ModelAccessPolicy, ModelAccessRule
         from policies.ratelimit.models import RateLimit, RateLimitPolicy
         from policies.redaction.models import RedactionPolicy
         from policies.spend.models import SpendPolicy, SpendWindow
@@ -20,6 +21,8 @@ class PoliciesConfig(AppConfig):
         changes.connect_model(RedactionPolicy, "redaction")
         for model in (RateLimitPolicy, RateLimit):
             changes.connect_model(model, "ratelimit")
+        for model in (ModelAccessPolicy, ModelAccessRule):
+            changes.connect_model(model, "modelaccess")
 
     def rotate_secrets(self) -> dict[str, int]:
         """Called by `manage.py gateway_rotate_secrets`: budget alert webhook secrets and Slack

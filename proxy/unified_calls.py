@@ -262,6 +262,9 @@ class UnifiedCalls:
         custom = sorted(name for name in secrets if name.startswith("custom/"))
         lists = await asyncio.gather(*(listing(name) for name in [*unified.MODEL_LISTS, *custom]))
         models = [model for found in lists for model in found]
+        allowed = call.model_allowed  # the model-access policies, when any applies
+        if allowed is not None:
+            models = [m for m in models if allowed(*m.split("/", 1))]
         if routes is not None:
             models += [f"route/{name}" for name in routes.routes]
         shape = "anthropic-version" in call.headers
