@@ -67,9 +67,9 @@ def fill_slot(policy: Any, *, ago: float) -> None:
         from policies.ratelimit.store_redis import RedisRateStore
 
         async def reserve() -> Any:
-            import redis.asyncio as aioredis
+            from hotpath.redis_client import async_client
 
-            client = aioredis.Redis.from_url(settings.REDIS_URL)
+            client = async_client(settings.REDIS_URL)
             try:
                 return await RedisRateStore(client).reserve(
                     [counter], reservation_id=rid, now_ms=now_ms
