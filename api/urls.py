@@ -11,6 +11,7 @@ from api.views import (
     members,
     organizations,
     policies,
+    policy_limits,
     providers,
     roles,
     routes,
@@ -64,6 +65,26 @@ urlpatterns = [
         "organizations/<int:organization_id>/spend-alert-deliveries/",
         policies.AlertDeliveryListApi.as_view(),
         name="spend-alert-deliveries",
+    ),
+    path(
+        "organizations/<int:organization_id>/rate-limits/",
+        policy_limits.RateLimitListApi.as_view(),
+        name="rate-limits",
+    ),
+    path(
+        "organizations/<int:organization_id>/rate-limits/<int:policy_id>/",
+        policy_limits.RateLimitDetailApi.as_view(),
+        name="rate-limit",
+    ),
+    path(
+        "organizations/<int:organization_id>/model-access/",
+        policy_limits.ModelAccessListApi.as_view(),
+        name="model-access-policies",
+    ),
+    path(
+        "organizations/<int:organization_id>/model-access/<int:policy_id>/",
+        policy_limits.ModelAccessDetailApi.as_view(),
+        name="model-access-policy",
     ),
     path(
         "organizations/<int:organization_id>/redaction-policies/",

@@ -1,11 +1,14 @@
 """Usage summaries: calls, tokens and spend over a time range, in hourly, daily or weekly
-buckets, grouped by model, key, user or workspace.
+buckets, grouped by model, key, user, workspace or customer, optionally for one customer
+(x-gateway-customer).
 
 Two sources, same sums: `tracing.UsageRecord` (one narrow row per call) and `api.UsageDaily`
 (the per-day totals of those rows, rebuilt by api.services.usage_rollup_refresh). Daily and
 weekly summaries read UsageDaily for whole days that are rolled up and raw rows for the rest
 (today, and a partial first or last day); hourly summaries read raw rows only, and are limited
-to 7 days so that one answer never aggregates more than a week of raw rows. Either way the
+to 7 days so that one answer never aggregates more than a week of raw rows. Summaries by
+customer (grouped or filtered) read raw rows only (the per-day totals do not keep customers),
+through the (workspace, customer, started_at) index. Either way the
 aggregation is one GROUP BY per source in the database; only the buckets come back.
 
 Buckets are calendar-aligned in UTC (weeks start on Monday 00:00 UTC, as the spend windows
@@ -37,6 +40,7 @@ GROUP_FIELDS = {
     "key": "key_id",
     "user": "user_id",
     "workspace": "workspace_id",
+    "customer": "customer",
     "none": None,
 }
 SUM_FIELDS = ("calls", "unpriced_calls", *TOKEN_FIELDS)
@@ -50,6 +54,7 @@ class UsageQuery:
     group_by: str  # model | key | user | none
     workspace_ids: set[int] | None  # None: every workspace (superuser)
     organization_id: int | None = None
+    customer: str | None = None  # only the calls that named this customer
 
 
 def usage_range_error(*, since: dt.datetime, until: dt.datetime, bucket: str) -> str | None:
@@ -98,6 +103,8 @@ def _day_floor(value: dt.datetime) -> dt.datetime:
 
 def _sources(query: UsageQuery) -> list[tuple[Any, dt.datetime, dt.datetime]]:
     """Split [since, until) into raw and rolled-up parts (whole rolled-up days only)."""
+    if query.customer is not None or query.group_by == "customer":
+        return [(_raw_rows, query.since, query.until)]
     state = UsageRollupState.objects.first()
     if query.bucket == "hour" or state is None or state.rolled_through is None:
         return [(_raw_rows, query.since, query.until)]
@@ -121,6 +128,8 @@ def _scoped(qs: QuerySet[Any], query: UsageQuery) -> QuerySet[Any]:
         qs = qs.filter(workspace_id__in=query.workspace_ids)
     if query.organization_id is not None:
         qs = qs.filter(organization_id=query.organization_id)
+    if query.customer is not None:
+        qs = qs.filter(customer=query.customer)
     return qs.order_by()
 
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
     from django.http import HttpRequest
 
-SUBJECT_FIELDS = ("organization", "scope", "workspace", "api_key", "user")
+SUBJECT_FIELDS = ("organization", "scope", "workspace", "api_key", "user", "customer")
 # Which subject field each scope uses; "*" when the policy kind does not change it.
 DEFAULT_SUBJECT_FIELDS: dict[str, dict[str, list[str]]] = {
     "*": {
@@ -45,6 +45,20 @@ DEFAULT_SUBJECT_FIELDS: dict[str, dict[str, list[str]]] = {
         "api_key": ["api_key"],
         "user": ["user"],
     }
+}
+# Counting policies (spend and rate limits): a total names one subject, a customer with its
+# workspace; a default per member names a group (every workspace of the organization, every
+# key / user / customer of the organization or of one workspace).
+COUNTING_SUBJECT_FIELDS: dict[str, dict[str, list[str]]] = {
+    "*": {**DEFAULT_SUBJECT_FIELDS["*"], "customer": ["workspace", "customer"]},
+    "total": {**DEFAULT_SUBJECT_FIELDS["*"], "customer": ["workspace", "customer"]},
+    "default_per_member": {
+        "organization": [],
+        "workspace": [],
+        "api_key": ["workspace"],
+        "user": ["workspace"],
+        "customer": ["workspace"],
+    },
 }
 AUTOCOMPLETE_FIELDS = ("api_key", "user")
 AUTOCOMPLETE_PAGE = 20

@@ -22,6 +22,7 @@ from django.utils.html import format_html
 
 from orgs.admin.scoping import OrganizationScopedAdmin, WorkspaceScopedAdmin, workspace_ids_for
 from tracing.admin_filters import (
+    CustomerFilter,
     KeyFilter,
     ModelFilter,
     ProjectFilter,
@@ -149,6 +150,7 @@ class RunAdmin(_ReadOnlyScopedAdmin):
         KeyFilter,
         UserFilter,
         ModelFilter,
+        CustomerFilter,
         "status",
         "policy_outcome",
     )
@@ -189,7 +191,15 @@ class RunAdmin(_ReadOnlyScopedAdmin):
         ),
         (
             "Caller",
-            {"fields": ("organization_name", "workspace_name", "key_name", "user_label")},
+            {
+                "fields": (
+                    "organization_name",
+                    "workspace_name",
+                    "key_name",
+                    "user_label",
+                    "customer",
+                )
+            },
         ),
         (
             "Usage and cost",

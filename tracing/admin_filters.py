@@ -184,3 +184,25 @@ class ModelFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Run]) -> QuerySet[Run]:
         value = self.value()
         return queryset if value is None else queryset.filter(model=value)
+
+
+class CustomerFilter(ModelFilter):
+    """Customers (x-gateway-customer) seen in the latest runs of the user's scope, plus the one
+    currently selected; `?customer=ID` filters on any customer."""
+
+    title = "customer"
+    parameter_name = "customer"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        qs = Run.objects.order_by("-started_at", "-id")
+        ids = _scope_ids(request, model_admin)
+        if ids is not None:
+            qs = qs.filter(workspace_id__in=ids)
+        names = set(qs.values_list("customer", flat=True)[: self.RECENT])
+        if self.value():
+            names.add(self.value())
+        return [(n, n) for n in sorted(names) if n]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Run]) -> QuerySet[Run]:
+        value = self.value()
+        return queryset if value is None else queryset.filter(customer=value)

@@ -117,6 +117,7 @@ class SpendLimitOutput(serializers.ModelSerializer):
             "workspace",
             "api_key",
             "user",
+            "customer",
             "unpriced_models",
             "fallback_input_per_mtok",
             "fallback_output_per_mtok",
@@ -167,6 +168,7 @@ class SpendLimitListApi(ApiView):
         workspace = serializers.IntegerField(required=False, allow_null=True, min_value=1)
         api_key = serializers.IntegerField(required=False, allow_null=True, min_value=1)
         user = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+        customer = serializers.CharField(required=False, allow_blank=True, max_length=128)
         windows = SpendWindowSerializer(many=True, allow_empty=False)
         enabled = serializers.BooleanField(default=True)
         alert_thresholds = alert_thresholds_field(required=False)
@@ -208,6 +210,7 @@ class SpendLimitListApi(ApiView):
             name=data["name"],
             scope=data["scope"],
             kind=data["kind"],
+            customer=data.get("customer", ""),
             windows={w["window"]: w["limit_usd"] for w in data["windows"]},
             enabled=data["enabled"],
             actor=actor_of(request),
@@ -264,6 +267,7 @@ class SpendLimitDetailApi(ApiView):
             workspace=policy.workspace,
             api_key=policy.api_key,
             user=policy.user,
+            customer=policy.customer,
             windows={w["window"]: w["limit_usd"] for w in windows},
             enabled=data.get("enabled", policy.enabled),
             actor=actor_of(request),

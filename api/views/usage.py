@@ -78,6 +78,11 @@ class UsageSummaryApi(ApiView):
         group_by = serializers.ChoiceField(choices=list(GROUP_FIELDS), default="model")
         workspace = serializers.IntegerField(required=False, min_value=1)
         organization = serializers.IntegerField(required=False, min_value=1)
+        customer = serializers.CharField(
+            required=False,
+            max_length=128,
+            help_text="Only the calls that named this customer (x-gateway-customer).",
+        )
 
     @extend_schema(
         operation_id="usage_summary",
@@ -100,6 +105,7 @@ class UsageSummaryApi(ApiView):
             group_by=data["group_by"],
             workspace_ids=_workspace_ids(request, data),
             organization_id=data.get("organization"),
+            customer=data.get("customer"),
         )
         summary = usage_summary(query=query)
         head = {

@@ -86,8 +86,10 @@ class RedactionPolicyForm(forms.ModelForm):
 
     def subject(self) -> dict[str, Any]:
         if self.instance.pk:
-            return {k: getattr(self.instance, k) for k in SUBJECT_FIELDS}
-        return subject_data(self.cleaned_data, DEFAULT_SUBJECT_FIELDS)
+            return {k: getattr(self.instance, k) for k in SUBJECT_FIELDS if k != "customer"}
+        subject = subject_data(self.cleaned_data, DEFAULT_SUBJECT_FIELDS)
+        subject.pop("customer")  # redaction applies to keys and their owners, not customers
+        return subject
 
     def fields_given(self) -> dict[str, Any]:
         fields = {k: self.cleaned_data[k] for k in EDITABLE_FIELDS if k in self.cleaned_data}

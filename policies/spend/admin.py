@@ -17,7 +17,7 @@ from django.utils.html import format_html_join
 
 from orgs.admin.scoping import OrganizationScopedAdmin, organization_ids_for
 from orgs.models import Organization
-from policies.admin_mixins import DEFAULT_SUBJECT_FIELDS, PolicySubjectAdminMixin, subject_data
+from policies.admin_mixins import COUNTING_SUBJECT_FIELDS, PolicySubjectAdminMixin, subject_data
 from policies.spend.models import (
     SpendAlertChannel,
     SpendAlertDelivery,
@@ -39,18 +39,7 @@ from policies.spend.services import (
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponse
 
-# A default-per-member policy names a group, not a subject: its members are every workspace
-# (of the organization) or every key / user (of the organization, or of one workspace).
-SPEND_SUBJECT_FIELDS: dict[str, dict[str, list[str]]] = {
-    **DEFAULT_SUBJECT_FIELDS,
-    "total": DEFAULT_SUBJECT_FIELDS["*"],
-    "default_per_member": {
-        "organization": [],
-        "workspace": [],
-        "api_key": ["workspace"],
-        "user": ["workspace"],
-    },
-}
+SPEND_SUBJECT_FIELDS = COUNTING_SUBJECT_FIELDS
 DEFINITION_FIELDS = (
     "enabled",
     "unpriced_models",
@@ -133,6 +122,7 @@ class SpendPolicyForm(forms.ModelForm):
             "workspace",
             "api_key",
             "user",
+            "customer",
             "unpriced_models",
             "fallback_input_per_mtok",
             "fallback_output_per_mtok",
@@ -154,6 +144,7 @@ class SpendPolicyForm(forms.ModelForm):
             "workspace": subject["workspace"],
             "api_key": subject["api_key"],
             "user": subject["user"],
+            "customer": subject["customer"] or "",
             **{k: data.get(k) for k in DEFINITION_FIELDS},
             "enabled": bool(data.get("enabled")),
         }
@@ -200,6 +191,8 @@ class SpendPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
 
     @admin.display(description="subject")
     def subject(self, obj: SpendPolicy) -> str:
+        if obj.scope == SpendPolicy.Scope.CUSTOMER:
+            return obj.subject_label
         if obj.kind == SpendPolicy.Kind.DEFAULT_PER_MEMBER:
             return f"each {obj.get_scope_display().lower()} of {obj.workspace or obj.organization}"
         return str(obj.workspace or obj.api_key or obj.user or obj.organization)

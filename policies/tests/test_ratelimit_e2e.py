@@ -187,3 +187,46 @@ def test_a_provider_failure_counts_and_a_bad_customer_header_is_refused(
         client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
         )
+
+
+def test_the_customer_header_reaches_traces_runs_filter_and_usage(
+    rl_gw: Any, owner: Any, org_admin: Any
+) -> None:
+    from django.test import Client
+
+    from tracing.models import Run
+    from tracing.services import runs_ingest
+
+    client = openai.OpenAI(
+        base_url=f"{rl_gw.url}/openai/v1", api_key=owner.plaintext_key, max_retries=0
+    )
+    for customer in ("acme", "globex", "acme"):
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"x-gateway-customer": customer},
+        )
+    records = rl_gw.records(3)
+    assert [r.customer for r in records] == ["acme", "globex", "acme"]
+    assert all("customer" not in r.request_metadata for r in records)
+    runs_ingest(records)
+    assert sorted(Run.objects.values_list("customer", flat=True)) == ["acme", "acme", "globex"]
+
+    admin = Client()
+    admin.force_login(org_admin.user)
+    page = admin.get("/admin/tracing/run/?customer=globex").content.decode()
+    for run in Run.objects.all():
+        shown = f"/admin/tracing/run/{run.pk}/change/" in page
+        assert shown == (run.customer == "globex"), run.customer
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_login(org_admin.user)
+    summary = api.get(
+        "/api/v1/usage/",
+        {"customer": "acme", "group_by": "customer", "organization": owner.organization.pk},
+    )
+    assert summary.status_code == 200, summary.content
+    body = summary.json()
+    assert body["totals"]["calls"] == 2
+    assert [row["group"] for row in body["rows"]] == ["acme"]

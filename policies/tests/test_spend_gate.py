@@ -331,3 +331,32 @@ async def test_redis_down_fails_closed_by_default_and_open_when_set(
     call = make_call(owner)
     await SpendGate().before(call)
     assert call.record.policy_results["spend"] == {"unchecked": "spend counters unavailable"}
+
+
+@drive
+async def test_a_customers_cap_holds_while_another_customer_is_served(owner: Any) -> None:
+    await sync_to_async(policy)(
+        owner,
+        "each customer",
+        "customer",
+        {"daily": "2"},
+        kind="default_per_member",
+        workspace=owner.workspace,
+    )
+    gate = SpendGate()
+
+    async def spend_as(customer: str, n: int) -> int:
+        for i in range(n):
+            call = make_call(owner)
+            call.record.customer = customer
+            try:
+                await run_call(gate, call)
+            except PolicyBlocked as exc:
+                member = exc.metadata["violations"][0]["member"]
+                assert member == f"cust:{owner.workspace.pk}:{customer}"
+                return i
+        return n
+
+    assert await spend_as("acme", 5) == 2
+    assert await spend_as("globex", 5) == 2  # acme at its cap does not stop globex
+    assert await spend(gate, owner, 3) == 3  # calls naming no customer are not under it
