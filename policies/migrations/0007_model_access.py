@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orgs', '0003_key_proxies'),
-        ('policies', '0005_ratelimit_and_customers'),
+        ('policies', '0006_ratelimit_and_customers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orgs', '0003_key_proxies'),
-        ('policies', '0004_redaction_offline_pii_rules'),
+        ('policies', '0005_spend_alerts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
