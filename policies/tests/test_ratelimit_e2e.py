@@ -97,7 +97,7 @@ def test_the_429_reaches_each_sdk_as_its_rate_limit_error(rl_gw: Any, owner: Any
             model="gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": "hi"}]
         )
     headers = oai.value.response.headers
-    assert 39 <= int(headers["retry-after"]) <= 41
+    assert 30 <= int(headers["retry-after"]) <= 41  # 40 s, less what seeding took
     meta = json.loads(headers["x-gateway-metadata"])
     assert meta["outcome"] == "blocked" and meta["policies"] == ["main per minute"]
     assert meta["reason"] == "rate_limit" and meta["windows"] == ["minute"]
