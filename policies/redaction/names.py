@@ -48,6 +48,7 @@ _RUN = regex.compile(
     rf"(?P<run>{TOKEN}(?:{_SEP}(?:{_INITIAL}{_SEP}|(?:{_PARTICLES}){_SEP}){{0,3}}{TOKEN})+)"
 )
 _RUN_LEFT = frozenset("._@#$/\\")
+_RUN_SEP = frozenset(" \u00a0")
 _WORD = regex.compile(rf"{TOKEN}|{_INITIAL}|(?:{_PARTICLES})(?={_SEP})")
 _NAME_PREFIXES = ("Mc", "Mac", "De", "Di", "Da", "Du", "La", "Le", "Van", "Von", "Fitz", "St")
 # Endings of English words that surnames do not have (unless the surname is in the list).
@@ -267,22 +268,31 @@ class NameFinder:
     # ---- finding -------------------------------------------------------------------------
     def find(self, text: str) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
-        for match in _RUN.finditer(text):
-            start = match.start("run")
+        # The capitalised words of the text, read once (a single-class scan): where runs may
+        # start, the names before a verb, the later mentions of names. A run is tried only at
+        # a capitalised word with a space after it (the run pattern, tried by its engine at
+        # every capital letter, cost more than the rest of the name pass).
+        words = list(_CAPITALISED.finditer(text))
+        reach = 0
+        for word in words:
+            start, end = word.span()
+            if start < reach or text[end : end + 1] not in _RUN_SEP:
+                continue
             if start and (text[start - 1].isalnum() or text[start - 1] in _RUN_LEFT):
                 continue
-            spans.extend(self._run(text, start, match.end("run")))
+            match = _RUN.match(text, start)
+            if match is not None:
+                spans.extend(self._run(text, start, match.end("run")))
+                reach = match.end("run")
         for speaker in _SPEAKER.finditer(text):
             match = _TOKEN_AT.match(text, speaker.end())
             if match is not None and text[match.end() : match.end() + 1] == ":":
                 word = match.group()
                 if self.is_given(word) and not self.is_common(word):
                     spans.append(match.span())
-        # The capitalised words of the text, read once (a single-class scan), for the names
-        # before a verb and the later mentions of names.
         capitalised = [
             m
-            for m in _CAPITALISED.finditer(text)
+            for m in words
             if not m.start() or not (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_'’-")
         ]
         given = self.lists.given
