@@ -433,6 +433,9 @@ GATEWAY_SPOOL_MAX_BYTES = env_int("GATEWAY_SPOOL_MAX_BYTES", 512 * 1024 * 1024) 
 GATEWAY_OTLP_ENDPOINT = env_str("GATEWAY_OTLP_ENDPOINT")
 # Redis stream the gateway appends call records to and Celery drains.
 GATEWAY_RECORD_STREAM = env_str("GATEWAY_RECORD_STREAM", "gw:runs")
+# A stream entry a worker read but did not acknowledge (it died, the database or Redis failed
+# mid-batch) is taken over by the next drain once it has been idle this long (seconds).
+GATEWAY_RECORD_CLAIM_IDLE_SECONDS = env_float("GATEWAY_RECORD_CLAIM_IDLE_SECONDS", 60.0)
 # The runs indexes INCLUDE columns for PostgreSQL index-only scans; SQLite ignores them.
 SILENCED_SYSTEM_CHECKS = ["models.W040"]
 CELERY_BEAT_SCHEDULE["tracing-drain-runs"] = {

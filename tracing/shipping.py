@@ -10,7 +10,8 @@
 
 Why a stream with a consumer group and not a list: an entry stays pending until a worker
 acknowledges it after the database commit, so a worker killed mid-batch, or a database that is
-briefly down, loses nothing: the next drain reclaims entries idle for CLAIM_IDLE_MS
+briefly down, loses nothing: the next drain reclaims entries idle for
+GATEWAY_RECORD_CLAIM_IDLE_SECONDS
 (XAUTOCLAIM). Delivery is at-least-once; runs_ingest is idempotent by run_id.
 """
 
@@ -38,7 +39,6 @@ from tracing.writer import writer_ensure, writer_release
 logger = logging.getLogger(__name__)
 
 GROUP = "ingest"
-CLAIM_IDLE_MS = 60_000
 # After a failed connection, skip Redis for this long and spool directly: a dead broker must
 # not cost every batch a connect timeout.
 RETRY_AFTER_SECONDS = 1.0
@@ -205,7 +205,7 @@ def _decode(
 
 
 def runs_drain(
-    *, max_seconds: float = 5.0, entries_per_read: int = 8, claim_idle_ms: int = CLAIM_IDLE_MS
+    *, max_seconds: float = 5.0, entries_per_read: int = 8, claim_idle_ms: int | None = None
 ) -> int:
     """Move records from the Redis stream into the database; return how many were read.
 
@@ -219,6 +219,8 @@ def runs_drain(
     (from the first entry, so records shipped since are drained too) and the drain goes on,
     rather than failing every run until the worker restarts.
     """
+    if claim_idle_ms is None:
+        claim_idle_ms = int(settings.GATEWAY_RECORD_CLAIM_IDLE_SECONDS * 1000)
     broker = _broker(settings.REDIS_URL)
     stream = _stream()
     _ensure_group(broker, stream)
