@@ -9,12 +9,22 @@ each in a directory of its own, stopped (and restartable) by the test that start
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the process that started it dies (Linux)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def redis_binaries() -> tuple[str, str] | None:
@@ -114,7 +124,16 @@ class RedisServer:
                 "--cluster-require-full-coverage",
                 "yes",
             ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A test killed outright leaves no server behind. The kernel ties this to the thread
+        # that started the server, so only one started by the main thread gets it (a server
+        # restarted from a worker thread would die when that thread ends).
+        main = threading.current_thread() is threading.main_thread()
+        self.process = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if main else None,
+        )
         _wait_port(self.port, up=True)
 
     def stop(self) -> None:
