@@ -40,6 +40,7 @@ HOURS = 48
 SERIES = 7  # stacked series shown per chart; the rest is summed as "other"
 TOP = 10
 EVENTS = 15
+EVENT_DAYS = 7  # policy events: the latest, from the last week's runs
 OTHER = "other"
 
 
@@ -58,13 +59,23 @@ class OverviewScope:
         return set(self.workspaces)
 
 
+def _managed_workspace_ids(user: AbstractBaseUser) -> set[int]:
+    """Workspaces where `user` holds workspaces:manage, cached on the user object (one per
+    request): the index's sidebar and the page both ask."""
+    cached = getattr(user, "_gw_overview_ws", None)
+    if cached is None:
+        cached = visible_workspace_ids(user, "workspaces:manage") or set()
+        user._gw_overview_ws = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def overview_organizations(user: AbstractBaseUser) -> list[Organization]:
     """The organizations whose overview `user` may open: those they manage, and those with a
     workspace they manage."""
     orgs = Organization.objects.order_by("slug")
     if getattr(user, "is_superuser", False):
         return list(orgs)
-    ws_ids = visible_workspace_ids(user, "workspaces:manage") or set()
+    ws_ids = _managed_workspace_ids(user)
     org_ids = set(Workspace.objects.filter(pk__in=ws_ids).values_list("organization_id", flat=True))
     return [o for o in orgs.filter(pk__in=org_ids)]
 
@@ -74,7 +85,7 @@ def overview_scope(user: AbstractBaseUser, organization: Organization) -> Overvi
     workspaces = Workspace.objects.filter(organization=organization).order_by("slug")
     if has_permission(user, "organization:manage", organization=organization):
         return OverviewScope(organization, None, {ws.pk: ws.slug for ws in workspaces})
-    ws_ids = visible_workspace_ids(user, "workspaces:manage") or set()
+    ws_ids = _managed_workspace_ids(user)
     mine = {ws.pk: ws.slug for ws in workspaces if ws.pk in ws_ids}
     if not mine:
         return None
@@ -196,12 +207,7 @@ def checklist(scope: OverviewScope) -> list[Step]:
         )
     )
 
-    last = (
-        Run.objects.filter(workspace_id__in=ws_ids, status=Run.Status.SUCCESS)
-        .order_by("-started_at")
-        .only("pk", "started_at", "model")
-        .first()
-    )
+    last = _last_success(ws_ids)
     steps.append(
         Step(
             "call",
@@ -210,7 +216,7 @@ def checklist(scope: OverviewScope) -> list[Step]:
             (
                 f"Last: {last.model or 'a call'} at {last.started_at:%Y-%m-%d %H:%M} UTC."
                 if last
-                else "No successful call recorded yet."
+                else f"No successful call in the last {DAYS} days."
             ),
             fix_url=reverse("admin:orgs_servicekey_changelist"),
             fix_label="Pick a key and download its agent configuration",
@@ -218,6 +224,26 @@ def checklist(scope: OverviewScope) -> list[Step]:
         )
     )
     return steps
+
+
+def _last_success(ws_ids: set[int]) -> Run | None:
+    """The latest successful run, looked for in the last day first, then the page's 30 days: a
+    time bound lets PostgreSQL read only those days' partitions of the runs table."""
+    now = timezone.now()
+    for days in (1, DAYS):
+        run = (
+            Run.objects.filter(
+                workspace_id__in=ws_ids,
+                status=Run.Status.SUCCESS,
+                started_at__gte=now - dt.timedelta(days=days),
+            )
+            .order_by("-started_at")
+            .only("pk", "started_at", "model")
+            .first()
+        )
+        if run is not None:
+            return run
+    return None
 
 
 # -- usage ---------------------------------------------------------------------------------------
@@ -520,12 +546,13 @@ def _event_kind(run: Run) -> str:
 
 
 def policy_events(scope: OverviewScope) -> list[Event]:
-    """The latest blocks, redactions, rate limits and budget alerts, newest first, each linked
-    to its run (an alert to its delivery log)."""
+    """The latest blocks, redactions, rate limits and budget alerts of the last week, newest
+    first, each linked to its run (an alert to its delivery log)."""
     runs = (
         Run.objects.filter(
             workspace_id__in=scope.ids(),
             policy_outcome__in=(Run.PolicyOutcome.BLOCKED, Run.PolicyOutcome.REDACTED),
+            started_at__gte=timezone.now() - dt.timedelta(days=EVENT_DAYS),
         )
         .order_by("-started_at")
         .only("pk", "started_at", "policy_outcome", "http_status", "error", "model", "key_prefix")[
@@ -551,7 +578,10 @@ def policy_events(scope: OverviewScope) -> list[Event]:
 def _alert_events(scope: OverviewScope) -> list[Event]:
     """Budget alerts of the organization's spend limits (for a workspace admin: the limits on
     their workspaces), linked to their delivery log."""
-    alerts = SpendAlert.objects.filter(policy__organization=scope.organization)
+    alerts = SpendAlert.objects.filter(
+        policy__organization=scope.organization,
+        created_at__gte=timezone.now() - dt.timedelta(days=EVENT_DAYS),
+    )
     if scope.workspace_ids is not None:
         alerts = alerts.filter(policy__workspace_id__in=scope.ids())
     log = reverse("admin:policies_spendalertdelivery_changelist")
