@@ -7,6 +7,14 @@ spend first, then redaction), instantiated once per process with no arguments:
         async def before(self, call: ProxyCall) -> None: ...   # may raise PolicyBlocked
         async def after(self, call: ProxyCall) -> None: ...    # exactly once per call that ran before()
 
+A gate whose decision depends on the model may also define
+
+        async def retarget(self, call: ProxyCall) -> None: ...  # may raise PolicyBlocked
+
+called when a route moves the call to its next candidate (`call.model`, `call.record.provider`
+and `call.price` now name that candidate): a refusal skips that candidate as a failed attempt,
+so a fallback never reaches a model the caller could not call directly.
+
 `before` may replace `call.body` (a dict) and set `call.body_changed = True` (the proxy then
 re-serialises it; otherwise the caller's bytes go upstream untouched), append response filters,
 and write `call.record.policy_results` / `call.record.redaction_counts` / `call.metadata`.

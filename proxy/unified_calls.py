@@ -24,6 +24,7 @@ import orjson
 from hotpath.errors import (
     BadRequest,
     CustomProviderMissing,
+    PolicyBlocked,
     ProviderSecretMissing,
     ProxyError,
     UpstreamTimeout,
@@ -135,6 +136,16 @@ class UnifiedCalls:
             started = time.time()
             if plan.index:
                 self._aim(call, target)
+                try:
+                    for gate in self.gates:  # type: ignore[attr-defined]
+                        retarget = getattr(gate, "retarget", None)
+                        if retarget is not None:
+                            await retarget(call)
+                except PolicyBlocked as refused:
+                    if plan.index < len(plan.targets) - 1:
+                        self._attempt(call, plan, started, refused.status, refused.message)
+                        continue
+                    raise
                 try:
                     if target.secret:
                         found = self._custom_upstream(  # type: ignore[attr-defined]

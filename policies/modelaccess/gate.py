@@ -54,6 +54,17 @@ class ModelAccessGate:
             call.model_allowed = lambda provider, model: refusing(rules, provider, model) is None
             call.response_filters.append(ListingFilter(call.dialect, rules))
             return
+        self._check(call, rules)
+
+    async def retarget(self, call: ProxyCall) -> None:
+        """A route's next candidate: the same check for the model it names."""
+        snapshot = self._snapshot.current() or await self._snapshot.get()
+        rules = snapshot.deciding(call.ctx) if snapshot.size else ()
+        if rules:
+            self._check(call, rules)
+
+    @staticmethod
+    def _check(call: ProxyCall, rules: tuple[AccessRule, ...]) -> None:
         provider = call.record.provider or call.dialect
         model = call.model
         denied = refusing(rules, provider, model) if model else rules[0]

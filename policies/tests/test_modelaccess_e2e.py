@@ -108,3 +108,36 @@ def test_the_models_listings_show_only_what_the_key_may_call(ma_gw: Any, owner: 
         "gemini/gemini-2.5-flash",
         "openai/gpt-4o-mini",
     ]
+
+
+def test_a_route_never_falls_back_to_a_model_the_caller_may_not_call(
+    ma_gw: Any, owner: Any
+) -> None:
+    from model_routes.services import route_set
+
+    model_access_upsert(  # the failing first candidate is allowed; Sonnet is not
+        organization=owner.organization,
+        name="small models",
+        scope="workspace",
+        workspace=owner.workspace,
+        models={"anthropic": "claude-haiku-*, error-*"},
+    )
+    chain = ["anthropic/error-500", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash"]
+    route_set(workspace=owner.workspace, name="sneaky", chain=[{"model": m} for m in chain])
+    route_set(workspace=owner.workspace, name="dead-end", chain=[{"model": m} for m in chain[:2]])
+    client = openai.OpenAI(base_url=f"{ma_gw.url}/v1", api_key=owner.plaintext_key, max_retries=0)
+    messages = [{"role": "user", "content": "hi"}]
+
+    served = client.chat.completions.with_raw_response.create(
+        model="route/sneaky", messages=messages
+    )
+    meta = json.loads(served.headers["x-gateway-metadata"])
+    assert meta["model"] == "gemini-2.5-flash"
+    assert [(a["model"], a["status"]) for a in meta["attempts"]] == [
+        ("anthropic/error-500", 500),
+        ("anthropic/claude-sonnet-4-5", 403),
+    ]
+    with pytest.raises(openai.PermissionDeniedError, match="claude-sonnet-4-5"):
+        client.chat.completions.create(model="route/dead-end", messages=messages)
+    sent = json.dumps(ma_gw.upstream_requests(), default=str)
+    assert "error-500" in sent and "claude-sonnet-4-5" not in sent  # never reached the provider
