@@ -19,7 +19,13 @@ from proxy.routing import CUSTOM_NAME, Route, custom_secret
 from proxy.translate import NATIVE, CountTranslation, Translation
 
 # The model's prefix → the provider (dialect) serving it.
-PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "gemini", "google": "gemini"}
+PROVIDERS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "gemini",
+    "google": "gemini",
+    "azure": "azure",  # the workspace's Azure OpenAI resource (its v1 API)
+}
 MODEL_FORM = (
     "PROVIDER/MODEL (openai/…, anthropic/…, gemini/… or google/…; custom/NAME/… for a custom "
     "provider)"
@@ -34,6 +40,9 @@ _RESPONSES = Route("openai", "Responses", "/v1/responses")
 _MESSAGES = Route("anthropic", "Messages", "/v1/messages")
 _ANTHROPIC_COUNT = Route("anthropic", "CountTokens", "/v1/messages/count_tokens")
 _OPENAI_COUNT = Route("openai", "ResponsesInputTokens", "/v1/responses/input_tokens")
+# Azure OpenAI's v1 API: the deployment in the body's model, no api-version (proxy.providers.azure).
+_AZURE_CHAT = Route("azure", "ChatCompletions", "/openai/v1/chat/completions", shape="openai")
+_AZURE_RESPONSES = Route("azure", "Responses", "/openai/v1/responses", shape="openai")
 
 
 @dataclass(slots=True)
@@ -103,6 +112,10 @@ def provider_route(api: str, provider: str, model: str, stream: bool) -> Route:
         return Route("gemini", endpoint, f"/v1beta/models/{model}:{action}", model=model)
     if provider == "anthropic":
         return _ANTHROPIC_COUNT if api == "count_tokens" else _MESSAGES
+    if provider == "azure":
+        if api == "count_tokens":
+            raise BadRequest("Azure OpenAI models cannot count tokens on this endpoint")
+        return _AZURE_RESPONSES if api == "responses" else _AZURE_CHAT
     if api == "count_tokens":
         return _OPENAI_COUNT
     return _RESPONSES if api == "responses" else _CHAT

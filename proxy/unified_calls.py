@@ -95,8 +95,14 @@ class UnifiedCalls:
         target: unified.Target = call.target.current
         provider = providers.get(target.provider)
         caller_body = self._candidate_body(call, target)
+        # The provider's own name of the model (an Azure deployment), when it has one.
+        upstream_model = getattr(secret, "upstream_model", None)
+        model = upstream_model(target.model) if upstream_model is not None else target.model
         if target.translation is not None:
             if call.body_changed:  # a gate rewrote the body (it may have kept the same dict)
+                target.translation.written = None
+            if target.translation.model != model:  # written for the model, sent to its deployment
+                target.translation.model = model
                 target.translation.written = None
             body = target.translation.body(caller_body)
             # The caller's headers go on, but for those of its own API (another provider's
@@ -111,7 +117,7 @@ class UnifiedCalls:
             headers += [("content-type", "application/json"), *target.translation.headers()]
             headers += [*([auth] if auth else []), *secret.headers]
         else:
-            upstream_body = {**caller_body, "model": target.model}
+            upstream_body = {**caller_body, "model": model}
             provider.prepare_body(target.route.endpoint, upstream_body, stream=call.stream)
             body = orjson.dumps(upstream_body)
             auth = provider.auth_header(secret.secret) if secret.secret else None

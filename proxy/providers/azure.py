@@ -55,6 +55,15 @@ class AzureCredentials:
     api_version: str = DEFAULT_API_VERSION
     deployments: dict[str, str] = field(default_factory=dict)  # model → deployment
     models: dict[str, str] = field(default_factory=dict)  # deployment → model
+    headers: tuple[tuple[str, str], ...] = ()  # (none: the shape the unified endpoints read)
+
+    @property
+    def secret(self) -> str:
+        return self.key
+
+    def upstream_model(self, model: str) -> str:
+        """The deployment of `model` (the unified endpoints name models: azure/MODEL)."""
+        return self.deployments.get(model, model)
 
 
 def credentials(secrets: dict[str, UpstreamSecret]) -> AzureCredentials:

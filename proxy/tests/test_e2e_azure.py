@@ -197,3 +197,31 @@ def test_azure_own_model_names_are_priced(gw, owner, azure):
     assert gw.upstream_requests()[0]["path"] == "/openai/deployments/legacy-35/chat/completions"
     (rec,) = gw.records(1)
     assert rec.model == "gpt-35-turbo" and rec.cost_usd > 0 and not rec.price_missing
+
+
+def test_the_unified_endpoints_reach_azure_models(gw, owner, azure):
+    import anthropic
+
+    client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=owner.plaintext_key, max_retries=0)
+    answer = client.chat.completions.create(
+        model="azure/gpt-4o-mini", messages=[{"role": "user", "content": "unified azure"}]
+    )
+    assert answer.choices[0].message.content == "Echo: unified azure"
+    stream = client.chat.completions.create(
+        model="azure/gpt-4o-mini", messages=[{"role": "user", "content": "s"}], stream=True
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Echo: s"
+    claude = anthropic.Anthropic(base_url=gw.url, api_key=owner.plaintext_key, max_retries=0)
+    message = claude.messages.create(
+        model="azure/gpt-4o-mini",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "from claude"}],
+    )
+    assert message.content[0].text == "Echo: from claude"
+    sent = gw.upstream_requests()
+    assert {u["path"] for u in sent} == {"/openai/v1/chat/completions"}
+    assert {json.loads(u["body"])["model"] for u in sent} == {"chat-prod"}
+    assert all(_headers(u)["api-key"] == AZURE_KEY for u in sent)
+    recs = gw.records(3)
+    assert {(r.provider, r.model) for r in recs} == {("azure", "gpt-4o-mini")}
+    assert all(r.cost_usd > 0 and not r.usage_estimated for r in recs)

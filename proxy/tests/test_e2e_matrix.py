@@ -17,13 +17,29 @@ PROVIDERS = {
     "openai": "openai/gpt-4o-mini",
     "anthropic": "anthropic/claude-sonnet-4-5",
     "gemini": "gemini/gemini-2.5-flash",
+    "azure": "azure/gpt-4o-mini",
 }
 TOOL_RESPONSES = {"type": "function", **TOOL_CHAT["function"]}
 UPSTREAM_PATHS = {
     "openai": {"chat": "/v1/chat/completions", "responses": "/v1/responses"},
     "anthropic": "/v1/messages",
     "gemini": "/v1beta/models/gemini-2.5-flash:",
+    "azure": {"chat": "/openai/v1/chat/completions", "responses": "/openai/v1/responses"},
 }
+
+
+@pytest.fixture(autouse=True)
+def azure_secrets(request, django_db_blocker):
+    """The workspace's Azure OpenAI, at the fake, for the cells that call azure/ models."""
+    if "gw" not in request.fixturenames:
+        yield
+        return
+    from devtools.testing import give_azure_secrets
+
+    gw, owner = request.getfixturevalue("gw"), request.getfixturevalue("owner")
+    with django_db_blocker.unblock():
+        give_azure_secrets(owner.workspace, gw.fake_url)
+    yield
 
 
 def _chat(client, model: str, stream: bool) -> tuple[str, str]:

@@ -25,9 +25,22 @@ from proxy.translate.sse import EventReader
 
 # The caller APIs of the unified endpoints, and the APIs each provider is called in.
 CALLER_APIS: dict[str, ModuleType] = {"chat": chat, "responses": responses, "messages": messages}
-PROVIDER_APIS: dict[str, ModuleType] = {"openai": chat, "anthropic": messages, "gemini": gemini}
+PROVIDER_APIS: dict[str, ModuleType] = {
+    "openai": chat,
+    "anthropic": messages,
+    "gemini": gemini,
+    "azure": chat,  # Azure OpenAI speaks OpenAI's API
+}
 # (caller API, provider) pairs that need no translation: the body goes as sent (model renamed).
-NATIVE = frozenset({("chat", "openai"), ("responses", "openai"), ("messages", "anthropic")})
+NATIVE = frozenset(
+    {
+        ("chat", "openai"),
+        ("responses", "openai"),
+        ("messages", "anthropic"),
+        ("chat", "azure"),
+        ("responses", "azure"),
+    }
+)
 # The error envelope each caller API's SDK parses.
 CALLER_DIALECTS = {
     "chat": "openai",
