@@ -456,6 +456,7 @@ def phase_redis(
         "ok_200": sum(c.status == 200 for c in calls),
         "refused_503": sum(c.status == 503 for c in calls),
         "other": sum(c.status not in (200, 503) for c in calls),
+        "other_answers": sorted({str(c.status) for c in calls if c.status not in (200, 503)}),
         "outage_s": round(up - down, 2),
         "served_200_while_down": sum(c.status == 200 for c in during),
         "recovered_after_s_per_node": [recovered.get(n) for n in range(NODES)],
@@ -610,13 +611,16 @@ def run_mode(mode: str, database_url: str, workdir: Path, scale: Scale) -> ModeR
         redis.stop()
         marks["down"] = time.time()  # every master is gone from here
         time.sleep(outage)
+        # Down ends when the first server starts again: a call the gateway serves from then on
+        # may rightly reach its counters (a cluster's masters come back one by one, each
+        # serving its own slots before the whole cluster says ok).
+        marks["up"] = time.time()
         if isinstance(redis, RedisCluster):
             for server in redis.servers:
                 server.start()
             redis.wait_ok()
         else:
             redis.start()
-        marks["up"] = time.time()
 
     inst = Installation(home, database_url, url)
     try:
@@ -650,6 +654,10 @@ def run_mode(mode: str, database_url: str, workdir: Path, scale: Scale) -> ModeR
         inst.stop()
         redis.stop()
     out.figures["total_s"] = round(time.monotonic() - t0, 1)
+    if out.problems:  # what the processes said about it: their errors, last first
+        log = (home / "processes.log").read_text(errors="replace").splitlines()
+        errors = [line for line in log if "ERROR" in line or "Error:" in line]
+        out.problems += [f"log: {line[:300]}" for line in errors[-12:]]
     return out
 
 

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from redis.exceptions import RedisError
 
 from hotpath.errors import PolicyBlocked, ProxyError
+from hotpath.redis_client import REDIS_ERRORS
 from hotpath.snapshot import Snapshot
 from policies.outcomes import record_outcome
 from policies.ratelimit.snapshot import RateLimitSnapshot, RateRule, load_snapshot
@@ -165,7 +165,7 @@ class RateLimitGate:
                     reservation_id=held.reservation_id,
                     actual=actual,
                 )
-        except (TimeoutError, OSError, RedisError):
+        except REDIS_ERRORS:
             # The entry keeps its estimate until it leaves the window: over-counted, never under.
             logger.warning("could not settle rate-limit entry %s", held.reservation_id)
 
@@ -181,7 +181,7 @@ class RateLimitGate:
         try:
             store = store_for_loop(settings.REDIS_URL)
             return await store.reserve(counters, reservation_id=reservation_id, now_ms=now_ms)
-        except (TimeoutError, OSError, RedisError) as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("rate-limit counters unreachable: %s: %s", type(exc).__name__, exc)
             await _release_quietly(counters, reservation_id)
             if settings.GATEWAY_RATE_LIMIT_FAIL_OPEN:
@@ -198,7 +198,7 @@ async def _release_quietly(counters: list[RateCounter], reservation_id: str) -> 
     try:
         store = store_for_loop(settings.REDIS_URL)
         await store.settle(counters, reservation_id=reservation_id, actual=[0] * len(counters))
-    except (TimeoutError, OSError, RedisError):
+    except REDIS_ERRORS:
         logger.warning("could not release rate-limit entry %s", reservation_id)
 
 

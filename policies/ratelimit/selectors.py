@@ -52,9 +52,7 @@ def _levels(counters: list[RateCounter], now_ms: int) -> list[int] | None:
         from policies.ratelimit import store_db
 
         return store_db.levels(counters, now_ms=now_ms)
-    from redis.exceptions import RedisError
-
-    from hotpath.redis_client import sync_client
+    from hotpath.redis_client import REDIS_ERRORS, sync_client
 
     try:
         client = sync_client(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
@@ -64,7 +62,7 @@ def _levels(counters: list[RateCounter], now_ms: int) -> list[int] | None:
         raw = client.register_script(LEVELS_LUA)(
             keys=keys, args=[now_ms, *(c.window_ms for c in counters)]
         )
-    except (OSError, RedisError):
+    except REDIS_ERRORS:
         return None
     return [int(v) for v in raw]
 
