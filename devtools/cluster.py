@@ -656,8 +656,10 @@ def run_mode(mode: str, database_url: str, workdir: Path, scale: Scale) -> ModeR
     out.figures["total_s"] = round(time.monotonic() - t0, 1)
     if out.problems:  # what the processes said about it: their errors, last first
         log = (home / "processes.log").read_text(errors="replace").splitlines()
-        errors = [line for line in log if "ERROR" in line or "Error:" in line]
-        out.problems += [f"log: {line[:300]}" for line in errors[-12:]]
+        # The gateway's own first (a traceback's last line names the exception), then Celery's.
+        errors = [line for line in log if "ERROR" in line or "Error" in line]
+        gateway = [line for line in errors if "/MainProcess]" not in line]
+        out.problems += [f"log: {line[:300]}" for line in (gateway or errors)[-12:]]
     return out
 
 

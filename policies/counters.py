@@ -86,7 +86,7 @@ class ScriptStore:
         await self._acquire()
         try:
             return await script(keys=keys, args=args)
-        except AttributeError as exc:  # a cluster connection closed under the command
+        except (AttributeError, RuntimeError) as exc:  # a cluster connection closed under it
             raise RedisConnectionError(f"Redis Cluster connection lost ({exc})") from exc
         finally:
             self._slots.release()
@@ -95,7 +95,7 @@ class ScriptStore:
         await self._acquire()
         try:
             return await pipe.execute()
-        except AttributeError as exc:  # a cluster connection closed under the command
+        except (AttributeError, RuntimeError) as exc:  # a cluster connection closed under it
             raise RedisConnectionError(f"Redis Cluster connection lost ({exc})") from exc
         finally:
             self._slots.release()
