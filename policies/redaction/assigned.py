@@ -334,7 +334,7 @@ def build_assigned_recognizer() -> AssignedSecretRecognizer:
                 "prose_password",
                 rf"(?P<word>{_PASSWORD_WORDS}|password|pwd)(?:[ \t]+(?:for|of|on|to)\s+"
                 rf"[^.:=]{{1,40}}?)?[ \t]*(?:[ \t](?:is|was)|=|:|\()[ \t]*(?P<q>[\"'`]?)(?P<pw>)"
-                rf"(?P<v>[^\s\"'`]{{6,100}}?)(?P=q)(?=[,;:)!?.]*(?:\s|$))",
+                rf"(?P<v>[^\s\"'`]{{6,100}}?)(?P=q)(?=[,;:)!?.]*(?:\s|$)|;[A-Za-z][\w ]{{0,40}}=)",
             ),
             (
                 "prose_secret",

@@ -124,7 +124,10 @@ def credit_card_ok(value: str) -> bool:
     digits = value.replace(" ", "").replace("-", "")
     if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits):
         return False
-    if len(set(digits)) < 4:  # 4111... test fillers are cards; 4444444444444448 is noise
+    # One digit repeated (4444444444444448) is filler; the issuers' published test numbers
+    # (4111 1111 1111 1111, 5555 5555 5555 4444, 4242 4242 4242 4242) are written by people
+    # as cards, and redacting one costs nothing.
+    if len(set(digits[:-1])) == 1:
         return False
     return luhn_ok(digits)
 

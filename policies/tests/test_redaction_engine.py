@@ -36,11 +36,29 @@ def _found(text: str, config: ScanConfig = ALL) -> list[tuple[str, str]]:
         ("call +44 20 7946 0958 now", "+44 20 7946 0958", "PHONE"),
         ("call (212) 555-0198 now", "(212) 555-0198", "PHONE"),
         ("card 4539 1488 0343 6467.", "4539 1488 0343 6467", "CREDIT_CARD"),
+        # the issuers' published test numbers, as people paste them
+        ("my card is 4111 1111 1111 1111 exp 12/28.", "4111 1111 1111 1111", "CREDIT_CARD"),
+        ("card: 4111111111111111", "4111111111111111", "CREDIT_CARD"),
+        ("cc=5500-0000-0000-0004", "5500-0000-0000-0004", "CREDIT_CARD"),
+        ("Use test card 4242 4242 4242 4242 in Stripe", "4242 4242 4242 4242", "CREDIT_CARD"),
+        ("mc 5555555555554444 ok", "5555555555554444", "CREDIT_CARD"),
+        ("amex 378282246310005", "378282246310005", "CREDIT_CARD"),
         ("ssn 123-45-6789", "123-45-6789", "US_SSN"),
         ("iban GB82 WEST 1234 5698 7654 32", "GB82 WEST 1234 5698 7654 32", "IBAN"),
         ("host 10.0.12.7 up", "10.0.12.7", "IP_ADDRESS"),
         ("postgres://app:S3cr3tPass@db.internal:5432/app", "S3cr3tPass", "PASSWORD"),
         ('DB_PASSWORD="Xk9#mP2vLq"', "Xk9#mP2vLq", "PASSWORD"),
+        # ODBC / ADO.NET connection strings: the value ends at the next `;Key=`
+        (
+            "Data Source=srv;Initial Catalog=db;Pwd=Xyz!2345abc;Trusted_Connection=no",
+            "Xyz!2345abc",
+            "PASSWORD",
+        ),
+        (
+            "Server=tcp:x,1433;User ID=admin;Password=P@ssw0rd123;Encrypt=true;",
+            "P@ssw0rd123",
+            "PASSWORD",
+        ),
         ('"client_secret": "AbCdEf123456GhIjKl7890"', "AbCdEf123456GhIjKl7890", "SECRET"),
         (
             "key gw_sk_abcdefghijkl_0123456789abcdefghij0123456789abcdefghij",
@@ -156,6 +174,8 @@ def test_it_detects_each_shape(text, value, type_):
         "ssh -p 2222 host; docker run -p 8080:80 nginx; ls -a /tmp",
         "NEXT_PUBLIC_PUSHER_KEY=4f1a9c0e8b7d6a5f4e3d2c1b0a9f8e7d",
         "integrity sha512-" + "Ab3+" * 21 + "==",
+        # one digit repeated, Luhn-valid by accident: filler, not a card
+        "placeholder 4444444444444448 and 4444 4444 4444 4448",
     ],
 )
 def test_code_survives(text):
