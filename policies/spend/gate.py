@@ -8,6 +8,14 @@ database (policies/spend/store_db.py); any counter without room → 402 naming t
 after(call): replace the reservation by the actual cost the proxy measured (streams and
 disconnects included: the proxy sets usage from what it saw).
 
+Heartbeat: a reservation expires GATEWAY_SPEND_RESERVATION_TTL seconds after it was made or
+last extended, so that a dead process's reservations free their budget. A stream is bounded by
+its idle time only and may last longer, so while calls are in flight one timer per process (on
+its event loop, armed by the first reservation, idle when none is held) pushes the expiry of
+every reservation this process holds forward, every TTL/3, in one store round trip (one Redis
+pipeline, or one database transaction). A process that dies stops beating, and its
+reservations expire at most one TTL after its last beat.
+
 Redis unreachable: settings.GATEWAY_SPEND_FAIL_OPEN decides; by default the call is refused with
 503 (fail closed) — only calls that fall under a spend policy, others never touch Redis.
 """
@@ -24,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 
 from hotpath.errors import PolicyBlocked, ProxyError
 from hotpath.redis_client import REDIS_ERRORS
@@ -115,6 +124,11 @@ class SpendGate:
         # Background database work (alert claims, member rows): referenced until done, so the
         # event loop cannot drop a task midway.
         self._background: set[asyncio.Future[None]] = set()
+        # The heartbeat (module docstring): the one pending timer of this process, the loop it
+        # belongs to, and whether an extension round trip is under way.
+        self._heartbeat: asyncio.TimerHandle | None = None
+        self._heartbeat_loop: asyncio.AbstractEventLoop | None = None
+        self._extending = False
 
     async def idle(self) -> None:
         """Wait for this gate's background database work to finish (tests, shutdown)."""
@@ -168,6 +182,7 @@ class SpendGate:
         )
         _record(call, matches, set())
         self._materialise(matches)
+        self._arm_heartbeat()
 
     async def after(self, call: ProxyCall) -> None:
         held = self._held.pop(id(call), None)
@@ -195,6 +210,59 @@ class SpendGate:
             logger.warning("could not settle spend reservation %s", held.reservation_id)
             return
         self._alert(held, levels)
+
+    # -- heartbeat ----------------------------------------------------------------------------
+    def _arm_heartbeat(self) -> None:
+        """Make sure the timer runs while a reservation is held (one per process and loop)."""
+        loop = asyncio.get_running_loop()
+        if self._heartbeat is not None and self._heartbeat_loop is loop:
+            return
+        self._heartbeat_loop = loop
+        self._heartbeat = loop.call_later(settings.GATEWAY_SPEND_RESERVATION_TTL / 3, self._beat)
+
+    def _beat(self) -> None:
+        """The timer fired: extend every reservation held now and re-arm while any is; with
+        none held the timer stops until the next reservation arms it."""
+        self._heartbeat = None
+        if not self._held:
+            return
+        self._arm_heartbeat()
+        if self._extending:  # the last round trip has not answered yet: it extends them
+            return
+        self._extending = True
+        held = list(self._held.values())
+        task = asyncio.ensure_future(self._extend(held))
+        self._background.add(task)
+
+        def done(finished: asyncio.Future[None]) -> None:
+            self._extending = False
+            self._background.discard(finished)
+
+        task.add_done_callback(done)
+
+    async def _extend(self, held: list[_Held]) -> None:
+        """One round trip per store for every reservation held; a failure is logged and the
+        next beat tries again (a reservation outlives a missed beat: the TTL is 3 beats)."""
+        new_expiry = time.time() + settings.GATEWAY_SPEND_RESERVATION_TTL
+        on_redis = [(h.counters, h.reservation_id) for h in held if h.redis]
+        in_db = [h.reservation_id for h in held if not h.redis]
+        if on_redis:
+            try:
+                store = store_for_loop(settings.REDIS_URL)
+                await store.extend(on_redis, expires_ms=int(new_expiry * 1000))
+            except REDIS_ERRORS as exc:
+                logger.warning("could not extend %d spend reservations: %s", len(on_redis), exc)
+        if in_db:
+            from policies.spend import store_db as spend_store_db
+
+            try:
+                await _in_db_thread(
+                    spend_store_db.extend,
+                    in_db,
+                    expires_at=dt.datetime.fromtimestamp(new_expiry, UTC),
+                )
+            except DatabaseError as exc:
+                logger.warning("could not extend %d spend reservations: %s", len(in_db), exc)
 
     # -- helpers ------------------------------------------------------------------------------
     @staticmethod

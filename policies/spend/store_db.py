@@ -17,7 +17,10 @@ Why a reservation cannot overshoot (the same guarantee as the Redis script):
   transaction's first statement is a write, so it takes the write lock at once instead of
   failing to upgrade a read snapshot;
 - expired reservations (dead processes) are released even when the call is then blocked: a
-  blocked call takes back only its own amounts, so a counter full of dead reservations frees up.
+  blocked call takes back only its own amounts, so a counter full of dead reservations frees up;
+- a live process pushes its open reservations' expiry forward (`extend`, the gate's heartbeat):
+  it locks those reservation rows in primary-key order, as a reservation releasing expired ones
+  does, and touches no counter, so it cannot deadlock with either.
 """
 
 from __future__ import annotations
@@ -212,6 +215,31 @@ def _settle(counters: list[Counter], reservation_id: str, actual: list[int]) -> 
         )
     by_index = {i: spent.get(cid) for cid, i in order}
     return [by_index.get(i) for i in range(len(counters))]
+
+
+EXTEND_BATCH = 500  # reservation ids per statement (SQLite bounds a statement's parameters)
+
+
+def extend(reservation_ids: list[str], *, expires_at: dt.datetime) -> int:
+    """Push the expiry of these open reservations to `expires_at`, in one transaction; returns
+    the rows updated. A reservation already settled, or released as expired, has no row left
+    and is not brought back."""
+
+    def run() -> int:
+        updated = 0
+        with transaction.atomic():
+            for i in range(0, len(reservation_ids), EXTEND_BATCH):
+                batch = reservation_ids[i : i + EXTEND_BATCH]
+                pks = list(
+                    SpendReservation.objects.select_for_update()
+                    .filter(reservation_id__in=batch)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
+                updated += SpendReservation.objects.filter(pk__in=pks).update(expires_at=expires_at)
+        return updated
+
+    return _serialised(run)
 
 
 def levels(counters: list[Counter]) -> list[tuple[int, int] | None]:

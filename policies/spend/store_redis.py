@@ -11,7 +11,9 @@ all belong to its organization), which a multi-key script needs.
 Why it cannot overshoot: a script runs atomically, so "every counter has room → add the
 reservation to every counter" happens with no other reservation in between; a call blocked on
 one counter reserves nothing anywhere. A reservation of a process that died is released by the
-next reservation on that counter once its expiry passes.
+next reservation on that counter once its expiry passes. While a call is in flight its process
+pushes that expiry forward (`extend`, the gate's heartbeat), so a stream longer than the TTL
+keeps its reservation and a dead process's reservations still expire one TTL after its last beat.
 
 A counter missing from Redis (flush, failover, a new window) makes the script answer "rebuild"
 without changing anything; the caller reads the baseline from PostgreSQL and runs the script
@@ -202,6 +204,17 @@ class RedisSpendStore(ScriptStore):
         counter's settled spend after it (None for a counter Redis does not hold)."""
         raw = await self._run(self._settle, self._keys(counters), [reservation_id, *actual])
         return [None if int(v) < 0 else int(v) for v in raw or []]
+
+    async def extend(self, held: list[tuple[list[Counter], str]], *, expires_ms: int) -> None:
+        """Push the expiry of open reservations ((counters, reservation id) pairs) to
+        `expires_ms`, in one pipeline (one round trip per server). `ZADD XX` only updates a
+        reservation still open: one settled, or already released as expired, is not brought
+        back (its amount left `reserved` then)."""
+        pipe = self.client.pipeline(transaction=False)
+        for counters, reservation_id in held:
+            for c in counters:
+                pipe.zadd(c.key + ":r", {reservation_id: expires_ms}, xx=True)
+        await self._execute(pipe)
 
     async def levels(self, counters: list[Counter]) -> list[tuple[int, int] | None]:
         """(spent, reserved) per counter, None when Redis has no such counter."""

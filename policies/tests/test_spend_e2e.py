@@ -401,3 +401,49 @@ def test_custom_provider_and_azure_calls_count_and_are_capped(spend_gw: Any, own
             client.chat.completions.create(model="gpt-4o-mini", max_tokens=20, messages=messages)
         assert blocked.value.status_code == 402
     assert spend_gw.upstream_requests() == []
+
+
+# -- a stream longer than the reservation's TTL keeps its reservation -------------------------
+def test_a_stream_outliving_the_reservation_ttl_keeps_its_budget_held(
+    spend_gw: Any, owner: Any, settings: Any
+) -> None:
+    # Each call reserves ~$0.0004 (see above) and costs ~$0.00001: the cap holds one
+    # reservation, not two. The stream pauses 3 s after its first event, three times the TTL:
+    # without the heartbeat its reservation would expire after 1 s and the second call pass.
+    settings.GATEWAY_SPEND_RESERVATION_TTL = 1.0
+    policy(owner, "org", "organization", {"daily": "0.0006"})
+    body = {
+        "model": "gpt-4o-mini",
+        "max_tokens": 400,
+        "messages": [{"role": "user", "content": "x"}],
+    }
+    headers = {"authorization": f"Bearer {owner.plaintext_key}"}
+    url = f"{spend_gw.url}/openai/v1/chat/completions"
+
+    async def scenario() -> tuple[int, list[int], int]:
+        async with aiohttp.ClientSession() as session:
+            stream = await session.post(
+                url,
+                json={**body, "stream": True},
+                headers={**headers, "x-fake-stream-pause-ms": "3000"},
+            )
+            assert stream.status == 200
+            await stream.content.readline()  # the first event: the reservation is held
+            refused = []
+            for _ in range(2):  # at 1.5 s and 2.5 s: past the TTL, the stream still open
+                await asyncio.sleep(1.0 if refused else 1.5)
+                async with session.post(url, json=body, headers=headers) as second:
+                    await second.read()
+                    refused.append(second.status)
+            await stream.read()
+            stream.release()
+            async with session.post(url, json=body, headers=headers) as after:
+                await after.read()
+                return stream.status, refused, after.status
+
+    stream_status, refused, after_status = asyncio.run(scenario())
+    assert stream_status == 200
+    assert refused == [402, 402]  # the open stream's budget was still held
+    assert after_status == 200  # settled at its actual cost: room again
+    records = spend_gw.records(4)
+    assert [r.status for r in records].count("blocked") == 2
