@@ -1,5 +1,5 @@
 """What the policy commands share (gateway_spend_limit, gateway_rate_limit,
-gateway_model_access): reading a subject from the command line.
+gateway_model_access): reading a subject from the command line, and `--show`.
 
 SUBJECT by scope: the organization slug (organization), ORG/WS (workspace), a key id or prefix
 (api_key), a user's email (user), ORG/WS:CUSTOMER_ID (customer). With --default-per-member the
@@ -55,3 +55,28 @@ def subject_from_cli(scope: str, subject: str, *, per_member: bool) -> dict[str,
             f"{subject} belongs to {orgs.count()} organizations; a user policy needs exactly one"
         )
     return {"organization": orgs.first().organization, "user": user}  # type: ignore[union-attr]
+
+
+def show_effective(scope: str, subject: str) -> dict[str, Any]:
+    """`--show`: everything that applies to the subject's calls (policies.effective) as plain
+    data: redaction, spend limits, rate limits, model access, notes."""
+    # Imported when asked: it loads the redaction scanner's module.
+    from policies.effective import (
+        effective_for_key,
+        effective_for_organization,
+        effective_for_user,
+        effective_for_workspace,
+    )
+
+    if scope == "customer":
+        raise ValidationError("--show takes an organization, workspace, API key or user")
+    found = subject_from_cli(scope, subject, per_member=False)
+    if scope == "api_key":
+        effective = effective_for_key(found["api_key"])
+    elif scope == "user":
+        effective = effective_for_user(found["user"], found["organization"])
+    elif scope == "workspace":
+        effective = effective_for_workspace(found["workspace"])
+    else:
+        effective = effective_for_organization(found["organization"])
+    return effective.as_dict()

@@ -215,6 +215,42 @@ class Match(Generic[R]):
     member: str
 
 
+def member_labels(members: Iterable[str]) -> dict[str, str]:
+    """Members in words ("key gw_sk_abc…", "user alice@example.com", "workspace acme/main",
+    "customer 'c-42' of acme/main"), read in one query per kind; a member whose subject is gone
+    keeps its raw name."""
+    from django.contrib.auth import get_user_model
+
+    ids: dict[str, set[int]] = {"ws": set(), "key": set(), "user": set()}
+    parsed: dict[str, tuple[str, str]] = {}
+    for member in members:
+        kind, _, rest = member.partition(":")
+        parsed[member] = (kind, rest)
+        number = rest.partition(":")[0] if kind == "cust" else rest
+        bucket = "ws" if kind == "cust" else kind
+        if number.isdigit() and bucket in ids:
+            ids[bucket].add(int(number))
+    workspaces = {
+        w.pk: str(w)
+        for w in Workspace.objects.filter(pk__in=ids["ws"]).select_related("organization")
+    }
+    keys = {k.pk: k.display_prefix for k in ApiKey.objects.filter(pk__in=ids["key"])}
+    users = dict(get_user_model().objects.filter(pk__in=ids["user"]).values_list("pk", "email"))
+    out = {}
+    for member, (kind, rest) in parsed.items():
+        label = None
+        if kind == "cust":
+            ws, _, customer = rest.partition(":")
+            where = workspaces.get(int(ws)) if ws.isdigit() else None
+            label = f"customer {customer!r} of {where}" if where else None
+        elif rest.isdigit():
+            found = {"ws": workspaces, "key": keys, "user": users}.get(kind, {}).get(int(rest))
+            word = {"ws": "workspace", "key": "key", "user": "user"}.get(kind)
+            label = f"{word} {found}" if found else None
+        out[member] = label or member
+    return out
+
+
 def customer_member(workspace_id: int, customer: str) -> str:
     """The member (counter name) of one customer: customers are per workspace."""
     return f"cust:{workspace_id}:{customer}"

@@ -21,6 +21,7 @@ from policies.admin_mixins import COUNTING_SUBJECT_FIELDS, PolicySubjectAdminMix
 from policies.ratelimit.models import RateLimit, RateLimitPolicy
 from policies.ratelimit.selectors import current_usage, members_usage
 from policies.ratelimit.services import rate_limit_check, rate_limit_delete, rate_limit_save
+from policies.subjects import member_labels
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -158,13 +159,16 @@ class RateLimitPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
         if not obj.pk or obj.kind != RateLimitPolicy.Kind.DEFAULT_PER_MEMBER:
             return "-"
         rows = members_usage(obj)
+        if rows is None:
+            return "the live counters cannot be read right now"
         if not rows:
-            return "no member counters to show (with Redis, members are not listed)"
+            return "no member counters yet"
+        labels = member_labels(r["member"] for r in rows)
         return format_html_join(
             "",
             "<div>{}: {}</div>",
             (
-                (r["member"], "; ".join(f"{a} {b}" for a, b in _usage_lines(r["usage"])))
+                (labels[r["member"]], "; ".join(f"{a}: {b}" for a, b in _usage_lines(r["usage"])))
                 for r in rows
             ),
         )

@@ -12,16 +12,23 @@ SUBJECT as for gateway_spend_limit (policies/cli.py); a customer is ORG/WS:CUSTO
 policy is named after scope and subject unless --name is given; running the command again with
 the same name sets that window's limits (its other windows are kept). Runs as the platform
 operator; every change is audit-logged.
+
+    manage.py gateway_rate_limit --show --scope api_key --subject gw_sk_abcdefghijkl
+
+--show prints, as JSON, everything that applies to the subject's calls, as gateway_spend_limit
+--show does: rate limits with their current use and where each comes from, spend limits, model
+access, redaction.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
 from orgs.cli import GatewayCommand
-from policies.cli import subject_from_cli
+from policies.cli import show_effective, subject_from_cli
 from policies.ratelimit.models import RateLimitPolicy, RateWindow
 from policies.ratelimit.services import parse_count, rate_limit_upsert
 
@@ -36,14 +43,23 @@ class Command(GatewayCommand):
             required=True,
             help="org slug, ORG/WS, key id or prefix, user email, ORG/WS:CUSTOMER_ID",
         )
-        parser.add_argument("--window", required=True, choices=RateWindow.values)
+        parser.add_argument("--window", choices=RateWindow.values)
         parser.add_argument("--requests", help="most requests in any window-long stretch")
         parser.add_argument("--tokens", help="most tokens (input + output) in the window")
         parser.add_argument("--default-per-member", action="store_true")
         parser.add_argument("--name", help="policy name (default: derived from scope and subject)")
         parser.add_argument("--disable", action="store_true", help="store the policy disabled")
+        parser.add_argument(
+            "--show", action="store_true", help="show what applies to the subject's calls"
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["show"]:
+            shown = show_effective(opts["scope"], opts["subject"])
+            self.stdout.write(json.dumps(shown, indent=2))
+            return
+        if not opts["window"]:
+            raise CommandError("give --window minute|hour (or --show)")
         requests = parse_count(opts["requests"], "--requests")
         tokens = parse_count(opts["tokens"], "--tokens")
         if requests is None and tokens is None:

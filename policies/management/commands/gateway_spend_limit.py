@@ -10,8 +10,10 @@
         --alert-at 50,80,100 --alert-webhook https://hooks.example.com/gw --alert-email ops@acme.test
 
 SUBJECT: organization slug (organization), ORG/WS (workspace), key id or prefix (api_key),
-user email (user), ORG/WS:CUSTOMER_ID (customer; policies/cli.py). --show prints, as JSON, every enabled limit the subject's calls fall under
-(its own, broader ones, defaults per member) with the spend of each current window. With --default-per-member the subject is the group: the organization slug or
+user email (user), ORG/WS:CUSTOMER_ID (customer; policies/cli.py). --show prints, as JSON, everything that applies to the subject's calls (policies.effective):
+every enabled spend limit (its own, broader ones, defaults per member, each with where it comes
+from) with the spend of each current window, the rate limits with their current use, the
+model-access policies that decide, and the redaction policy. With --default-per-member the subject is the group: the organization slug or
 ORG/WS for api_key and user, the organization slug for workspace. The command runs as the
 platform operator; every change is audit-logged.
 
@@ -30,7 +32,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from orgs.cli import GatewayCommand
-from policies.cli import subject_from_cli
+from policies.cli import show_effective, subject_from_cli
 from policies.spend.models import SpendPolicy, Window
 from policies.spend.services import (
     alert_channel_add,
@@ -160,28 +162,7 @@ class Command(GatewayCommand):
         return policy, secrets
 
     def _show(self, scope: str, subject: str) -> None:
-        # Imported when asked: it loads the redaction scanner's module.
-        from policies.effective import (
-            effective_for_key,
-            effective_for_organization,
-            effective_for_user,
-            effective_for_workspace,
-        )
-
-        if scope == "customer":
-            raise CommandError("--show takes an organization, workspace, API key or user")
-        found = self._subject(scope, subject, per_member=False)
-        if scope == "api_key":
-            effective = effective_for_key(found["api_key"])
-        elif scope == "user":
-            effective = effective_for_user(found["user"], found["organization"])
-        elif scope == "workspace":
-            effective = effective_for_workspace(found["workspace"])
-        else:
-            effective = effective_for_organization(found["organization"])
-        data = effective.as_dict()
-        shown = {k: data[k] for k in ("subject", "gateway_enabled", "spend_limits", "notes")}
-        self.stdout.write(json.dumps(shown, indent=2))
+        self.stdout.write(json.dumps(show_effective(scope, subject), indent=2))
 
     @staticmethod
     def _default_name(opts: dict[str, Any], subject: dict[str, Any]) -> str:
