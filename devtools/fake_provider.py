@@ -211,8 +211,10 @@ class FakeProvider:
         if "model_action" in request.match_info and "project" in request.match_info:
             model = request.match_info["model_action"].partition(":")[0]
         status = request.headers.get("x-fake-status")
-        if status is None and model.startswith("error-"):
-            status = model.removeprefix("error-")
+        # (a Bedrock id names it after its provider: anthropic.error-500)
+        named = model if model.startswith("error-") else model.rpartition(".")[2]
+        if status is None and named.startswith("error-"):
+            status = named.removeprefix("error-")
         if status is not None and status.isdigit() and int(status) >= 400:
             return self._error(request, int(status), f"fake provider error {status}")
         if fault == "garbage" and body.get("stream") is not True and "stream" not in request.path:

@@ -16,7 +16,16 @@ from django.utils import timezone
 from orgs.models import Workspace
 
 # The model prefixes a candidate may name (google/ is gemini/; custom/NAME/MODEL a custom provider).
-PROVIDER_PREFIXES = ("openai", "anthropic", "gemini", "google", "custom")
+PROVIDER_PREFIXES = (
+    "openai",
+    "anthropic",
+    "gemini",
+    "google",
+    "azure",
+    "bedrock",
+    "vertex",
+    "custom",
+)
 # When to try the next candidate: 429, any 5xx, a timeout, a connection failure.
 FALLBACK_ON = ("429", "5xx", "timeout", "connect")
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"

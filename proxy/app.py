@@ -457,15 +457,29 @@ class ProxyApp(UnifiedCalls):
         call.upstream_status = resp.status
         call.http_status = call.record.http_status = resp.status
         streamed = resp.headers.get("content-type", "").startswith(forward.STREAM_TYPES)
+        # (a unified call's usage is read in the called provider's endpoint: route's)
+        endpoint = route.endpoint if call.target is not None else call.endpoint
         if streamed or (call.stream and resp.status < 300):
             await forward.relay_stream(
-                resp, call, provider, send, idle_timeout=idle, trace_limit=self.trace_limit
+                resp,
+                call,
+                provider,
+                send,
+                idle_timeout=idle,
+                trace_limit=self.trace_limit,
+                endpoint=endpoint,
             )
             if not route.billed:
                 call.usage = None  # a replay of a stored response: billed when it was made
         else:
             await forward.relay_whole(
-                resp, call, provider, send, billed=route.billed, trace_limit=self.trace_limit
+                resp,
+                call,
+                provider,
+                send,
+                billed=route.billed,
+                trace_limit=self.trace_limit,
+                endpoint=endpoint,
             )
         if resp.status >= 400 and call.record.error is None:
             call.record.error = f"upstream answered {resp.status}"

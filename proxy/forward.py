@@ -106,6 +106,7 @@ async def relay_whole(
     *,
     billed: bool,
     trace_limit: int,
+    endpoint: str = "",
 ) -> None:
     """Read the whole upstream body, take usage from it, send it on (through the filters).
 
@@ -134,7 +135,7 @@ async def relay_whole(
             ) from exc
         call.complete = True
         if billed:
-            call.usage = provider.usage_from_body(call.endpoint, parsed)
+            call.usage = provider.usage_from_body(endpoint or call.endpoint, parsed)
     if call.ctx.trace_content:
         call.record.response_content = bounded_content(data, trace_limit)
     if call.target is not None and call.target.translation is not None:
@@ -155,6 +156,7 @@ async def relay_stream(
     *,
     idle_timeout: float,
     trace_limit: int,
+    endpoint: str = "",
 ) -> None:
     """Relay a stream until it ends or the upstream dies (the caller's task is cancelled when
     the client goes away: proxy.app watches for the disconnect).
@@ -164,27 +166,28 @@ async def relay_stream(
     upstream that dies mid-stream ends an SSE stream with the dialect's own error event and no
     success terminator, so SDKs raise instead of accepting a truncated answer; a JSON stream
     (Gemini without alt=sse) cannot carry one, so its connection is dropped unfinished."""
+    endpoint = endpoint or call.endpoint
     content_type = resp.headers.get("content-type", "")
     sse = content_type.startswith("text/event-stream")
     framed = content_type.startswith(STREAM_TYPES[1])  # the AWS event stream
-    scanner: Any = UsageScanner(provider, call.endpoint, sse=sse)
+    scanner: Any = UsageScanner(provider, endpoint, sse=sse)
     filters = call.response_filters
+    translation = call.target.translation if call.target is not None else None
+    headers = _response_headers(resp, call)
     if framed:  # like SSE, it can end with an error (an exception frame)
         sse = True
         # the trace keeps the decoded events (readable), not the binary frames
         scanner = provider.stream_scanner(
-            call.endpoint, trace_limit=trace_limit if call.ctx.trace_content else 0
+            endpoint, trace_limit=trace_limit if call.ctx.trace_content else 0
         )
-        if filters:  # filters read server-sent events: bridge them to the binary frames
+        if translation is not None:  # decoded into the caller's server-sent events
+            headers = [
+                (name, b"text/event-stream" if name == b"content-type" else value)
+                for name, value in headers
+            ]
+        elif filters:  # filters read server-sent events: bridge them to the binary frames
             filters = [SseBridge(filters)]
-    await send(
-        {
-            "type": "http.response.start",
-            "status": resp.status,
-            "headers": _response_headers(resp, call),
-        }
-    )
-    translation = call.target.translation if call.target is not None else None
+    await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     kept: list[bytes] | None = [] if call.ctx.trace_content and not framed else None
     kept_size = 0
     failure: str | None = None

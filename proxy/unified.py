@@ -1,5 +1,6 @@
 """The unified endpoints: one API shape in (Chat Completions, Responses, Messages), any
-provider's model out, named `PROVIDER/MODEL` (openai/, anthropic/, gemini/ or google/).
+provider's model out, named `PROVIDER/MODEL` (openai/, anthropic/, gemini/ or google/,
+azure/, bedrock/, vertex/, custom/NAME/).
 
 `resolve` turns the caller's model into the provider call: the provider, its model, the
 provider's route (path, endpoint) and, when the caller's API is not the provider's own, the
@@ -12,11 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from hotpath.errors import BadRequest
 from model_routes.snapshot import WorkspaceRoutes
+from proxy.providers import bedrock, vertex
 from proxy.routing import CUSTOM_NAME, Route, custom_secret
-from proxy.translate import NATIVE, CountTranslation, Translation
+from proxy.translate import NATIVE, CountTranslation, Passthrough, Translation
 
 # The model's prefix → the provider (dialect) serving it.
 PROVIDERS = {
@@ -25,14 +28,17 @@ PROVIDERS = {
     "gemini": "gemini",
     "google": "gemini",
     "azure": "azure",  # the workspace's Azure OpenAI resource (its v1 API)
+    "bedrock": "bedrock",  # Claude on AWS Bedrock (InvokeModel)
+    "vertex": "vertex",  # Claude and Gemini on Google Vertex AI
 }
 MODEL_FORM = (
-    "PROVIDER/MODEL (openai/…, anthropic/…, gemini/… or google/…; custom/NAME/… for a custom "
-    "provider)"
+    "PROVIDER/MODEL (openai/…, anthropic/…, gemini/… or google/…, azure/…, bedrock/…, "
+    "vertex/…; custom/NAME/… for a custom provider)"
 )
 # Headers of the caller's own API, not sent on when its call is translated for another provider.
 CALLER_API_HEADERS = ("anthropic-", "openai-", "x-stainless-", "x-goog-", "content-type")
 _GEMINI_MODEL = re.compile(r"^[A-Za-z0-9._-]+$")
+_VERTEX_MODEL = re.compile(r"^[A-Za-z0-9._@-]+$")
 _CUSTOM_NAME = re.compile(rf"^{CUSTOM_NAME}$")
 
 _CHAT = Route("openai", "ChatCompletions", "/v1/chat/completions")
@@ -53,7 +59,8 @@ class Target:
     model: str  # the provider's own model name
     label: str  # the model as the caller named it
     route: Route  # the provider's route: endpoint and path (query included)
-    translation: Translation | CountTranslation | None  # None: the provider's own API
+    # None: the provider's own API, as the caller sent it
+    translation: Translation | CountTranslation | Passthrough | None
     params: dict[str, Any] = field(default_factory=dict)  # a route's overrides of the request
     secret: str = ""  # "custom/NAME" for a custom provider (proxy.routing.Route.secret)
 
@@ -74,7 +81,7 @@ class Plan:
         return self.targets[self.index]
 
     @property
-    def translation(self) -> Translation | CountTranslation | None:
+    def translation(self) -> Translation | CountTranslation | Passthrough | None:
         return self.targets[self.index].translation
 
     def falls_back(self, status: int | None = None, failure: str = "") -> bool:
@@ -102,6 +109,8 @@ def split_model(model: Any) -> tuple[str, str]:
 
 
 def provider_route(api: str, provider: str, model: str, stream: bool) -> Route:
+    if provider in CLOUDS:
+        return CLOUDS[provider](api, model, stream)
     if provider == "gemini":
         if not _GEMINI_MODEL.match(model):
             raise BadRequest(f"`model`: {model!r} is not a Gemini model name")
@@ -121,6 +130,46 @@ def provider_route(api: str, provider: str, model: str, stream: bool) -> Route:
     return _RESPONSES if api == "responses" else _CHAT
 
 
+def _bedrock_route(api: str, model: str, stream: bool) -> Route:
+    """Claude on Bedrock through InvokeModel (its Anthropic Messages body); the model id as the
+    native path takes it: a foundation model, a cross-region inference profile (us., eu.,
+    global. ...) or an ARN naming either."""
+    if not bedrock.is_anthropic(model):
+        raise BadRequest(
+            f"`model`: bedrock/{model} is not an Anthropic Claude model id: the unified "
+            "endpoints reach Claude on Bedrock (bedrock/anthropic.claude-…, with an inference "
+            "profile prefix such as us. or global., or its ARN); other Bedrock models are "
+            "served by the native path's Converse API (/bedrock/model/MODEL/converse)"
+        )
+    if api == "count_tokens":
+        raise BadRequest("bedrock/ models cannot count tokens on this endpoint")
+    action = "invoke-with-response-stream" if stream else "invoke"
+    # the model id percent-encoded as one path segment, as the AWS SDKs send it
+    path = f"/model/{quote(model, safe='')}/{action}"
+    return Route("bedrock", "Messages", path, model=model, shape="anthropic")
+
+
+def _vertex_route(api: str, model: str, stream: bool) -> Route:
+    """Claude (publisher anthropic, rawPredict) or Gemini (publisher google) on Vertex AI: the
+    path below /v1/projects/PROJECT/locations/LOCATION."""
+    if not _VERTEX_MODEL.match(model):
+        raise BadRequest(f"`model`: {model!r} is not a Vertex AI model name")
+    if api == "count_tokens":
+        raise BadRequest("vertex/ models cannot count tokens on this endpoint")
+    if vertex.is_anthropic(model):
+        action = "streamRawPredict" if stream else "rawPredict"
+        path = f"/publishers/anthropic/models/{model}:{action}"
+        return Route("vertex", "Messages", path, model=model, shape="anthropic")
+    action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    endpoint = "StreamGenerateContent" if stream else "GenerateContent"
+    path = f"/publishers/google/models/{model}:{action}"
+    return Route("vertex", endpoint, path, model=model, shape="gemini")
+
+
+# Cloud providers: the route of a model, and the API its body is written in (Route.shape).
+CLOUDS = {"bedrock": _bedrock_route, "vertex": _vertex_route}
+
+
 def target(
     api: str,
     provider: str,
@@ -128,9 +177,16 @@ def target(
     label: str,
     stream: bool,
     params: dict[str, Any] | None = None,
+    betas: str = "",
 ) -> Target:
     route = provider_route(api, provider, model, stream)
-    translation: Translation | CountTranslation | None = None
+    translation: Translation | CountTranslation | Passthrough | None = None
+    if provider in CLOUDS:
+        if api == "messages" and route.shape == "anthropic":  # Claude: the caller's own API
+            translation = Passthrough(provider, model, betas)
+        else:
+            translation = Translation(api, provider, model, label, wire=route.shape)
+        return Target(provider, model, label, route, translation, params or {})
     if api == "count_tokens":
         if provider != "anthropic":
             translation = CountTranslation(provider, model)
@@ -156,30 +212,44 @@ def custom_target(api: str, name: str, label: str, params: dict[str, Any] | None
 
 
 def plan_target(
-    api: str, prefix: str, name: str, label: str, stream: bool, params: dict[str, Any] | None = None
+    api: str,
+    prefix: str,
+    name: str,
+    label: str,
+    stream: bool,
+    params: dict[str, Any] | None = None,
+    betas: str = "",
 ) -> Target:
     """The provider call of one `PROVIDER/MODEL` (the model, or one candidate of a route)."""
     if prefix == "custom":
         return custom_target(api, name, label, params)
-    return target(api, PROVIDERS[prefix], name, label, stream, params)
+    return target(api, PROVIDERS[prefix], name, label, stream, params, betas)
 
 
-def resolve(api: str, body: dict[str, Any], stream: bool, routes: WorkspaceRoutes | None) -> Plan:
+def resolve(
+    api: str,
+    body: dict[str, Any],
+    stream: bool,
+    routes: WorkspaceRoutes | None,
+    betas: str = "",
+) -> Plan:
     """The provider call(s) for a unified request, in the order they are tried: the model
-    itself, or the chain of the route it names (route/NAME, or a name matching an alias)."""
+    itself, or the chain of the route it names (route/NAME, or a name matching an alias).
+    `betas`: the caller's anthropic-beta header (Claude on a cloud provider takes them in
+    its own way)."""
     model = body.get("model")
     spec = routes.aliased(model) if routes and isinstance(model, str) and "/" not in model else None
     if spec is None:
         prefix, name = split_model(model)
         if prefix != "route":
-            return Plan([plan_target(api, prefix, name, str(model), stream)])
+            return Plan([plan_target(api, prefix, name, str(model), stream, betas=betas)])
         spec = routes.routes.get(name) if routes else None
         if spec is None:
             raise BadRequest(f"`model`: this workspace has no route named {name!r}")
     targets = []
     for candidate, params in spec.candidates:
         prefix, name = split_model(candidate)
-        targets.append(plan_target(api, prefix, name, str(model), stream, params))
+        targets.append(plan_target(api, prefix, name, str(model), stream, params, betas))
     return Plan(targets, route=spec.name, fallback_on=spec.fallback_on)
 
 

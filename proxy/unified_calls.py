@@ -66,7 +66,8 @@ class UnifiedCalls:
         if isinstance(model, str) and (model.startswith("route/") or "/" not in model):
             table = self.routes.current() or await self.routes.get()
             routes = table.get(call.ctx.workspace_id)
-        plan = unified.resolve(route.api, call.body, call.stream, routes)
+        betas = call.headers.get("anthropic-beta", "")
+        plan = unified.resolve(route.api, call.body, call.stream, routes, betas)
         call.target = plan
         first = plan.current
         self._aim(call, first)
@@ -88,10 +89,15 @@ class UnifiedCalls:
         assert call.body is not None
         return {**call.body, **target.params} if target.params else call.body
 
-    def _unified_request(
-        self, call: ProxyCall, scope: dict[str, Any], secret: UpstreamSecret
+    async def _unified_request(
+        self,
+        call: ProxyCall,
+        scope: dict[str, Any],
+        secret: Any,
+        workspace_secrets: dict[str, UpstreamSecret],
     ) -> tuple[routing.Route, str, list[tuple[str, str]], bytes]:
-        """(provider route, URL, headers, body) of the current candidate's upstream request."""
+        """(provider route, URL, headers, body) of the current candidate's upstream request.
+        `secret`: the provider's credentials (providers.credentials)."""
         target: unified.Target = call.target.current
         provider = providers.get(target.provider)
         caller_body = self._candidate_body(call, target)
@@ -108,21 +114,31 @@ class UnifiedCalls:
             # The caller's headers go on, but for those of its own API (another provider's
             # version and beta flags, its SDK's): the provider gets its own.
             # (A custom provider has no secret or its own headers: extra, sent as they are.)
-            auth = provider.auth_header(secret.secret) if secret.secret else None
             headers = [
                 (name, value)
                 for name, value in upstream_headers(scope["headers"])
                 if not name.startswith(unified.CALLER_API_HEADERS)  # (names are lowercase)
             ]
             headers += [("content-type", "application/json"), *target.translation.headers()]
-            headers += [*([auth] if auth else []), *secret.headers]
+            if target.provider not in unified.CLOUDS:
+                auth = provider.auth_header(secret.secret) if secret.secret else None
+                headers += [*([auth] if auth else []), *secret.headers]
         else:
             upstream_body = {**caller_body, "model": model}
             provider.prepare_body(target.route.endpoint, upstream_body, stream=call.stream)
             body = orjson.dumps(upstream_body)
             auth = provider.auth_header(secret.secret) if secret.secret else None
             headers = upstream_headers(scope["headers"], auth, secret.headers)
-        url = (secret.base_url or self.base_urls[target.provider]) + target.route.upstream_path
+        path = target.route.upstream_path
+        locate = getattr(provider, "unified_prefix", None)
+        if locate is not None:  # under the workspace's project and location (Vertex AI)
+            path = locate(secret, workspace_secrets) + path
+        base = secret.base_url or self.base_urls.get(target.provider)
+        if not base:  # a provider whose origin depends on the region or location
+            base = provider.default_base_url(secret, path)
+        url = base + path
+        if target.provider in unified.CLOUDS:  # signed (SigV4) or with a minted access token
+            headers = await provider.authorize(secret, "POST", url, headers, body)
         return target.route, url, headers, body
 
     async def _forward_unified(
@@ -166,8 +182,12 @@ class UnifiedCalls:
                     raise
                 secret = found
             try:
-                route, url, headers, body = self._unified_request(call, scope, secret)
-            except BadRequest as exc:  # a later candidate cannot express the request
+                route, url, headers, body = await self._unified_request(
+                    call, scope, secret, workspace_secrets
+                )
+            except (BadRequest, ProviderSecretMissing) as exc:
+                # a later candidate cannot express the request, or its provider's secrets
+                # lack what it needs (Vertex AI's project)
                 if plan.index < len(plan.targets) - 1:
                     self._attempt(call, plan, started, exc.status, exc.message)
                     continue

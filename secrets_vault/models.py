@@ -39,6 +39,11 @@ class ProviderSecret(models.Model):
             "VERTEX_SERVICE_ACCOUNT_JSON",
             "VERTEX_SERVICE_ACCOUNT_JSON (Google Vertex AI service account key file)",
         )
+        VERTEX_LOCATION = (
+            "VERTEX_LOCATION",
+            "VERTEX_LOCATION (Google Vertex AI location of the unified endpoints' calls, "
+            "default global)",
+        )
         AZURE_OPENAI_API_KEY = (
             "AZURE_OPENAI_API_KEY",
             "AZURE_OPENAI_API_KEY (Azure OpenAI; base URL: the resource's endpoint)",

@@ -50,6 +50,7 @@ def base_url_check(*, base_url: str, actor: AbstractBaseUser | None) -> str:
 
 SERVICE_ACCOUNT_NAME = "VERTEX_SERVICE_ACCOUNT_JSON"
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_VERTEX_LOCATION_RE = re.compile(r"^(global|us|eu|[a-z]+-[a-z]+\d{1,2})$")
 _AZURE_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$|^(latest|preview)$")
 _SERVICE_ACCOUNT_FIELDS = ("client_email", "private_key", "token_uri")
 
@@ -66,6 +67,11 @@ def secret_value_check(*, value: str, name: str = "") -> str:
         raise ValidationError("the secret value contains whitespace")
     if name == "AWS_REGION" and not _REGION_RE.match(value):
         raise ValidationError("AWS_REGION must be an AWS region name such as us-east-1")
+    if name == "VERTEX_LOCATION" and not _VERTEX_LOCATION_RE.match(value):
+        raise ValidationError(
+            "VERTEX_LOCATION must be a Vertex AI location such as global, us-east5 or "
+            "europe-west1"
+        )
     if name == "AZURE_OPENAI_API_VERSION" and not _AZURE_VERSION_RE.match(value):
         raise ValidationError(
             "AZURE_OPENAI_API_VERSION must be an Azure OpenAI api-version such as 2024-10-21"

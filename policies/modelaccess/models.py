@@ -23,6 +23,8 @@ class Provider(models.TextChoices):
     OPENAI = "openai", "OpenAI"
     ANTHROPIC = "anthropic", "Anthropic"
     GEMINI = "gemini", "Google Gemini"
+    BEDROCK = "bedrock", "AWS Bedrock"
+    VERTEX = "vertex", "Google Vertex AI"
 
 
 ALL_MODELS = "*"

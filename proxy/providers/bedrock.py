@@ -123,6 +123,22 @@ def price_name(model: str) -> str:
     return model
 
 
+def is_anthropic(model: str) -> bool:
+    """Whether a model id (a foundation model, an inference profile, or an ARN naming either)
+    is an Anthropic model, which InvokeModel serves with the Anthropic Messages body."""
+    if model.startswith("arn:"):
+        model = model.rpartition("/")[2]
+    return _PROFILE_RE.sub("", model).startswith("anthropic.")
+
+
+def unified_body(body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """An Anthropic Messages body (a unified endpoint's, written or passed on) shaped in place
+    as InvokeModel takes it, as the native path shapes it; `headers`' anthropic-beta flags go
+    in the body. No extra header: everything is in the body."""
+    _shape_messages(body, headers)
+    return []
+
+
 def prepare_call(call: ProxyCall, headers: list[tuple[bytes, bytes]]) -> None:
     """Shape an InvokeModel body as Bedrock expects it before the gates read it: the Anthropic
     Messages body with an anthropic_version (bedrock-2023-05-31 unless the caller set one), no

@@ -151,6 +151,68 @@ class EventStreamScanner:
         """Nothing is left to read: an incomplete last message carries nothing usable."""
 
 
+class EventDecoder:
+    """An InvokeModelWithResponseStream stream decoded into the model's own events, for the
+    unified endpoints' translation: feed bytes, get back each whole message's event (a
+    `chunk`'s decoded JSON), an exception as an Anthropic `error` event. A stream that does not
+    decode gives an `error` event once, then nothing."""
+
+    __slots__ = ("_broken", "_buffer")
+
+    def __init__(self) -> None:
+        self._buffer = EventStreamBuffer()
+        self._broken = False
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        if self._broken or not chunk:
+            return []
+        self._buffer.add_data(chunk)
+        out: list[Any] = []
+        try:
+            for message in self._buffer:
+                out.append(_decoded(message.headers, message.payload))
+        except ParserError:
+            self._broken = True
+            out.append(_error("the provider's event stream did not decode"))
+        return [obj for obj in out if obj is not None]
+
+    def close(self) -> list[Any]:
+        return []
+
+
+def _decoded(headers: dict[str, Any], payload: bytes) -> Any:
+    if headers.get(":message-type") != "event":
+        kind = str(headers.get(":exception-type") or "exception")
+        try:
+            message = orjson.loads(payload).get("message")
+        except (orjson.JSONDecodeError, AttributeError):
+            message = None
+        return _error(f"{kind}: {message or 'the provider failed mid-stream'}")
+    if headers.get(":event-type") != "chunk":
+        return None
+    try:
+        return orjson.loads(base64.b64decode(orjson.loads(payload)["bytes"]))
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        return None
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": "api_error", "message": message}}
+
+
+def as_sse(events: list[Any]) -> bytes:
+    """Anthropic events as the server-sent events the first-party API streams."""
+    return b"".join(
+        b"event: "
+        + str(obj.get("type", "")).encode()
+        + b"\ndata: "
+        + orjson.dumps(obj)
+        + b"\n\n"
+        for obj in events
+        if isinstance(obj, dict)
+    )
+
+
 class SseBridge:
     """Response filters written for server-sent events, applied to an AWS event stream: each
     event message becomes one SSE event (`event: <type>`, `data: <payload JSON>`; a `chunk`'s

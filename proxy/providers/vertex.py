@@ -12,7 +12,10 @@ the background) authenticates; the origin follows the location in the path.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from hotpath.errors import ProviderSecretMissing
 from pricing.table import Usage
@@ -27,6 +30,9 @@ PROVIDER = "vertex"
 SECRET_NAME = "VERTEX_SERVICE_ACCOUNT_JSON"
 ANTHROPIC_VERSION = "vertex-2023-10-16"
 _ANTHROPIC_ENDPOINTS = frozenset({"Messages"})
+LOCATION_NAME = "VERTEX_LOCATION"
+DEFAULT_LOCATION = "global"
+_PROJECT_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
 def credentials(secrets: dict[str, UpstreamSecret]) -> UpstreamSecret:
@@ -37,6 +43,42 @@ def credentials(secrets: dict[str, UpstreamSecret]) -> UpstreamSecret:
             "file): a workspace admin can set it under Settings → Integrations"
         )
     return secret
+
+
+def is_anthropic(model: str) -> bool:
+    """Whether a Vertex model is Anthropic's (publisher anthropic, rawPredict): Claude models;
+    the others are Google's (generateContent)."""
+    return model.startswith("claude")
+
+
+def unified_prefix(secret: UpstreamSecret, secrets: dict[str, UpstreamSecret]) -> str:
+    """The path a unified call's model path goes under: /v1/projects/PROJECT/locations/LOCATION,
+    the project the service account's (project_id), the location the workspace's
+    VERTEX_LOCATION (default global); 424 when the key file names no project."""
+    try:
+        project = orjson.loads(secret.secret).get("project_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        project = None
+    if not isinstance(project, str) or not _PROJECT_RE.match(project):
+        raise ProviderSecretMissing(
+            f"this workspace's {SECRET_NAME} names no project_id (the Google Cloud project to "
+            "call Vertex AI in): a workspace admin can set the service account's key file "
+            "under Settings → Integrations"
+        )
+    location = secrets.get(LOCATION_NAME)
+    return f"/v1/projects/{project}/locations/{location.secret if location else DEFAULT_LOCATION}"
+
+
+def unified_body(body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """A unified endpoint's Anthropic body shaped in place as rawPredict takes it: the
+    anthropic_version Vertex names, no model (it is in the path); the anthropic-beta flags of
+    `headers` go on as the header. A Gemini body goes as written."""
+    if "messages" not in body or "contents" in body:
+        return []
+    body.setdefault("anthropic_version", ANTHROPIC_VERSION)
+    body.pop("model", None)
+    betas = [v.decode("latin-1") for k, v in headers if k == b"anthropic-beta" and v.strip()]
+    return [("anthropic-beta", ",".join(betas))] if betas else []
 
 
 def default_base_url(secret: UpstreamSecret, upstream_path: str) -> str:

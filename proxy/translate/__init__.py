@@ -19,7 +19,9 @@ from typing import Any
 import orjson
 
 from proxy import providers
+from proxy.providers import anthropic, eventstream
 from proxy.translate import chat, common, gemini, messages, responses
+from hotpath.errors import BadRequest
 from proxy.translate.ir import Request
 from proxy.translate.sse import EventReader
 
@@ -31,6 +33,7 @@ PROVIDER_APIS: dict[str, ModuleType] = {
     "gemini": gemini,
     "azure": chat,  # Azure OpenAI speaks OpenAI's API
 }
+# (Bedrock and Vertex AI are called in one of these APIs, by model: Translation's `wire`.)
 # (caller API, provider) pairs that need no translation: the body goes as sent (model renamed).
 NATIVE = frozenset(
     {
@@ -60,23 +63,29 @@ class Translation:
         "_writer",
         "caller",
         "dialect",
+        "extra",
         "label",
         "model",
         "provider",
         "request",
         "target",
+        "wire",
         "written",
     )
 
-    def __init__(self, api: str, provider: str, model: str, label: str) -> None:
+    def __init__(self, api: str, provider: str, model: str, label: str, wire: str = "") -> None:
+        """`wire`: the API a cloud provider is called in (anthropic or gemini), when it is not
+        the provider's own name."""
         self.caller = CALLER_APIS[api]
-        self.target = PROVIDER_APIS[provider]
+        self.wire = wire or provider
+        self.target = PROVIDER_APIS[self.wire]
         self.provider = provider
+        self.extra: list[tuple[str, str]] = []
         self.dialect = CALLER_DIALECTS[api]
         self.model = model  # the provider's model name
         self.label = label  # the model as the caller named it, echoed in answers
         self.request: Request | None = None
-        self._events: EventReader | None = None
+        self._events: EventReader | eventstream.EventDecoder | None = None
         self._reader: Any = None
         self._writer: Any = None
         self._failed = False
@@ -90,15 +99,23 @@ class Translation:
         request = self.caller.read_request(caller_body, self.provider)
         request.model = self.model
         self.request = request
-        body = orjson.dumps(self.target.write_request(request, self.provider))
+        written = self.target.write_request(request, self.provider)
+        shape = getattr(providers.get(self.provider), "unified_body", None)
+        if shape is not None:  # a cloud provider's envelope (its version, betas in the body)
+            own = [(k.encode(), v.encode()) for k, v in self._api_headers()]
+            self.extra = shape(written, own)
+        body = orjson.dumps(written)
         self.written = (caller_body, body)
         return body
 
-    def headers(self) -> list[tuple[str, str]]:
-        """The provider's own headers for the request `body` last wrote."""
-        if self.provider == "anthropic" and self.request is not None:
+    def _api_headers(self) -> list[tuple[str, str]]:
+        if self.wire == "anthropic" and self.request is not None:
             return messages.request_headers(self.request)
         return []
+
+    def headers(self) -> list[tuple[str, str]]:
+        """The provider's own headers for the request `body` last wrote."""
+        return self.extra if self.provider != self.wire else self._api_headers()
 
     def whole(self, status: int, data: bytes) -> bytes:
         """A whole provider answer (or error) in the caller's API."""
@@ -112,7 +129,8 @@ class Translation:
         """Provider stream bytes in, the caller's stream bytes out (whole events only)."""
         if self._events is None:
             assert self.request is not None
-            self._events = EventReader()
+            # Bedrock streams AWS event stream frames, the others server-sent events.
+            self._events = eventstream.EventDecoder() if self.provider == "bedrock" else EventReader()
             self._reader = self.target.StreamReader()
             self._writer = self.caller.StreamWriter(self.label, self.request)
         return self._write(self._events.feed(chunk))
@@ -138,6 +156,59 @@ class Translation:
         if self._writer is None:
             self.feed(b"")
         return self._writer.error(message)
+
+
+class Passthrough:
+    """Anthropic Messages to Claude on a cloud provider (Bedrock, Vertex AI): the caller's own
+    API, so its body goes on as sent, shaped as the provider takes it (its anthropic_version,
+    no model; on Bedrock no stream and the anthropic-beta flags in the body: the providers'
+    `unified_body`), and the answer comes back as sent, a Bedrock stream's frames decoded into
+    the server-sent events the first-party API streams. Errors in Anthropic's envelope."""
+
+    __slots__ = ("_decoder", "betas", "dialect", "extra", "model", "provider", "request", "written")
+
+    def __init__(self, provider: str, model: str, betas: str = "") -> None:
+        self.provider = provider
+        self.model = model
+        self.betas = betas  # the caller's anthropic-beta header
+        self.dialect = "anthropic"
+        self.request = None
+        self.extra: list[tuple[str, str]] = []
+        self.written: tuple[dict[str, Any], bytes] | None = None
+        self._decoder: eventstream.EventDecoder | None = None
+
+    def body(self, caller_body: dict[str, Any]) -> bytes:
+        if self.written is not None and self.written[0] is caller_body:
+            return self.written[1]
+        if not isinstance(caller_body.get("messages"), list):
+            raise BadRequest("`messages` must be a list of messages")
+        shaped = dict(caller_body)  # (shaping replaces top-level fields only)
+        beta = [(b"anthropic-beta", self.betas.encode("latin-1"))] if self.betas else []
+        self.extra = providers.get(self.provider).unified_body(shaped, beta)
+        body = orjson.dumps(shaped)
+        self.written = (caller_body, body)
+        return body
+
+    def headers(self) -> list[tuple[str, str]]:
+        return self.extra
+
+    def whole(self, status: int, data: bytes) -> bytes:
+        if status >= 400:
+            return providers.error_body(self.dialect, status, common.error_message(data))
+        return data
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.provider != "bedrock":
+            return chunk
+        if self._decoder is None:
+            self._decoder = eventstream.EventDecoder()
+        return eventstream.as_sse(self._decoder.feed(chunk))
+
+    def flush(self) -> bytes:
+        return b""
+
+    def stream_error(self, message: str) -> bytes:
+        return anthropic.stream_error_event("Messages", message)
 
 
 # Anthropic's count_tokens in, another provider's token counter out: (its request body for

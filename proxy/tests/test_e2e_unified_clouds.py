@@ -1,0 +1,369 @@
+"""The unified endpoints reach AWS Bedrock and Google Vertex AI, end to end: the official
+OpenAI and Anthropic SDKs at the gateway with `bedrock/MODEL` and `vertex/MODEL`, the fake
+provider standing in for bedrock-runtime (API key or SigV4, checked; its binary event stream)
+and aiplatform (an access token minted from the service account at the fake's token endpoint).
+"""
+
+from __future__ import annotations
+
+import json
+
+import anthropic
+import openai
+import pytest
+
+from devtools.fake_formats_cloud import FAKE_PROJECT
+from devtools.testing import give_bedrock_secrets, give_vertex_secret
+from proxy.tests.test_e2e_unified import TOOL_CHAT, _claude, _openai
+from proxy.tokens import ACCESS_TOKENS
+
+pytestmark = [pytest.mark.e2e]
+
+SONNET = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"  # a cross-region inference profile
+HAIKU = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
+VERTEX_CLAUDE = "claude-sonnet-4-5@20250929"
+GEMINI = "gemini-2.5-flash"
+
+
+@pytest.fixture
+def clouds(gw, owner, django_db_blocker):
+    """The workspace's Bedrock (its API key, or signed with `clouds(signed=True)`) and Vertex AI
+    (a service account key), both at the fake."""
+    ACCESS_TOKENS.clear()
+    gw.fake.access_tokens.clear()
+
+    def use(*, signed: bool = False) -> None:
+        with django_db_blocker.unblock():
+            give_bedrock_secrets(owner.workspace, gw.fake_url, signed=signed)
+            give_vertex_secret(owner.workspace, gw.fake_url)
+
+    use()
+    yield use
+    from secrets_vault.models import ProviderSecret
+
+    with django_db_blocker.unblock():
+        ProviderSecret.objects.filter(workspace=owner.workspace, name="VERTEX_LOCATION").delete()
+
+
+def _calls(gw) -> list[dict]:
+    """What reached the providers (not the token exchanges)."""
+    return [r for r in gw.upstream_requests() if r["path"] != "/token"]
+
+
+def _headers(upstream: dict) -> dict[str, str]:
+    return {k.lower(): v for k, v in upstream["headers"]}
+
+
+def _cost(usage: dict, per_input: float, per_output: float) -> float:
+    return (usage["input_tokens"] * per_input + usage["output_tokens"] * per_output) / 1e6
+
+
+def _vertex_path(model: str, action: str, location: str = "global", publisher: str = "") -> str:
+    publisher = publisher or ("anthropic" if model.startswith("claude") else "google")
+    return (
+        f"/v1/projects/{FAKE_PROJECT}/locations/{location}/publishers/{publisher}/models/"
+        f"{model}:{action}"
+    )
+
+
+def test_chat_completions_reach_claude_on_bedrock(gw, owner, clouds):
+    response = _openai(gw, owner.plaintext_key).chat.completions.with_raw_response.create(
+        model=f"bedrock/{SONNET}",
+        messages=[
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "bonjour"},
+        ],
+        max_tokens=64,
+        response_format={"type": "json_schema", "json_schema": {"name": "a", "schema": {}}},
+    )
+    answer = response.parse()
+    assert answer.choices[0].message.content == "Echo: bonjour"
+    assert answer.model == f"bedrock/{SONNET}"
+    (upstream,) = _calls(gw)
+    assert upstream["path"] == f"/model/{SONNET}/invoke"
+    body = json.loads(upstream["body"])
+    assert body["anthropic_version"] == "bedrock-2023-05-31"
+    assert "model" not in body and "stream" not in body
+    assert body["system"] == [{"type": "text", "text": "be brief"}] and body["max_tokens"] == 64
+    # the structured-outputs beta the translation needs travels in the body on Bedrock
+    assert body["anthropic_beta"] == ["structured-outputs-2025-11-13"]
+    headers = _headers(upstream)
+    assert headers["authorization"] == "Bearer bedrock-api-key-fake-0000"
+    assert "anthropic-version" not in headers and "anthropic-beta" not in headers
+    assert owner.plaintext_key not in json.dumps(upstream)
+    meta = json.loads(response.headers["x-gateway-metadata"])
+    assert (meta["provider"], meta["model"]) == ("bedrock", SONNET)
+    (rec,) = gw.records(1)
+    assert (rec.provider, rec.model, rec.dialect, rec.name) == (
+        "bedrock",
+        SONNET,
+        "openai",
+        "ChatCompletions",
+    )
+    assert rec.input_tokens == upstream["usage"]["input_tokens"] == answer.usage.prompt_tokens
+    assert rec.output_tokens == upstream["usage"]["output_tokens"]
+    assert rec.cost_usd == pytest.approx(_cost(upstream["usage"], 3, 15))  # claude-sonnet-4-5
+    assert rec.status == "success" and not rec.price_missing and not rec.usage_estimated
+
+
+def test_a_chat_stream_from_bedrocks_event_stream_signed_with_sigv4(gw, owner, clouds):
+    clouds(signed=True)
+    chunks = list(
+        _openai(gw, owner.plaintext_key).chat.completions.create(
+            model=f"bedrock/{HAIKU}",
+            messages=[{"role": "user", "content": "go on"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Echo: go on"
+    assert chunks[-1].usage is not None
+    (upstream,) = _calls(gw)
+    assert upstream["path"] == f"/model/{HAIKU}/invoke-with-response-stream"
+    assert _headers(upstream)["authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIAFAKE")
+    (rec,) = gw.records(1)
+    assert rec.stream and (rec.provider, rec.model) == ("bedrock", HAIKU)
+    assert rec.input_tokens == upstream["usage"]["input_tokens"] == chunks[-1].usage.prompt_tokens
+    assert rec.output_tokens == upstream["usage"]["output_tokens"]
+    assert rec.cost_usd == pytest.approx(_cost(upstream["usage"], 1, 5))  # claude-haiku-4-5
+    assert rec.status == "success" and not rec.usage_estimated
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_responses_reach_claude_on_bedrock(gw, owner, clouds, stream):
+    client = _openai(gw, owner.plaintext_key)
+    kwargs = {"model": f"bedrock/{SONNET}", "input": "salut", "instructions": "be brief"}
+    if stream:
+        with client.responses.stream(**kwargs) as events:
+            answer = events.get_final_response()
+    else:
+        answer = client.responses.create(**kwargs)
+    assert answer.output_text == "Echo: salut"
+    (upstream,) = _calls(gw)
+    assert upstream["path"].endswith("/invoke-with-response-stream" if stream else "/invoke")
+    (rec,) = gw.records(1)
+    assert rec.provider == "bedrock" and rec.stream == stream and rec.name == "Responses"
+    assert rec.input_tokens == upstream["usage"]["input_tokens"] == answer.usage.input_tokens
+    assert rec.output_tokens == upstream["usage"]["output_tokens"] == answer.usage.output_tokens
+    assert rec.cost_usd == pytest.approx(_cost(upstream["usage"], 3, 15))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_anthropic_messages_reach_claude_on_bedrock_as_sent(gw, owner, clouds, stream):
+    """The caller's own API: its body goes on as sent (Bedrock's envelope around it, its betas
+    in the body, less those Bedrock refuses) and the answer comes back as Bedrock gave it, the
+    event stream decoded into Anthropic's server-sent events."""
+    client = _claude(gw, owner.plaintext_key)
+    kwargs = {
+        "model": f"bedrock/{SONNET}",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi there"}]}],
+        "metadata": {"user_id": "u-1"},
+        "extra_headers": {"anthropic-beta": "interleaved-thinking-2025-05-14,oauth-2025-04-20"},
+    }
+    if stream:
+        with client.messages.stream(**kwargs) as events:
+            assert events.response.headers["content-type"].startswith("text/event-stream")
+            text = "".join(events.text_stream)
+            final = events.get_final_message()
+    else:
+        final = client.messages.create(**kwargs)
+        text = final.content[0].text
+    assert text == "Echo: hi there"
+    (upstream,) = _calls(gw)
+    body = json.loads(upstream["body"])
+    assert body["anthropic_version"] == "bedrock-2023-05-31"
+    assert body["anthropic_beta"] == ["interleaved-thinking-2025-05-14"]
+    assert body["metadata"] == {"user_id": "u-1"} and "model" not in body
+    (rec,) = gw.records(1)
+    assert (rec.provider, rec.dialect, rec.stream) == ("bedrock", "anthropic", stream)
+    assert rec.input_tokens == upstream["usage"]["input_tokens"] == final.usage.input_tokens
+    assert rec.output_tokens == final.usage.output_tokens
+    assert rec.cost_usd == pytest.approx(_cost(upstream["usage"], 3, 15))
+
+
+def test_claude_on_vertex_for_each_caller_api(gw, owner, clouds, django_db_blocker):
+    from secrets_vault.services import secret_set
+
+    with django_db_blocker.unblock():
+        secret_set(workspace=owner.workspace, name="VERTEX_LOCATION", value="us-east5")
+    chat = _openai(gw, owner.plaintext_key).chat.completions.create(
+        model=f"vertex/{VERTEX_CLAUDE}", messages=[{"role": "user", "content": "one"}]
+    )
+    assert chat.choices[0].message.content == "Echo: one"
+    with _claude(gw, owner.plaintext_key).messages.stream(
+        model=f"vertex/{VERTEX_CLAUDE}",
+        max_tokens=30,
+        messages=[{"role": "user", "content": "two"}],
+        extra_headers={"anthropic-beta": "context-1m-2025-08-07"},
+    ) as stream:
+        assert "".join(stream.text_stream) == "Echo: two"
+        final = stream.get_final_message()
+    whole, streamed = _calls(gw)
+    assert whole["path"] == _vertex_path(VERTEX_CLAUDE, "rawPredict", "us-east5")
+    assert streamed["path"] == _vertex_path(VERTEX_CLAUDE, "streamRawPredict", "us-east5")
+    for upstream in (whole, streamed):
+        body = json.loads(upstream["body"])
+        assert body["anthropic_version"] == "vertex-2023-10-16" and "model" not in body
+        assert _headers(upstream)["authorization"].startswith("Bearer ya29.fake-")
+        assert owner.plaintext_key not in json.dumps(upstream)
+    assert _headers(streamed)["anthropic-beta"] == "context-1m-2025-08-07"
+    assert json.loads(streamed["body"])["stream"] is True
+    first, second = gw.records(2)
+    assert {first.provider, second.provider} == {"vertex"}
+    assert first.model == second.model == VERTEX_CLAUDE
+    assert second.stream and second.input_tokens == final.usage.input_tokens
+    assert second.cost_usd == pytest.approx(_cost(streamed["usage"], 3, 15))
+    assert first.cost_usd == pytest.approx(_cost(whole["usage"], 3, 15))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_gemini_on_vertex_for_responses_and_messages(gw, owner, clouds, stream):
+    client = _openai(gw, owner.plaintext_key)
+    kwargs = {"model": f"vertex/{GEMINI}", "input": "tres"}
+    if stream:
+        with client.responses.stream(**kwargs) as events:
+            answer = events.get_final_response()
+        with _claude(gw, owner.plaintext_key).messages.stream(
+            model=f"vertex/{GEMINI}", max_tokens=20, messages=[{"role": "user", "content": "cua"}]
+        ) as s:
+            message = s.get_final_message()
+    else:
+        answer = client.responses.create(**kwargs)
+        message = _claude(gw, owner.plaintext_key).messages.create(
+            model=f"vertex/{GEMINI}", max_tokens=20, messages=[{"role": "user", "content": "cua"}]
+        )
+    assert answer.output_text == "Echo: tres" and message.content[0].text == "Echo: cua"
+    action = "streamGenerateContent" if stream else "generateContent"
+    calls = _calls(gw)
+    assert [c["path"] for c in calls] == [_vertex_path(GEMINI, action)] * 2
+    assert all(c["query"] == ("alt=sse" if stream else "") for c in calls)
+    assert json.loads(calls[1]["body"])["contents"][0]["parts"] == [{"text": "cua"}]
+    records = gw.records(2)
+    assert all(r.provider == "vertex" and r.model == GEMINI and r.stream == stream for r in records)
+    assert all(r.cost_usd > 0 and r.output_tokens > 0 and not r.usage_estimated for r in records)
+    assert sorted(r.input_tokens for r in records) == sorted(
+        c["usage"]["promptTokenCount"] for c in calls
+    )
+
+
+def test_a_route_falls_back_from_bedrock_to_vertex(gw, owner, clouds):
+    from proxy.tests.test_e2e_routes import _route
+
+    name = _route(owner, f"bedrock/anthropic.error-503,vertex/{VERTEX_CLAUDE}")
+    response = _openai(gw, owner.plaintext_key).chat.completions.with_raw_response.create(
+        model=f"route/{name}",
+        messages=[{"role": "user", "content": "fall"}],
+        tools=[TOOL_CHAT],
+        stream=True,
+    )
+    chunks = list(response.parse())
+    calls = [c.function.arguments for ch in chunks if ch.choices for c in ch.choices[0].delta.tool_calls or []]
+    assert json.loads("".join(calls)) == {"echo": "fall"}
+    meta = json.loads(response.headers["x-gateway-metadata"])
+    assert [a["model"] for a in meta["attempts"]] == ["bedrock/anthropic.error-503"]
+    assert meta["attempts"][0]["status"] == 503
+    paths = [c["path"] for c in _calls(gw)]
+    assert paths == [
+        "/model/anthropic.error-503/invoke-with-response-stream",
+        _vertex_path(VERTEX_CLAUDE, "streamRawPredict"),
+    ]
+    failed, served = sorted(gw.records(2), key=lambda r: r.status)
+    assert failed.trace_id == served.trace_id
+    assert (failed.provider, failed.http_status, failed.cost_usd) == ("bedrock", 503, 0.0)
+    assert (served.provider, served.model, served.status) == ("vertex", VERTEX_CLAUDE, "success")
+    assert served.cost_usd > 0 and served.request_metadata["attempt"] == "2"
+
+
+def test_a_missing_secret_is_424_in_the_callers_envelope(gw, owner, clouds, django_db_blocker):
+    from secrets_vault.models import ProviderSecret
+
+    with django_db_blocker.unblock():
+        ProviderSecret.objects.filter(
+            workspace=owner.workspace,
+            name__in=["AWS_BEARER_TOKEN_BEDROCK", "VERTEX_SERVICE_ACCOUNT_JSON"],
+        ).delete()
+    with pytest.raises(openai.APIStatusError) as caught:
+        _openai(gw, owner.plaintext_key).chat.completions.create(
+            model=f"bedrock/{SONNET}", messages=[{"role": "user", "content": "x"}]
+        )
+    assert caught.value.status_code == 424
+    assert "AWS_BEARER_TOKEN_BEDROCK" in caught.value.message
+    assert caught.value.body["type"]  # OpenAI's envelope: {"error": {"message", "type", ...}}
+    with pytest.raises(anthropic.APIStatusError) as refused:
+        _claude(gw, owner.plaintext_key).messages.create(
+            model=f"vertex/{GEMINI}", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+        )
+    assert refused.value.status_code == 424
+    assert refused.value.body["type"] == "error"  # Anthropic's envelope
+    assert "VERTEX_SERVICE_ACCOUNT_JSON" in refused.value.message
+    assert _calls(gw) == []
+    records = gw.records(2)
+    assert sorted(r.provider for r in records) == ["bedrock", "vertex"]
+    assert all(r.http_status == 424 and r.status == "error" for r in records)
+
+
+def test_other_bedrock_models_are_a_clear_400(gw, owner, clouds):
+    with pytest.raises(openai.BadRequestError) as caught:
+        _openai(gw, owner.plaintext_key).chat.completions.create(
+            model="bedrock/us.amazon.nova-pro-v1:0", messages=[{"role": "user", "content": "x"}]
+        )
+    assert "not an Anthropic Claude model id" in caught.value.message
+    assert "/converse" in caught.value.message
+    with pytest.raises(anthropic.BadRequestError, match="not an Anthropic Claude model id"):
+        _claude(gw, owner.plaintext_key).messages.create(
+            model="bedrock/meta.llama3-70b-instruct-v1:0",
+            max_tokens=5,
+            messages=[{"role": "user", "content": "x"}],
+        )
+    assert _calls(gw) == []
+
+
+def test_model_access_rules_match_bedrock_and_vertex_models(gw, owner, clouds):
+    from policies.modelaccess.gate import ModelAccessGate
+    from policies.modelaccess.models import ModelAccessPolicy
+    from policies.modelaccess.services import model_access_upsert
+
+    model_access_upsert(
+        organization=owner.organization,
+        name="haiku on bedrock",
+        scope="workspace",
+        workspace=owner.workspace,
+        models={"bedrock": "*claude-haiku-*"},
+    )
+    gates = gw.app.gates
+    gw.app.gates = [ModelAccessGate()]
+    try:
+        client = _openai(gw, owner.plaintext_key)
+        answer = client.chat.completions.create(
+            model=f"bedrock/{HAIKU}", messages=[{"role": "user", "content": "ok"}]
+        )
+        assert answer.choices[0].message.content == "Echo: ok"
+        with pytest.raises(openai.PermissionDeniedError) as caught:
+            client.chat.completions.create(
+                model=f"bedrock/{SONNET}", messages=[{"role": "user", "content": "no"}]
+            )
+        assert f"{SONNET!r} of bedrock is not allowed" in caught.value.message
+        with pytest.raises(anthropic.PermissionDeniedError, match="of vertex is not allowed"):
+            _claude(gw, owner.plaintext_key).messages.create(
+                model=f"vertex/{VERTEX_CLAUDE}",
+                max_tokens=5,
+                messages=[{"role": "user", "content": "no"}],
+            )
+        assert len(_calls(gw)) == 1
+    finally:
+        gw.app.gates = gates
+        ModelAccessPolicy.objects.filter(name="haiku on bedrock").delete()
+
+
+@pytest.mark.django_db
+def test_routes_accept_bedrock_and_vertex_candidates():
+    from django.core.exceptions import ValidationError
+
+    from model_routes.services import chain_check
+
+    chain = chain_check([f"bedrock/{SONNET}", f"vertex/{GEMINI}", "azure/gpt-4o-mini"])
+    assert [c["model"] for c in chain] == [f"bedrock/{SONNET}", f"vertex/{GEMINI}", "azure/gpt-4o-mini"]
+    with pytest.raises(ValidationError, match="bedrock, vertex"):
+        chain_check(["sagemaker/x"])
