@@ -34,7 +34,8 @@ def last_user(messages: Any, role_key: str = "role") -> tuple[str, bool]:
         last.get("role") == "tool"
         or last.get("type") == "function_call_output"
         or any(
-            isinstance(p, dict) and (p.get("type") == "tool_result" or "functionResponse" in p)
+            isinstance(p, dict)
+            and (p.get("type") == "tool_result" or "functionResponse" in p or "toolResult" in p)
             for p in (last.get("content") or last.get("parts") or [])
             if isinstance(last.get("content") or last.get("parts"), list)
         )

@@ -12,6 +12,8 @@ import functools
 import time
 from typing import Any
 
+import orjson
+
 from devtools.fake_formats import last_user, text_pieces, tokens_of
 
 FAKE_AWS_ACCESS_KEY_ID = "AKIAFAKEGATEWAYTEST1"
@@ -66,15 +68,14 @@ def sigv4_problem(
     return None
 
 
-def converse_text(body: dict[str, Any]) -> str:
-    text, _ = last_user(
-        [
-            {"role": m.get("role"), "content": m.get("content")}
-            for m in body.get("messages") or []
-            if isinstance(m, dict)
-        ]
-    )
-    return f"Echo: {text}"
+def _converse_turn(body: dict[str, Any]) -> tuple[str, str | None]:
+    """(the last user text, the tool to call: the first one offered, unless the last message
+    is a tool result)."""
+    text, after_tool = last_user(body.get("messages"))
+    tools = (body.get("toolConfig") or {}).get("tools") or []
+    spec = tools[0].get("toolSpec") if tools and isinstance(tools[0], dict) else None
+    tool = None if after_tool or not isinstance(spec, dict) else spec.get("name")
+    return text, tool
 
 
 def converse_usage(body: dict[str, Any], answer: str) -> dict[str, int]:
@@ -83,10 +84,16 @@ def converse_usage(body: dict[str, Any], answer: str) -> dict[str, int]:
 
 
 def converse_answer(body: dict[str, Any]) -> dict[str, Any]:
-    answer = converse_text(body)
+    text, tool = _converse_turn(body)
+    answer = f"Echo: {text}"
+    content: list[dict[str, Any]] = [{"text": answer}]
+    if tool:
+        content = [
+            {"toolUse": {"toolUseId": "tooluse_fake1", "name": tool, "input": {"echo": text}}}
+        ]
     return {
-        "output": {"message": {"role": "assistant", "content": [{"text": answer}]}},
-        "stopReason": "end_turn",
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": "tool_use" if tool else "end_turn",
         "usage": converse_usage(body, answer),
         "metrics": {"latencyMs": 12},
     }
@@ -94,15 +101,25 @@ def converse_answer(body: dict[str, Any]) -> dict[str, Any]:
 
 def converse_stream(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(event type, payload) of a ConverseStream answer, the usage in the last one."""
-    answer = converse_text(body)
+    text, tool = _converse_turn(body)
+    answer = f"Echo: {text}"
     events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
-    events += [
-        ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
-        for piece in text_pieces(answer)
-    ]
+    if tool:
+        start = {"toolUse": {"toolUseId": "tooluse_fake1", "name": tool}}
+        events.append(("contentBlockStart", {"contentBlockIndex": 0, "start": start}))
+        arguments = orjson.dumps({"echo": text}).decode()
+        events += [
+            ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}})
+            for piece in text_pieces(arguments)
+        ]
+    else:
+        events += [
+            ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+            for piece in text_pieces(answer)
+        ]
     events += [
         ("contentBlockStop", {"contentBlockIndex": 0}),
-        ("messageStop", {"stopReason": "end_turn"}),
+        ("messageStop", {"stopReason": "tool_use" if tool else "end_turn"}),
         ("metadata", {"usage": converse_usage(body, answer), "metrics": {"latencyMs": 12}}),
     ]
     return events

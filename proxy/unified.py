@@ -28,7 +28,7 @@ PROVIDERS = {
     "gemini": "gemini",
     "google": "gemini",
     "azure": "azure",  # the workspace's Azure OpenAI resource (its v1 API)
-    "bedrock": "bedrock",  # Claude on AWS Bedrock (InvokeModel)
+    "bedrock": "bedrock",  # AWS Bedrock: Claude by InvokeModel, the others by Converse
     "vertex": "vertex",  # Claude and Gemini on Google Vertex AI
 }
 MODEL_FORM = (
@@ -39,6 +39,7 @@ MODEL_FORM = (
 CALLER_API_HEADERS = ("anthropic-", "openai-", "x-stainless-", "x-goog-", "content-type")
 _GEMINI_MODEL = re.compile(r"^[A-Za-z0-9._-]+$")
 _VERTEX_MODEL = re.compile(r"^[A-Za-z0-9._@-]+$")
+_BEDROCK_MODEL = re.compile(r"^[A-Za-z0-9._:/@+-]+$")  # as the native path's (an ARN: slashes)
 _CUSTOM_NAME = re.compile(rf"^{CUSTOM_NAME}$")
 
 _CHAT = Route("openai", "ChatCompletions", "/v1/chat/completions")
@@ -131,22 +132,23 @@ def provider_route(api: str, provider: str, model: str, stream: bool) -> Route:
 
 
 def _bedrock_route(api: str, model: str, stream: bool) -> Route:
-    """Claude on Bedrock through InvokeModel (its Anthropic Messages body); the model id as the
-    native path takes it: a foundation model, a cross-region inference profile (us., eu.,
-    global. ...) or an ARN naming either."""
-    if not bedrock.is_anthropic(model):
-        raise BadRequest(
-            f"`model`: bedrock/{model} is not an Anthropic Claude model id: the unified "
-            "endpoints reach Claude on Bedrock (bedrock/anthropic.claude-…, with an inference "
-            "profile prefix such as us. or global., or its ARN); other Bedrock models are "
-            "served by the native path's Converse API (/bedrock/model/MODEL/converse)"
-        )
+    """A model on Bedrock: Claude through InvokeModel (its Anthropic Messages body), the others
+    (Amazon Nova, Meta Llama, Mistral, ...) through Converse. The model id as the native path
+    takes it: a foundation model, a cross-region inference profile (us., eu., global. ...)
+    or an ARN naming either."""
+    if not _BEDROCK_MODEL.match(model) or ".." in model.split("/"):
+        raise BadRequest(f"`model`: {model!r} is not a Bedrock model id")
     if api == "count_tokens":
         raise BadRequest("bedrock/ models cannot count tokens on this endpoint")
-    action = "invoke-with-response-stream" if stream else "invoke"
     # the model id percent-encoded as one path segment, as the AWS SDKs send it
-    path = f"/model/{quote(model, safe='')}/{action}"
-    return Route("bedrock", "Messages", path, model=model, shape="anthropic")
+    quoted = quote(model, safe="")
+    if bedrock.is_anthropic(model):
+        action = "invoke-with-response-stream" if stream else "invoke"
+        return Route(
+            "bedrock", "Messages", f"/model/{quoted}/{action}", model=model, shape="anthropic"
+        )
+    action, endpoint = ("converse-stream", "ConverseStream") if stream else ("converse", "Converse")
+    return Route("bedrock", endpoint, f"/model/{quoted}/{action}", model=model, shape="converse")
 
 
 def _vertex_route(api: str, model: str, stream: bool) -> Route:

@@ -69,8 +69,7 @@ def secret_value_check(*, value: str, name: str = "") -> str:
         raise ValidationError("AWS_REGION must be an AWS region name such as us-east-1")
     if name == "VERTEX_LOCATION" and not _VERTEX_LOCATION_RE.match(value):
         raise ValidationError(
-            "VERTEX_LOCATION must be a Vertex AI location such as global, us-east5 or "
-            "europe-west1"
+            "VERTEX_LOCATION must be a Vertex AI location such as global, us-east5 or europe-west1"
         )
     if name == "AZURE_OPENAI_API_VERSION" and not _AZURE_VERSION_RE.match(value):
         raise ValidationError(

@@ -152,10 +152,11 @@ class EventStreamScanner:
 
 
 class EventDecoder:
-    """An InvokeModelWithResponseStream stream decoded into the model's own events, for the
-    unified endpoints' translation: feed bytes, get back each whole message's event (a
-    `chunk`'s decoded JSON), an exception as an Anthropic `error` event. A stream that does not
-    decode gives an `error` event once, then nothing."""
+    """A Bedrock stream decoded for the unified endpoints' translation: feed bytes, get back
+    each whole message's event — an InvokeModelWithResponseStream `chunk` as the model's own
+    event (its decoded JSON), a ConverseStream event as {event type: payload}, an exception as
+    an Anthropic-style `error` event. A stream that does not decode gives an `error` event
+    once, then nothing."""
 
     __slots__ = ("_broken", "_buffer")
 
@@ -188,10 +189,11 @@ def _decoded(headers: dict[str, Any], payload: bytes) -> Any:
         except (orjson.JSONDecodeError, AttributeError):
             message = None
         return _error(f"{kind}: {message or 'the provider failed mid-stream'}")
-    if headers.get(":event-type") != "chunk":
-        return None
+    kind = str(headers.get(":event-type") or "")
     try:
-        return orjson.loads(base64.b64decode(orjson.loads(payload)["bytes"]))
+        if kind == "chunk":
+            return orjson.loads(base64.b64decode(orjson.loads(payload)["bytes"]))
+        return {kind: orjson.loads(payload)}
     except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         return None
 
@@ -203,13 +205,9 @@ def _error(message: str) -> dict[str, Any]:
 def as_sse(events: list[Any]) -> bytes:
     """Anthropic events as the server-sent events the first-party API streams."""
     return b"".join(
-        b"event: "
-        + str(obj.get("type", "")).encode()
-        + b"\ndata: "
-        + orjson.dumps(obj)
-        + b"\n\n"
+        b"event: " + str(obj.get("type", "")).encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n"
         for obj in events
-        if isinstance(obj, dict)
+        if isinstance(obj, dict) and "type" in obj
     )
 
 

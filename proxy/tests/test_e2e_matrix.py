@@ -18,6 +18,10 @@ PROVIDERS = {
     "anthropic": "anthropic/claude-sonnet-4-5",
     "gemini": "gemini/gemini-2.5-flash",
     "azure": "azure/gpt-4o-mini",
+    "bedrock": "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "bedrock-converse": "bedrock/us.amazon.nova-pro-v1:0",
+    "vertex-claude": "vertex/claude-sonnet-4-5@20250929",
+    "vertex-gemini": "vertex/gemini-2.5-flash",
 }
 TOOL_RESPONSES = {"type": "function", **TOOL_CHAT["function"]}
 UPSTREAM_PATHS = {
@@ -25,20 +29,29 @@ UPSTREAM_PATHS = {
     "anthropic": "/v1/messages",
     "gemini": "/v1beta/models/gemini-2.5-flash:",
     "azure": {"chat": "/openai/v1/chat/completions", "responses": "/openai/v1/responses"},
+    "bedrock": "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke",
+    "bedrock-converse": "/model/us.amazon.nova-pro-v1:0/converse",
+    "vertex-claude": "/v1/projects/fake-project/locations/global/publishers/anthropic/models/"
+    "claude-sonnet-4-5@20250929:",
+    "vertex-gemini": "/v1/projects/fake-project/locations/global/publishers/google/models/"
+    "gemini-2.5-flash:",
 }
 
 
 @pytest.fixture(autouse=True)
-def azure_secrets(request, django_db_blocker):
-    """The workspace's Azure OpenAI, at the fake, for the cells that call azure/ models."""
+def cloud_secrets(request, django_db_blocker):
+    """The workspace's Azure OpenAI, Bedrock and Vertex AI, at the fake, for the cells that
+    call their models."""
     if "gw" not in request.fixturenames:
         yield
         return
-    from devtools.testing import give_azure_secrets
+    from devtools.testing import give_azure_secrets, give_bedrock_secrets, give_vertex_secret
 
     gw, owner = request.getfixturevalue("gw"), request.getfixturevalue("owner")
     with django_db_blocker.unblock():
         give_azure_secrets(owner.workspace, gw.fake_url)
+        give_bedrock_secrets(owner.workspace, gw.fake_url)
+        give_vertex_secret(owner.workspace, gw.fake_url)
     yield
 
 
@@ -118,7 +131,10 @@ def test_the_matrix_covers_every_caller_api_and_provider():
     from proxy import translate, unified
 
     assert set(translate.CALLER_APIS) == set(CALLERS)
-    assert {unified.PROVIDERS[p] for p in unified.PROVIDERS} == set(PROVIDERS)
+    assert set(unified.PROVIDERS.values()) == {m.partition("/")[0] for m in PROVIDERS.values()}
+    # each API a provider is called in has a column (Bedrock: InvokeModel and Converse;
+    # Vertex AI: Claude's and Gemini's)
+    assert {"bedrock-converse", "vertex-claude", "vertex-gemini"} <= set(PROVIDERS)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -129,7 +145,7 @@ def test_cell(gw, owner, caller, provider, stream):
     arguments, text = ASK[caller](client, PROVIDERS[provider], stream)
     assert json.loads(arguments) == {"echo": "matrix"}
     assert text == "Echo: matrix"
-    upstream = gw.upstream_requests()
+    upstream = [r for r in gw.upstream_requests() if r["path"] != "/token"]
     assert len(upstream) == 2
     expected = UPSTREAM_PATHS[provider]
     expected = (
@@ -139,5 +155,6 @@ def test_cell(gw, owner, caller, provider, stream):
     )
     assert all(r["path"].startswith(expected) for r in upstream)
     records = gw.records(2)
-    assert all(r.provider == provider and r.stream == stream for r in records)
+    called = PROVIDERS[provider].partition("/")[0]
+    assert all(r.provider == called and r.stream == stream for r in records)
     assert all(r.status == "success" and r.cost_usd > 0 and r.output_tokens > 0 for r in records)

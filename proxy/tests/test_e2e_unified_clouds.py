@@ -259,7 +259,12 @@ def test_a_route_falls_back_from_bedrock_to_vertex(gw, owner, clouds):
         stream=True,
     )
     chunks = list(response.parse())
-    calls = [c.function.arguments for ch in chunks if ch.choices for c in ch.choices[0].delta.tool_calls or []]
+    calls = [
+        c.function.arguments
+        for ch in chunks
+        if ch.choices
+        for c in ch.choices[0].delta.tool_calls or []
+    ]
     assert json.loads("".join(calls)) == {"echo": "fall"}
     meta = json.loads(response.headers["x-gateway-metadata"])
     assert [a["model"] for a in meta["attempts"]] == ["bedrock/anthropic.error-503"]
@@ -304,18 +309,65 @@ def test_a_missing_secret_is_424_in_the_callers_envelope(gw, owner, clouds, djan
     assert all(r.http_status == 424 and r.status == "error" for r in records)
 
 
-def test_other_bedrock_models_are_a_clear_400(gw, owner, clouds):
+NOVA = "us.amazon.nova-pro-v1:0"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_other_bedrock_models_are_called_through_converse(gw, owner, clouds, stream):
+    client = _openai(gw, owner.plaintext_key)
+    kwargs = {
+        "model": f"bedrock/{NOVA}",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "hola"},
+        ],
+        "max_tokens": 40,
+        "temperature": 0.2,
+        "stop": ["END"],
+        "tools": [TOOL_CHAT],
+        "tool_choice": {"type": "function", "function": {"name": "lookup"}},
+    }
+    if stream:
+        with client.chat.completions.stream(**kwargs) as events:
+            answer = events.get_final_completion()
+    else:
+        answer = client.chat.completions.create(**kwargs)
+    (call,) = answer.choices[0].message.tool_calls
+    assert json.loads(call.function.arguments) == {"echo": "hola"}
+    assert answer.choices[0].finish_reason == "tool_calls"
+    (upstream,) = _calls(gw)
+    assert upstream["path"] == f"/model/{NOVA}/{'converse-stream' if stream else 'converse'}"
+    body = json.loads(upstream["body"])
+    assert body["system"] == [{"text": "be brief"}]
+    assert body["messages"] == [{"role": "user", "content": [{"text": "hola"}]}]
+    assert body["inferenceConfig"] == {
+        "maxTokens": 40,
+        "temperature": 0.2,
+        "stopSequences": ["END"],
+    }
+    spec = body["toolConfig"]["tools"][0]["toolSpec"]
+    assert spec["inputSchema"] == {"json": TOOL_CHAT["function"]["parameters"]}
+    assert body["toolConfig"]["toolChoice"] == {"tool": {"name": "lookup"}}
+    (rec,) = gw.records(1)
+    assert (rec.provider, rec.model, rec.stream) == ("bedrock", NOVA, stream)
+    assert rec.input_tokens == upstream["usage"]["inputTokens"] > 0
+    assert rec.output_tokens == upstream["usage"]["outputTokens"] > 0
+    assert not rec.usage_estimated
+    # amazon.nova-pro-v1:0: $0.80 / $3.20 per million
+    assert rec.cost_usd == pytest.approx((rec.input_tokens * 0.8 + rec.output_tokens * 3.2) / 1e6)
+
+
+def test_what_converse_cannot_express_is_a_clear_400(gw, owner, clouds):
     with pytest.raises(openai.BadRequestError) as caught:
         _openai(gw, owner.plaintext_key).chat.completions.create(
-            model="bedrock/us.amazon.nova-pro-v1:0", messages=[{"role": "user", "content": "x"}]
-        )
-    assert "not an Anthropic Claude model id" in caught.value.message
-    assert "/converse" in caught.value.message
-    with pytest.raises(anthropic.BadRequestError, match="not an Anthropic Claude model id"):
-        _claude(gw, owner.plaintext_key).messages.create(
-            model="bedrock/meta.llama3-70b-instruct-v1:0",
-            max_tokens=5,
+            model=f"bedrock/{NOVA}",
             messages=[{"role": "user", "content": "x"}],
+            response_format={"type": "json_object"},
+        )
+    assert "`response_format` cannot be expressed for bedrock" in caught.value.message
+    with pytest.raises(anthropic.BadRequestError, match="is not a Bedrock model id"):
+        _claude(gw, owner.plaintext_key).messages.create(
+            model="bedrock/meta llama", max_tokens=5, messages=[{"role": "user", "content": "x"}]
         )
     assert _calls(gw) == []
 
@@ -364,6 +416,10 @@ def test_routes_accept_bedrock_and_vertex_candidates():
     from model_routes.services import chain_check
 
     chain = chain_check([f"bedrock/{SONNET}", f"vertex/{GEMINI}", "azure/gpt-4o-mini"])
-    assert [c["model"] for c in chain] == [f"bedrock/{SONNET}", f"vertex/{GEMINI}", "azure/gpt-4o-mini"]
+    assert [c["model"] for c in chain] == [
+        f"bedrock/{SONNET}",
+        f"vertex/{GEMINI}",
+        "azure/gpt-4o-mini",
+    ]
     with pytest.raises(ValidationError, match="bedrock, vertex"):
         chain_check(["sagemaker/x"])

@@ -18,10 +18,10 @@ from typing import Any
 
 import orjson
 
+from hotpath.errors import BadRequest
 from proxy import providers
 from proxy.providers import anthropic, eventstream
-from proxy.translate import chat, common, gemini, messages, responses
-from hotpath.errors import BadRequest
+from proxy.translate import chat, common, converse, gemini, messages, responses
 from proxy.translate.ir import Request
 from proxy.translate.sse import EventReader
 
@@ -32,6 +32,7 @@ PROVIDER_APIS: dict[str, ModuleType] = {
     "anthropic": messages,
     "gemini": gemini,
     "azure": chat,  # Azure OpenAI speaks OpenAI's API
+    "converse": converse,  # Bedrock's models other than Anthropic's
 }
 # (Bedrock and Vertex AI are called in one of these APIs, by model: Translation's `wire`.)
 # (caller API, provider) pairs that need no translation: the body goes as sent (model renamed).
@@ -101,7 +102,8 @@ class Translation:
         self.request = request
         written = self.target.write_request(request, self.provider)
         shape = getattr(providers.get(self.provider), "unified_body", None)
-        if shape is not None:  # a cloud provider's envelope (its version, betas in the body)
+        if shape is not None and self.wire == "anthropic":
+            # Claude on a cloud provider: its envelope (its version, betas in the body)
             own = [(k.encode(), v.encode()) for k, v in self._api_headers()]
             self.extra = shape(written, own)
         body = orjson.dumps(written)
@@ -130,7 +132,9 @@ class Translation:
         if self._events is None:
             assert self.request is not None
             # Bedrock streams AWS event stream frames, the others server-sent events.
-            self._events = eventstream.EventDecoder() if self.provider == "bedrock" else EventReader()
+            self._events = (
+                eventstream.EventDecoder() if self.provider == "bedrock" else EventReader()
+            )
             self._reader = self.target.StreamReader()
             self._writer = self.caller.StreamWriter(self.label, self.request)
         return self._write(self._events.feed(chunk))
