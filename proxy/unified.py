@@ -138,11 +138,13 @@ def _bedrock_route(api: str, model: str, stream: bool) -> Route:
     or an ARN naming either."""
     if not _BEDROCK_MODEL.match(model) or ".." in model.split("/"):
         raise BadRequest(f"`model`: {model!r} is not a Bedrock model id")
-    if api == "count_tokens":
-        raise BadRequest("bedrock/ models cannot count tokens on this endpoint")
     # the model id percent-encoded as one path segment, as the AWS SDKs send it
     quoted = quote(model, safe="")
-    if bedrock.is_anthropic(model):
+    shape = "anthropic" if bedrock.is_anthropic(model) else "converse"
+    if api == "count_tokens":
+        path = f"/model/{quoted}/count-tokens"
+        return Route("bedrock", "CountTokens", path, model=model, shape=shape)
+    if shape == "anthropic":
         action = "invoke-with-response-stream" if stream else "invoke"
         return Route(
             "bedrock", "Messages", f"/model/{quoted}/{action}", model=model, shape="anthropic"
@@ -157,7 +159,11 @@ def _vertex_route(api: str, model: str, stream: bool) -> Route:
     if not _VERTEX_MODEL.match(model):
         raise BadRequest(f"`model`: {model!r} is not a Vertex AI model name")
     if api == "count_tokens":
-        raise BadRequest("vertex/ models cannot count tokens on this endpoint")
+        if vertex.is_anthropic(model):  # (the model is in the body)
+            path = "/publishers/anthropic/models/count-tokens:rawPredict"
+            return Route("vertex", "CountTokens", path, model=model, shape="anthropic")
+        path = f"/publishers/google/models/{model}:countTokens"
+        return Route("vertex", "CountTokens", path, model=model, shape="gemini")
     if vertex.is_anthropic(model):
         action = "streamRawPredict" if stream else "rawPredict"
         path = f"/publishers/anthropic/models/{model}:{action}"
@@ -184,7 +190,9 @@ def target(
     route = provider_route(api, provider, model, stream)
     translation: Translation | CountTranslation | Passthrough | None = None
     if provider in CLOUDS:
-        if api == "messages" and route.shape == "anthropic":  # Claude: the caller's own API
+        if api == "count_tokens":
+            translation = CountTranslation(provider, model, route.shape, betas)
+        elif api == "messages" and route.shape == "anthropic":  # Claude: the caller's own API
             translation = Passthrough(provider, model, betas)
         else:
             translation = Translation(api, provider, model, label, wire=route.shape)

@@ -423,3 +423,42 @@ def test_routes_accept_bedrock_and_vertex_candidates():
     ]
     with pytest.raises(ValidationError, match="bedrock, vertex"):
         chain_check(["sagemaker/x"])
+
+
+@pytest.mark.parametrize(
+    ("model", "path"),
+    [
+        (f"bedrock/{SONNET}", f"/model/{SONNET}/count-tokens"),
+        (f"bedrock/{NOVA}", f"/model/{NOVA}/count-tokens"),
+        (
+            f"vertex/{VERTEX_CLAUDE}",
+            _vertex_path("count-tokens", "rawPredict", publisher="anthropic"),
+        ),
+        (f"vertex/{GEMINI}", _vertex_path(GEMINI, "countTokens")),
+    ],
+    ids=["bedrock-claude", "bedrock-converse", "vertex-claude", "vertex-gemini"],
+)
+def test_count_tokens_reaches_each_cloud_counter(gw, owner, clouds, model, path):
+    counted = _claude(gw, owner.plaintext_key).messages.count_tokens(
+        model=model,
+        system="be brief",
+        messages=[{"role": "user", "content": "how many tokens is this"}],
+    )
+    assert counted.input_tokens > 0
+    (upstream,) = _calls(gw)
+    assert upstream["path"] == path
+    body = json.loads(upstream["body"])
+    if model.startswith("bedrock/") and "anthropic" in model:
+        inner = gw.upstream_requests()[-1]["counted_body"]  # decoded by the fake
+        assert inner["anthropic_version"] == "bedrock-2023-05-31" and "model" not in inner
+        assert inner["system"] == "be brief" and inner["max_tokens"] > 0
+    elif model.startswith("bedrock/"):
+        assert body["input"]["converse"]["system"] == [{"text": "be brief"}]
+    elif "claude" in model:
+        assert body["model"] == VERTEX_CLAUDE
+        assert body["anthropic_version"] == "vertex-2023-10-16"
+    else:
+        assert body["systemInstruction"] == {"parts": [{"text": "be brief"}]}
+    (rec,) = gw.records(1)
+    assert rec.provider == model.partition("/")[0] and rec.name == "CountTokens"
+    assert rec.cost_usd == 0.0 and not rec.price_missing

@@ -13,6 +13,7 @@ stream alike, incrementally (each provider event is re-expressed as it arrives).
 
 from __future__ import annotations
 
+import base64
 from types import ModuleType
 from typing import Any
 
@@ -225,33 +226,72 @@ COUNTERS: dict[str, tuple[Any, Any]] = {
         },
         lambda obj: obj.get("totalTokens"),
     ),
+    # Bedrock's CountTokens of a Converse request; Vertex AI's Gemini countTokens
+    "bedrock/converse": (
+        lambda req: {"input": {"converse": _converse_count(converse.write_request(req))}},
+        lambda obj: obj.get("inputTokens"),
+    ),
+    "vertex/gemini": (gemini.write_request, lambda obj: obj.get("totalTokens")),
 }
+# Claude on a cloud provider counts the caller's own body (shaped, in the provider's
+# envelope: `_cloud_count`): the count in its answer.
+CLOUD_COUNTS = {
+    "bedrock/anthropic": lambda obj: obj.get("inputTokens"),
+    "vertex/anthropic": lambda obj: obj.get("input_tokens"),
+}
+
+
+def _converse_count(body: dict[str, Any]) -> dict[str, Any]:
+    """What Bedrock counts of a Converse request (its messages, system and tools)."""
+    return {k: v for k, v in body.items() if k in ("messages", "system", "toolConfig")}
 
 
 class CountTranslation:
     """POST /v1/messages/count_tokens for another provider's model: its own counter's answer
-    as Anthropic's `{"input_tokens": N}`."""
+    as Anthropic's `{"input_tokens": N}`. `wire`: the API a cloud provider's model is called
+    in (Claude's is the caller's own: its body is counted as sent, in the cloud's envelope)."""
 
-    __slots__ = ("dialect", "model", "provider", "request", "written")
+    __slots__ = ("betas", "dialect", "key", "model", "provider", "request", "written")
 
-    def __init__(self, provider: str, model: str) -> None:
+    def __init__(self, provider: str, model: str, wire: str = "", betas: str = "") -> None:
         self.provider = provider
         self.model = model
+        self.key = f"{provider}/{wire}" if wire else provider  # in COUNTERS or CLOUD_COUNTS
+        self.betas = betas  # the caller's anthropic-beta header (Claude on a cloud provider)
         self.dialect = "anthropic"
         self.request: Request | None = None
         self.written = None  # (nothing cached: counting is written each time)
 
     def body(self, caller_body: dict[str, Any]) -> bytes:
+        if self.key in CLOUD_COUNTS:
+            return self._cloud_count(caller_body)
         request = messages.read_request(caller_body, self.provider)
         request.model = self.model
         self.request = request
-        return orjson.dumps(COUNTERS[self.provider][0](request))
+        return orjson.dumps(COUNTERS[self.key][0](request))
+
+    def _cloud_count(self, caller_body: dict[str, Any]) -> bytes:
+        """Bedrock: the InvokeModel body (which needs max_tokens) base64 in CountTokens' input;
+        Vertex AI: the rawPredict body with the model, for its count-tokens model."""
+        if not isinstance(caller_body.get("messages"), list):
+            raise BadRequest("`messages` must be a list of messages")
+        shaped = dict(caller_body)
+        beta = [(b"anthropic-beta", self.betas.encode("latin-1"))] if self.betas else []
+        providers.get(self.provider).unified_body(shaped, beta)
+        if self.provider == "vertex":
+            return orjson.dumps({**shaped, "model": self.model})
+        shaped.setdefault("max_tokens", messages.DEFAULT_MAX_TOKENS)
+        encoded = base64.b64encode(orjson.dumps(shaped)).decode()
+        return orjson.dumps({"input": {"invokeModel": {"body": encoded}}})
 
     def headers(self) -> list[tuple[str, str]]:
+        if self.provider == "vertex" and self.betas:
+            return [("anthropic-beta", self.betas)]
         return []
 
     def whole(self, status: int, data: bytes) -> bytes:
         if status >= 400:
             return providers.error_body(self.dialect, status, common.error_message(data))
-        count = COUNTERS[self.provider][1](orjson.loads(data))
+        read = CLOUD_COUNTS.get(self.key) or COUNTERS[self.key][1]
+        count = read(orjson.loads(data))
         return orjson.dumps({"input_tokens": count if isinstance(count, int) else 0})
