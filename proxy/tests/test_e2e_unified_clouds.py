@@ -462,3 +462,25 @@ def test_count_tokens_reaches_each_cloud_counter(gw, owner, clouds, model, path)
     (rec,) = gw.records(1)
     assert rec.provider == model.partition("/")[0] and rec.name == "CountTokens"
     assert rec.cost_usd == 0.0 and not rec.price_missing
+
+
+def test_a_bedrock_stream_cut_mid_way_ends_with_the_callers_error(gw, owner, clouds):
+    with pytest.raises(openai.APIError, match="interrupted"):
+        for _ in _openai(gw, owner.plaintext_key).chat.completions.create(
+            model=f"bedrock/{SONNET}",
+            messages=[{"role": "user", "content": "a long answer please"}],
+            stream=True,
+            extra_headers={"x-fake-die-after": "3"},
+        ):
+            pass
+    stream = _claude(gw, owner.plaintext_key).messages.stream(
+        model=f"bedrock/{SONNET}",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "a long answer please"}],
+        extra_headers={"x-fake-die-after": "3"},
+    )
+    with pytest.raises(anthropic.APIStatusError, match="interrupted"), stream as events:
+        "".join(events.text_stream)
+    records = gw.records(2)
+    assert all(r.status == "error" and "interrupted" in r.error for r in records)
+    assert all(r.provider == "bedrock" and r.cost_usd > 0 for r in records)  # billed as sent

@@ -183,3 +183,57 @@ def test_usage_and_its_cache_breakdown_in_every_caller_api():
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": 5,
     }
+
+
+# --- Bedrock's AWS event stream: binary frames decoded for the translation ---------------------
+
+
+def _bedrock_frames(wire: str, sent: dict) -> list[bytes]:
+    """The frames Bedrock streams for `sent`: InvokeModel's chunks of Anthropic events, or
+    ConverseStream's events (the fake provider's, as it sends them)."""
+    from devtools.fake_formats_cloud import converse_stream
+    from proxy.providers import eventstream
+
+    if wire == "converse":
+        return [eventstream.event(kind, payload) for kind, payload in converse_stream(sent)]
+    events = anthropic_stream({**sent, "model": "m"})
+    return [eventstream.chunk_event(orjson.loads(e.partition(b"data: ")[2])) for e in events]
+
+
+@pytest.mark.parametrize("wire", ["anthropic", "converse"])
+@pytest.mark.parametrize("api", ["chat", "responses", "messages"])
+def test_a_bedrock_event_stream_translates_whatever_the_chunking(api, wire):
+    def run(size: int) -> list:
+        translation = Translation(api, "bedrock", "m", "bedrock/m", wire=wire)
+        sent = orjson.loads(translation.body({**CALLER_BODIES[api], "stream": True}))
+        assert "stream" not in sent if wire == "anthropic" else "messages" in sent
+        data = b"".join(_bedrock_frames(wire, sent))
+        out = b"".join(translation.feed(data[i : i + size]) for i in range(0, len(data), size))
+        out += translation.flush()
+        reader = EventReader()
+        return [*reader.feed(out), *reader.close()]
+
+    whole, split = run(1 << 20), run(5)  # one read, or frames cut every 5 bytes
+    texts = [orjson.dumps(e) for e in split if isinstance(e, dict)]
+    assert len(whole) == len(split)
+    assert b"Echo: " in b"".join(texts)
+
+
+def test_an_exception_frame_ends_the_callers_stream_with_its_error():
+    from proxy.providers import eventstream
+    from proxy.translate import Passthrough
+
+    translation = Translation("chat", "bedrock", "m", "bedrock/m", wire="anthropic")
+    sent = orjson.loads(translation.body({**CALLER_BODIES["chat"], "stream": True}))
+    frames = _bedrock_frames("anthropic", sent)[:3]
+    frames.append(eventstream.exception("throttlingException", "Too many tokens, slow down"))
+    out = b"".join(translation.feed(f) for f in frames)
+    assert b"Too many tokens, slow down" in out and b"error" in out
+    assert b"[DONE]" not in out + translation.flush()  # never a clean end after an error
+    passthrough = Passthrough("bedrock", "m")
+    passthrough.body(CALLER_BODIES["messages"])
+    relayed = b"".join(passthrough.feed(f) for f in frames)
+    events = EventReader().feed(relayed)
+    assert [e["type"] for e in events][:1] == ["message_start"]
+    assert events[-1]["type"] == "error"
+    assert "throttlingException: Too many tokens" in events[-1]["error"]["message"]
