@@ -192,6 +192,11 @@ class UnifiedCalls:
                     self._attempt(call, plan, started, exc.status, exc.message)
                     continue
                 raise
+            except UpstreamUnreachable as exc:  # no access token could be minted (Vertex AI)
+                if not plan.falls_back(failure="connect"):
+                    raise
+                self._attempt(call, plan, started, exc.status, exc.message)
+                continue
             if call.ctx.trace_content:
                 call.record.request_content = forward.bounded_content(body, self.trace_limit)
             try:

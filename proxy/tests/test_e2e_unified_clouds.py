@@ -484,3 +484,58 @@ def test_a_bedrock_stream_cut_mid_way_ends_with_the_callers_error(gw, owner, clo
     records = gw.records(2)
     assert all(r.status == "error" and "interrupted" in r.error for r in records)
     assert all(r.provider == "bedrock" and r.cost_usd > 0 for r in records)  # billed as sent
+
+
+def test_a_traced_call_keeps_the_providers_request_and_the_decoded_events(
+    gw, owner, clouds, django_db_blocker
+):
+    ws = owner.workspace
+    with django_db_blocker.unblock():
+        ws.trace_content = True
+        ws.save(update_fields=["trace_content"])
+    try:
+        with _openai(gw, owner.plaintext_key).responses.stream(
+            model=f"bedrock/{NOVA}", input="trace me"
+        ) as events:
+            assert events.get_final_response().output_text == "Echo: trace me"
+        (rec,) = gw.records(1)
+        assert rec.request_content["messages"] == [
+            {"role": "user", "content": [{"text": "trace me"}]}
+        ]
+        assert rec.response_content.startswith("event: messageStart\ndata: ")
+        assert "event: metadata\ndata: " in rec.response_content
+        assert "\x00" not in rec.response_content
+        assert owner.plaintext_key not in str(rec.request_content)
+    finally:
+        with django_db_blocker.unblock():
+            ws.trace_content = False
+            ws.save(update_fields=["trace_content"])
+
+
+def test_a_vertex_token_that_cannot_be_minted_falls_back_as_a_connection_failure(
+    gw, owner, clouds, django_db_blocker
+):
+    from devtools.fake_formats_cloud import fake_service_account
+    from proxy.tests.test_e2e_routes import _route
+    from secrets_vault.services import secret_set
+
+    with django_db_blocker.unblock():  # a token endpoint that refuses every grant
+        refused = fake_service_account(f"{gw.fake_url}/no-token-here")
+        secret_set(
+            workspace=owner.workspace,
+            name="VERTEX_SERVICE_ACCOUNT_JSON",
+            value=json.dumps(refused),
+            base_url=gw.fake_url,
+        )
+    name = _route(owner, f"vertex/{VERTEX_CLAUDE},bedrock/{HAIKU}")
+    response = _claude(gw, owner.plaintext_key).messages.with_raw_response.create(
+        model=f"route/{name}", max_tokens=20, messages=[{"role": "user", "content": "mint"}]
+    )
+    assert response.parse().content[0].text == "Echo: mint"
+    meta = json.loads(response.headers["x-gateway-metadata"])
+    assert [(a["model"], a["status"]) for a in meta["attempts"]] == [
+        (f"vertex/{VERTEX_CLAUDE}", 502)
+    ]
+    assert [c["path"] for c in _calls(gw)] == [f"/model/{HAIKU}/invoke"]
+    failed, served = sorted(gw.records(2), key=lambda r: r.status)
+    assert "VERTEX_SERVICE_ACCOUNT_JSON" in failed.error and served.provider == "bedrock"
