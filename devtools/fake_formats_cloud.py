@@ -125,6 +125,56 @@ def converse_stream(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return events
 
 
+# (model id, output modality, inference types): a few of each kind Bedrock lists
+_FOUNDATION_MODELS = (
+    ("anthropic.claude-sonnet-4-5-20250929-v1:0", "TEXT", ["INFERENCE_PROFILE"]),
+    ("anthropic.claude-3-haiku-20240307-v1:0", "TEXT", ["ON_DEMAND"]),
+    ("amazon.nova-pro-v1:0", "TEXT", ["ON_DEMAND", "INFERENCE_PROFILE"]),
+    ("amazon.titan-embed-text-v2:0", "EMBEDDING", ["ON_DEMAND"]),
+    ("stability.sd3-5-large-v1:0", "IMAGE", ["ON_DEMAND"]),
+)
+_INFERENCE_PROFILES = (
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "us.amazon.nova-pro-v1:0",
+)
+
+
+def bedrock_foundation_models(output_modality: str | None) -> dict[str, Any]:
+    """ListFoundationModels' answer (filtered by output modality, as Bedrock filters it)."""
+    return {
+        "modelSummaries": [
+            {
+                "modelArn": f"arn:aws:bedrock:us-east-1::foundation-model/{model}",
+                "modelId": model,
+                "providerName": model.partition(".")[0].title(),
+                "inputModalities": ["TEXT"],
+                "outputModalities": [modality],
+                "responseStreamingSupported": modality == "TEXT",
+                "inferenceTypesSupported": kinds,
+                "modelLifecycle": {"status": "ACTIVE"},
+            }
+            for model, modality, kinds in _FOUNDATION_MODELS
+            if output_modality in (None, modality)
+        ]
+    }
+
+
+def bedrock_inference_profiles() -> dict[str, Any]:
+    """ListInferenceProfiles' answer: the system-defined cross-region profiles."""
+    return {
+        "inferenceProfileSummaries": [
+            {
+                "inferenceProfileId": profile,
+                "inferenceProfileName": profile,
+                "status": "ACTIVE",
+                "type": "SYSTEM_DEFINED",
+            }
+            for profile in _INFERENCE_PROFILES
+        ]
+    }
+
+
 def bedrock_error_type(status: int) -> str:
     return {
         400: "ValidationException",

@@ -75,6 +75,8 @@ from devtools.fake_formats_anthropic_gemini import (
 )
 from devtools.fake_formats_cloud import (
     bedrock_error_type,
+    bedrock_foundation_models,
+    bedrock_inference_profiles,
     converse_answer,
     converse_stream,
     sigv4_problem,
@@ -132,6 +134,9 @@ class FakeProvider:
             "|converse-stream|count-tokens}",
             self.handle,
         )
+        # Bedrock's control plane (bedrock.<region>.amazonaws.com): its model catalogue
+        r.add_get("/foundation-models", self.handle)
+        r.add_get("/inference-profiles", self.handle)
         # Google Vertex AI, and the token endpoint of its service account exchange
         r.add_post("/token", self.token)
         r.add_post(
@@ -223,7 +228,8 @@ class FakeProvider:
 
     def _error(self, request: web.Request, status: int, message: str) -> web.Response:
         path = request.path
-        if path.startswith("/model/"):  # AWS: the message, its type in a header
+        if path.startswith(("/model/", "/foundation-models", "/inference-profiles")):
+            # AWS: the message, its type in a header
             return web.json_response(
                 {"message": message},
                 status=status,
@@ -255,6 +261,8 @@ class FakeProvider:
         stream = body.get("stream") is True
         if path.startswith("/model/"):
             return await self._bedrock(request, body, entry)
+        if path in ("/foundation-models", "/inference-profiles"):
+            return await self._bedrock_catalog(request)
         if path.startswith("/openai/"):
             return await self._azure(request, body, entry)
         if "project" in request.match_info:
@@ -403,23 +411,9 @@ class FakeProvider:
     ) -> web.StreamResponse:
         """Bedrock: the caller's API key, or a SigV4 signature by the fake's access key pair
         (checked); Anthropic models through InvokeModel, any model through Converse."""
-        auth = request.headers.get("authorization", "")
-        if auth.startswith("AWS4-HMAC-SHA256 "):
-            problem = sigv4_problem(
-                method=request.method,
-                url=f"{request.scheme}://{request.host}{request.raw_path}",
-                headers={k.lower(): v for k, v in request.headers.items()},
-                body=await request.read(),  # (aiohttp keeps the body it read)
-                session_token=request.headers.get("x-amz-security-token"),
-            )
-            if problem is not None:
-                return web.json_response(
-                    {"message": problem},
-                    status=403,
-                    headers={"x-amzn-ErrorType": "InvalidSignatureException"},
-                )
-        elif not auth.startswith("Bearer "):
-            return self._error(request, 403, "Missing Authentication Token")
+        refused = await self._aws_refusal(request)
+        if refused is not None:
+            return refused
         model, action = request.match_info["model"], request.match_info["bedrock_action"]
         if action == "count-tokens":
             counted = body.get("input") or {}
@@ -473,6 +467,38 @@ class FakeProvider:
         if request.headers.get("x-fake-fault") == "garbage":
             frames = [b"\x00\x00\x00\x10not an event stream"]
         return await self._write_stream(request, frames, entry, eventstream.CONTENT_TYPE)
+
+    async def _aws_refusal(self, request: web.Request) -> web.Response | None:
+        """The caller's API key, or a SigV4 signature by the fake's access key pair (checked):
+        None when the request is authenticated, AWS's 403 otherwise."""
+        auth = request.headers.get("authorization", "")
+        if auth.startswith("AWS4-HMAC-SHA256 "):
+            problem = sigv4_problem(
+                method=request.method,
+                url=f"{request.scheme}://{request.host}{request.raw_path}",
+                headers={k.lower(): v for k, v in request.headers.items()},
+                body=await request.read(),  # (aiohttp keeps the body it read)
+                session_token=request.headers.get("x-amz-security-token"),
+            )
+            if problem is not None:
+                return web.json_response(
+                    {"message": problem},
+                    status=403,
+                    headers={"x-amzn-ErrorType": "InvalidSignatureException"},
+                )
+        elif not auth.startswith("Bearer "):
+            return self._error(request, 403, "Missing Authentication Token")
+        return None
+
+    async def _bedrock_catalog(self, request: web.Request) -> web.Response:
+        """Bedrock's control plane: ListFoundationModels (byOutputModality honoured) and
+        ListInferenceProfiles, authenticated as the runtime is."""
+        refused = await self._aws_refusal(request)
+        if refused is not None:
+            return refused
+        if request.path == "/inference-profiles":
+            return _json(bedrock_inference_profiles())
+        return _json(bedrock_foundation_models(request.query.get("byOutputModality")))
 
     async def _vertex(
         self, request: web.Request, body: dict[str, Any], entry: dict[str, Any]

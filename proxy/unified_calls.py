@@ -32,6 +32,7 @@ from hotpath.errors import (
 )
 from proxy import forward, providers, routing, unified
 from proxy.errors import metadata_header
+from proxy.providers import bedrock
 from proxy.request import upstream_headers
 
 if TYPE_CHECKING:
@@ -289,20 +290,14 @@ class UnifiedCalls:
             headers = [*extra, *secret.headers]
             if secret.secret:
                 headers.append(provider.auth_header(secret.secret))
-            try:
-                async with session.get(url, headers=headers, timeout=self.upstream.timeout) as resp:
-                    if resp.status >= 400:
-                        logger.warning(
-                            "listing %s models: the provider answered %s", name, resp.status
-                        )
-                        return []
-                    return [f"{name}/{m}" for m in parse(orjson.loads(await resp.read()))]
-            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-                logger.warning("listing %s models failed (%s)", name, type(exc).__name__)
-                return []
+            found = await self._model_list(name, url, headers)
+            return [] if found is None else [f"{name}/{m}" for m in parse(found)]
 
         custom = sorted(name for name in secrets if name.startswith("custom/"))
-        lists = await asyncio.gather(*(listing(name) for name in [*unified.MODEL_LISTS, *custom]))
+        lists = await asyncio.gather(
+            *(listing(name) for name in [*unified.MODEL_LISTS, *custom]),
+            self._bedrock_models(secrets),
+        )
         models = [model for found in lists for model in found]
         allowed = call.model_allowed  # the model-access policies, when any applies
         if allowed is not None:
@@ -321,6 +316,38 @@ class UnifiedCalls:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    async def _model_list(self, name: str, url: str, headers: list[tuple[str, str]]) -> Any:
+        """A provider's model listing (its JSON answer); None, logged, when it fails."""
+        session = self.upstream.session
+        if session is None:
+            return None
+        try:
+            async with session.get(url, headers=headers, timeout=self.upstream.timeout) as resp:
+                if resp.status >= 400:
+                    logger.warning("listing %s models: the provider answered %s", name, resp.status)
+                    return None
+                return orjson.loads(await resp.read())
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+            logger.warning("listing %s models failed (%s)", name, type(exc).__name__)
+            return None
+
+    async def _bedrock_models(self, secrets: dict[str, UpstreamSecret]) -> list[str]:
+        """Bedrock's catalogue, from its control plane (authenticated as the calls are): the
+        text models served on demand and the cross-region inference profiles."""
+        try:
+            creds = bedrock.credentials(secrets)
+        except ProviderSecretMissing:
+            return []
+        base = bedrock.control_base_url(creds)
+        asked = []
+        for path in bedrock.MODEL_LISTS:
+            url = base + path
+            headers = await bedrock.authorize(creds, "GET", url, [], b"")
+            asked.append(self._model_list("bedrock", url, headers))
+        answers = await asyncio.gather(*asked)
+        models = [m for answer in answers for m in bedrock.listed_models(answer)]
+        return [f"bedrock/{m}" for m in dict.fromkeys(models)]
 
 
 async def _error_detail(resp: aiohttp.ClientResponse) -> str:

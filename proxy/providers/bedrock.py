@@ -111,6 +111,45 @@ def default_base_url(creds: BedrockCredentials, upstream_path: str) -> str:
     return f"https://bedrock-runtime.{creds.region}.amazonaws.com"
 
 
+# The model catalogue (Bedrock's control plane), for the unified GET /v1/models: the text
+# models served on demand, and the cross-region inference profiles (Claude's recent models are
+# called only through one).
+MODEL_LISTS = (
+    "/foundation-models?byOutputModality=TEXT",
+    "/inference-profiles?typeEquals=SYSTEM_DEFINED&maxResults=1000",
+)
+
+
+def control_base_url(creds: BedrockCredentials) -> str:
+    """The control plane's origin: the secrets' base URL override, else bedrock.<region>."""
+    return creds.base_url or f"https://bedrock.{creds.region}.amazonaws.com"
+
+
+def listed_models(obj: Any) -> list[str]:
+    """The callable model ids of a ListFoundationModels answer (active text models served on
+    demand) or a ListInferenceProfiles one (active profiles)."""
+    if not isinstance(obj, dict):
+        return []
+    out = []
+    for model in obj.get("modelSummaries") or []:
+        if (
+            isinstance(model, dict)
+            and isinstance(model.get("modelId"), str)
+            and "TEXT" in (model.get("outputModalities") or [])
+            and "ON_DEMAND" in (model.get("inferenceTypesSupported") or [])
+            and (model.get("modelLifecycle") or {}).get("status", "ACTIVE") == "ACTIVE"
+        ):
+            out.append(model["modelId"])
+    for profile in obj.get("inferenceProfileSummaries") or []:
+        if (
+            isinstance(profile, dict)
+            and isinstance(profile.get("inferenceProfileId"), str)
+            and profile.get("status", "ACTIVE") == "ACTIVE"
+        ):
+            out.append(profile["inferenceProfileId"])
+    return out
+
+
 def price_name(model: str) -> str:
     """The price-table name of a Bedrock model id: an inference profile ARN's id, without the
     cross-region prefix; Anthropic models by their Anthropic name (`us.anthropic.claude-sonnet-

@@ -539,3 +539,56 @@ def test_a_vertex_token_that_cannot_be_minted_falls_back_as_a_connection_failure
     assert [c["path"] for c in _calls(gw)] == [f"/model/{HAIKU}/invoke"]
     failed, served = sorted(gw.records(2), key=lambda r: r.status)
     assert "VERTEX_SERVICE_ACCOUNT_JSON" in failed.error and served.provider == "bedrock"
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["api-key", "sigv4"])
+def test_models_lists_bedrocks_callable_models(gw, owner, clouds, signed):
+    clouds(signed=signed)
+    listed = [m.id for m in _openai(gw, owner.plaintext_key).models.list()]
+    bedrock = sorted(m for m in listed if m.startswith("bedrock/"))
+    # text models served on demand, and the cross-region profiles (not the embedding or image
+    # models, nor a model served only through a profile)
+    assert bedrock == [
+        "bedrock/amazon.nova-pro-v1:0",
+        "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
+        "bedrock/global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "bedrock/us.amazon.nova-pro-v1:0",
+        "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ]
+    assert "openai/gpt-4o-mini" in listed
+    catalogue = ("/foundation-models", "/inference-profiles")
+    assert sorted(r["path"] for r in gw.upstream_requests() if r["path"] in catalogue) == list(
+        catalogue
+    )
+    if signed:
+        assert all(
+            _headers(r)["authorization"].startswith("AWS4-HMAC-SHA256 ")
+            for r in gw.upstream_requests()
+            if r["path"] in catalogue
+        )
+
+
+def test_models_lists_only_the_bedrock_models_the_key_may_call(gw, owner, clouds):
+    from policies.modelaccess.gate import ModelAccessGate
+    from policies.modelaccess.models import ModelAccessPolicy
+    from policies.modelaccess.services import model_access_upsert
+
+    model_access_upsert(
+        organization=owner.organization,
+        name="claude on bedrock",
+        scope="workspace",
+        workspace=owner.workspace,
+        models={"bedrock": "*anthropic.claude-*"},
+    )
+    gates = gw.app.gates
+    gw.app.gates = [ModelAccessGate()]
+    try:
+        listed = [m.id for m in _openai(gw, owner.plaintext_key).models.list()]
+    finally:
+        gw.app.gates = gates
+        ModelAccessPolicy.objects.filter(name="claude on bedrock").delete()
+    assert [m for m in listed if not m.startswith("route/")] == [
+        "bedrock/anthropic.claude-3-haiku-20240307-v1:0",
+        "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "bedrock/global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ]
