@@ -76,8 +76,8 @@ class Translation:
     )
 
     def __init__(self, api: str, provider: str, model: str, label: str, wire: str = "") -> None:
-        """`wire`: the API a cloud provider is called in (anthropic or gemini), when it is not
-        the provider's own name."""
+        """`wire`: the API a cloud provider's model is called in (anthropic, gemini or
+        converse), when it is not the provider's own name."""
         self.caller = CALLER_APIS[api]
         self.wire = wire or provider
         self.target = PROVIDER_APIS[self.wire]
@@ -170,14 +170,13 @@ class Passthrough:
     `unified_body`), and the answer comes back as sent, a Bedrock stream's frames decoded into
     the server-sent events the first-party API streams. Errors in Anthropic's envelope."""
 
-    __slots__ = ("_decoder", "betas", "dialect", "extra", "model", "provider", "request", "written")
+    __slots__ = ("_decoder", "betas", "dialect", "extra", "model", "provider", "written")
 
     def __init__(self, provider: str, model: str, betas: str = "") -> None:
         self.provider = provider
         self.model = model
         self.betas = betas  # the caller's anthropic-beta header
         self.dialect = "anthropic"
-        self.request = None
         self.extra: list[tuple[str, str]] = []
         self.written: tuple[dict[str, Any], bytes] | None = None
         self._decoder: eventstream.EventDecoder | None = None
