@@ -9,10 +9,17 @@ floor measured in the same run (figures on a shared machine are noisy; ratios tr
 - model access: the gate's before() for a call whose workspace tier holds two policies of ten
   patterns each, versus an empty awaited coroutine (the floor of any gate call).
 
-    python bench/ratelimit_latency.py [--calls 3000] [--db]
+    python bench/ratelimit_latency.py [--calls 3000] [--db] [--database-url URL] [--redis-url URL]
+        [--processes 4 --per-process 150 --limit 200]
+
+Then the exactness check: several processes (each with its own gate, as gateway workers are)
+hammer one limit of `--limit` requests per minute at once, `--per-process` concurrent calls
+each; the admissions summed over the processes must equal the limit exactly (no overshoot, no
+lost slot), with Redis or the database counters.
 
 --db measures the embedded mode's rate limits instead (database counters, PostgreSQL
-gw_h15_bench).
+gw_h15_bench by default). --database-url and --redis-url (or BENCH_DATABASE_URL,
+BENCH_REDIS_URL) pick another PostgreSQL database and Redis database.
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE_URL = "postgres://postgres@127.0.0.1:5432/gw_h15_bench"
-REDIS_URL = "redis://127.0.0.1:6379/5"
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gw_h15_bench"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 
 def setup(*, use_redis: bool) -> None:
@@ -156,13 +165,24 @@ async def interleaved(key: object, free: object, calls: int, *, use_redis: bool)
 
     rl, spend = RateLimitGate(), SpendGate()
     client = redis_for_loop(REDIS_URL) if use_redis else None
-    times: dict[str, list[float]] = {"rl_on": [], "rl_off": [], "spend_on": [], "ping": []}
+    times: dict[str, list[float]] = {
+        "rl_on": [],
+        "rl_off": [],
+        "spend_on": [],
+        "ping": [],
+        "rl_on_cpu": [],
+        "spend_on_cpu": [],
+    }
 
     async def timed(name: str, gate: object, k: object) -> None:
         c = make_call(k)
+        cpu0 = time.process_time()
         t0 = time.perf_counter()
         await gate.before(c)  # type: ignore[attr-defined]
         elapsed = (time.perf_counter() - t0) * 1000
+        cpu = (time.process_time() - cpu0) * 1000  # this process's CPU: the client's work
+        if warm and name + "_cpu" in times:
+            times[name + "_cpu"].append(cpu)
         c.sent_body = b"{}"  # type: ignore[attr-defined]
         c.usage = Usage(input_tokens=10, output_tokens=10)  # type: ignore[attr-defined]
         c.cost_usd = 0.00001  # type: ignore[attr-defined]
@@ -191,6 +211,7 @@ async def run(key: object, free: object, calls: int, *, use_redis: bool) -> None
     times = await interleaved(key, free, calls, use_redis=use_redis)
     on, off, spend_on, floor = times["rl_on"], times["rl_off"], times["spend_on"], times["ping"]
     mode = "Redis script" if use_redis else "database counters (PostgreSQL)"
+    print(f"load average: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print(f"gates' before(), {calls} rounds (each case once per round), {mode}")
     print("case                                 p50_ms  p95_ms  p99_ms")
     rows = [
@@ -202,6 +223,10 @@ async def run(key: object, free: object, calls: int, *, use_redis: bool) -> None
         rows.append(("floor: Redis PING", floor))
     for name, values in rows:
         print(f"{name:<36} {pct(values, 50):6.3f}  {pct(values, 95):6.3f}  {pct(values, 99):6.3f}")
+    print(
+        f"client CPU per check (this process, p50): rate limits {pct(times['rl_on_cpu'], 50):.3f} ms,"
+        f" spend {pct(times['spend_on_cpu'], 50):.3f} ms"
+    )
     added = pct(on, 50) - pct(off, 50)
     line = f"added p50 of the rate-limit check: {added:.3f} ms"
     line += f" = {added / pct(spend_on, 50):.2f} x the spend check"
@@ -230,15 +255,125 @@ async def run(key: object, free: object, calls: int, *, use_redis: bool) -> None
     )
 
 
+def _exact_worker(
+    use_redis: bool, key_id: int, calls: int, barrier: object, results: object
+) -> None:
+    """One process of the exactness check: its own gate, `calls` calls at once after every
+    process is ready; puts (admitted, refused, errors) on `results`."""
+    os.environ.update(DATABASE_URL=DATABASE_URL, LOG_LEVEL="WARNING")
+    os.environ["REDIS_URL"] = REDIS_URL if use_redis else ""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
+    import django
+
+    django.setup()
+    from spend_check_latency import make_call
+
+    from hotpath.errors import PolicyBlocked
+    from orgs.models import ApiKey
+    from policies.ratelimit.gate import RateLimitGate
+    from pricing.table import Usage
+
+    key = ApiKey.objects.select_related("organization").get(pk=key_id)
+
+    async def go() -> tuple[int, int, int]:
+        gate = RateLimitGate()
+        warm = make_call(key)  # the snapshot and the connections, before the start line
+        warm.endpoint = "Models"
+        await gate.before(warm)
+        await asyncio.to_thread(barrier.wait)  # type: ignore[attr-defined]
+
+        async def one() -> str:
+            c = make_call(key)
+            try:
+                await gate.before(c)
+            except PolicyBlocked as blocked:
+                return "refused" if blocked.status == 429 else "error"
+            c.sent_body = b"{}"  # type: ignore[attr-defined]
+            c.usage = Usage(input_tokens=1, output_tokens=1)  # type: ignore[attr-defined]
+            await gate.after(c)
+            return "admitted"
+
+        outcomes = await asyncio.gather(*(one() for _ in range(calls)), return_exceptions=True)
+        named = [o if isinstance(o, str) else "error" for o in outcomes]
+        return named.count("admitted"), named.count("refused"), named.count("error")
+
+    results.put(asyncio.run(go()))  # type: ignore[attr-defined]
+
+
+def exactness(*, use_redis: bool, processes: int, per_process: int, limit: int) -> bool:
+    """Several processes at one limit at once: admitted over all of them == limit."""
+    import multiprocessing
+
+    from orgs import services
+    from orgs.models import Role
+    from policies.ratelimit.services import rate_limit_upsert
+
+    tag = uuid.uuid4().hex[:6]
+    role = Role.objects.get(builtin=True, name="WORKSPACE_ADMIN")
+    org = services.organization_upsert(slug=f"exact-{tag}", llm_gateway_enabled=True)
+    ws = services.workspace_upsert(organization=org, slug="main")
+    key = services.api_key_create(organization=org, workspace=ws, role=role).api_key
+    rate_limit_upsert(
+        organization=org,
+        name="exact",
+        scope="workspace",
+        workspace=ws,
+        limits={"minute": (limit, None)},
+    )
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    results = context.Queue()
+    workers = [
+        context.Process(
+            target=_exact_worker, args=(use_redis, key.pk, per_process, barrier, results)
+        )
+        for _ in range(processes)
+    ]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for w in workers:
+        w.start()
+    outcomes = [results.get(timeout=300) for _ in workers]
+    for w in workers:
+        w.join(60)
+    admitted = sum(o[0] for o in outcomes)
+    refused = sum(o[1] for o in outcomes)
+    errors = sum(o[2] for o in outcomes)
+    ok = admitted == min(limit, processes * per_process) and errors == 0
+    mode = "Redis script" if use_redis else "database counters (PostgreSQL)"
+    print(
+        f"\nexactness, {mode}: {processes} processes x {per_process} calls at once against "
+        f"{limit} requests/minute: admitted {admitted} (per process "
+        f"{', '.join(str(o[0]) for o in outcomes)}), refused {refused}, errors {errors} -> "
+        f"{'EXACT' if ok else 'NOT EXACT'} ({time.perf_counter() - wall0:.1f} s wall, "
+        f"parent CPU {time.process_time() - cpu0:.2f} s)"
+    )
+    return ok
+
+
 def main() -> int:
+    global DATABASE_URL, REDIS_URL
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--db", action="store_true", help="embedded mode: database counters")
+    parser.add_argument("--database-url", default=DATABASE_URL)
+    parser.add_argument("--redis-url", default=REDIS_URL)
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--per-process", type=int, default=150)
+    parser.add_argument("--limit", type=int, default=200)
     args = parser.parse_args()
+    DATABASE_URL, REDIS_URL = args.database_url, args.redis_url
     setup(use_redis=not args.db)
     key, free = world()
     asyncio.run(run(key, free, args.calls, use_redis=not args.db))
-    return 0
+    exact = exactness(
+        use_redis=not args.db,
+        processes=args.processes,
+        per_process=args.per_process,
+        limit=args.limit,
+    )
+    return 0 if exact else 1
 
 
 if __name__ == "__main__":

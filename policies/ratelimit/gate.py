@@ -14,6 +14,11 @@ whatever the provider answered: a call the provider failed still reached it.
 
 Listing models is not counted. Counting tokens is a request (the provider serves it) that uses
 no tokens. Redis unreachable: settings.GATEWAY_RATE_LIMIT_FAIL_OPEN decides (503 by default).
+
+Cost per call (the check sits on every call's path): the counters of a set of matching
+policies and members are built once per snapshot, with their keys, windows and limits already
+encoded for the script (store_redis.RateCounters), so a call adds only its amounts, the clock
+and its id to one script round trip.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import logging
 import math
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
@@ -33,7 +38,7 @@ from hotpath.redis_client import REDIS_ERRORS
 from hotpath.snapshot import Snapshot
 from policies.outcomes import record_outcome
 from policies.ratelimit.snapshot import RateLimitSnapshot, RateRule, load_snapshot
-from policies.ratelimit.store_redis import AdmitResult, RateCounter, store_for_loop
+from policies.ratelimit.store_redis import AdmitResult, RateCounter, RateCounters, store_for_loop
 from policies.spend import estimate
 
 if TYPE_CHECKING:
@@ -53,9 +58,12 @@ class RateLimitUnavailable(ProxyError):
 
 @dataclass(slots=True)
 class _Held:
-    counters: list[RateCounter]
+    counters: RateCounters
     reservation_id: str
     redis: bool
+
+
+PREPARED_MAX = 4096  # sets of counters a gate keeps prepared (cleared when full, or on reload)
 
 
 async def _in_db_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -75,10 +83,9 @@ def _tokens_bound(call: ProxyCall) -> int:
     return tokens[0] + tokens[1]
 
 
-def counters_for(call: ProxyCall, matches: list[Match[RateRule]]) -> list[RateCounter]:
-    """One counter per (match, window, metric) the policy limits."""
-    uses_tokens = estimate.is_chargeable(call.endpoint, call.body)
-    tokens: int | None = None
+def counters_for(matches: list[Match[RateRule]], *, uses_tokens: bool) -> RateCounters:
+    """One counter per (match, window, metric) the policy limits; a request counter's amount
+    is 1, a token counter's 0 until the call's bound is known (RateCounters.amounts)."""
     counters: list[RateCounter] = []
     for m in matches:
         rule = m.rule
@@ -95,12 +102,10 @@ def counters_for(call: ProxyCall, matches: list[Match[RateRule]]) -> list[RateCo
                     RateCounter(**common, metric="requests", limit=limit.max_requests, amount=1)
                 )
             if limit.max_tokens is not None and uses_tokens:
-                if tokens is None:  # the body is serialised once, whatever the policies
-                    tokens = _tokens_bound(call)
                 counters.append(
-                    RateCounter(**common, metric="tokens", limit=limit.max_tokens, amount=tokens)
+                    RateCounter(**common, metric="tokens", limit=limit.max_tokens, amount=0)
                 )
-    return counters
+    return RateCounters.prepare(counters)
 
 
 class RateLimitGate:
@@ -112,6 +117,21 @@ class RateLimitGate:
             "rate limits", ("ratelimit",), load_snapshot
         )
         self._held: dict[int, _Held] = {}
+        # The prepared counters of each set of matches seen, for the snapshot they came from.
+        self._prepared: dict[tuple[Any, ...], RateCounters] = {}
+        self._prepared_for: RateLimitSnapshot | None = None
+
+    def _counters(
+        self, snapshot: RateLimitSnapshot, matches: list[Match[RateRule]], uses_tokens: bool
+    ) -> RateCounters:
+        if snapshot is not self._prepared_for or len(self._prepared) >= PREPARED_MAX:
+            self._prepared = {}
+            self._prepared_for = snapshot
+        ident = (uses_tokens, *[(m.rule.id, m.member) for m in matches])
+        prepared = self._prepared.get(ident)
+        if prepared is None:
+            prepared = self._prepared[ident] = counters_for(matches, uses_tokens=uses_tokens)
+        return prepared
 
     async def before(self, call: ProxyCall) -> None:
         snapshot = self._snapshot.current() or await self._snapshot.get()
@@ -127,18 +147,21 @@ class RateLimitGate:
         )
         if not matches:
             return
-        counters = counters_for(call, matches)
-        if not counters:
+        counters = self._counters(
+            snapshot, matches, estimate.is_chargeable(call.endpoint, call.body)
+        )
+        if not counters.counters:
             record_outcome(call, "rate_limit", matches, set())
             return
+        amounts = counters.amounts(_tokens_bound(call) if counters.token_indexes else 0)
         reservation_id = uuid.uuid4().hex
-        result = await self._reserve(counters, reservation_id, int(time.time() * 1000))
+        result = await self._reserve(counters, amounts, reservation_id, int(time.time() * 1000))
         if result is None:  # Redis down and the gateway fails open
             record_outcome(call, "rate_limit", matches, set())
             call.record.policy_results["rate_limit"] = {"unchecked": "counters unavailable"}
             return
         if not result.ok:
-            raise _over(call, matches, counters, result)
+            raise _over(call, matches, counters.counters, amounts, result)
         self._held[id(call)] = _Held(counters, reservation_id, redis=bool(settings.REDIS_URL))
         record_outcome(call, "rate_limit", matches, set())
 
@@ -147,11 +170,11 @@ class RateLimitGate:
         if held is None:
             return
         if call.sent_body is None:  # never reached the provider: not counted
-            actual = [0] * len(held.counters)
+            actual = [0] * len(held.counters.counters)
         else:
             usage = call.usage
             tokens = usage.input_tokens + usage.output_tokens if usage is not None else 0
-            actual = [1 if c.metric == "requests" else tokens for c in held.counters]
+            actual = held.counters.amounts(tokens)
         try:
             if held.redis:
                 store = store_for_loop(settings.REDIS_URL)
@@ -161,7 +184,7 @@ class RateLimitGate:
 
                 await _in_db_thread(
                     store_db.settle,
-                    held.counters,
+                    list(held.counters.counters),
                     reservation_id=held.reservation_id,
                     actual=actual,
                 )
@@ -170,17 +193,22 @@ class RateLimitGate:
             logger.warning("could not settle rate-limit entry %s", held.reservation_id)
 
     async def _reserve(
-        self, counters: list[RateCounter], reservation_id: str, now_ms: int
+        self, counters: RateCounters, amounts: list[int], reservation_id: str, now_ms: int
     ) -> AdmitResult | None:
         if not settings.REDIS_URL:
             from policies.ratelimit import store_db
 
+            with_amounts = [
+                replace(c, amount=a) for c, a in zip(counters.counters, amounts, strict=True)
+            ]
             return await _in_db_thread(
-                store_db.reserve, counters, reservation_id=reservation_id, now_ms=now_ms
+                store_db.reserve, with_amounts, reservation_id=reservation_id, now_ms=now_ms
             )
         try:
             store = store_for_loop(settings.REDIS_URL)
-            return await store.reserve(counters, reservation_id=reservation_id, now_ms=now_ms)
+            return await store.reserve(
+                counters, reservation_id=reservation_id, now_ms=now_ms, amounts=amounts
+            )
         except REDIS_ERRORS as exc:
             logger.warning("rate-limit counters unreachable: %s: %s", type(exc).__name__, exc)
             await _release_quietly(counters, reservation_id)
@@ -193,11 +221,13 @@ class RateLimitGate:
             ) from exc
 
 
-async def _release_quietly(counters: list[RateCounter], reservation_id: str) -> None:
+async def _release_quietly(counters: RateCounters, reservation_id: str) -> None:
     """The script may have run and only its answer been lost: take the call off again."""
     try:
         store = store_for_loop(settings.REDIS_URL)
-        await store.settle(counters, reservation_id=reservation_id, actual=[0] * len(counters))
+        await store.settle(
+            counters, reservation_id=reservation_id, actual=[0] * len(counters.counters)
+        )
     except REDIS_ERRORS:
         logger.warning("could not release rate-limit entry %s", reservation_id)
 
@@ -205,7 +235,8 @@ async def _release_quietly(counters: list[RateCounter], reservation_id: str) -> 
 def _over(
     call: ProxyCall,
     matches: list[Match[RateRule]],
-    counters: list[RateCounter],
+    counters: tuple[RateCounter, ...],
+    amounts: list[int],
     result: AdmitResult,
 ) -> PolicyBlocked:
     """The 429: every full counter named, Retry-After the whole seconds until the first of
@@ -229,7 +260,7 @@ def _over(
                 "metric": c.metric,
                 "limit": c.limit,
                 "used": result.levels[i],
-                "requested": c.amount,
+                "requested": amounts[i],
             }
         )
     names = sorted({v["policy"] for v in violations})

@@ -23,28 +23,32 @@ window: at most one window of over-counting, never of under-counting.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from policies.counters import ScriptStore, store_on_loop_client
+from policies.counters import ScriptStore, pack_bulk, pack_evalsha_head, store_on_loop_client
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
 KEEP_MS = 60_000  # keys outlive their window by this much, then Redis drops them
 
+# ARGV: keep (ms), per counter its window (ms) and limit, then the clock (ms), the reservation
+# id and per counter this call's amount: everything up to the statics is the same for every
+# call on the same counters and packed once (RateCounters), a call adds the rest.
 RESERVE_LUA = """
-local now = tonumber(ARGV[1])
-local rid = ARGV[2]
 local n = #KEYS / 2
+local keep = tonumber(ARGV[1])
+local now = tonumber(ARGV[2 * n + 2])
+local rid = ARGV[2 * n + 3]
 local over, levels, waits = {}, {}, {}
 for i = 1, n do
   local h = KEYS[2 * i - 1]
   local z = KEYS[2 * i]
-  local a = 2 + (i - 1) * 3
-  local win = tonumber(ARGV[a + 1])
-  local limit = tonumber(ARGV[a + 2])
-  local amount = tonumber(ARGV[a + 3])
+  local win = tonumber(ARGV[2 * i])
+  local limit = tonumber(ARGV[2 * i + 1])
+  local amount = tonumber(ARGV[2 * n + 3 + i])
   local cutoff = now - win
   local old = redis.call('ZRANGEBYSCORE', z, '-inf', cutoff)
   if #old > 0 then
@@ -83,14 +87,13 @@ if #over > 0 then return {0, over, levels, waits} end
 for i = 1, n do
   local h = KEYS[2 * i - 1]
   local z = KEYS[2 * i]
-  local a = 2 + (i - 1) * 3
-  local amount = tonumber(ARGV[a + 3])
-  local keep = tonumber(ARGV[a + 1]) + tonumber(ARGV[2 + n * 3 + 1])
+  local amount = tonumber(ARGV[2 * n + 3 + i])
+  local ttl = tonumber(ARGV[2 * i]) + keep
   redis.call('HINCRBY', h, 't', amount)
   redis.call('HSET', h, rid, amount)
   redis.call('ZADD', z, now, rid)
-  redis.call('PEXPIRE', h, keep)
-  redis.call('PEXPIRE', z, keep)
+  redis.call('PEXPIRE', h, ttl)
+  redis.call('PEXPIRE', z, ttl)
 end
 return {1}
 """
@@ -131,6 +134,10 @@ return out
 """
 
 
+RESERVE_SHA = hashlib.sha1(RESERVE_LUA.encode()).hexdigest()
+SETTLE_SHA = hashlib.sha1(SETTLE_LUA.encode()).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class RateCounter:
     """One (policy, member, window, metric) log with its limit and this call's amount."""
@@ -156,6 +163,46 @@ class RateCounter:
         return self.seconds * 1000
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class RateCounters:
+    """A set of counters a call is admitted on, with the start of its two script commands
+    packed once: keys, windows and limits (the gate keeps one per set of matching policies and
+    members, so a call only packs its clock, its id and its amounts). The `counters`' own
+    amounts are those of `amounts(tokens)` with tokens = 0."""
+
+    counters: tuple[RateCounter, ...]
+    keys: tuple[bytes, ...]
+    statics: tuple[bytes, ...]  # keep, then each counter's window (ms) and limit
+    token_indexes: tuple[int, ...]
+    reserve_head: bytes
+    settle_head: bytes
+
+    @classmethod
+    def prepare(cls, counters: list[RateCounter] | tuple[RateCounter, ...]) -> RateCounters:
+        keys: list[bytes] = []
+        statics: list[bytes] = [str(KEEP_MS).encode()]
+        for c in counters:
+            key = c.key.encode()
+            keys += [key, key + b":z"]
+            statics += [str(c.window_ms).encode(), str(c.limit).encode()]
+        n = len(counters)
+        return cls(
+            tuple(counters),
+            tuple(keys),
+            tuple(statics),
+            tuple(i for i, c in enumerate(counters) if c.metric == "tokens"),
+            reserve_head=pack_evalsha_head(RESERVE_SHA, keys, statics, 2 + n),
+            settle_head=pack_evalsha_head(SETTLE_SHA, keys, (), 1 + n),
+        )
+
+    def amounts(self, tokens: int) -> list[int]:
+        """Each counter's amount for a call that may use `tokens`: 1 per request."""
+        out = [c.amount for c in self.counters]
+        for i in self.token_indexes:
+            out[i] = tokens
+        return out
+
+
 @dataclass(frozen=True, slots=True)
 class AdmitResult:
     """ok; or the indexes of the full counters, every counter's level, and per full counter
@@ -174,23 +221,29 @@ class RedisRateStore(ScriptStore):
         self._settle = client.register_script(SETTLE_LUA)
         self._levels = client.register_script(LEVELS_LUA)
 
-    @staticmethod
-    def _keys(counters: list[RateCounter]) -> list[str]:
-        keys: list[str] = []
-        for c in counters:
-            keys += [c.key, c.key + ":z"]
-        return keys
-
     async def reserve(
-        self, counters: list[RateCounter], *, reservation_id: str, now_ms: int
+        self,
+        counters: list[RateCounter] | RateCounters,
+        *,
+        reservation_id: str,
+        now_ms: int,
+        amounts: list[int] | None = None,
     ) -> AdmitResult:
-        """Log the call on every counter, or on none when one has no room."""
-        args: list[Any] = [now_ms, reservation_id]
-        for c in counters:
-            args += [c.window_ms, c.limit, c.amount]
-        args.append(KEEP_MS)
-        raw = await self._run(self._reserve, self._keys(counters), args)
-        if int(raw[0]) == 1:
+        """Log the call on every counter, or on none when one has no room. `amounts` (one
+        per counter) default to the counters' own."""
+        prepared = (
+            counters if isinstance(counters, RateCounters) else RateCounters.prepare(counters)
+        )
+        if amounts is None:
+            amounts = [c.amount for c in prepared.counters]
+        tail = (now_ms, reservation_id, *amounts)
+        raw = await self._run_packed(
+            self._reserve,
+            [prepared.reserve_head, pack_bulk(tail)],
+            prepared.keys,
+            (*prepared.statics, *tail),
+        )
+        if raw[0] == 1:
             return AdmitResult(ok=True)
         return AdmitResult(
             ok=False,
@@ -200,15 +253,26 @@ class RedisRateStore(ScriptStore):
         )
 
     async def settle(
-        self, counters: list[RateCounter], *, reservation_id: str, actual: list[int]
+        self,
+        counters: list[RateCounter] | RateCounters,
+        *,
+        reservation_id: str,
+        actual: list[int],
     ) -> None:
         """Replace the call's amount on each counter by `actual` (0 removes the call)."""
-        await self._run(self._settle, self._keys(counters), [reservation_id, *actual])
+        prepared = (
+            counters if isinstance(counters, RateCounters) else RateCounters.prepare(counters)
+        )
+        tail = (reservation_id, *actual)
+        await self._run_packed(
+            self._settle, [prepared.settle_head, pack_bulk(tail)], prepared.keys, tail
+        )
 
     async def levels(self, counters: list[RateCounter], *, now_ms: int) -> list[int]:
         """What each counter holds in the window ending now (read only)."""
+        prepared = RateCounters.prepare(counters)
         raw = await self._run(
-            self._levels, self._keys(counters), [now_ms, *(c.window_ms for c in counters)]
+            self._levels, prepared.keys, (now_ms, *(c.window_ms for c in counters))
         )
         return [int(v) for v in raw]
 
