@@ -99,8 +99,8 @@ class Command(GatewayCommand):
 
 def _fake_values(fake_url: str) -> dict[str, str]:
     """Values the fake provider accepts where any string will not: a region, its access key
-    pair (it checks SigV4), its service account (its token endpoint checks the grant), and
-    Azure's api-version and deployment map."""
+    pair (it checks SigV4), its service account (its token endpoint checks the grant), the
+    Vertex AI location, and Azure's api-version and deployment map."""
     import json
 
     from devtools.fake_formats_cloud import (
@@ -114,6 +114,7 @@ def _fake_values(fake_url: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": FAKE_AWS_ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": FAKE_AWS_SECRET_ACCESS_KEY,
         "VERTEX_SERVICE_ACCOUNT_JSON": json.dumps(fake_service_account(f"{fake_url}/token")),
+        "VERTEX_LOCATION": "global",
         "AZURE_OPENAI_API_VERSION": "2024-10-21",
         "AZURE_OPENAI_DEPLOYMENTS": "gpt-4o-mini=chat-prod,text-embedding-3-small=embed-prod",
     }
