@@ -15,9 +15,13 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.contrib.admin import FieldListFilter
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ObjectDoesNotExist
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 
 from orgs.admin.scoping import OrganizationScopedAdmin, WorkspaceScopedAdmin, workspace_ids_for
@@ -30,7 +34,7 @@ from tracing.admin_filters import (
     UserFilter,
 )
 from tracing.models import TOKEN_FIELDS, Run, SecurityEvent, TracingProject
-from tracing.selectors import run_totals
+from tracing.selectors import RunSlice, run_totals_of
 
 if TYPE_CHECKING:
     from django.core.paginator import Paginator
@@ -123,13 +127,77 @@ def _seconds(start: Any, end: Any) -> str:
     return f"{(end - start).total_seconds():.3f} s"
 
 
+class RunPaginator(DjangoPaginator):
+    """Pages through the newest MAX_PAGES pages of a filter, however many runs match: a page
+    further back would make PostgreSQL skip (OFFSET) that many rows of a 10-million-run list
+    first. The count stays the true one; the page says where paging stops."""
+
+    MAX_PAGES = 200
+
+    @cached_property
+    def num_pages(self) -> int:
+        return min(super().num_pages, self.MAX_PAGES)
+
+    @property
+    def truncated(self) -> bool:
+        return self.count > self.num_pages * self.per_page
+
+
+# The list filters whose value the hourly run totals can answer, by their totals column.
+_HOURLY_FILTERS = {
+    ProjectFilter: "project_id",
+    KeyFilter: "key_id",
+    UserFilter: "user_id",
+    ModelFilter: "model",
+}
+_HOURLY_FIELDS = ("status", "policy_outcome")
+
+
+class RunChangeList(ChangeList):
+    """The runs list, whose totals (and page count) come from run_totals_of: the hourly totals
+    for the whole hours of the filter's range plus its partial edge hours' runs, or a bounded
+    read of the newest runs when a filter (a customer, a trace-id search) is one the hourly
+    totals cannot answer."""
+
+    def run_slice(self) -> RunSlice:
+        since = until = None
+        where: dict[str, Any] = {}
+        raw_only = bool(self.query)
+        for spec in self.filter_specs:
+            if isinstance(spec, TimeRangeFilter):
+                since, until = spec.bounds()
+            elif type(spec) in _HOURLY_FILTERS:
+                value = spec.value()  # type: ignore[attr-defined]
+                if value is not None:
+                    where[_HOURLY_FILTERS[type(spec)]] = value
+            elif isinstance(spec, FieldListFilter) and spec.field_path in _HOURLY_FIELDS:
+                used = {k: v for k, v in spec.used_parameters.items() if v not in (None, [])}
+                values = used.pop(f"{spec.field_path}__exact", None)
+                values = [values] if isinstance(values, str) else values
+                if used or (values is not None and len(values) != 1):
+                    raw_only = True
+                elif values:
+                    where[spec.field_path] = values[0]
+            elif spec.has_output() and getattr(spec, "used_parameters", None):
+                raw_only = True  # a filter the hourly totals do not know (customer)
+        return RunSlice(since=since, until=until, where=where, raw_only=raw_only)
+
+    def get_results(self, request: HttpRequest) -> None:
+        request._gw_run_totals = run_totals_of(  # type: ignore[attr-defined]
+            runs=self.queryset,
+            workspace_ids=self.model_admin._ids(request),  # type: ignore[attr-defined]
+            where=self.run_slice(),
+        )
+        super().get_results(request)
+
+
 @admin.register(Run)
 class RunAdmin(_ReadOnlyScopedAdmin):
     admin_section = "Tracing"
     admin_order = 2
     read_permissions = RUN_PERMISSIONS
     view_permission = "runs:read"
-    show_full_result_count = False  # the filtered count comes with the totals, in one query
+    show_full_result_count = False  # the filtered count comes with the totals (RunChangeList)
     show_facets = admin.ShowFacets.NEVER  # facet counts would each scan the filtered runs
     list_per_page = 50
     list_display = (
@@ -228,6 +296,9 @@ class RunAdmin(_ReadOnlyScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Any:
         return [f for _, spec in self.fieldsets for f in spec["fields"]]
 
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return RunChangeList
+
     def get_paginator(
         self,
         request: HttpRequest,
@@ -236,13 +307,11 @@ class RunAdmin(_ReadOnlyScopedAdmin):
         orphans: int = 0,
         allow_empty_first_page: bool = True,
     ) -> Paginator:
-        """One aggregate gives both the totals shown above the list and the page count."""
-        totals = run_totals(queryset)
-        request._gw_run_totals = totals  # type: ignore[attr-defined]
-        paginator = super().get_paginator(
-            request, queryset, per_page, orphans, allow_empty_first_page
-        )
-        paginator.__dict__["count"] = totals["calls"]  # pre-fills the cached_property
+        """Counted by the totals shown above the list (RunChangeList), never by a COUNT(*)."""
+        paginator = RunPaginator(queryset, per_page, orphans, allow_empty_first_page)
+        totals = getattr(request, "_gw_run_totals", None)
+        if totals is not None:
+            paginator.__dict__["count"] = totals["calls"]  # pre-fills the cached_property
         return paginator
 
     def changelist_view(
@@ -252,6 +321,9 @@ class RunAdmin(_ReadOnlyScopedAdmin):
         context = getattr(response, "context_data", None)
         if context is not None:
             context["run_totals"] = getattr(request, "_gw_run_totals", None)
+            paginator = getattr(context.get("cl"), "paginator", None)
+            if isinstance(paginator, RunPaginator) and paginator.truncated:
+                context["run_pages_shown"] = paginator.num_pages * paginator.per_page
         return response
 
     @admin.display(description="user")

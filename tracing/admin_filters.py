@@ -71,6 +71,7 @@ class TimeRangeFilter(admin.ListFilter):
         self.until = self._parse("until")
         self.custom = self.since is not None or self.until is not None
         self.period = period or (None if self.custom else self.DEFAULT)
+        self._bounds: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
 
     def _parse(self, name: str) -> dt.datetime | None:
         raw = self.used_parameters.get(name)
@@ -103,14 +104,21 @@ class TimeRangeFilter(admin.ListFilter):
                 "display": f"{since} → {until}",
             }
 
+    def bounds(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """The range applied by `queryset` (the window counted from the moment it ran)."""
+        return self._bounds
+
     def queryset(self, request: HttpRequest, queryset: QuerySet[Run]) -> QuerySet[Run]:
         window = self.PERIODS[self.period][1] if self.period else None
+        since = self.since
         if window is not None:
-            queryset = queryset.filter(started_at__gte=timezone.now() - window)
-        if self.since is not None:
-            queryset = queryset.filter(started_at__gte=self.since)
+            start = timezone.now() - window
+            since = start if since is None else max(since, start)
+        if since is not None:
+            queryset = queryset.filter(started_at__gte=since)
         if self.until is not None:
             queryset = queryset.filter(started_at__lt=self.until)
+        self._bounds = (since, self.until)
         return queryset
 
 

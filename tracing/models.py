@@ -321,6 +321,58 @@ class UsageRollupState(models.Model):
         return f"usage rolled up through {self.rolled_through}"
 
 
+# --- Per-hour run totals ------------------------------------------------------------------------
+# What the runs list shows above its rows (calls, tokens, cost) for any time range, without
+# aggregating every run in it: 10 million runs take seconds to sum, their hourly totals per
+# (workspace, project, key, user, model, status, policy outcome) milliseconds. Unlike UsageDaily
+# (rebuilt from usage rows every few minutes, for closed days only) these totals are maintained
+# in the same transaction as the runs themselves: ingestion adds the runs it stored (the new
+# ones only, so a redelivered record counts once) and retention subtracts the runs it removes.
+# So they are exact at every moment, today's hour included, and a range's totals are the sum of
+# its whole hours plus the raw runs of its partial first and last hour
+# (tracing.selectors.run_totals_of). Runs written any other way (a bench's generator, a restore)
+# need tracing.rollup.run_totals_rebuild. key_id and user_id are 0 for "none" (a unique key
+# cannot hold NULL on every database).
+
+
+class RunHourly(models.Model):
+    hour = models.DateTimeField()
+    workspace_id = models.BigIntegerField()
+    project_id = models.BigIntegerField()
+    key_id = models.BigIntegerField(default=0)
+    user_id = models.BigIntegerField(default=0)
+    model = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10)
+    policy_outcome = models.CharField(max_length=10)
+    calls = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=30, decimal_places=10, default=0)  # priced calls
+    unpriced = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "hourly run total"
+        constraints = [
+            models.UniqueConstraint(
+                fields=(
+                    "hour",
+                    "workspace_id",
+                    "project_id",
+                    "key_id",
+                    "user_id",
+                    "model",
+                    "status",
+                    "policy_outcome",
+                ),
+                name="run_hourly_unique",
+            )
+        ]
+        indexes = [models.Index(fields=("workspace_id", "hour"), name="run_hourly_ws_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} ws={self.workspace_id} {self.model}: {self.calls}"
+
+
 class SecurityEvent(models.Model):
     """Calls the gateway refused before a workspace was known (hotpath.refusals), counted per
     minute, reason, key prefix and client address. Never key material: `key_prefix` is the

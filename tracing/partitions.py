@@ -162,7 +162,14 @@ def partitions_ensure(
 
 def partitions_drop_before(table: str, cutoff: dt.datetime) -> tuple[int, int]:
     """Drop every partition of `table` that ends at or before `cutoff`, and delete the DEFAULT
-    partition's rows older than it. Returns (rows removed, partitions dropped)."""
+    partition's rows older than it. Returns (rows removed, partitions dropped).
+
+    For the runs, each dropped day's hourly totals go in the same transaction (they count its
+    runs, so the day is not read: its runs are counted from them), and the DEFAULT partition's
+    deleted runs are subtracted from theirs."""
+    from tracing import rollup
+
+    runs = table == "tracing_run"
     removed = dropped = 0
     for part in partitions(table):
         if part.end > cutoff:
@@ -171,16 +178,33 @@ def partitions_drop_before(table: str, cutoff: dt.datetime) -> tuple[int, int]:
             # Deferred foreign-key checks of rows inserted earlier in this transaction (the
             # project of a run) would block the DROP: run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f'SELECT count(*) FROM "{part.name}"')
-            removed += cursor.fetchone()[0]
+            if runs:
+                removed += rollup.run_hourly_drop(part.start, part.end)
+            else:
+                cursor.execute(f'SELECT count(*) FROM "{part.name}"')
+                removed += cursor.fetchone()[0]
             # DETACH first: DROP of an attached partition takes a lock on the parent for
             # longer; detached, it is a table of its own.
             cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{part.name}"')
             cursor.execute(f'DROP TABLE "{part.name}"')
         dropped += 1
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f'DELETE FROM "{table}_default" WHERE started_at < %s', [cutoff])
-        removed += cursor.rowcount
+        if runs:
+            cursor.execute(
+                f"WITH gone AS (DELETE FROM {table}_default WHERE started_at < %s RETURNING *) "
+                "SELECT date_trunc('hour', started_at, 'UTC'), coalesce(workspace_id, 0), "
+                "project_id, coalesce(key_id, 0), coalesce(user_id, 0), model, status, "
+                "policy_outcome, count(*), sum(input_tokens), sum(output_tokens), "
+                "sum(cost_usd), count(*) FILTER (WHERE cost_usd IS NULL) FROM gone "
+                "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8",
+                [cutoff],
+            )
+            rows = cursor.fetchall()
+            rollup.run_hourly_subtract_rows(rows)
+            removed += sum(row[8] for row in rows)
+        else:
+            cursor.execute(f'DELETE FROM "{table}_default" WHERE started_at < %s', [cutoff])
+            removed += cursor.rowcount
     if dropped:
         logger.info("tracing: dropped %d partition(s) of %s before %s", dropped, table, cutoff)
     return removed, dropped

@@ -29,6 +29,7 @@ from tracing.models import (
     UsageRecord,
     project_name_is_valid,
 )
+from tracing.rollup import run_hourly_add, run_hourly_subtract
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ def runs_ingest(records: list[CallRecord]) -> int:
     created on first use in the record's workspace; content is kept only when the workspace's
     trace_content is on at ingest time (the proxy captures it only when on, and a workspace
     that has since turned it off gets none stored); both tables are written in one
-    transaction, so a run never exists without its usage row. Records without a workspace
+    transaction, so a run never exists without its usage row, and the runs that were new are
+    added to their hourly totals (RunHourly) in that transaction too. Records without a workspace
     (e.g. unauthenticated calls) cannot belong to a project and are dropped with a warning.
     Newly stored runs are then handed to the OTLP exporter when one is configured.
     """
@@ -143,6 +145,7 @@ def runs_ingest(records: list[CallRecord]) -> int:
             runs.append(run)
             usages.append(usage)
         new_ids = rows_insert(runs, usages) if runs else set()
+        run_hourly_add(runs if len(new_ids) == len(runs) else [r for r in runs if r[0] in new_ids])
     fresh = [r for r in kept if uuid.UUID(r.run_id) in new_ids]
     if fresh and settings.GATEWAY_OTLP_ENDPOINT:
         from tracing.otlp import otlp_export
@@ -274,7 +277,12 @@ def _prune(
         if not ids:
             break
         # One short transaction per batch: row locks are held for a few thousand rows at most.
-        deleted += model.objects.filter(pk__in=ids).delete()[0]
+        # Deleted runs leave their hourly totals in the same transaction.
+        with transaction.atomic():
+            batch = model.objects.filter(pk__in=ids)
+            if model is Run:
+                run_hourly_subtract(batch)
+            deleted += batch.delete()[0]
     return deleted
 
 

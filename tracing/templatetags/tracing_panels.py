@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tracing.models import Run
-from tracing.selectors import run_totals, run_workspace_ids
+from tracing.selectors import RunSlice, run_totals_of, run_workspace_ids
 
 register = template.Library()
 TOTALS_DAYS = 30
@@ -30,7 +30,11 @@ def key_recent_runs(context: Any, key: Any, limit: int = 10) -> dict[str, Any]:
     return {
         "allowed": True,
         "runs": list(runs.order_by("-started_at", "-id")[:limit]),
-        "totals": run_totals(runs.filter(started_at__gte=since)),
+        "totals": run_totals_of(
+            runs=runs.filter(started_at__gte=since),
+            workspace_ids={key.workspace_id},
+            where=RunSlice(since=since, where={"key_id": key.pk}),
+        ),
         "days": TOTALS_DAYS,
         "runs_url": f"{reverse('admin:tracing_run_changelist')}?key={key.pk}",
     }
