@@ -109,9 +109,7 @@ def grow(target: int, budget: float) -> tuple[int, float]:
             params = {**ids, "count": count, "offset": offset, "start": lo, "end": hi}
             with transaction.atomic():
                 generated += _load_day(cursor, part, params)
-            print(
-                f"partitions: {part.name}: {count:,} runs in {time.perf_counter() - t1:.1f} s"
-            )
+            print(f"partitions: {part.name}: {count:,} runs in {time.perf_counter() - t1:.1f} s")
         if generated:
             t1 = time.perf_counter()
             cursor.execute("VACUUM ANALYZE tracing_run")
@@ -137,6 +135,7 @@ def runs_list(repeat: int) -> None:
     from tracing.models import Run
 
     user, ids = ensure_runs(0)
+    trace = Run.objects.order_by("-started_at").values_list("trace_id", flat=True)[5000]
     client = Client()
     client.force_login(user)
     base = "/admin/tracing/run/"
@@ -150,6 +149,10 @@ def runs_list(repeat: int) -> None:
         "one key": f"{base}?key={ids['key']}",
         "one key, last 24 hours": f"{base}?key={ids['key']}&period=24h",
         "page 50": f"{base}?p=50",
+        "last 30 days": f"{base}?period=30d",
+        "any time, one model and status": f"{base}?period=all&model=gpt-5&status__exact=error",
+        "any time, page 200 (the last)": f"{base}?period=all&p=200",
+        "any time, one trace id (search)": f"{base}?period=all&q={trace}",
     }
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
@@ -167,7 +170,11 @@ def runs_list(repeat: int) -> None:
 
 
 def ingest(records: int, workers: int = 2, batch: int = 500) -> None:
+    """Times the drain of `records` call records by `workers` Celery workers, and counts the
+    CPU they and their PostgreSQL backends used: on a shared machine the wall rate says how
+    much CPU the others left, the CPU per run what the drain costs."""
     from _tracing_setup import bench_persona
+    from bench_tracing_ingest import _backend_pid, _cpu_seconds
     from django.conf import settings
 
     from gateway_site import celery_app
@@ -188,6 +195,8 @@ def ingest(records: int, workers: int = 2, batch: int = 500) -> None:
     if pending:
         records_push(pending)
     queue = f"bench-{os.getpid()}"
+    url = os.environ["DATABASE_URL"]
+    apps = [f"gw-bench-drain-{os.getpid()}-{i}" for i in range(workers)]
     procs = [
         subprocess.Popen(
             [
@@ -196,12 +205,17 @@ def ingest(records: int, workers: int = 2, batch: int = 500) -> None:
                 *("--without-heartbeat", "--without-mingle", "--without-gossip"),
             ],
             cwd=ROOT,
-            env=dict(os.environ),
+            env={
+                **os.environ,
+                "DATABASE_URL": f"{url}{'&' if '?' in url else '?'}application_name={apps[i]}",
+            },
         )
         for i in range(workers)
     ]
     try:
         time.sleep(4.0)  # workers boot (not timed)
+        cpu_start = {proc.pid: _cpu_seconds(proc.pid) for proc in procs}
+        cpu_last = dict(cpu_start)
         t0 = time.perf_counter()
         for _ in range(workers):
             celery_app.send_task(
@@ -210,11 +224,21 @@ def ingest(records: int, workers: int = 2, batch: int = 500) -> None:
         deadline = time.monotonic() + 900
         stored = 0
         first = None  # when the first rows were stored: the workers had booted
+        redis = sync_client(settings.REDIS_URL)
+        entries = redis.xlen(settings.GATEWAY_RECORD_STREAM)
         while time.monotonic() < deadline and stored < records:
             time.sleep(0.05)
-            stored = UsageRecord.objects.count() - before
+            # An entry (one batch) leaves the stream once its runs are committed: polling its
+            # length costs nothing, where counting the usage rows would take CPU from the drain.
+            stored = min(records, (entries - redis.xlen(settings.GATEWAY_RECORD_STREAM)) * batch)
             if stored and first is None:
                 first = (time.perf_counter(), stored)
+            for app in apps:
+                pid = _backend_pid(app)
+                if pid is not None and pid not in cpu_start:
+                    cpu_start[pid] = _cpu_seconds(pid)
+            # A backend exits when its task closes the connection: keep the last reading.
+            cpu_last.update({pid: _cpu_seconds(pid) or cpu_last.get(pid, 0.0) for pid in cpu_start})
         took = time.perf_counter() - t0
     finally:
         for proc in procs:
@@ -222,16 +246,27 @@ def ingest(records: int, workers: int = 2, batch: int = 500) -> None:
         for proc in procs:
             proc.wait(30)
         sync_client(settings.REDIS_URL).delete(settings.GATEWAY_RECORD_STREAM)
+    stored = UsageRecord.objects.count() - before
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"partitions: ingest: {workers} Celery workers stored {stored:,} runs (and usage rows) "
         f"in {took:.2f} s from the tasks' dispatch (their boot included) = {stored / took:,.0f}"
-        " runs/s"
+        f" runs/s (load average {load})"
     )
     if first is not None and stored > first[1]:
         steady = (stored - first[1]) / (time.perf_counter() - first[0])
         print(
             f"partitions: ingest: from the first batch stored to the last: {steady:,.0f} runs/s "
             "(target >= 10,000)"
+        )
+    worker_cpu = sum(cpu_last[proc.pid] - cpu_start[proc.pid] for proc in procs)
+    backend_cpu = sum(cpu_last[pid] - cpu_start[pid] for pid in cpu_start) - worker_cpu
+    if stored:
+        per_run = (worker_cpu + backend_cpu) / stored
+        print(
+            f"partitions: ingest: CPU: workers {worker_cpu:.2f} s + their PostgreSQL backends "
+            f"{backend_cpu:.2f} s = {per_run * 1e6:.0f} us per run: 2 cores left to the drain "
+            f"would store about {2 / per_run:,.0f} runs/s"
         )
 
 
@@ -250,7 +285,8 @@ def retention() -> None:
     took = time.perf_counter() - t0
     print(
         f"partitions: retention: dropped {dropped} day partition(s) through {oldest.name} "
-        f"({removed:,} runs counted and removed) in {took * 1000:.0f} ms (target < 1 s)"
+        f"({removed:,} runs, counted from their hourly totals) in {took * 1000:.0f} ms "
+        "(target < 1 s)"
     )
     connection.close()
 

@@ -146,12 +146,11 @@ def runs_ingest(records: list[CallRecord]) -> int:
             usages.append(usage)
         new_ids = rows_insert(runs, usages) if runs else set()
         run_hourly_add(runs if len(new_ids) == len(runs) else [r for r in runs if r[0] in new_ids])
-    fresh = [r for r in kept if uuid.UUID(r.run_id) in new_ids]
-    if fresh and settings.GATEWAY_OTLP_ENDPOINT:
+    if new_ids and settings.GATEWAY_OTLP_ENDPOINT:
         from tracing.otlp import otlp_export
 
-        otlp_export(fresh)
-    return len(fresh)
+        otlp_export([r for r in kept if uuid.UUID(r.run_id) in new_ids])
+    return len(new_ids)
 
 
 def runs_ingest_tolerant(records: list[CallRecord]) -> int:
