@@ -239,7 +239,8 @@ def ingest(records: int, workers: int = 2, batch: int = 500) -> None:
                     cpu_start[pid] = _cpu_seconds(pid)
             # A backend exits when its task closes the connection: keep the last reading.
             cpu_last.update({pid: _cpu_seconds(pid) or cpu_last.get(pid, 0.0) for pid in cpu_start})
-        took = time.perf_counter() - t0
+        last = time.perf_counter()
+        took = last - t0
     finally:
         for proc in procs:
             proc.terminate()
@@ -254,7 +255,7 @@ def ingest(records: int, workers: int = 2, batch: int = 500) -> None:
         f" runs/s (load average {load})"
     )
     if first is not None and stored > first[1]:
-        steady = (stored - first[1]) / (time.perf_counter() - first[0])
+        steady = (stored - first[1]) / (last - first[0])
         print(
             f"partitions: ingest: from the first batch stored to the last: {steady:,.0f} runs/s "
             "(target >= 10,000)"
