@@ -15,16 +15,25 @@ What it guarantees on a policy's form:
   owner) by orgs.admin.labels;
 - key and user pickers are autocompletes (select2 from Django's admin), served by
   `scoped_autocomplete` with the same scoping, so a long list is searched, never dumped.
+
+The kinds whose policy has parts edited inline (spend windows, rate-limit windows, model-access
+rules) and is written by its service in one go also share `PolicyDefinitionForm` (the form's
+definition, checked by the service), `PolicyPartInline` (the parts follow the policy's
+permissions) and `ServiceWrittenPolicyAdminMixin` (nothing saved or deleted but through the
+service, audit-logged).
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from django import forms
+from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import JsonResponse
 
@@ -76,6 +85,96 @@ def subject_data(
         name: (data.get(name) if name in ("organization", "scope") or name in used else None)
         for name in SUBJECT_FIELDS
     }
+
+
+class PolicyDefinitionForm(forms.ModelForm):
+    """A policy's admin form whose definition the kind's service validates and writes (the
+    model's own validation never runs on the instance): `definition()` is the policy as the
+    service takes it, with the subject fields its scope (and kind) does not use dropped, and
+    `clean()` runs the service's check on it so that errors show on the form.
+
+    A subclass sets `check` (the service's check, e.g. staticmethod(rate_limit_check)),
+    `subject_fields_by_kind`, `has_kind` for counting kinds (kind and customer) and
+    `extra_fields`, its other fields of the definition."""
+
+    check: ClassVar[Callable[..., None]]
+    subject_fields_by_kind: ClassVar[dict[str, dict[str, list[str]]]] = DEFAULT_SUBJECT_FIELDS
+    has_kind: ClassVar[bool] = False
+    extra_fields: ClassVar[tuple[str, ...]] = ()
+
+    def definition(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        organization = data.get("organization") or self.instance.organization
+        kind = data.get("kind") if self.has_kind else None
+        subject = subject_data(
+            {**data, "organization": organization}, self.subject_fields_by_kind, kind
+        )
+        out: dict[str, Any] = {
+            "organization": organization,
+            "name": data.get("name") or "",
+            "scope": subject["scope"],
+            "workspace": subject["workspace"],
+            "api_key": subject["api_key"],
+            "user": subject["user"],
+        }
+        if self.has_kind:
+            out.update(kind=kind, customer=subject["customer"] or "")
+        out.update({name: data.get(name) for name in self.extra_fields})
+        out["enabled"] = bool(data.get("enabled"))
+        return out
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.check(policy=self.instance if self.instance.pk else None, **self.definition())
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        return data
+
+    def _post_clean(self) -> None:
+        # No model validation on the instance: the service validates the whole definition
+        # (the form's own fields and the inline parts) and writes it.
+        pass
+
+
+class PolicyPartInline(admin.TabularInline):
+    """The parts of a policy edited on its page (windows, limits, provider rules): the
+    policy's admin decides who may edit the policy, and its parts follow."""
+
+    extra = 1
+    min_num = 1
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True
+
+
+class ServiceWrittenPolicyAdminMixin:
+    """A policy admin that writes nothing itself: the policy and its parts are written
+    together by the kind's service in `save_related` (the admin's own), and deleting goes
+    through `delete_service` (audit-logged, every gateway process reloads)."""
+
+    delete_service: ClassVar[Callable[..., None]]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """Nothing yet: the policy and its parts are written together in save_related."""
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_service(policy=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_service(policy=obj, actor=request.user)
 
 
 class PolicySubjectAdminMixin:

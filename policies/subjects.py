@@ -130,6 +130,25 @@ class CustomerPolicySubject(PolicySubject):
         return super().subject_label
 
 
+def policy_name_set(
+    policy: PolicySubject, *, organization: Organization, name: str, what: str
+) -> None:
+    """Give `policy` (not saved) its organization and name, validated as every kind's writes
+    do: a policy never moves to another organization, and its name is not empty and unique
+    in its organization. `what` names the kind in messages ("rate limit")."""
+    if policy.pk is not None and policy.organization_id != organization.pk:
+        raise ValidationError(f"a {what} cannot move to another organization")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError(f"a {what} needs a name")
+    clash = type(policy)._default_manager.filter(organization=organization, name=name)
+    if policy.pk is not None:
+        clash = clash.exclude(pk=policy.pk)
+    if clash.exists():
+        raise ValidationError(f"{organization.slug} already has a {what} named {name!r}")
+    policy.organization, policy.name = organization, name  # type: ignore[attr-defined]
+
+
 def subject_validate(policy: CustomerPolicySubject, what: str) -> None:
     """The subject fields must fit the scope and kind (table in the module docstring), and every
     subject must belong to the policy's organization. `what` names the kind in messages

@@ -20,6 +20,7 @@ from policies.modelaccess.models import (
     Provider,
     split_patterns,
 )
+from policies.subjects import policy_name_set
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -76,28 +77,12 @@ def _apply(
     user: AbstractBaseUser | None,
     enabled: bool,
 ) -> None:
-    if policy.pk is not None and policy.organization_id != organization.pk:
-        raise ValidationError("a model access policy cannot move to another organization")
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError("a model access policy needs a name")
-    clash = ModelAccessPolicy.objects.filter(organization=organization, name=name)
-    if policy.pk is not None:
-        clash = clash.exclude(pk=policy.pk)
-    if clash.exists():
-        raise ValidationError(
-            f"{organization.slug} already has a model access policy named {name!r}"
-        )
+    policy_name_set(policy, organization=organization, name=name, what="model access policy")
     if scope not in ModelAccessPolicy.Scope.values:
         raise ValidationError(
             f"unknown scope {scope!r} (one of {', '.join(ModelAccessPolicy.Scope.values)})"
         )
-    policy.organization, policy.name, policy.scope, policy.enabled = (
-        organization,
-        name,
-        scope,
-        enabled,
-    )
+    policy.scope, policy.enabled = scope, enabled
     policy.workspace, policy.api_key, policy.user = workspace, api_key, user  # type: ignore[assignment]
     policy.updated_at = timezone.now()
     fields = {"workspace": "workspace", "api_key": "api_key", "user": "user"}
@@ -171,10 +156,11 @@ def model_access_upsert(
         .filter(organization=organization, name=name.strip())
         .first()
     )
-    before = None if policy is None else model_access_state(policy)
-    policy = policy or ModelAccessPolicy(organization=organization)
-    _apply(
+    return _write(
         policy,
+        checked,
+        actor=actor,
+        replace=False,
         organization=organization,
         name=name,
         scope=scope,
@@ -183,8 +169,6 @@ def model_access_upsert(
         user=user,
         enabled=enabled,
     )
-    _save(policy, checked, before=before, actor=actor, replace=False)
-    return policy
 
 
 @transaction.atomic
@@ -206,10 +190,11 @@ def model_access_save(
     checked = models_check(models)
     if policy is not None:
         policy = ModelAccessPolicy.objects.select_for_update().get(pk=policy.pk)
-    before = None if policy is None else model_access_state(policy)
-    policy = policy or ModelAccessPolicy(organization=organization)
-    _apply(
+    return _write(
         policy,
+        checked,
+        actor=actor,
+        replace=True,
         organization=organization,
         name=name,
         scope=scope,
@@ -218,7 +203,22 @@ def model_access_save(
         user=user,
         enabled=enabled,
     )
-    _save(policy, checked, before=before, actor=actor, replace=True)
+
+
+def _write(
+    policy: ModelAccessPolicy | None,
+    models: dict[str, str],
+    *,
+    actor: AbstractBaseUser | None,
+    replace: bool,
+    organization: Organization,
+    **fields: Any,
+) -> ModelAccessPolicy:
+    """The write of both services above, on a locked row (or a new policy)."""
+    before = None if policy is None else model_access_state(policy)
+    policy = policy or ModelAccessPolicy(organization=organization)
+    _apply(policy, organization=organization, **fields)
+    _save(policy, models, before=before, actor=actor, replace=replace)
     return policy
 
 

@@ -13,11 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.utils.html import format_html_join
 
 from orgs.admin.scoping import OrganizationScopedAdmin
-from policies.admin_mixins import COUNTING_SUBJECT_FIELDS, PolicySubjectAdminMixin, subject_data
+from policies.admin_mixins import (
+    COUNTING_SUBJECT_FIELDS,
+    PolicyDefinitionForm,
+    PolicyPartInline,
+    PolicySubjectAdminMixin,
+    ServiceWrittenPolicyAdminMixin,
+)
 from policies.ratelimit.models import RateLimit, RateLimitPolicy
 from policies.ratelimit.selectors import current_usage, members_usage
 from policies.ratelimit.services import rate_limit_check, rate_limit_delete, rate_limit_save
@@ -49,27 +54,17 @@ class LimitFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError("a rate limit needs at least one window")
 
 
-class RateLimitInline(admin.TabularInline):
+class RateLimitInline(PolicyPartInline):
     model = RateLimit
     formset = LimitFormSet
-    extra = 1
-    min_num = 1
     fields = ("window", "max_requests", "max_tokens")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True  # the parent admin decides who may edit the policy
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
+class RateLimitPolicyForm(PolicyDefinitionForm):
+    check = staticmethod(rate_limit_check)
+    subject_fields_by_kind = COUNTING_SUBJECT_FIELDS
+    has_kind = True
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
-
-
-class RateLimitPolicyForm(forms.ModelForm):
     class Meta:
         model = RateLimitPolicy
         fields = (
@@ -84,40 +79,6 @@ class RateLimitPolicyForm(forms.ModelForm):
             "customer",
         )
 
-    def definition(self) -> dict[str, Any]:
-        data = self.cleaned_data
-        organization = data.get("organization") or self.instance.organization
-        subject = subject_data(
-            {**data, "organization": organization}, COUNTING_SUBJECT_FIELDS, data.get("kind")
-        )
-        return {
-            "organization": organization,
-            "name": data.get("name") or "",
-            "scope": subject["scope"],
-            "kind": data.get("kind"),
-            "workspace": subject["workspace"],
-            "api_key": subject["api_key"],
-            "user": subject["user"],
-            "customer": subject["customer"] or "",
-            "enabled": bool(data.get("enabled")),
-        }
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if self.errors:
-            return data
-        try:
-            rate_limit_check(
-                policy=self.instance if self.instance.pk else None, **self.definition()
-            )
-        except ValidationError as exc:
-            raise forms.ValidationError(exc.messages) from exc
-        return data
-
-    def _post_clean(self) -> None:
-        # The service validates the whole definition (fields and limits) and writes it.
-        pass
-
 
 def _usage_lines(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [
@@ -130,7 +91,10 @@ def _usage_lines(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 @admin.register(RateLimitPolicy)
-class RateLimitPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
+class RateLimitPolicyAdmin(
+    ServiceWrittenPolicyAdminMixin, PolicySubjectAdminMixin, OrganizationScopedAdmin
+):
+    delete_service = staticmethod(rate_limit_delete)
     admin_section = "Settings → Gateway → LLM Gateway"
     required_permission = "organization:manage"
     subject_fields_by_kind = COUNTING_SUBJECT_FIELDS
@@ -173,9 +137,6 @@ class RateLimitPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
             ),
         )
 
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        """Nothing yet: the policy and its limits are written together in save_related."""
-
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         limits_formset = next(f for f in formsets if isinstance(f, LimitFormSet))
         saved = rate_limit_save(
@@ -188,10 +149,3 @@ class RateLimitPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
             setattr(form.instance, field.attname, getattr(saved, field.attname))
         limits_formset.new_objects = limits_formset.changed_objects = []
         limits_formset.deleted_objects = []
-
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        rate_limit_delete(policy=obj, actor=request.user)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        for obj in queryset:
-            rate_limit_delete(policy=obj, actor=request.user)

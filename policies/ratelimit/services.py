@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from orgs.audit import audit_record
 from policies.ratelimit.models import RateLimit, RateLimitPolicy, RateWindow
-from policies.subjects import PolicyKind, subject_validate
+from policies.subjects import PolicyKind, policy_name_set, subject_validate
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -105,23 +105,13 @@ def _apply(
     enabled: bool,
 ) -> None:
     """Set and validate the policy's fields (not saved)."""
-    if policy.pk is not None and policy.organization_id != organization.pk:
-        raise ValidationError("a rate limit cannot move to another organization")
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError("a rate limit needs a name")
-    clash = RateLimitPolicy.objects.filter(organization=organization, name=name)
-    if policy.pk is not None:
-        clash = clash.exclude(pk=policy.pk)
-    if clash.exists():
-        raise ValidationError(f"{organization.slug} already has a rate limit named {name!r}")
+    policy_name_set(policy, organization=organization, name=name, what="rate limit")
     if scope not in RateLimitPolicy.Scope.values:
         raise ValidationError(
             f"unknown scope {scope!r} (one of {', '.join(RateLimitPolicy.Scope.values)})"
         )
     if kind not in PolicyKind.values:
         raise ValidationError(f"unknown kind {kind!r} (one of {', '.join(PolicyKind.values)})")
-    policy.organization, policy.name = organization, name
     policy.scope, policy.kind, policy.enabled = scope, kind, enabled
     policy.workspace, policy.api_key, policy.user = workspace, api_key, user  # type: ignore[assignment]
     policy.customer = customer or ""
@@ -184,10 +174,11 @@ def rate_limit_upsert(
         .filter(organization=organization, name=name.strip())
         .first()
     )
-    before = None if policy is None else rate_limit_state(policy)
-    policy = policy or RateLimitPolicy(organization=organization)
-    _apply(
+    return _write(
         policy,
+        checked,
+        actor=actor,
+        replace=False,
         organization=organization,
         name=name,
         scope=scope,
@@ -198,8 +189,6 @@ def rate_limit_upsert(
         customer=customer,
         enabled=enabled,
     )
-    _save(policy, checked, before=before, actor=actor, replace=False)
-    return policy
 
 
 @transaction.atomic
@@ -223,10 +212,11 @@ def rate_limit_save(
     checked = limits_check(limits)
     if policy is not None:
         policy = RateLimitPolicy.objects.select_for_update().get(pk=policy.pk)
-    before = None if policy is None else rate_limit_state(policy)
-    policy = policy or RateLimitPolicy(organization=organization)
-    _apply(
+    return _write(
         policy,
+        checked,
+        actor=actor,
+        replace=True,
         organization=organization,
         name=name,
         scope=scope,
@@ -237,7 +227,22 @@ def rate_limit_save(
         customer=customer,
         enabled=enabled,
     )
-    _save(policy, checked, before=before, actor=actor, replace=True)
+
+
+def _write(
+    policy: RateLimitPolicy | None,
+    limits: Limits,
+    *,
+    actor: AbstractBaseUser | None,
+    replace: bool,
+    organization: Organization,
+    **fields: Any,
+) -> RateLimitPolicy:
+    """The write of both services above, on a locked row (or a new policy)."""
+    before = None if policy is None else rate_limit_state(policy)
+    policy = policy or RateLimitPolicy(organization=organization)
+    _apply(policy, organization=organization, **fields)
+    _save(policy, limits, before=before, actor=actor, replace=replace)
     return policy
 
 

@@ -17,7 +17,13 @@ from django.utils.html import format_html_join
 
 from orgs.admin.scoping import OrganizationScopedAdmin, organization_ids_for
 from orgs.models import Organization
-from policies.admin_mixins import COUNTING_SUBJECT_FIELDS, PolicySubjectAdminMixin, subject_data
+from policies.admin_mixins import (
+    COUNTING_SUBJECT_FIELDS,
+    PolicyDefinitionForm,
+    PolicyPartInline,
+    PolicySubjectAdminMixin,
+    ServiceWrittenPolicyAdminMixin,
+)
 from policies.spend.models import (
     SpendAlertChannel,
     SpendAlertDelivery,
@@ -41,7 +47,6 @@ if TYPE_CHECKING:
 
 SPEND_SUBJECT_FIELDS = COUNTING_SUBJECT_FIELDS
 DEFINITION_FIELDS = (
-    "enabled",
     "unpriced_models",
     "fallback_input_per_mtok",
     "fallback_output_per_mtok",
@@ -70,27 +75,18 @@ class WindowFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError("a spend limit needs at least one window")
 
 
-class SpendWindowInline(admin.TabularInline):
+class SpendWindowInline(PolicyPartInline):
     model = SpendWindow
     formset = WindowFormSet
-    extra = 1
-    min_num = 1
     fields = ("window", "limit_usd")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True  # the parent admin decides who may edit the policy
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
+class SpendPolicyForm(PolicyDefinitionForm):
+    check = staticmethod(spend_policy_check)
+    subject_fields_by_kind = SPEND_SUBJECT_FIELDS
+    has_kind = True
+    extra_fields = DEFINITION_FIELDS
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True
-
-
-class SpendPolicyForm(forms.ModelForm):
     alert_at = forms.CharField(
         label="Budget alerts at (%)",
         required=False,
@@ -128,47 +124,12 @@ class SpendPolicyForm(forms.ModelForm):
             "fallback_output_per_mtok",
         )
 
-    def definition(self) -> dict[str, Any]:
-        """The policy as spend_policy_check/spend_policy_save take it (hidden subject fields
-        dropped)."""
-        data = self.cleaned_data
-        organization = data.get("organization") or self.instance.organization
-        subject = subject_data(
-            {**data, "organization": organization}, SPEND_SUBJECT_FIELDS, data.get("kind")
-        )
-        return {
-            "organization": organization,
-            "name": data.get("name") or "",
-            "scope": subject["scope"],
-            "kind": data.get("kind"),
-            "workspace": subject["workspace"],
-            "api_key": subject["api_key"],
-            "user": subject["user"],
-            "customer": subject["customer"] or "",
-            **{k: data.get(k) for k in DEFINITION_FIELDS},
-            "enabled": bool(data.get("enabled")),
-        }
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if self.errors:
-            return data
-        try:
-            spend_policy_check(
-                policy=self.instance if self.instance.pk else None, **self.definition()
-            )
-        except ValidationError as exc:
-            raise forms.ValidationError(exc.messages) from exc
-        return data
-
-    def _post_clean(self) -> None:
-        # No model validation on the instance: the service validates the whole definition
-        # (the form's own fields and the windows) and writes it.
-        pass
-
 
 @admin.register(SpendPolicy)
-class SpendPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
+class SpendPolicyAdmin(
+    ServiceWrittenPolicyAdminMixin, PolicySubjectAdminMixin, OrganizationScopedAdmin
+):
+    delete_service = staticmethod(spend_policy_delete)
     admin_section = "Settings → Gateway → LLM Gateway"
     required_permission = "organization:manage"
     subject_fields_by_kind = SPEND_SUBJECT_FIELDS
@@ -244,9 +205,6 @@ class SpendPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
             self._warn_if_gateway_off(request)
         return super().changelist_view(request, extra_context)
 
-    def save_model(self, request: HttpRequest, obj: SpendPolicy, form: Any, change: bool) -> None:
-        """Nothing yet: the policy and its windows are written together in save_related."""
-
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         windows_formset = next(f for f in formsets if isinstance(f, WindowFormSet))
         saved = spend_policy_save(
@@ -264,13 +222,6 @@ class SpendPolicyAdmin(PolicySubjectAdminMixin, OrganizationScopedAdmin):
         # What Django's change message reads after formset.save().
         windows_formset.new_objects = windows_formset.changed_objects = []
         windows_formset.deleted_objects = []
-
-    def delete_model(self, request: HttpRequest, obj: SpendPolicy) -> None:
-        spend_policy_delete(policy=obj, actor=request.user)
-
-    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        for obj in queryset:
-            spend_policy_delete(policy=obj, actor=request.user)
 
 
 class AlertChannelForm(forms.ModelForm):

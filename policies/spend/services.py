@@ -32,7 +32,7 @@ from policies.spend.models import (
 from policies.spend.selectors import usage_cost, usage_cost_by_customer, usage_cost_by_member
 from policies.spend.snapshot import SCOPE_PREFIX, rule_from_policy
 from policies.spend.windows import window_start
-from policies.subjects import subject_validate
+from policies.subjects import policy_name_set, subject_validate
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -227,17 +227,7 @@ def _definition(
     policy: SpendPolicy, *, organization: Organization, name: str, **fields: Any
 ) -> None:
     """Put a whole definition on `policy` (not saved), validated."""
-    if policy.pk is not None and policy.organization_id != organization.pk:
-        raise ValidationError("a spend limit cannot move to another organization")
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError("a spend limit needs a name")
-    clash = SpendPolicy.objects.filter(organization=organization, name=name)
-    if policy.pk is not None:
-        clash = clash.exclude(pk=policy.pk)
-    if clash.exists():
-        raise ValidationError(f"{organization.slug} already has a spend limit named {name!r}")
-    policy.organization, policy.name = organization, name
+    policy_name_set(policy, organization=organization, name=name, what="spend limit")
     policy.fallback_input_per_mtok = policy.fallback_output_per_mtok = None
     _apply(policy, **fields)
 
