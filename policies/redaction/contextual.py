@@ -68,7 +68,7 @@ class ContextRecognizer(EntityRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: Any = None
     ) -> list[RecognizerResult]:
-        deadline_remaining()
+        """Presidio's interface: the detections of `find` as RecognizerResults."""
         entity = self.supported_entities[0]
         return [
             RecognizerResult(
@@ -78,12 +78,19 @@ class ContextRecognizer(EntityRecognizer):
                 1.0,
                 recognition_metadata={
                     "recognizer_name": self.name,
-                    "priority": self.priority,
+                    "priority": priority,
                     "type": type_,
                 },
             )
-            for start, end, type_ in self.spans(text)
-            if end > start
+            for priority, start, end, type_ in self.find(text)
+        ]
+
+    def find(self, text: str) -> list[tuple[int, int, int, str]]:
+        """(priority, start, end, placeholder type) of each span: what the scanner reads."""
+        deadline_remaining()
+        priority = self.priority
+        return [
+            (priority, start, end, type_) for start, end, type_ in self.spans(text) if end > start
         ]
 
 

@@ -83,11 +83,9 @@ class CustomRecognizer(GatewayRecognizer):
         remaining = deadline_remaining()
         return CUSTOM_PATTERN_TIMEOUT if remaining is None else remaining
 
-    def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None
-    ) -> list[RecognizerResult]:
+    def find(self, text: str) -> list[tuple[int, int, int, str]]:
         try:
-            return super().analyze(text, entities, nlp_artifacts, regex_flags)
+            return super().find(text)
         except TimeoutError as exc:
             raise ScanTimeout(f"custom pattern {self.rule_id!r} ran out of time") from exc
 
@@ -127,8 +125,6 @@ class Scanner:
             supported_languages=["en"],
             context_aware_enhancer=_NoContext(),
         )
-        self._types = {r.supported_entities[0]: r.placeholder_type for r in self.recognizers}
-        self._priority = {r.supported_entities[0]: r.priority for r in self.recognizers}
         self._custom: dict[tuple[tuple[str, str], ...], list[CustomRecognizer]] = {}
         self._lock = threading.Lock()
 
@@ -174,38 +170,32 @@ class Scanner:
         # resolved below. Presidio's engine still runs the spaCy NER recognizer when a model
         # is configured.
         wanted = set(entities)
-        results = []
+        candidates: list[tuple[int, int, int, str]] = []
         for recognizer in [*self.recognizers, *ad_hoc]:
             if recognizer.supported_entities[0] in wanted:
-                results.extend(recognizer.analyze(text, entities))
+                candidates.extend(recognizer.find(text))
         ner_entities = [e for e in entities if e in _NER_RULE_FOR_ENTITY]
         if ner_entities:
-            results.extend(self.analyzer.analyze(text=text, language="en", entities=ner_entities))
-        types = dict(self._types)
-        priority = dict(self._priority)
-        for r in ad_hoc:
-            types[r.supported_entities[0]] = r.placeholder_type
-            priority[r.supported_entities[0]] = r.priority
-        candidates = []
-        for result in results:
-            entity = result.entity_type
-            type_ = (
-                (result.recognition_metadata or {}).get("type")
-                or types.get(entity)
-                or _NER_TYPES.get(entity)
-            )
-            if type_ is None:
-                continue
-            candidates.append((priority.get(entity, 20), result.start, result.end, type_))
+            for result in self.analyzer.analyze(text=text, language="en", entities=ner_entities):
+                type_ = _NER_TYPES.get(result.entity_type)
+                if type_ is not None:
+                    candidates.append((20, result.start, result.end, type_))
         return resolve_overlaps(candidates)
 
     def scan_blocks(
         self, texts: list[str], config: ScanConfig, deadline: float | None = None
     ) -> list[Spans]:
         """Spans for each text, from the cache when this text was seen under this config."""
+        return [spans for _key, spans in self.scan_keyed(texts, config, deadline)]
+
+    def scan_keyed(
+        self, texts: list[str], config: ScanConfig, deadline: float | None = None
+    ) -> list[tuple[bytes, Spans]]:
+        """(cache key, spans) for each text: the key also finds the block's placeholders
+        (policies.redaction.cache)."""
         cache = scan_cache()
         fingerprint = config.fingerprint
-        out: list[Spans] = []
+        out: list[tuple[bytes, Spans]] = []
         set_deadline(deadline)
         try:
             for text in texts:
@@ -216,7 +206,7 @@ class Scanner:
                         raise ScanTimeout("scan time limit reached")
                     spans = self.scan_text(text, config)
                     cache.put(key, spans)
-                out.append(spans)
+                out.append((key, spans))
         finally:
             set_deadline(None)
         return out

@@ -43,17 +43,34 @@ class Redaction:
         self.mapping: dict[str, str] = {}
         self.counts: Counter[str] = Counter()
 
-    def apply(self, text: str, detections: tuple[tuple[int, int, str], ...]) -> str:
-        """`text` with each (start, end, type) span replaced by its placeholder."""
+    def placeholders(
+        self, text: str, detections: tuple[tuple[int, int, str], ...]
+    ) -> tuple[str, ...]:
+        """The placeholder of each (start, end, type) span of `text`."""
+        key = self.key
+        return tuple(
+            make_placeholder(key, type_, text[start:end]) for start, end, type_ in detections
+        )
+
+    def apply(
+        self,
+        text: str,
+        detections: tuple[tuple[int, int, str], ...],
+        placeholders: tuple[str, ...] | None = None,
+    ) -> str:
+        """`text` with each (start, end, type) span replaced by its placeholder (`placeholders`:
+        the ones `placeholders()` made for this text and these spans before, kept by the scan
+        cache)."""
         if not detections:
             return text
+        if placeholders is None:
+            placeholders = self.placeholders(text, detections)
         parts: list[str] = []
         cursor = 0
-        for start, end, type_ in detections:
-            value = text[start:end]
-            placeholder = make_placeholder(self.key, type_, value)
-            self.mapping.setdefault(placeholder, value)
-            self.counts[type_] += 1
+        mapping, counts = self.mapping, self.counts
+        for (start, end, type_), placeholder in zip(detections, placeholders, strict=True):
+            mapping.setdefault(placeholder, text[start:end])
+            counts[type_] += 1
             parts.append(text[cursor:start])
             parts.append(placeholder)
             cursor = end

@@ -93,16 +93,41 @@ class GatewayRecognizer(PatternRecognizer):
         # costs 0.1-0.2 ms per KB when tried at every position).
         self.gates = [(gates or {}).get(p.name) for p in self.patterns]
         self.anchors = [_pruned((anchors or {}).get(p.name)) for p in self.patterns]
+        # The span a match stands for: its `v` group, or the whole match.
+        self.value_groups = ["v" if "v" in c.groupindex else 0 for c in self.compiled]
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None
     ) -> list[RecognizerResult]:
-        deadline_remaining()
-        results: list[RecognizerResult] = []
+        """Presidio's interface: the detections of `find` as RecognizerResults."""
         entity = self.supported_entities[0]
+        return [
+            RecognizerResult(
+                entity,
+                start,
+                end,
+                1.0,
+                recognition_metadata={
+                    "recognizer_name": self.name,
+                    "priority": priority,
+                    "type": type_,
+                },
+            )
+            for priority, start, end, type_ in self.find(text)
+        ]
+
+    def find(self, text: str) -> list[tuple[int, int, int, str]]:
+        """(priority, start, end, placeholder type) of each validated match: what the scanner
+        reads, without presidio's result objects (built per match, they cost more than the
+        matching on a small block)."""
+        deadline_remaining()
+        found: list[tuple[int, int, int, str]] = []
+        priority = self.priority
         lowered: str | None = None
         occurrences: dict[str, list[int]] = {}  # anchor word -> where it is, shared by patterns
-        for compiled, gate, anchor in zip(self.compiled, self.gates, self.anchors, strict=True):
+        for compiled, gate, anchor, value_group in zip(
+            self.compiled, self.gates, self.anchors, self.value_groups, strict=True
+        ):
             if gate is not None and not gate(text):
                 continue
             if anchor is not None:
@@ -116,25 +141,11 @@ class GatewayRecognizer(PatternRecognizer):
                     text, timeout=self.match_timeout(), concurrent=concurrent
                 )
             for match in matches:
-                start, end = match.span("v") if "v" in compiled.groupindex else match.span()
+                start, end = match.span(value_group)
                 span = self.refine(text, start, end, match)
-                if span is None:
-                    continue
-                start, end = span
-                results.append(
-                    RecognizerResult(
-                        entity,
-                        start,
-                        end,
-                        1.0,
-                        recognition_metadata={
-                            "recognizer_name": self.name,
-                            "priority": self.priority,
-                            "type": self.type_for(match),
-                        },
-                    )
-                )
-        return results
+                if span is not None:
+                    found.append((priority, span[0], span[1], self.type_for(match)))
+        return found
 
     def type_for(self, match: Any) -> str:
         """The placeholder type of one match (one per rule, except assigned secrets)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from policies.redaction.cache import scan_cache
 from policies.redaction.engine import ScanConfig, scanner
 from policies.redaction.placeholders import Redaction
 from policies.redaction.walkers import collect_slots, flatten, write_back
@@ -30,11 +31,19 @@ def redact_body(
         return False
     leaves = flatten(slots)
     texts = [leaf.container[leaf.key] for leaf in leaves]
-    all_spans = scanner().scan_blocks(texts, config, deadline)
+    cache = scan_cache()
+    workspace = redaction.key
     changed = False
-    for leaf, text, spans in zip(leaves, texts, all_spans, strict=True):
+    for leaf, text, (key, spans) in zip(
+        leaves, texts, scanner().scan_keyed(texts, config, deadline), strict=True
+    ):
         if spans:
-            leaf.container[leaf.key] = redaction.apply(text, spans)
+            # A resent block's placeholders come from the cache with its spans.
+            placeholders = cache.placeholders(key, workspace)
+            if placeholders is None:
+                placeholders = redaction.placeholders(text, spans)
+                cache.put_placeholders(key, workspace, placeholders)
+            leaf.container[leaf.key] = redaction.apply(text, spans, placeholders)
             leaf.changed = True
             changed = True
     if changed:

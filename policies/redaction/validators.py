@@ -258,12 +258,14 @@ def secret_value_ok(value: str, *, quoted: bool) -> bool:
     """A literal token/key: long enough, varied enough, not a reference or a word."""
     if len(value) < 12 or _looks_like_reference(value):
         return False
+    # map() over the str methods: the same tests as a generator, at C speed (values are up to
+    # 2 KB long and this runs for every named value of a block).
     classes = sum(
         (
-            any(c.islower() for c in value),
-            any(c.isupper() for c in value),
-            any(c.isdigit() for c in value),
-            any(not c.isalnum() for c in value),
+            any(map(str.islower, value)),
+            any(map(str.isupper, value)),
+            any(map(str.isdigit, value)),
+            not value.isalnum(),
         )
     )
     if classes < 2 or shannon_entropy(value) < 3.0:
@@ -285,9 +287,9 @@ _PATH_OR_URL = re.compile(
 
 def random_token_ok(value: str) -> bool:
     """A bare quoted string that is a random token: mixed case and digits, high entropy."""
-    upper = sum(c.isupper() for c in value)
-    lower = sum(c.islower() for c in value)
-    digits = sum(c.isdigit() for c in value)
+    upper = sum(map(str.isupper, value))
+    lower = sum(map(str.islower, value))
+    digits = sum(map(str.isdigit, value))
     return (
         upper >= 3
         and lower >= 3

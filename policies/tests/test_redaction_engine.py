@@ -264,6 +264,37 @@ def test_a_resent_block_is_served_from_the_cache():
     assert cache.hits == hits + 2
 
 
+def test_a_resent_block_keeps_each_workspaces_own_placeholders():
+    """The cache keeps a block's placeholders per workspace: a resend under the same workspace
+    gets the same bytes and the whole mapping, another workspace its own tags."""
+    email, token = Gen(21).email(), Gen(22).github_token()
+    text = f"write to {email}, token {token}, and again {email}"
+    sent = []
+    for workspace in (31, 32, 31):
+        body = {"messages": [{"role": "user", "content": text}]}
+        redaction = Redaction(workspace_key(workspace))
+        redact_body(
+            body,
+            dialect="openai",
+            endpoint="ChatCompletions",
+            scan_system=True,
+            config=ALL,
+            redaction=redaction,
+        )
+        key = workspace_key(workspace)
+        mail, tag = (
+            make_placeholder(key, "EMAIL", email),
+            make_placeholder(key, "GITHUB_TOKEN", token),
+        )
+        assert body["messages"][0]["content"] == f"write to {mail}, token {tag}, and again {mail}"
+        assert redaction.mapping == {mail: email, tag: token}
+        assert redaction.counts == {"EMAIL": 2, "GITHUB_TOKEN": 1}
+        sent.append(body["messages"][0]["content"])
+    assert sent[0] == sent[2] != sent[1]
+    assert repr(scan_cache()._data).count("[REDACTED:EMAIL_") >= 2  # both workspaces' tags
+    assert email not in repr(scan_cache()._data) and token not in repr(scan_cache()._data)
+
+
 def test_redact_body_rewrites_every_text_the_provider_reads():
     gen = Gen(11)
     email, token, card = gen.email(), gen.github_token(), gen.credit_card()
