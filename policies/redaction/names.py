@@ -30,6 +30,7 @@ from typing import Any
 
 import regex
 
+from policies.redaction import keywords
 from policies.redaction.gazetteer import Gazetteer, gazetteer
 
 _L = r"\p{Ll}"
@@ -100,8 +101,8 @@ _CAPITALISED = regex.compile(r"\p{Lu}[\w'’-]+")
 _EMAIL_AFTER = regex.compile(r"[ \t]*[<(\[][\w.+-]+@[\w-]+(?:\.[\w-]+)+[>)\]]")
 # Cue words are found with the standard library's engine (a literal alternation it searches
 # quickly), the name after them with TOKEN at that position.
-# Cue words before a single name, found with str.find on the lower-cased text (a regex
-# alternation of them costs ~0.05 ms per KB): "strong" ones (titles, greetings, sign-offs on
+# Cue words before a single name, found by the keyword pass of policies.redaction.keywords
+# over the lower-cased text (a regex alternation of them costs ~0.05 ms per KB): "strong" ones (titles, greetings, sign-offs on
 # the same line) take any name-shaped word, "weak" ones only a known given name, "sign_off"
 # ones a known given name alone on the next line.
 _STRONG_CUES = (
@@ -157,16 +158,20 @@ _SIGN_OFF_GAP = regex.compile(r"[,!.]?[ \t]*\r?\n[ \t]*")
 _DASH_SIGN_OFF = regex.compile(r"(?:^|\n)[ \t]*[—–][ \t]*")
 
 
-def _cue_ends(text: str, lowered: str) -> list[tuple[int, str]]:
+keywords.register((*_STRONG_CUES, *_WEAK_CUES, *_SIGN_OFFS))
+
+
+def _cue_ends(text: str, found: keywords.Occurrences) -> list[tuple[int, str]]:
     """(where the name would start, kind) after each cue word of the text."""
+    lowered = found.lowered
     out: list[tuple[int, str]] = []
     for words, kind in ((_STRONG_CUES, "strong"), (_WEAK_CUES, "weak"), (_SIGN_OFFS, "sign_off")):
         if kind == "sign_off" and "\n" not in text:
             continue
         for word in words:
-            at = lowered.find(word)
-            while at >= 0:
-                end = at + len(word)
+            size = len(word)
+            for at in found.places(word):
+                end = at + size
                 if (not at or not lowered[at - 1].isalnum()) and not lowered[
                     end : end + 1
                 ].isalpha():
@@ -177,7 +182,6 @@ def _cue_ends(text: str, lowered: str) -> list[tuple[int, str]]:
                         kind != "strong" or text[at].isupper() or word.endswith(",")
                     ):
                         out.append((gap.end(), kind))
-                at = lowered.find(word, at + 1)
     if "—" in text or "–" in text:
         out.extend((m.end(), "sign_off") for m in _DASH_SIGN_OFF.finditer(text))
     return out
@@ -311,8 +315,7 @@ class NameFinder:
                 and not _inside(spans, start, end)
             ):
                 spans.append((start, end))
-        lowered = text.lower()
-        for cue_end, kind in _cue_ends(text, lowered):
+        for cue_end, kind in _cue_ends(text, keywords.occurrences(text)):
             match = _TOKEN_AT.match(text, cue_end)
             if match is None:
                 continue

@@ -264,6 +264,22 @@ def test_a_resent_block_is_served_from_the_cache():
     assert cache.hits == hits + 2
 
 
+def test_a_letter_with_a_longer_lower_case_moves_no_detection():
+    """ "İ" lower-cases to two characters: the keyword pass still points into the text itself
+    (cue words, label words, anchor words and trigger literals after it are all found)."""
+    token, email = Gen(25).github_token(), Gen(26).email()
+    text = (
+        f"İstanbul office. token {token}\ndb_password = 'Xq7#mPz9!kR2'\n"
+        f"first_name: Maria\nmail {email}\nKind regards, Jeffrey"
+    )
+    found = _found(text)
+    assert (token, "GITHUB_TOKEN") in found
+    assert ("Xq7#mPz9!kR2", "PASSWORD") in found
+    assert ("Maria", "PERSON") in found
+    assert (email, "EMAIL") in found
+    assert ("Jeffrey", "PERSON") in found
+
+
 def test_a_resent_block_keeps_each_workspaces_own_placeholders():
     """The cache keeps a block's placeholders per workspace: a resend under the same workspace
     gets the same bytes and the whole mapping, another workspace its own tags."""
