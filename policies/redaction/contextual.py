@@ -254,6 +254,13 @@ _DATE_START = regex.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{2,4}")
 _PHONE_CUE_ANYWHERE = regex.compile(
     r"(?i)phone|tel|mobile|cell|fax|call|ring|reach|whatsapp|sms|dial|contact|handy"
 )
+# Its words, read from the keyword pass (the case-insensitive search of the whole text cost
+# ~0.35 ms per 4 KB, measured); the search itself runs only on a text with letters that
+# fold to ASCII ones (the long s).
+_PHONE_CUE_WORDS = (
+    "phone tel mobile cell fax call ring reach whatsapp sms dial contact handy".split()
+)
+keywords.register(_PHONE_CUE_WORDS)
 _DATE = regex.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
 _PHONE_CUE = regex.compile(
     r"(?i)(?:phone|number is|number:|\btel\b|tel\.|mobile|\bmob\b|\bcell|\bfax|\bcall|\bring\b|\breach|text me|"
@@ -271,7 +278,12 @@ class NationalPhoneRecognizer(ContextRecognizer):
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         found = [(f.start, f.end, "PHONE") for f in labelled(text) if f.type == "PHONE"]
-        if _PHONE_CUE_ANYWHERE.search(text):
+        words = keywords.occurrences(text)
+        if (
+            any(words.has(word) for word in _PHONE_CUE_WORDS)
+            if words.plain_case
+            else _PHONE_CUE_ANYWHERE.search(text) is not None
+        ):
             for match in _CUED_NUMBER.finditer(text):
                 start, end = match.span("v")
                 value = match.group("v")

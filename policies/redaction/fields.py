@@ -87,7 +87,7 @@ _SHORT_KEYWORDS = (
 _KEYWORDS = re.compile("|".join(_LONG_KEYWORDS + _SHORT_KEYWORDS))  # for one line at a time
 
 
-keywords.register(_LONG_KEYWORDS + _SHORT_KEYWORDS)
+keywords.register([*_LONG_KEYWORDS, *_SHORT_KEYWORDS, "insert"])
 
 
 def keyword_hits(found: keywords.Occurrences) -> list[tuple[int, int]]:
@@ -170,8 +170,10 @@ def find_fields(text: str) -> list[Field]:
             found.setdefault((field.start, field.end), field.type)
         for field in _tables(text, hits):
             found.setdefault((field.start, field.end), field.type)
-    for field in _sql_inserts(text):
-        found.setdefault((field.start, field.end), field.type)
+    # The case-insensitive INSERT search runs only where it can match (~0.06 ms per 4 KB).
+    if found_words.has("insert") or not found_words.plain_case:
+        for field in _sql_inserts(text):
+            found.setdefault((field.start, field.end), field.type)
     return [Field(s, e, t) for (s, e), t in sorted(found.items())]
 
 

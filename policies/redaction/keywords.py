@@ -28,6 +28,10 @@ _built: list[tuple[ahocorasick.Automaton | None, frozenset[str]]] = []
 _local = threading.local()
 _NONE: tuple[int, ...] = ()
 _ONE_CHAR_LOWER = {0x130: "i"}
+# The non-ASCII letters a case-insensitive regex matches to an ASCII letter (the long s to "s", the
+# Kelvin sign to "k"): in a text that has none, an ASCII word is in the lower-cased text
+# exactly when such a regex would find it.
+_FOLDS_TO_ASCII = "\u0130\u0131\u017f\u212a"
 
 
 def register(words: Iterable[str]) -> None:
@@ -87,6 +91,12 @@ class Occurrences:
             found.append(at)
             at = self.lowered.find(word, at + 1)
         return found
+
+    @property
+    def plain_case(self) -> bool:
+        """No letter that a case-insensitive regex would read as another, ASCII, one."""
+        text = self.text
+        return text.isascii() or not any(c in text for c in _FOLDS_TO_ASCII)
 
     def found(self) -> KeysView[str]:
         """The registered words that are in the lower-cased text."""
