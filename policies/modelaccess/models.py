@@ -25,6 +25,9 @@ class Provider(models.TextChoices):
     GEMINI = "gemini", "Google Gemini"
     BEDROCK = "bedrock", "AWS Bedrock"
     VERTEX = "vertex", "Google Vertex AI"
+    AZURE = "azure", "Azure OpenAI"
+    # A workspace's custom providers: patterns name NAME/MODEL (vllm/*, */llama-3*).
+    CUSTOM = "custom", "Custom providers (NAME/MODEL)"
 
 
 ALL_MODELS = "*"

@@ -78,8 +78,11 @@ class ModelAccessSnapshot:
 
 
 def refusing(rules: tuple[AccessRule, ...], provider: str, model: str) -> AccessRule | None:
-    """The first policy of the deciding tier that does not allow the model, or None."""
+    """The first policy of the deciding tier that does not allow the model, or None. A custom
+    provider's model (provider custom/NAME) is checked as NAME/MODEL under `custom`."""
     model = normalise_model(model)
+    if provider.startswith("custom/"):
+        provider, model = "custom", f"{provider.removeprefix('custom/')}/{model}"
     for rule in rules:
         if not rule.allows(provider, model):
             return rule

@@ -141,3 +141,60 @@ def test_a_route_never_falls_back_to_a_model_the_caller_may_not_call(
         client.chat.completions.create(model="route/dead-end", messages=messages)
     sent = json.dumps(ma_gw.upstream_requests(), default=str)
     assert "error-500" in sent and "claude-sonnet-4-5" not in sent  # never reached the provider
+
+
+def test_azure_and_custom_providers_are_named_by_their_own_rules(ma_gw: Any, owner: Any) -> None:
+    from secrets_vault import services as secrets
+
+    ws = owner.workspace
+    secrets.secret_set(
+        workspace=ws,
+        name="AZURE_OPENAI_API_KEY",
+        value="azure-key-0000000000abcd",
+        base_url=ma_gw.fake_url,
+    )
+    secrets.secret_set(workspace=ws, name="AZURE_OPENAI_DEPLOYMENTS", value="gpt-4o-mini=chat-prod")
+    secrets.provider_set(
+        workspace=ws,
+        name="vllm",
+        base_url=f"{ma_gw.fake_url}/v1",
+        secret="sk-v",
+        models=["llama-3.1-8b", "qwen-2"],
+    )
+    messages = [{"role": "user", "content": "hi"}]
+    unified = openai.OpenAI(base_url=f"{ma_gw.url}/v1", api_key=owner.plaintext_key, max_retries=0)
+    native_azure = openai.AzureOpenAI(
+        azure_endpoint=f"{ma_gw.url}/azure",
+        api_key=owner.plaintext_key,
+        api_version="2024-10-21",
+        max_retries=0,
+    )
+    custom = openai.OpenAI(
+        base_url=f"{ma_gw.url}/providers/vllm/v1", api_key=owner.plaintext_key, max_retries=0
+    )
+
+    # The policy of the fixture names neither: both are refused, naming the provider.
+    with pytest.raises(openai.PermissionDeniedError, match="of azure is not allowed"):
+        native_azure.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    with pytest.raises(openai.PermissionDeniedError, match="of custom/vllm is not allowed"):
+        custom.chat.completions.create(model="llama-3.1-8b", messages=messages)
+
+    model_access_upsert(
+        organization=owner.organization,
+        name="small models",
+        scope="workspace",
+        workspace=ws,
+        models={"azure": "gpt-4o*", "custom": "vllm/llama-*"},
+    )
+    assert native_azure.chat.completions.create(model="gpt-4o-mini", messages=messages).choices
+    assert unified.chat.completions.create(model="azure/gpt-4o-mini", messages=messages).choices
+    assert custom.chat.completions.create(model="llama-3.1-8b", messages=messages).choices
+    assert unified.chat.completions.create(
+        model="custom/vllm/llama-3.1-8b", messages=messages
+    ).choices
+    with pytest.raises(openai.PermissionDeniedError, match="'qwen-2' of custom/vllm"):
+        unified.chat.completions.create(model="custom/vllm/qwen-2", messages=messages)
+    with pytest.raises(openai.PermissionDeniedError, match="'gpt-5' of azure"):
+        unified.chat.completions.create(model="azure/gpt-5", messages=messages)
+    listed = {m.id for m in unified.models.list()}
+    assert {m for m in listed if m.startswith("custom/")} == {"custom/vllm/llama-3.1-8b"}
