@@ -531,3 +531,42 @@ def test_a_translated_call_is_redacted_upstream_and_restored_in_the_callers_api(
     (body,) = _upstream_bodies(gw)
     _assert_clean(body.decode(), values)
     assert ("contents" if not stream else "messages") in json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("caller", "model"),
+    [
+        ("chat", "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        ("messages", "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        ("chat", "bedrock/us.amazon.nova-pro-v1:0"),
+        ("messages", "vertex/claude-sonnet-4-5@20250929"),
+    ],
+    ids=["chat-bedrock-claude", "messages-bedrock-claude", "chat-converse", "messages-vertex"],
+)
+def test_unified_streams_from_the_clouds_are_redacted_and_restored(
+    gw, owner, caller, model, django_db_blocker
+):
+    """Bedrock's event stream decoded into the caller's server-sent events: the placeholders
+    in it are restored there (the filters read the caller's stream, not the binary frames)."""
+    from devtools.testing import give_bedrock_secrets, give_vertex_secret
+
+    with django_db_blocker.unblock():
+        give_bedrock_secrets(owner.workspace, gw.fake_url)
+        give_vertex_secret(owner.workspace, gw.fake_url)
+    values = _values()
+    prompt = _prompt(values)
+    messages = [{"role": "user", "content": prompt}]
+    if caller == "chat":
+        client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=owner.plaintext_key, max_retries=0)
+        chunks = client.chat.completions.create(model=model, messages=messages, stream=True)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    else:
+        claude = anthropic.Anthropic(base_url=gw.url, api_key=owner.plaintext_key, max_retries=0)
+        with claude.messages.stream(model=model, max_tokens=256, messages=messages) as s:
+            text = "".join(s.text_stream)
+    assert text == f"Echo: {prompt}"
+    calls = [r for r in gw.upstream_requests() if r["path"] != "/token"]
+    _assert_clean(json.dumps(calls), values)
+    assert "[REDACTED:" in calls[-1]["body"]
+    (rec,) = gw.records(1)
+    _assert_clean(json.dumps(rec.to_dict(), default=str), values)
