@@ -25,8 +25,9 @@ class ProviderSecretForm(forms.ModelForm):
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="The provider's API key (for VERTEX_SERVICE_ACCOUNT_JSON, paste the service "
-        "account's JSON key file; for AWS_REGION, the region name). Write-only: it is encrypted "
-        "and never shown again. Leave empty to keep the current value.",
+        "account's JSON key file; for AWS_REGION, the region name; for VERTEX_LOCATION, the "
+        "Vertex AI location). Write-only: it is encrypted and never shown again. Leave empty to "
+        "keep the current value.",
     )
     base_url = forms.URLField(
         required=False,

@@ -196,6 +196,8 @@ def test_a_service_account_key_file_is_stored_encrypted_and_compact(owner):
         ("VERTEX_SERVICE_ACCOUNT_JSON", '{"type": "authorized_user"}', "service_account"),
         ("VERTEX_SERVICE_ACCOUNT_JSON", '{"type": "service_account"}', "lacks client_email"),
         ("AWS_REGION", "Europe", "AWS region name"),
+        ("VERTEX_LOCATION", "https://evil.example", "Vertex AI location"),
+        ("VERTEX_LOCATION", "US-EAST5", "Vertex AI location"),
     ],
 )
 def test_cloud_settings_are_checked(owner, name, value, message):
@@ -203,3 +205,5 @@ def test_cloud_settings_are_checked(owner, name, value, message):
         services.secret_set(workspace=owner.workspace, name=name, value=value)
     assert not ProviderSecret.objects.exists()
     services.secret_set(workspace=owner.workspace, name="AWS_REGION", value="eu-west-3")
+    for location in ("global", "us-east5", "europe-west1", "eu"):
+        services.secret_set(workspace=owner.workspace, name="VERTEX_LOCATION", value=location)
