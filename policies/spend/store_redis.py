@@ -187,7 +187,7 @@ class RedisSpendStore(ScriptStore):
                 c.ttl_seconds(now),
                 baselines[i] if baselines else 0,
             ]
-        raw = await self._run(self._reserve, self._keys(counters), args)
+        raw = await self._run_script(self._reserve, self._keys(counters), args)
         code = int(raw[0])
         if code == 1:
             return ReserveResult(ok=True)
@@ -202,7 +202,7 @@ class RedisSpendStore(ScriptStore):
     ) -> list[int | None]:
         """Release the reservation and add the actual cost (micros per counter); returns each
         counter's settled spend after it (None for a counter Redis does not hold)."""
-        raw = await self._run(self._settle, self._keys(counters), [reservation_id, *actual])
+        raw = await self._run_script(self._settle, self._keys(counters), [reservation_id, *actual])
         return [None if int(v) < 0 else int(v) for v in raw or []]
 
     async def extend(self, held: list[tuple[list[Counter], str]], *, expires_ms: int) -> None:
