@@ -310,6 +310,7 @@ def test_a_missing_secret_is_424_in_the_callers_envelope(gw, owner, clouds, djan
 
 
 NOVA = "us.amazon.nova-pro-v1:0"
+SCHEMA = {"type": "object", "properties": {"echo": {"type": "string"}}, "required": ["echo"]}
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -326,6 +327,10 @@ def test_other_bedrock_models_are_called_through_converse(gw, owner, clouds, str
         "stop": ["END"],
         "tools": [TOOL_CHAT],
         "tool_choice": {"type": "function", "function": {"name": "lookup"}},
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": SCHEMA},
+        },
     }
     if stream:
         with client.chat.completions.stream(**kwargs) as events:
@@ -346,6 +351,8 @@ def test_other_bedrock_models_are_called_through_converse(gw, owner, clouds, str
         "stopSequences": ["END"],
     }
     spec = body["toolConfig"]["tools"][0]["toolSpec"]
+    structure = body["outputConfig"]["textFormat"]["structure"]["jsonSchema"]
+    assert json.loads(structure["schema"]) == SCHEMA and structure["name"] == "answer"
     assert spec["inputSchema"] == {"json": TOOL_CHAT["function"]["parameters"]}
     assert body["toolConfig"]["toolChoice"] == {"tool": {"name": "lookup"}}
     (rec,) = gw.records(1)
@@ -358,13 +365,18 @@ def test_other_bedrock_models_are_called_through_converse(gw, owner, clouds, str
 
 
 def test_what_converse_cannot_express_is_a_clear_400(gw, owner, clouds):
+    client = _openai(gw, owner.plaintext_key)
     with pytest.raises(openai.BadRequestError) as caught:
-        _openai(gw, owner.plaintext_key).chat.completions.create(
+        client.chat.completions.create(
             model=f"bedrock/{NOVA}",
             messages=[{"role": "user", "content": "x"}],
             response_format={"type": "json_object"},
         )
     assert "`response_format` cannot be expressed for bedrock" in caught.value.message
+    with pytest.raises(openai.BadRequestError, match="`seed` cannot be expressed for bedrock"):
+        client.chat.completions.create(
+            model=f"bedrock/{NOVA}", messages=[{"role": "user", "content": "x"}], seed=7
+        )
     with pytest.raises(anthropic.BadRequestError, match="is not a Bedrock model id"):
         _claude(gw, owner.plaintext_key).messages.create(
             model="bedrock/meta llama", max_tokens=5, messages=[{"role": "user", "content": "x"}]

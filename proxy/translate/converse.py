@@ -3,7 +3,7 @@ not Anthropic's — Amazon Nova, Meta Llama, Mistral, ... — one request shape 
 
 Content blocks are keyed by kind ({"text"}, {"image"}, {"toolUse"}, {"toolResult"}); images go
 inline (Converse takes bytes or S3 locations, not URLs); tool schemas go as JSON Schema under
-inputSchema.json. A ConverseStream answer is an AWS event stream whose messages are named by
+inputSchema.json, a structured output's schema as JSON text under outputConfig.textFormat. A ConverseStream answer is an AWS event stream whose messages are named by
 their event type; proxy.providers.eventstream.EventDecoder hands them over as
 {event type: payload}.
 """
@@ -66,8 +66,9 @@ def write_request(req: Request, target: str = "bedrock") -> dict[str, Any]:
     for name in ("presence_penalty", "frequency_penalty", "seed", "top_k"):
         if getattr(req, name) is not None:
             raise Untranslatable(name, target, "Converse has no such setting for every model")
-    if req.response_format is not None:
-        raise Untranslatable("response_format", target)
+    fmt = req.response_format
+    if fmt is not None and fmt["type"] != "json_schema":
+        raise Untranslatable("response_format", target, "only a JSON schema")
     if req.parallel_tool_calls is False and req.tools:
         raise Untranslatable("parallel_tool_calls", target, "Converse has no such switch")
     messages = []
@@ -109,6 +110,13 @@ def write_request(req: Request, target: str = "bedrock") -> dict[str, Any]:
             body["toolConfig"]["toolChoice"] = {
                 kind: {"name": choice["name"]} if kind == "tool" else {}
             }
+    if fmt is not None:  # structured output: the schema as JSON text
+        definition = {"schema": common.dumps(fmt["schema"])}
+        if fmt.get("name"):
+            definition["name"] = fmt["name"]
+        body["outputConfig"] = {
+            "textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}
+        }
     if req.user:
         body["requestMetadata"] = {"user": req.user[:256]}
     return body
