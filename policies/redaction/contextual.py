@@ -150,6 +150,7 @@ _ID_LETTER_LED = re.compile(
     r"|(?P<IN_PAN>[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z])(?![\w])"
     r"|(?P<IT_FISCAL_CODE>[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z])(?![\w])"
     r"|(?P<ES_NIE>[XYZ]\d{7}-?[A-Z])(?![\w])"
+    r"|(?P<MX_CURP>[A-Z][AEIOUX][A-Z]{2}\d{6}[HMX][A-Z]{5}[0-9A-Z]\d)(?![\w])"
 )
 _ID_DIGIT_LED = re.compile(
     r"(?P<ES_NIF>\d{8}-?[A-Z])(?![\w])"
@@ -170,6 +171,24 @@ _ID_CHECKS: dict[str, Callable[[str], bool]] = {
     "BR_CPF": v.br_cpf_ok,
     "IN_AADHAAR": v.aadhaar_ok,
     "CA_SIN": v.ca_sin_ok,
+    "MX_CURP": v.checked("mx.curp"),
+    "US_ITIN": v.us_itin_ok,
+    "UK_NHS": v.checked("gb.nhs"),
+    "AU_TFN": v.checked("au.tfn"),
+    "DE_TAX_ID": v.checked("de.idnr"),
+    "FR_NIR": v.checked("fr.nir"),
+    "NL_BSN": v.checked("nl.bsn"),
+    "PL_PESEL": v.checked("pl.pesel"),
+    "SE_PERSONNUMMER": v.checked("se.personnummer", strip=" "),
+    "DK_CPR": v.checked("dk.cpr"),
+    "NO_FODSELSNUMMER": v.checked("no.fodselsnummer"),
+    "FI_HETU": v.checked("fi.hetu", strip=" "),
+    "KR_RRN": v.checked("kr.rrn"),
+    "TR_TCKN": v.checked("tr.tckimlik"),
+    "IE_PPS": v.checked("ie.pps"),
+    "US_ROUTING": v.checked("us.rtn"),
+    "PASSPORT": v.document_number_ok,
+    "DRIVER_LICENSE": v.document_number_ok,
 }
 _ID_TYPES = {"ES_NIE": "ES_NIF"}
 _ID_CUED: tuple[
@@ -189,6 +208,129 @@ _ID_CUED: tuple[
         re.compile(r"(?i)\bsin\b|social insurance"),
         ("sin",),
         ("social insurance",),
+    ),
+    # More countries' identifiers, each with its checksum (python-stdnum) and its own words.
+    (
+        "US_ITIN",
+        re.compile(r"9\d{2}[- ]?\d{2}[- ]?\d{4}(?![\w])"),
+        re.compile(r"(?i)\bitin\b|taxpayer identification"),
+        ("itin",),
+        ("taxpayer identification",),
+    ),
+    (
+        "UK_NHS",
+        re.compile(r"\d{3}[ -]?\d{3}[ -]?\d{4}(?![\w])"),
+        re.compile(r"(?i)(?<![a-z])nhs(?![a-z])"),
+        ("nhs",),
+        (),
+    ),
+    (
+        "AU_TFN",
+        re.compile(r"\d{3}[ -]?\d{3}[ -]?\d{2,3}(?![\w])"),
+        re.compile(r"(?i)\btfn\b|tax file"),
+        ("tfn",),
+        ("tax file",),
+    ),
+    (
+        "DE_TAX_ID",
+        re.compile(r"\d{2} ?\d{3} ?\d{3} ?\d{3}(?![\w])"),
+        re.compile(r"(?i)steuer|identifikationsnummer|\bidnr\b|tax id"),
+        ("idnr",),
+        ("steuer", "identifikationsnummer", "tax id"),
+    ),
+    (
+        "FR_NIR",
+        re.compile(r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\w])"),
+        re.compile(r"(?i)s[ée]curit[ée] sociale|\bnir\b|\binsee\b|s[ée]cu\b"),
+        ("nir", "insee", "sécu", "secu"),
+        ("sécurité sociale", "securite sociale"),
+    ),
+    (
+        "NL_BSN",
+        re.compile(r"\d{4}[. ]?\d{2}[. ]?\d{3}(?![\w])"),
+        re.compile(r"(?i)\bbsn\b|burgerservicenummer"),
+        ("bsn",),
+        ("burgerservicenummer",),
+    ),
+    (
+        "PL_PESEL",
+        re.compile(r"\d{11}(?![\w])"),
+        re.compile(r"(?i)pesel"),
+        (),
+        ("pesel",),
+    ),
+    (
+        "SE_PERSONNUMMER",
+        re.compile(r"(?:\d{2})?\d{6}[-+]?\d{4}(?![\w])"),
+        re.compile(r"(?i)personnummer|personnr"),
+        (),
+        ("personnummer", "personnr"),
+    ),
+    (
+        "DK_CPR",
+        re.compile(r"\d{6}-?\d{4}(?![\w])"),
+        re.compile(r"(?i)\bcpr\b|personnummer"),
+        ("cpr",),
+        ("personnummer",),
+    ),
+    (
+        "NO_FODSELSNUMMER",
+        re.compile(r"\d{6} ?\d{5}(?![\w])"),
+        re.compile(r"(?i)f[øo]dselsnummer|personnummer"),
+        (),
+        ("fødselsnummer", "fodselsnummer", "personnummer"),
+    ),
+    (
+        "FI_HETU",
+        re.compile(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y](?![\w])"),
+        re.compile(r"(?i)hetu|henkil[öo]tunnus|identity code|sotu"),
+        ("hetu", "sotu"),
+        ("henkilötunnus", "henkilotunnus", "identity code"),
+    ),
+    (
+        "KR_RRN",
+        re.compile(r"\d{6}-?\d{7}(?![\w])"),
+        re.compile(r"(?i)\brrn\b|resident registration|주민등록번호|주민번호"),
+        ("rrn",),
+        ("resident registration", "주민등록번호", "주민번호"),
+    ),
+    (
+        "TR_TCKN",
+        re.compile(r"[1-9]\d{10}(?![\w])"),
+        re.compile(r"(?i)kimlik|\btckn\b|\btc no"),
+        ("tckn",),
+        ("kimlik", "tc no"),
+    ),
+    (
+        "IE_PPS",
+        re.compile(r"\d{7}[A-W][A-IW]?(?![\w])"),
+        re.compile(r"(?i)\bppsn?\b|personal public service"),
+        ("pps", "ppsn"),
+        ("personal public service",),
+    ),
+    (
+        "US_ROUTING",
+        re.compile(r"\d{9}(?![\w])"),
+        re.compile(r"(?i)routing|\baba\b|\brtn\b"),
+        ("aba", "rtn"),
+        ("routing",),
+    ),
+    (
+        "PASSPORT",
+        re.compile(r"[A-Z]{0,2}\d{6,9}(?![\w])"),
+        re.compile(r"(?i)passport|passeport|reisepass|pasaporte|passaporto"),
+        (),
+        ("passport", "passeport", "reisepass", "pasaporte", "passaporto"),
+    ),
+    (
+        "DRIVER_LICENSE",
+        re.compile(r"[A-Z]{0,3}\d[\d -]{3,16}\d(?![\w])"),
+        re.compile(
+            r"(?i)driv(?:er'?s?|ing)[ _-]licen[cs]e|\bdl ?(?:#|no\b|number)|f[üu]hrerschein|"
+            r"licen[cs]e (?:no\b|number|#)"
+        ),
+        ("dl",),
+        ("licence", "license", "führerschein", "fuhrerschein"),
     ),
 )
 
@@ -211,7 +353,7 @@ _ID_LEFT = frozenset(string.ascii_letters + string.digits + "_-./+")
 class NationalIdRecognizer(ContextRecognizer):
     def __init__(self) -> None:
         super().__init__(rule_id="national_id", placeholder_type="NATIONAL_ID", priority=42)
-        self.types = frozenset(_ID_CHECKS) - {"ES_NIE"}
+        self.types = frozenset(_ID_CHECKS) - {"ES_NIE", "US_SSN"}
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         found: list[tuple[int, int, str]] = []
@@ -225,19 +367,50 @@ class NationalIdRecognizer(ContextRecognizer):
                 kind = match.lastgroup or ""
                 if _ID_CHECKS[kind](match.group()):
                     found.append((start, end, _ID_TYPES.get(kind, kind)))
-        found_words = keywords.occurrences(text)
-        for type_, pattern, cue, words, phrases in _ID_CUED:
-            # A bare-digit form needs its cue word near it: no pass when the text has none.
-            if not _has_cue(found_words, words, phrases):
-                continue
-            for match in pattern.finditer(text):
-                start, end = match.span()
-                if start and text[start - 1] in _ID_LEFT:
-                    continue
-                if cue.search(text, max(0, start - 40), start) and _ID_CHECKS[type_](match.group()):
-                    found.append((start, end, type_))
+        found += _cued(text, _ID_CUED)
         found += [(f.start, f.end, f.type) for f in labelled(text) if f.type in self.types]
         return found
+
+
+def _cued(text: str, table: tuple[Any, ...]) -> list[tuple[int, int, str]]:
+    """The cue-gated forms of `table` in `text`: a value of the form with its cue within the 40
+    characters before it and a valid check."""
+    found: list[tuple[int, int, str]] = []
+    found_words = keywords.occurrences(text)
+    for type_, pattern, cue, words, phrases in table:
+        # A bare-digit form needs its cue word near it: no pass when the text has none.
+        if not _has_cue(found_words, words, phrases):
+            continue
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if start and text[start - 1] in _ID_LEFT:
+                continue
+            if cue.search(text, max(0, start - 40), start) and _ID_CHECKS[type_](match.group()):
+                found.append((start, end, type_))
+    return found
+
+
+# A US SSN written without separators in prose ("SSN 078051120", "social security number is
+# 219099999"): its label word within the 40 characters before it (a labelled field or column
+# is the labelled-value pass's).
+_SSN_CUED = (
+    (
+        "US_SSN",
+        re.compile(r"\d{9}(?![\w])"),
+        re.compile(r"(?i)\bssn\b|social security"),
+        ("ssn",),
+        ("social security",),
+    ),
+)
+_ID_CHECKS["US_SSN"] = v.ssn_ok
+keywords.register(w for _t, _p, _c, words, phrases in _SSN_CUED for w in (*words, *phrases))
+
+
+class SsnRecognizer(LabelledRecognizer):
+    """The us_ssn rule's labelled values, and its bare nine digits after its label word."""
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        return [*super().spans(text), *_cued(text, _SSN_CUED)]
 
 
 # National-format phone numbers: a trunk-prefix shape ("020 7946 0958", "030 1234567",
@@ -320,7 +493,7 @@ def build_context_recognizers() -> list[ContextRecognizer]:
         LocationRecognizer(),
         NationalIdRecognizer(),
         NationalPhoneRecognizer(),
-        LabelledRecognizer(
+        SsnRecognizer(
             rule_id="us_ssn", placeholder_type="US_SSN", priority=35, types=frozenset({"US_SSN"})
         ),
         LabelledRecognizer(

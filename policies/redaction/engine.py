@@ -40,7 +40,7 @@ from policies.redaction.recognizers import (
     set_deadline,
 )
 
-ENGINE_VERSION = "4"  # part of every cache key: bump when recognizers change
+ENGINE_VERSION = "5"  # part of every cache key: bump when recognizers change
 _NER_TYPES = {"PERSON": "PERSON", "LOCATION": "LOCATION", "GPE": "LOCATION", "NRP": "NRP"}
 _NER_RULE_FOR_ENTITY = {"PERSON": "person", "LOCATION": "location", "NRP": "nrp"}
 CUSTOM_PATTERN_TIMEOUT = 2.0  # seconds, when a scan runs without a deadline (tests, the CLI)

@@ -35,8 +35,11 @@ PII_RULES: tuple[Rule, ...] = (
         "national_id",
         "pii",
         "NATIONAL_ID",
-        "National identifiers: UK NINO, Canadian SIN, Indian Aadhaar and PAN, Spanish DNI/NIE, "
-        "Italian codice fiscale, Brazilian CPF (checksums)",
+        "National identifiers: UK NINO and NHS number, Canadian SIN, Indian Aadhaar and PAN, "
+        "Spanish DNI/NIE, Italian codice fiscale, Brazilian CPF, US ITIN and routing number, "
+        "Australian TFN, German tax id, French NIR, Dutch BSN, Polish PESEL, Nordic personal "
+        "numbers, Korean RRN, Mexican CURP, Turkish TCKN, Irish PPS (checksums); passport and "
+        "driving licence numbers after their label",
     ),
     Rule("credit_card", "pii", "CREDIT_CARD", "Credit card numbers (Luhn checksum)"),
     Rule("iban", "pii", "IBAN", "IBANs (mod-97 checksum)"),

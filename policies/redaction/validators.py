@@ -7,11 +7,12 @@ variable reference or a type annotation is not a password.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 import re
 from collections import Counter
-from functools import lru_cache
+from collections.abc import Callable
 
 import phonenumbers
 
@@ -173,10 +174,25 @@ def ipv6_ok(value: str) -> bool:
     return not (address.is_loopback or address.is_unspecified)
 
 
-@lru_cache(maxsize=8192)
+# Verdicts of phone_ok by a digest of the value: the phone recognizers and the labelled-field
+# checks often ask about the same value, and the process keeps no phone number to answer them.
+_PHONE_VERDICTS: dict[bytes, bool] = {}
+_PHONE_VERDICTS_MAX = 8192
+
+
 def phone_ok(value: str, region: str | None = None) -> bool:
-    """A valid number of `region` (or international). Cached: the phone recognizers and the
-    labelled-field checks often ask about the same value."""
+    """A valid number of `region` (or international)."""
+    key = hashlib.blake2b(f"{region}\0{value}".encode(), digest_size=16).digest()
+    verdict = _PHONE_VERDICTS.get(key)
+    if verdict is None:
+        verdict = _phone_ok(value, region)
+        if len(_PHONE_VERDICTS) >= _PHONE_VERDICTS_MAX:
+            _PHONE_VERDICTS.clear()
+        _PHONE_VERDICTS[key] = verdict
+    return verdict
+
+
+def _phone_ok(value: str, region: str | None) -> bool:
     digits = sum(c.isdigit() for c in value)
     # "+290 8919": the smallest numbering plans have 4-digit subscriber numbers.
     if not (7 if value.startswith("+") else 8) <= digits <= 15:
@@ -377,3 +393,42 @@ def basic_credentials(value: str) -> bool:
         return False
     user, sep, password = decoded.partition(":")
     return bool(sep and user and password) and decoded.isprintable()
+
+
+def _stdnum_ok(module: str, value: str, *, strip: str = " -.") -> bool:
+    """`value` (separators `strip` removed) is valid for stdnum's `module` (its checksum and
+    the parts it can check: a date of birth, a region)."""
+    import importlib
+
+    compact = value.translate({ord(c): None for c in strip})
+    if len(set(compact)) < 3:  # 000000000, 111-11-1111: filler
+        return False
+    return bool(importlib.import_module(f"stdnum.{module}").is_valid(compact))
+
+
+def checked(module: str, *, strip: str = " -.") -> Callable[[str], bool]:
+    """The validity check of stdnum's `module`, for a table of identifiers."""
+    return lambda value: _stdnum_ok(module, value, strip=strip)
+
+
+def document_number_ok(value: str) -> bool:
+    """A passport or driving licence number after its label: no checksum is common to the
+    issuers; at least five digits, not one digit repeated."""
+    digits = [c for c in value if c.isdigit()]
+    return len(digits) >= 5 and len(set(digits)) > 1
+
+
+# The IRS's ranges of an ITIN's fourth and fifth digits (50-65 since 2011, which python-stdnum
+# does not know yet); an ITIN has no check digit.
+_ITIN_GROUPS = frozenset({*range(50, 66), *range(70, 89), 90, 91, 92, *range(94, 100)})
+
+
+def us_itin_ok(value: str) -> bool:
+    digits = value.replace("-", "").replace(" ", "")
+    return (
+        len(digits) == 9
+        and digits.isdigit()
+        and digits[0] == "9"
+        and int(digits[3:5]) in _ITIN_GROUPS
+        and len(set(digits)) > 2
+    )

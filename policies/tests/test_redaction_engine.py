@@ -73,6 +73,29 @@ def _found(text: str, config: ScanConfig = ALL) -> list[tuple[str, str]]:
         # national identifiers (checksums)
         ("NI number AB 12 34 56 C on file", "AB 12 34 56 C", "UK_NINO"),
         ("SIN: 130 692 544", "130 692 544", "CA_SIN"),
+        # more countries' identifiers, after their own words, with their checksums
+        ("ITIN: 912-70-1234", "912-70-1234", "US_ITIN"),
+        ("NHS number 943 476 5919", "943 476 5919", "UK_NHS"),
+        ('{"nhs_number": "9434765919"}', "9434765919", "UK_NHS"),
+        ("TFN 123 456 782", "123 456 782", "AU_TFN"),
+        ("Steuer-ID 36 574 261 809", "36 574 261 809", "DE_TAX_ID"),
+        ("numéro de sécurité sociale 2 95 10 99 126 111 93", "2 95 10 99 126 111 93", "FR_NIR"),
+        ("BSN: 111222333", "111222333", "NL_BSN"),
+        ("PESEL 44051401359", "44051401359", "PL_PESEL"),
+        ("personnummer 880320-0016", "880320-0016", "SE_PERSONNUMMER"),
+        ("CPR-nummer: 211062-5629", "211062-5629", "DK_CPR"),
+        ("fødselsnummer 15108695088", "15108695088", "NO_FODSELSNUMMER"),
+        ("henkilötunnus 131052-308T", "131052-308T", "FI_HETU"),
+        ("주민등록번호 971013-9019902", "971013-9019902", "KR_RRN"),
+        ("CURP BOXW310820HNERXN09", "BOXW310820HNERXN09", "MX_CURP"),
+        ("TC Kimlik No: 17291716060", "17291716060", "TR_TCKN"),
+        ("PPS number 6433435F", "6433435F", "IE_PPS"),
+        ("routing number 021000021", "021000021", "US_ROUTING"),
+        ("My US passport number is 912803456", "912803456", "PASSPORT"),
+        ("driver license: D1234567 (CA)", "D1234567", "DRIVER_LICENSE"),
+        # a US SSN without separators after its word in prose
+        ("SSN 078051120", "078051120", "US_SSN"),
+        ("my social security number is 219099999", "219099999", "US_SSN"),
         ("PAN ABCPE1234F, Aadhaar 2345 6789 0124", "ABCPE1234F", "IN_PAN"),
         ("DNI 12345678Z", "12345678Z", "ES_NIF"),
         ("NIE X1234567L", "X1234567L", "ES_NIF"),
@@ -174,6 +197,8 @@ def test_it_detects_each_shape(text, value, type_):
         "ssh -p 2222 host; docker run -p 8080:80 nginx; ls -a /tmp",
         "NEXT_PUBLIC_PUSHER_KEY=4f1a9c0e8b7d6a5f4e3d2c1b0a9f8e7d",
         "integrity sha512-" + "Ab3+" * 21 + "==",
+        # identifier-shaped numbers with no word of theirs near: order, invoice and build ids
+        "order 912-70-1234 shipped; invoice 44051401359; build 021000021; id 9434765919",
         # one digit repeated, Luhn-valid by accident: filler, not a card
         "placeholder 4444444444444448 and 4444 4444 4444 4448",
     ],

@@ -431,6 +431,163 @@ class EvalGen(Gen):
         )
         return body + codicefiscale.calc_check_digit(body)
 
+    # More countries' identifiers: random parts completed to a valid number by python-stdnum
+    # (the check digits or letter tried in turn), in the forms people write them.
+    def _completed(self, module: str, body: str, tails: str = string.digits, width: int = 1) -> str:
+        import importlib
+        import itertools
+
+        check = importlib.import_module(f"stdnum.{module}").is_valid
+        for tail in itertools.product(tails, repeat=width):
+            candidate = body + "".join(tail)
+            if check(candidate):
+                return candidate
+        return ""
+
+    def _valid(self, module: str, make, tails: str = string.digits, width: int = 1) -> str:
+        for _ in range(500):
+            found = self._completed(module, make(), tails, width)
+            if found:
+                return found
+        raise RuntimeError(f"no valid {module} generated")
+
+    def _birth(self, century: bool = False) -> tuple[str, str, str]:
+        year = self.r.randint(1940, 2004)
+        month, day = self.r.randint(1, 12), self.r.randint(1, 28)
+        return (f"{year:04d}" if century else f"{year % 100:02d}"), f"{month:02d}", f"{day:02d}"
+
+    def us_itin(self) -> str:
+        group = self.r.choice([*range(50, 66), *range(70, 89), 90, 91, 92, *range(94, 100)])
+        number = f"9{self.s(string.digits, 2)}{group:02d}{self.s(string.digits, 4)}"
+        return self.r.choice([f"{number[:3]}-{number[3:5]}-{number[5:]}", number])
+
+    def uk_nhs(self) -> str:
+        number = self._valid("gb.nhs", lambda: self.s(string.digits, 9))
+        return self.r.choice([f"{number[:3]} {number[3:6]} {number[6:]}", number])
+
+    def au_tfn(self) -> str:
+        number = self._valid("au.tfn", lambda: self.s(string.digits, 8))
+        return self.r.choice([f"{number[:3]} {number[3:6]} {number[6:]}", number])
+
+    def de_tax_id(self) -> str:
+        number = self._valid(
+            "de.idnr", lambda: self.r.choice("123456789") + self.s(string.digits, 9)
+        )
+        return self.r.choice([f"{number[:2]} {number[2:5]} {number[5:8]} {number[8:]}", number])
+
+    def fr_nir(self) -> str:
+        def body() -> str:
+            yy, mm, _ = self._birth()
+            return f"{self.r.choice('12')}{yy}{mm}{self.r.randint(1, 95):02d}{self.s(string.digits, 6)}"
+
+        number = self._valid("fr.nir", body, width=2)
+        parts = (
+            number[0],
+            number[1:3],
+            number[3:5],
+            number[5:7],
+            number[7:10],
+            number[10:13],
+            number[13:],
+        )
+        return self.r.choice([" ".join(parts), number])
+
+    def nl_bsn(self) -> str:
+        number = self._valid(
+            "nl.bsn", lambda: self.r.choice("123456789") + self.s(string.digits, 7)
+        )
+        return self.r.choice([f"{number[:4]}.{number[4:6]}.{number[6:]}", number])
+
+    def pl_pesel(self) -> str:
+        def body() -> str:
+            yy, mm, dd = self._birth()
+            return f"{yy}{mm}{dd}{self.s(string.digits, 4)}"
+
+        return self._valid("pl.pesel", body)
+
+    def se_personnummer(self) -> str:
+        def body() -> str:
+            yy, mm, dd = self._birth()
+            return f"{yy}{mm}{dd}-{self.s(string.digits, 3)}"
+
+        return self._valid("se.personnummer", body)
+
+    def dk_cpr(self) -> str:
+        def body() -> str:
+            yy, mm, dd = self._birth()
+            return f"{dd}{mm}{yy}-{self.s(string.digits, 3)}"
+
+        return self._valid("dk.cpr", body)
+
+    def no_fodselsnummer(self) -> str:
+        def body() -> str:
+            yy, mm, dd = self._birth()
+            return f"{dd}{mm}{yy}{self.s(string.digits, 3)}"
+
+        return self._valid("no.fodselsnummer", body, width=2)
+
+    def fi_hetu(self) -> str:
+        def body() -> str:
+            yy, mm, dd = self._birth()
+            return f"{dd}{mm}{yy}-{self.r.randint(2, 899):03d}"
+
+        return self._valid("fi.hetu", body, tails="0123456789ABCDEFHJKLMNPRSTUVWXY")
+
+    def kr_rrn(self) -> str:
+        def body() -> str:
+            yy, mm, dd = self._birth()
+            return f"{yy}{mm}{dd}-{self.r.choice('12')}{self.r.randint(0, 95):02d}{self.s(string.digits, 3)}"
+
+        return self._valid("kr.rrn", body)
+
+    def mx_curp(self) -> str:
+        def body() -> str:
+            yy, mm, dd = self._birth()
+            letters = string.ascii_uppercase
+            return (
+                self.s(letters, 1)
+                + self.r.choice("AEIOU")
+                + self.s(letters, 2)
+                + f"{yy}{mm}{dd}"
+                + self.r.choice("HM")
+                + self.r.choice(["DF", "JC", "NL", "MC", "NE", "YN", "GT"])
+                + self.s("BCDFGHJKLMNPQRSTVWXZ", 3)
+                + "0"
+            )
+
+        return self._valid("mx.curp", body)
+
+    def tr_tckn(self) -> str:
+        return self._valid(
+            "tr.tckimlik", lambda: self.r.choice("123456789") + self.s(string.digits, 8), width=2
+        )
+
+    def ie_pps(self) -> str:
+        return self._valid(
+            "ie.pps", lambda: self.s(string.digits, 7), tails="ABCDEFGHIJKLMNOPQRSTUVW"
+        )
+
+    def us_routing(self) -> str:
+        return self._valid("us.rtn", lambda: self.r.choice("0123") + self.s(string.digits, 7))
+
+    def passport_number(self) -> str:
+        return self.r.choice(
+            [
+                self.s(string.digits, 9),
+                self.s("ABCDEFGHJKLMNPRSTUVWXYZ", 1) + self.s(string.digits, 8),
+                self.s("CFGHJKLMNPRTVWXYZ", 2) + self.s(string.digits, 7),
+            ]
+        )
+
+    def driver_license(self) -> str:
+        return self.r.choice(
+            [
+                self.s(string.ascii_uppercase, 1) + self.s(string.digits, 7),
+                f"{self.s(string.digits, 3)} {self.s(string.digits, 3)} {self.s(string.digits, 3)}",
+                self.s(string.ascii_uppercase, 1) + self.s(string.digits, 12),
+            ]
+        )
+
     def br_cpf(self) -> str:
         from stdnum.br import cpf
 

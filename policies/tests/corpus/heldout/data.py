@@ -72,4 +72,15 @@ $ ls -la ⟦-file_path⟧
 """,
         ),
     ),
+    Family(
+        "h_intl_ids_csv",
+        "csv",
+        (
+            """employee_id,full_name,country,national_id_type,national_id
+⟦-numeric_id⟧,⟦+person⟧,US,ITIN,⟦+us_itin⟧
+⟦-numeric_id⟧,⟦+person⟧,GB,NHS number,⟦+uk_nhs⟧
+⟦-numeric_id⟧,⟦+person⟧,PL,PESEL,⟦+pl_pesel⟧
+⟦-numeric_id⟧,⟦+person⟧,KR,RRN,⟦+kr_rrn⟧""",
+        ),
+    ),
 ]

@@ -96,4 +96,19 @@ Assistant: Run `vault token renew`. The accessor ⟦-md5⟧ is not secret.""",
 Assistant: The file's key was disabled. Create a new key for the account.""",
         ),
     ),
+    Family(
+        "h_intl_ids",
+        "prose",
+        (
+            """Hi support, I'm filling in the W-7 again — my itin is ⟦+us_itin⟧ and the bank's ABA ⟦+us_routing⟧.
+They also asked for my passport ⟦+passport_number⟧ and my driving licence number ⟦+driver_license⟧.
+Oh and my social security number: ⟦+us_ssn_plain⟧. Thanks! (case ⟦-order_number⟧)""",
+            """Referral letter: ⟦+person⟧ (NHS no. ⟦+uk_nhs⟧) seen in clinic.
+Tax forms received — AU: tax file number ⟦+au_tfn⟧; DE: steuerliche Identifikationsnummer ⟦+de_tax_id⟧;
+FR: n° INSEE ⟦+fr_nir⟧; NL: burgerservicenummer ⟦+nl_bsn⟧. Batch ⟦-uuid⟧.""",
+            """KYC (EU/Asia) for ⟦+person⟧ — numer PESEL: ⟦+pl_pesel⟧, personnr ⟦+se_personnummer⟧, CPR ⟦+dk_cpr⟧,
+norsk fødselsnummer ⟦+no_fodselsnummer⟧, HETU ⟦+fi_hetu⟧, resident registration no. ⟦+kr_rrn⟧,
+CURP: ⟦+mx_curp⟧, T.C. kimlik numarası ⟦+tr_tckn⟧, PPSN ⟦+ie_pps⟧. Reviewed ⟦-timestamp⟧.""",
+        ),
+    ),
 ]

@@ -62,4 +62,13 @@ src/auth.py:8:    TOKEN_URL = "⟦-url⟧"
 """,
         ),
     ),
+    Family(
+        "t_intl_ids_json",
+        "json",
+        (
+            """{"employee": {"name": "⟦+person⟧", "itin": "⟦+us_itin⟧", "passport_number": "⟦+passport_number⟧",
+ "nhs_number": "⟦+uk_nhs⟧", "tfn": "⟦+au_tfn⟧", "pesel": "⟦+pl_pesel⟧", "bsn": "⟦+nl_bsn⟧",
+ "id": ⟦-numeric_id⟧, "updated": "⟦-timestamp⟧"}}""",
+        ),
+    ),
 ]

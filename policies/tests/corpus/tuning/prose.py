@@ -105,4 +105,20 @@ and the pypi one is ⟦+pypi_token⟧ — both worked yesterday at ⟦-timestamp
 the HF token ⟦+huggingface_token⟧. Request id ⟦-trace_id⟧, model version ⟦-version⟧.""",
         ),
     ),
+    Family(
+        "t_intl_ids",
+        "prose",
+        (
+            """Payroll set-up (US contractor): ⟦+person⟧, ITIN ⟦+us_itin⟧, routing number ⟦+us_routing⟧.
+Passport number: ⟦+passport_number⟧ (expires ⟦-date⟧). Driver's license: ⟦+driver_license⟧.
+My SSN is ⟦+us_ssn_plain⟧, ticket ⟦-order_number⟧.""",
+            """Patient ⟦+person⟧, NHS number ⟦+uk_nhs⟧, referred on ⟦-date⟧.
+Australian staff: ⟦+person⟧, TFN ⟦+au_tfn⟧. German staff: ⟦+person⟧, Steuer-ID ⟦+de_tax_id⟧.
+French staff: ⟦+person⟧, numéro de sécurité sociale ⟦+fr_nir⟧. Dutch staff: BSN ⟦+nl_bsn⟧.""",
+            """Nordics: PESEL (Poland) ⟦+pl_pesel⟧; Swedish personnummer ⟦+se_personnummer⟧; CPR-nummer ⟦+dk_cpr⟧;
+fødselsnummer ⟦+no_fodselsnummer⟧; henkilötunnus ⟦+fi_hetu⟧.
+Others: Korean RRN ⟦+kr_rrn⟧, CURP ⟦+mx_curp⟧, TC Kimlik No ⟦+tr_tckn⟧, PPS number ⟦+ie_pps⟧.
+Build ⟦-version⟧ ran ⟦-timestamp⟧ (job ⟦-uuid⟧), order ⟦-numeric_id⟧.""",
+        ),
+    ),
 ]
