@@ -66,6 +66,45 @@ def test_a_database_from_before_the_move_keeps_its_usage_totals_and_policies() -
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_new_pii_rules_join_the_policies_that_had_every_pii_rule() -> None:
+    before = [("policies", "0009_model_access_azure_custom")]
+    after = [("policies", "0010_redaction_personal_rules")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    org = old.get_model("orgs", "Organization").objects.create(slug="rules", name="Rules")
+    every = [
+        "email", "phone", "us_ssn", "national_id", "credit_card", "iban", "ip_address",
+        "person", "street_address", "location",
+    ]  # fmt: skip
+    policy = old.get_model("policies", "RedactionPolicy")
+    full = policy.objects.create(
+        organization=org, name="all", scope="organization", pii_rules=every
+    )
+    narrowed = policy.objects.create(
+        organization=org,
+        name="narrow",
+        scope="workspace",
+        workspace=old.get_model("orgs", "Workspace").objects.create(
+            organization=org, slug="w", name="W"
+        ),
+        pii_rules=["email", "phone"],
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps.get_model("policies", "RedactionPolicy")
+    rules = new.objects.get(pk=full.pk).pii_rules
+    assert {"bank_account", "date_of_birth", "crypto_wallet"} <= set(rules)
+    assert set(every) <= set(rules)
+    assert new.objects.get(pk=narrowed.pk).pii_rules == ["email", "phone"]
+
+    executor = MigrationExecutor(connection)  # back to the latest schema for the other tests
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_runs_and_usage_are_converted_to_time_partitions_and_back() -> None:

@@ -30,6 +30,7 @@ from presidio_analyzer.nlp_engine import NoOpNlpEngine
 from policies.redaction import rules as catalogue
 from policies.redaction.cache import Spans, block_key, scan_cache
 from policies.redaction.contextual import build_context_recognizers
+from policies.redaction.personal import build_personal_recognizers
 from policies.redaction.prefilter import triggered
 from policies.redaction.recognizers import (
     ENTITY_PREFIX,
@@ -40,7 +41,7 @@ from policies.redaction.recognizers import (
     set_deadline,
 )
 
-ENGINE_VERSION = "5"  # part of every cache key: bump when recognizers change
+ENGINE_VERSION = "6"  # part of every cache key: bump when recognizers change
 _NER_TYPES = {"PERSON": "PERSON", "LOCATION": "LOCATION", "GPE": "LOCATION", "NRP": "NRP"}
 _NER_RULE_FOR_ENTITY = {"PERSON": "person", "LOCATION": "location", "NRP": "nrp"}
 CUSTOM_PATTERN_TIMEOUT = 2.0  # seconds, when a scan runs without a deadline (tests, the CLI)
@@ -102,7 +103,11 @@ class Scanner:
         registry = RecognizerRegistry(supported_languages=["en"])
         # A rule may have several recognizers (phone: the pattern one and the national-form
         # one); they share the rule's entity, placeholder type and priority.
-        self.recognizers: list[Any] = [*build_recognizers(), *build_context_recognizers()]
+        self.recognizers: list[Any] = [
+            *build_recognizers(),
+            *build_context_recognizers(),
+            *build_personal_recognizers(),
+        ]
         self.rule_ids = frozenset(r.rule_id for r in self.recognizers)
         for recognizer in self.recognizers:
             registry.add_recognizer(recognizer)

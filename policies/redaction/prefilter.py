@@ -64,6 +64,12 @@ TRIGGERS: dict[str, Trigger] = {
     "private_key": _t("PRIVATE KEY"),
     "connection_password": _t(pattern=r"://[^\s/@'\"`]*:[^\s@/'\"`]*@"),
     "gateway_key": _t("gw_sk_ gw_pt_"),
+    "date_of_birth": _t(lower="birth born dob d.o.b geburt nacimiento naissance né nascita"),
+    "bank_account": _t(lower="account acct a/c konto compte cuenta sort"),
+    "crypto_wallet": _t(
+        "0x",
+        pattern=r"(?<![\w/])(?:[13LM][1-9A-HJ-NP-Za-km-z]{25}|(?i:bc|ltc)1[02-9ac-hj-np-z]{11})",
+    ),
     "service_tokens": _t(
         "hf_ key- shp _v1_ hvs. hvb. hvr. base64: ATATT3 lin_ secret_ ntn_ PMAK- dp. glsa_ glc_ "
         "NRAK- sntr sbp_ dapi sq0 EAAA :AA pscale_ pul- atlasv1 AGE-SECRET sk.eyJ sk-or- gsk_ "

@@ -93,6 +93,33 @@ def _found(text: str, config: ScanConfig = ALL) -> list[tuple[str, str]]:
         ("routing number 021000021", "021000021", "US_ROUTING"),
         ("My US passport number is 912803456", "912803456", "PASSPORT"),
         ("driver license: D1234567 (CA)", "D1234567", "DRIVER_LICENSE"),
+        # dates of birth, bank accounts and wallets
+        ("DOB: 1985-03-14, born in Lagos", "1985-03-14", "DATE_OF_BIRTH"),
+        ('{"birth_date": "1990-07-04", "created": "2024-01-01"}', "1990-07-04", "DATE_OF_BIRTH"),
+        ("She was born on 14 March 1985 in Leeds.", "14 March 1985", "DATE_OF_BIRTH"),
+        ("Geburtsdatum: 03.04.1972", "03.04.1972", "DATE_OF_BIRTH"),
+        ("Account number: 12345678, sort code 20-00-00", "12345678", "BANK_ACCOUNT"),
+        ("Account number: 12345678, sort code 20-00-00", "20-00-00", "BANK_ACCOUNT"),
+        (
+            "send BTC to 1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+            "1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+            "CRYPTO_WALLET",
+        ),
+        (
+            "or bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+            "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+            "CRYPTO_WALLET",
+        ),
+        (
+            "multisig 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+            "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+            "CRYPTO_WALLET",
+        ),
+        (
+            "ETH: 0x742d35Cc6634C0532925a3b844Bc454e4438f44e",
+            "0x742d35Cc6634C0532925a3b844Bc454e4438f44e",
+            "CRYPTO_WALLET",
+        ),
         # a US SSN without separators after its word in prose
         ("SSN 078051120", "078051120", "US_SSN"),
         ("my social security number is 219099999", "219099999", "US_SSN"),
@@ -197,6 +224,9 @@ def test_it_detects_each_shape(text, value, type_):
         "ssh -p 2222 host; docker run -p 8080:80 nginx; ls -a /tmp",
         "NEXT_PUBLIC_PUSHER_KEY=4f1a9c0e8b7d6a5f4e3d2c1b0a9f8e7d",
         "integrity sha512-" + "Ab3+" * 21 + "==",
+        # dates that are not births, accounts that are not numbers, hashes that are not wallets
+        "release date: 2024-03-14; build born-on 2024-01-01T10:00; for account 88213: refused",
+        'contract = "0x742d35cc6634c0532925a3b844bc454e4438f44e"; 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb',
         # identifier-shaped numbers with no word of theirs near: order, invoice and build ids
         "order 912-70-1234 shipped; invoice 44051401359; build 021000021; id 9434765919",
         # one digit repeated, Luhn-valid by accident: filler, not a card

@@ -588,6 +588,42 @@ class EvalGen(Gen):
             ]
         )
 
+    def date_of_birth(self) -> str:
+        year, month, day = self.r.randint(1940, 2006), self.r.randint(1, 12), self.r.randint(1, 28)
+        months = (
+            "January February March April May June July August September October November December"
+        )
+        name = months.split()[month - 1]
+        return self.r.choice(
+            [
+                f"{year}-{month:02d}-{day:02d}",
+                f"{day:02d}/{month:02d}/{year}",
+                f"{month}/{day}/{year}",
+                f"{day:02d}.{month:02d}.{year}",
+                f"{day} {name} {year}",
+                f"{name[:3]} {day}, {year}",
+            ]
+        )
+
+    def bank_account(self) -> str:
+        return self.r.choice("123456789") + self.s(string.digits, self.r.randint(7, 11))
+
+    def crypto_wallet(self) -> str:
+        """A Bitcoin address (base58check, P2PKH or P2SH) or an Ethereum one."""
+        if self.r.random() < 0.3:
+            return "0x" + self.s(HEX, 40)
+        payload = bytes([self.r.choice([0x00, 0x05])]) + bytes(
+            self.r.randrange(256) for _ in range(20)
+        )
+        raw = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+        number = int.from_bytes(raw, "big")
+        alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+        out = ""
+        while number:
+            number, rest = divmod(number, 58)
+            out = alphabet[rest] + out
+        return "1" * (len(raw) - len(raw.lstrip(b"\0"))) + out
+
     def br_cpf(self) -> str:
         from stdnum.br import cpf
 

@@ -147,8 +147,8 @@ environment=BROKER_URL="amqp://celery:⟦+url_password⟧@rabbit:5672//",SENTRY_
   "checksum": "⟦-sha256_hex⟧"
 }
 """,
-            """[{"patient": "⟦+person⟧", "dob": "⟦-date⟧", "mrn": "⟦-numeric_id⟧", "tel": "⟦+phone_national⟧"},
- {"patient": "⟦+person⟧", "dob": "⟦-date⟧", "mrn": "⟦-numeric_id⟧", "tel": "⟦+phone⟧"}]
+            """[{"patient": "⟦+person⟧", "dob": "⟦+date_of_birth⟧", "mrn": "⟦-numeric_id⟧", "tel": "⟦+phone_national⟧"},
+ {"patient": "⟦+person⟧", "dob": "⟦+date_of_birth⟧", "mrn": "⟦-numeric_id⟧", "tel": "⟦+phone⟧"}]
 """,
         ),
     ),

@@ -111,4 +111,14 @@ norsk fødselsnummer ⟦+no_fodselsnummer⟧, HETU ⟦+fi_hetu⟧, resident regi
 CURP: ⟦+mx_curp⟧, T.C. kimlik numarası ⟦+tr_tckn⟧, PPSN ⟦+ie_pps⟧. Reviewed ⟦-timestamp⟧.""",
         ),
     ),
+    Family(
+        "h_personal_finance",
+        "prose",
+        (
+            """Support chat — user: I was born on ⟦+date_of_birth⟧ and my bank account is ⟦+bank_account⟧,
+why was the transfer ⟦-order_number⟧ rejected? Also my ETH deposit address: ⟦+crypto_wallet⟧.""",
+            """{"applicant": "⟦+person⟧", "birth_date": "⟦+date_of_birth⟧", "account_number": "⟦+bank_account⟧",
+ "wallet": "⟦+crypto_wallet⟧", "request_id": "⟦-uuid⟧", "submitted": "⟦-timestamp⟧"}""",
+        ),
+    ),
 ]

@@ -121,4 +121,14 @@ Others: Korean RRN ⟦+kr_rrn⟧, CURP ⟦+mx_curp⟧, TC Kimlik No ⟦+tr_tckn�
 Build ⟦-version⟧ ran ⟦-timestamp⟧ (job ⟦-uuid⟧), order ⟦-numeric_id⟧.""",
         ),
     ),
+    Family(
+        "t_personal_finance",
+        "prose",
+        (
+            """Customer ⟦+person⟧, DOB: ⟦+date_of_birth⟧, account number ⟦+bank_account⟧ (opened ⟦-date⟧).
+Refund of ⟦-numeric_id⟧ EUR requested; ticket ⟦-order_number⟧.""",
+            """Hey, can you send the payout to my wallet ⟦+crypto_wallet⟧? My date of birth is ⟦+date_of_birth⟧
+if you need it for KYC. Acct no. ⟦+bank_account⟧ is closed. Build ⟦-version⟧, commit ⟦-git_sha⟧.""",
+        ),
+    ),
 ]
