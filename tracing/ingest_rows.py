@@ -6,7 +6,8 @@ model instances and having the ORM render a multi-row INSERT cost ~80% of the dr
 session temp table, then moved with INSERT ... SELECT ... ON CONFLICT (run_id) DO NOTHING
 RETURNING run_id: the server does the duplicate check, and the returned ids say exactly which
 runs are new. (No conflict target: on the time-partitioned tables the unique key is
-(run_id, started_at), tracing.partitions; a record delivered twice has the same started_at.) SQLite (the embedded default) gets a pre-check of the ids already stored,
+(run_id, started_at) for runs and (started_at, run_id) for usage rows, tracing.partitions;
+a record delivered twice has the same started_at.) SQLite (the embedded default) gets a pre-check of the ids already stored,
 inside the same transaction, then plain executemany INSERTs of the same rows (model
 instances would cost the same ~80% there).
 """

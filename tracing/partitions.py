@@ -11,8 +11,9 @@ DELETE would touch and vacuum every row; inserts go to one small, hot partition 
 stay in memory.
 
 What the tables keep: the primary key is (id, started_at) and the idempotency key is unique
-on (run_id, started_at), since a partitioned table's unique constraints must contain the
-partition key. A record redelivered or replayed carries the same started_at, so it still
+on (run_id, started_at) for runs, (started_at, run_id) for usage rows (tracing 0014: inserts
+land at its newest end, and it serves time ranges), since a partitioned table's unique
+constraints must contain the partition key. A record redelivered or replayed carries the same started_at, so it still
 conflicts with its first copy (ingestion inserts with ON CONFLICT DO NOTHING). Nothing
 references these tables by foreign key.
 
@@ -164,9 +165,11 @@ def partitions_drop_before(table: str, cutoff: dt.datetime) -> tuple[int, int]:
     """Drop every partition of `table` that ends at or before `cutoff`, and delete the DEFAULT
     partition's rows older than it. Returns (rows removed, partitions dropped).
 
-    For the runs, each dropped day's hourly totals go in the same transaction (they count its
-    runs, so the day is not read: its runs are counted from them), and the DEFAULT partition's
-    deleted runs are subtracted from theirs."""
+    No dropped partition is read: a day of runs is counted from its hourly totals, which go in
+    the same transaction (the DEFAULT partition's deleted runs are subtracted from theirs); a
+    month of usage rows from its daily totals (UsageDaily, which stay: they are summaries), as
+    the last rollup counted them (a count(*) would read tens of millions of rows for a number
+    that only the prune task's result reports)."""
     from tracing import rollup
 
     runs = table == "tracing_run"
@@ -181,8 +184,7 @@ def partitions_drop_before(table: str, cutoff: dt.datetime) -> tuple[int, int]:
             if runs:
                 removed += rollup.run_hourly_drop(part.start, part.end)
             else:
-                cursor.execute(f'SELECT count(*) FROM "{part.name}"')
-                removed += cursor.fetchone()[0]
+                removed += rollup.usage_daily_calls(part.start, part.end)
             # DETACH first: DROP of an attached partition takes a lock on the parent for
             # longer; detached, it is a table of its own.
             cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{part.name}"')
