@@ -260,6 +260,13 @@ def run_hourly_drop(start: dt.datetime, end: dt.datetime) -> int:
     return int(calls)
 
 
+def usage_daily_calls(start: dt.datetime, end: dt.datetime) -> int:
+    """Calls the daily usage totals count in [start, end) (whole UTC days), as of the last
+    rollup: what retention reports for a month of usage rows it drops without reading them."""
+    days = UsageDaily.objects.filter(day__gte=start.date(), day__lt=end.date())
+    return int(days.aggregate(n=Sum("calls"))["n"] or 0)
+
+
 def run_totals_rebuild_with(run_model: Any, hourly_model: Any) -> int:
     """RunHourly recomputed from every run (also called by the migration that creates it, with
     its historical models). On PostgreSQL the runs table is locked against writes meanwhile,

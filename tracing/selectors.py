@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q, Sum
 
-from orgs.models import Workspace
 from orgs.permissions import visible_workspace_ids
 from tracing.models import Run, RunHourly, TracingProject
 from tracing.rollup import HOURLY_DIMS
@@ -116,11 +115,8 @@ def _hourly_totals(
     where: Mapping[str, Any],
 ) -> dict[str, Any]:
     qs = RunHourly.objects.filter(**where)
-    # Deleting a workspace deletes its runs without passing through retention: its totals are
-    # left behind, so they are read only for workspaces that exist.
-    qs = qs.filter(
-        workspace_id__in=Workspace.objects.values("pk") if workspace_ids is None else workspace_ids
-    )
+    if workspace_ids is not None:
+        qs = qs.filter(workspace_id__in=workspace_ids)
     if start is not None:
         qs = qs.filter(hour__gte=start)
     if end is not None:

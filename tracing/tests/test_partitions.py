@@ -75,3 +75,19 @@ def test_retention_drops_whole_partitions(owner):
     # by row
     assert (runs, usage) == (3, 0)
     assert Run.objects.count() == 1 and UsageRecord.objects.count() == 4
+
+
+def test_a_dropped_usage_month_is_counted_from_the_daily_totals_not_read(owner):
+    from django.test.utils import CaptureQueriesContext
+
+    from tracing.rollup import usage_rollup_refresh
+
+    partitions.partitions_ensure(now=NOW, since=NOW - dt.timedelta(days=85))
+    old = [_at(owner, 80), _at(owner, 80.1), _at(owner, 81)]  # a month ended 49+ days ago
+    runs_ingest([*old, _at(owner, 1)])
+    usage_rollup_refresh()  # what the beat task does every 5 minutes
+    with CaptureQueriesContext(connection) as queries:
+        runs, usage = runs_prune(run_days=0, usage_days=40)
+    assert (runs, usage) == (0, 3)
+    assert UsageRecord.objects.count() == 1 and Run.objects.count() == 4
+    assert not [q["sql"] for q in queries.captured_queries if "count(" in q["sql"].lower()]

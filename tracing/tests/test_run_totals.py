@@ -187,3 +187,35 @@ def test_the_hourly_totals_keep_cost_exact_to_the_column(owner):
     row = RunHourly.objects.get()
     assert Decimal(row.cost_usd).quantize(Decimal("1e-10")) == Decimal("0.3000000000")
     assert row.calls == 2 and row.key_id == owner.key.pk and row.user_id == owner.user.pk
+
+
+def test_deleting_a_workspace_deletes_its_hourly_totals_in_the_same_transaction(owner):
+    from django.db import transaction
+
+    from orgs import services
+    from orgs.models import Workspace
+
+    other = services.workspace_upsert(organization=owner.organization, slug="gone")
+    runs_ingest(
+        [
+            call_record(owner, started_at=(NOW - dt.timedelta(hours=h)).timestamp())
+            for h in (0, 3, 30)
+        ]
+        + [
+            call_record(
+                owner, workspace_id=other.pk, started_at=(NOW - dt.timedelta(hours=h)).timestamp()
+            )
+            for h in (1, 2)
+        ]
+    )
+    gone = other.pk
+    assert RunHourly.objects.filter(workspace_id=gone).count() == 2
+    with pytest.raises(RuntimeError), transaction.atomic():  # rolled back: the totals stay
+        Workspace.objects.get(pk=gone).delete()
+        assert not RunHourly.objects.filter(workspace_id=gone).exists()
+        raise RuntimeError
+    assert RunHourly.objects.filter(workspace_id=gone).count() == 2
+    Workspace.objects.get(pk=gone).delete()
+    assert not RunHourly.objects.filter(workspace_id=gone).exists()
+    assert not Run.objects.filter(workspace_id=gone).exists()
+    assert sum(RunHourly.objects.values_list("calls", flat=True)) == 3  # the other workspace's
