@@ -3,6 +3,7 @@ Celery workers, and retention by dropping a day's partition.
 
     python bench/bench_partitions.py [--runs 10000000] [--budget 1800]
                                      [--records 100000] [--repeat 5]
+                                     [--steps grow,list,ingest,retention]
 
 1. Grows the runs of one workspace to --runs spread over the last 30 days (the runs-list
    bench's generator, one day partition at a time, loaded without indexes and attached),
@@ -292,23 +293,44 @@ def retention() -> None:
     connection.close()
 
 
+STEPS = ("grow", "list", "ingest", "retention")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10_000_000)
     parser.add_argument("--budget", type=float, default=1800.0, help="seconds of generation")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"comma-separated steps to run, of {', '.join(STEPS)} (default: all); e.g. "
+        "--steps ingest times the drain alone on the database as it is",
+    )
     args = parser.parse_args()
+    steps = [step.strip() for step in args.steps.split(",") if step.strip()]
+    unknown = set(steps) - set(STEPS)
+    if unknown:
+        parser.error(
+            f"unknown step(s) {', '.join(sorted(unknown))}: choose from {', '.join(STEPS)}"
+        )
     os.environ["GATEWAY_RECORD_STREAM"] = f"bench:runs:{os.getpid()}"
     setup_django(redis=True)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"partitions: load average {load} on {os.cpu_count()} cores (figures are noisy)")
-    stored, spent = grow(args.runs, args.budget)
-    if stored < args.runs:
-        print(f"partitions: generation budget spent after {spent:.0f} s: measured at {stored:,}")
-    runs_list(args.repeat)
-    ingest(args.records)
-    retention()
+    if "grow" in steps:
+        stored, spent = grow(args.runs, args.budget)
+        if stored < args.runs:
+            print(
+                f"partitions: generation budget spent after {spent:.0f} s: measured at {stored:,}"
+            )
+    if "list" in steps:
+        runs_list(args.repeat)
+    if "ingest" in steps:
+        ingest(args.records)
+    if "retention" in steps:
+        retention()
 
 
 if __name__ == "__main__":
