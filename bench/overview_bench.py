@@ -5,7 +5,9 @@ days before 2026-03-31 12:00 UTC, 10 workspaces, 100 keys, 40 users, 8 models, l
 into a dedicated PostgreSQL database, kept between runs), rolls closed days up as the beat task
 does, adds 300 blocked and redacted runs for the policy-events feed, then times the whole page
 through the Django test client as an organization admin (session, scoping, checklist, the
-30-day charts from the rollup plus today's raw rows, the 48-hour chart from the raw rows, the
+30-day charts from the rollup plus today's raw rows, the 48-hour chart from the hourly run
+totals (this data set's usage rows have no runs behind them, so that chart's figure comes from
+the runs of bench/bench_partitions.py: docs/architecture.md), the
 three top-10 lists, the events, the template) for each grouping, and the CSV download. The
 closed days' sums are cached until the rollup moves (every 5 minutes at most); each grouping is
 also timed with that cache emptied first, as the first render after a rollup refresh.
