@@ -374,20 +374,57 @@ class NationalIdRecognizer(ContextRecognizer):
 
 def _cued(text: str, table: tuple[Any, ...]) -> list[tuple[int, int, str]]:
     """The cue-gated forms of `table` in `text`: a value of the form with its cue within the 40
-    characters before it and a valid check."""
+    characters before it and a valid check. Only the stretches after a cue word are searched
+    (from the block's keyword pass): a cue once in a long conversation costs one short search,
+    not one over the whole block per form."""
     found: list[tuple[int, int, str]] = []
     found_words = keywords.occurrences(text)
+    size = len(text)
     for type_, pattern, cue, words, phrases in table:
+        lowered = found_words.lowered
+        cues = sorted(
+            {
+                at
+                for word in words
+                for at in found_words.places(word)
+                if not (at and lowered[at - 1].isalnum())
+                and not lowered[at + len(word) : at + len(word) + 1].isalnum()
+            }
+            | {at for phrase in phrases for at in found_words.places(phrase)}
+        )
         # A bare-digit form needs its cue word near it: no pass when the text has none.
-        if not _has_cue(found_words, words, phrases):
+        if not cues:
             continue
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            if start and text[start - 1] in _ID_LEFT:
-                continue
-            if cue.search(text, max(0, start - 40), start) and _ID_CHECKS[type_](match.group()):
-                found.append((start, end, type_))
+        seen = -1
+        spans = windows(cues, size) if found_words.aligned else [(0, size)]
+        for lo, hi in spans:
+            for candidate in pattern.finditer(text, lo, hi):
+                start = candidate.start()
+                match = pattern.match(text, start) if candidate.end() == hi else candidate
+                if match is None or start <= seen:
+                    continue
+                seen = start
+                if start and text[start - 1] in _ID_LEFT:
+                    continue
+                if cue.search(text, max(0, start - 40), start) and _ID_CHECKS[type_](match.group()):
+                    found.append((start, match.end(), type_))
     return found
+
+
+def windows(
+    cues: list[int], size: int, *, before: int = 0, reach: int = 80
+) -> list[tuple[int, int]]:
+    """Merged stretches [cue - before, cue + reach) of a text of `size` characters around the
+    sorted positions `cues`: where a label containing the cue word, or a value whose cue starts
+    within the 40 characters before it, can be (the value's own length included)."""
+    out: list[tuple[int, int]] = []
+    for at in cues:
+        lo, hi = max(0, at - before), min(size, at + reach)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
 
 
 # A US SSN written without separators in prose ("SSN 078051120", "social security number is
