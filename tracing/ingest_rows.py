@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import operator
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,6 @@ import orjson
 import psycopg
 from django.db import connection, transaction
 
-from hotpath.callrecord import CallRecord
 from tracing.models import TOKEN_FIELDS, Run, UsageRecord
 
 RUN_COLUMNS = (
@@ -118,17 +117,17 @@ def _count(value: object) -> int:
         return 0
 
 
-_TOKEN_VALUES = operator.attrgetter(*TOKEN_FIELDS)
 _INT_ONLY = frozenset({int})
 
 
-def _counts(record: CallRecord) -> tuple[int, ...]:
-    """The record's TOKEN_FIELDS as _count makes them; the common case (every one an int in
-    range: three C calls) skips the per-value checks, the ingest's costliest Python step."""
-    values = _TOKEN_VALUES(record)
+def _counts(record: Mapping[str, Any]) -> tuple[int, ...]:
+    """The record's TOKEN_FIELDS as _count makes them (a missing one is 0); the common case
+    (every one an int in range: three C calls) skips the per-value checks, the ingest's
+    costliest Python step."""
+    values = tuple(map(record.get, TOKEN_FIELDS))
     try:
         if min(values) >= 0 and max(values) <= _INT_MAX and set(map(type, values)) <= _INT_ONLY:
-            return values  # type: ignore[no-any-return]
+            return values  # type: ignore[return-value]
     except TypeError:  # None, or a type that does not compare with int
         pass
     return tuple(_count(value) for value in values)
@@ -160,72 +159,79 @@ def json_text(value: Any) -> str:
 
 
 def record_rows(
-    record: CallRecord,
+    record: Mapping[str, Any],
     *,
+    run_id: uuid.UUID,
     project_id: int,
     organization_id: int | None,
     keep_content: bool,
     policy_outcome: str,
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """(run row, usage row) in RUN_COLUMNS / USAGE_COLUMNS order, truncated to column sizes."""
-    run_id = uuid.UUID(record.run_id)
-    started = _ts(record.started_at)
-    cost = _cost(record.cost_usd)
-    status = record.status if record.status in STATUSES else Run.Status.ERROR.value
-    provider, model = _text(record.provider, 32), _text(record.model, 200)
-    customer = _text(record.customer, 128)
+    """(run row, usage row) in RUN_COLUMNS / USAGE_COLUMNS order, truncated to column sizes,
+    read straight from a call record's dict (hotpath.callrecord.CallRecord's fields, as
+    decoded from the stream or the spool: a missing field takes CallRecord's default)."""
+    get = record.get
+    started = _ts(record["started_at"])
+    cost = _cost(get("cost_usd"))
+    status = get("status", "success")
+    if status not in STATUSES:
+        status = Run.Status.ERROR.value
+    provider, model = _text(get("provider"), 32), _text(get("model"), 200)
+    customer = _text(get("customer"), 128)
+    workspace_id, key_id, user_id = record["workspace_id"], get("key_id"), get("user_id")
+    price_missing, estimated = bool(get("price_missing")), bool(get("usage_estimated"))
     tokens = _counts(record)
     run = (
         run_id,
-        _text(record.trace_id or record.run_id, 64),
+        _text(get("trace_id") or record["run_id"], 64),
         project_id,
         organization_id,
-        record.workspace_id,
-        record.key_id,
-        _text(record.key_prefix, 64),
-        record.user_id,
+        workspace_id,
+        key_id,
+        _text(get("key_prefix"), 64),
+        user_id,
         customer,
-        _text(record.name, 64),
+        _text(get("name"), 64),
         started,
-        _ts(record.ended_at),
-        _ts(record.first_token_at),
+        _ts(get("ended_at")),
+        _ts(get("first_token_at")),
         status,
-        min(max(int(record.http_status or 0), 0), 32767),
-        _text(record.error, 100_000),
-        _text(record.dialect, 16),
+        min(max(int(get("http_status", 200) or 0), 0), 32767),
+        _text(get("error"), 100_000),
+        _text(get("dialect"), 16),
         provider,
         model,
-        _text(record.method, 8),
-        _text(record.path, 500),
-        bool(record.stream),
+        _text(get("method", "POST"), 8),
+        _text(get("path"), 500),
+        bool(get("stream")),
         *tokens,
         cost,
-        bool(record.price_missing),
-        bool(record.usage_estimated),
-        _text(record.usage_note, 500),
+        price_missing,
+        estimated,
+        _text(get("usage_note"), 500),
         policy_outcome,
-        record.policy_results or {},
-        record.redaction_counts or {},
-        _text(record.user_agent, 500),
-        record.request_metadata or {},
-        record.request_content if keep_content else None,
-        record.response_content if keep_content else None,
+        get("policy_results") or {},
+        get("redaction_counts") or {},
+        _text(get("user_agent"), 500),
+        get("request_metadata") or {},
+        get("request_content") if keep_content else None,
+        get("response_content") if keep_content else None,
     )
     usage = (
         run_id,
         started,
         organization_id,
-        record.workspace_id,
-        record.key_id,
-        record.user_id,
+        workspace_id,
+        key_id,
+        user_id,
         customer,
         provider,
         model,
         status,
         *tokens,
         cost,
-        bool(record.price_missing),
-        bool(record.usage_estimated),
+        price_missing,
+        estimated,
     )
     return run, usage
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -46,17 +46,19 @@ _PASSED = Run.PolicyOutcome.PASSED.value
 _NONE = Run.PolicyOutcome.NONE.value
 
 
-def policy_outcome_of(record: CallRecord) -> str:
-    """Collapse policy results into the one value the runs list filters on.
+def policy_outcome_of(record: Mapping[str, Any]) -> str:
+    """Collapse policy results into the one value the runs list filters on (`record`: a call
+    record's dict, as runs_ingest reads it).
 
     blocked: the call was blocked (status) or a policy reports a violation; redacted: it
     passed and redaction replaced something; passed: a policy matched and passed; none: no
     policy applied.
     """
-    results = record.policy_results
-    if record.status == "blocked" or (results and _names(results.get("violated"))):
+    results = record.get("policy_results")
+    if record.get("status") == "blocked" or (results and _names(results.get("violated"))):
         return _BLOCKED
-    if record.redaction_counts and any(int(n or 0) > 0 for n in record.redaction_counts.values()):
+    redactions = record.get("redaction_counts")
+    if redactions and any(int(n or 0) > 0 for n in redactions.values()):
         return _REDACTED
     if results and (_names(results.get("matched")) or _names(results.get("passed"))):
         return _PASSED
@@ -84,30 +86,45 @@ def _project_ids(keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
     return found
 
 
-def _usable(records: Iterable[CallRecord]) -> dict[str, CallRecord]:
-    """Dedupe by run id; drop records that cannot be stored (no workspace, bad run id)."""
-    kept: dict[str, CallRecord] = {}
+_FIELDS = CallRecord.__slots__
+
+
+def _usable(
+    records: Iterable[CallRecord | Mapping[str, Any]],
+) -> list[tuple[uuid.UUID, Mapping[str, Any], str]]:
+    """(run id, record's dict, project name) per distinct run id; records that cannot be
+    stored (no workspace, a bad run id or start time) are dropped. A CallRecord is read as
+    its dict; decoded records already are one (tracing.spool.record_decoded)."""
+    kept: dict[uuid.UUID, tuple[uuid.UUID, Mapping[str, Any], str]] = {}
     dropped = 0
     for record in records:
+        data = record if isinstance(record, Mapping) else {n: getattr(record, n) for n in _FIELDS}
+        started = data.get("started_at")
         try:
-            key = uuid.UUID(record.run_id).hex
-        except (ValueError, TypeError, AttributeError):
+            run_id = uuid.UUID(data["run_id"])
+        except (KeyError, ValueError, TypeError, AttributeError):
             dropped += 1
             continue
-        if record.workspace_id is None:
+        if (
+            data.get("workspace_id") is None
+            or isinstance(started, bool)
+            or not isinstance(started, int | float)
+        ):
             dropped += 1
             continue
-        if not project_name_is_valid(record.project_name or ""):
-            record.project_name = DEFAULT_PROJECT
-        kept.setdefault(key, record)
+        name = data.get("project_name", DEFAULT_PROJECT)
+        if not isinstance(name, str) or not project_name_is_valid(name):
+            name = DEFAULT_PROJECT
+        kept.setdefault(run_id, (run_id, data, name))
     if dropped:
         logger.warning(
-            "tracing: dropped %d record(s) without a workspace or a valid run id", dropped
+            "tracing: dropped %d record(s) without a workspace, a valid run id or a start time",
+            dropped,
         )
-    return kept
+    return list(kept.values())
 
 
-def runs_ingest(records: list[CallRecord]) -> int:
+def runs_ingest(records: list[CallRecord | Mapping[str, Any]]) -> int:
     """Store each record as one Run and one UsageRecord; return how many were new.
 
     Guarantees: idempotent by run_id (a record already stored is skipped, and the insert uses
@@ -127,20 +144,22 @@ def runs_ingest(records: list[CallRecord]) -> int:
         workspaces = {
             pk: (org_id, trace_content)
             for pk, org_id, trace_content in Workspace.objects.filter(
-                pk__in={r.workspace_id for r in usable.values()}
+                pk__in={data["workspace_id"] for _, data, _ in usable}
             ).values_list("pk", "organization_id", "trace_content")
         }
-        kept = [r for r in usable.values() if r.workspace_id in workspaces]
-        projects = _project_ids({(r.workspace_id, r.project_name) for r in kept})  # type: ignore[misc]
+        kept = [entry for entry in usable if entry[1]["workspace_id"] in workspaces]
+        projects = _project_ids({(data["workspace_id"], name) for _, data, name in kept})
         runs, usages = [], []
-        for record in kept:
-            org_id, trace_content = workspaces[record.workspace_id]  # type: ignore[index]
+        for run_id, data, name in kept:
+            workspace_id = data["workspace_id"]
+            org_id, trace_content = workspaces[workspace_id]
             run, usage = record_rows(
-                record,
-                project_id=projects[(record.workspace_id, record.project_name)],  # type: ignore[index]
-                organization_id=record.organization_id or org_id,
+                data,
+                run_id=run_id,
+                project_id=projects[(workspace_id, name)],
+                organization_id=data.get("organization_id") or org_id,
                 keep_content=trace_content,
-                policy_outcome=policy_outcome_of(record),
+                policy_outcome=policy_outcome_of(data),
             )
             runs.append(run)
             usages.append(usage)
@@ -149,11 +168,17 @@ def runs_ingest(records: list[CallRecord]) -> int:
     if new_ids and settings.GATEWAY_OTLP_ENDPOINT:
         from tracing.otlp import otlp_export
 
-        otlp_export([r for r in kept if uuid.UUID(r.run_id) in new_ids])
+        otlp_export(
+            [
+                CallRecord.from_dict({**data, "project_name": name})
+                for run_id, data, name in kept
+                if run_id in new_ids
+            ]
+        )
     return len(new_ids)
 
 
-def runs_ingest_tolerant(records: list[CallRecord]) -> int:
+def runs_ingest_tolerant(records: list[CallRecord | Mapping[str, Any]]) -> int:
     """runs_ingest, except that a batch the database refuses (DataError, IntegrityError: a
     record it cannot store, not an outage) is retried one record at a time and the refused
     records are dropped with an error log. One bad record must not hold back a whole batch
@@ -170,16 +195,16 @@ def runs_ingest_tolerant(records: list[CallRecord]) -> int:
         try:
             stored += runs_ingest([record])
         except (DataError, IntegrityError):
-            logger.exception(
-                "tracing: dropped call record %s, refused by the database", record.run_id
-            )
+            run_id = record.get("run_id") if isinstance(record, Mapping) else record.run_id
+            logger.exception("tracing: dropped call record %s, refused by the database", run_id)
     return stored
 
 
-def records_ingest(records: list[CallRecord | RefusedCalls]) -> int:
-    """What every shipping path stores: call records as runs (runs_ingest_tolerant) and
-    refused-call counts as security events. Returns how many runs were new."""
-    calls = [r for r in records if isinstance(r, CallRecord)]
+def records_ingest(records: list[CallRecord | Mapping[str, Any] | RefusedCalls]) -> int:
+    """What every shipping path stores: call records (CallRecords, or their dicts as decoded
+    from the stream and the spool) as runs (runs_ingest_tolerant) and refused-call counts as
+    security events. Returns how many runs were new."""
+    calls = [r for r in records if not isinstance(r, RefusedCalls)]
     refused = [r for r in records if isinstance(r, RefusedCalls)]
     if refused:
         security_events_ingest(refused)

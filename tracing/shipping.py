@@ -33,7 +33,7 @@ from django.db import DatabaseError, connection
 
 from hotpath.redis_client import REDIS_ERRORS, sync_client
 from tracing.services import records_ingest
-from tracing.spool import ShippedRecord, record_from_dict, spool_pending, spool_replay, spool_write
+from tracing.spool import ShippedRecord, record_decoded, spool_pending, spool_replay, spool_write
 from tracing.writer import writer_ensure, writer_release
 
 logger = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ def _decode(
     for entry_id, fields in entries:
         ids.append(entry_id)
         try:
-            records.extend(record_from_dict(d) for d in orjson.loads(fields[b"b"]))
+            records.extend(record_decoded(d) for d in orjson.loads(fields[b"b"]))
         except (KeyError, TypeError, orjson.JSONDecodeError) as exc:
             # A poison entry would otherwise be re-delivered forever; it is acknowledged.
             logger.error("tracing: dropped unreadable stream entry %r (%s)", entry_id, exc)

@@ -243,3 +243,24 @@ def test_a_run_read_back_through_the_orm_has_every_value_the_record_had(owner):
     assert run.redaction_counts == {"EMAIL": 2}
     assert run.request_metadata == {"x-gateway-tag": "demo"}
     assert Run.objects.filter(started_at__lt=run.ended_at, ended_at__gt=run.started_at).exists()
+
+
+def test_decoded_records_are_stored_from_their_dicts_and_an_unusable_one_is_dropped(owner):
+    """The drain and the spool hand runs_ingest the dicts they decode: missing fields take
+    CallRecord's defaults, and a record without a start time is dropped, not the batch."""
+    import uuid
+
+    good = call_record(owner, model="gpt-5").to_dict()
+    sparse = {"run_id": uuid.uuid4().hex, "workspace_id": owner.workspace.pk, "started_at": 1.5e9}
+    broken = {**call_record(owner).to_dict(), "started_at": "yesterday"}
+    assert runs_ingest([good, sparse, broken]) == 2
+    stored = Run.objects.get(run_id=sparse["run_id"])
+    assert (stored.method, stored.status, stored.http_status, stored.project.name) == (
+        "POST",
+        "success",
+        200,
+        "gateway",
+    )
+    assert stored.trace_id == sparse["run_id"] and stored.input_tokens == 0
+    assert Run.objects.get(run_id=good["run_id"]).model == "gpt-5"
+    assert runs_ingest([good]) == 0  # redelivered

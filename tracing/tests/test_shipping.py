@@ -77,7 +77,7 @@ def test_a_torn_line_is_skipped_and_the_rest_replayed(spool, owner):
     (spool / "records-crashed-1.jsonl").write_bytes(orjson.dumps(good[0].to_dict())[:40])
     pushed: list = []
     assert spool_replay(pushed.extend) == 2
-    assert [r.run_id for r in pushed] == [r.run_id for r in good]
+    assert [r["run_id"] for r in pushed] == [r.run_id for r in good]  # decoded dicts
     assert not spool_pending()
 
 
