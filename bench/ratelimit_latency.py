@@ -17,9 +17,10 @@ hammer one limit of `--limit` requests per minute at once, `--per-process` concu
 each; the admissions summed over the processes must equal the limit exactly (no overshoot, no
 lost slot), with Redis or the database counters.
 
---db measures the embedded mode's rate limits instead (database counters, PostgreSQL
-gw_h15_bench by default). --database-url and --redis-url (or BENCH_DATABASE_URL,
-BENCH_REDIS_URL) pick another PostgreSQL database and Redis database.
+--db measures the embedded mode's rate limits instead: database counters on PostgreSQL
+(gw_h15_bench by default) or on SQLite (`--database-url sqlite:////tmp/bench.sqlite3`).
+--database-url and --redis-url (or BENCH_DATABASE_URL, BENCH_REDIS_URL) pick another database
+and Redis database.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def setup(*, use_redis: bool) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     from _tracing_setup import _create_database
 
-    _create_database(DATABASE_URL)
+    if not DATABASE_URL.startswith("sqlite"):
+        _create_database(DATABASE_URL)
     import django
     from django.core.management import call_command
 
@@ -55,9 +57,9 @@ def setup(*, use_redis: bool) -> None:
     call_command("migrate", verbosity=0)
 
 
-def world() -> tuple[object, object]:
-    """A key under four rate-limit policies and two model-access policies, and a key of
-    another organization under none."""
+def world() -> tuple[object, object, object]:
+    """A key under four rate-limit policies and two model-access policies, a key of another
+    organization under none, and one of a third under one policy of one counter."""
     from orgs import services
     from orgs.models import Role
     from policies.modelaccess.services import model_access_upsert
@@ -74,6 +76,12 @@ def world() -> tuple[object, object]:
     free_ws = services.workspace_upsert(organization=free_org, slug="main")
     free = services.api_key_create(organization=free_org, workspace=free_ws, role=role).api_key
     big = {"minute": (10**9, 10**12)}
+    one_org = services.organization_upsert(slug=f"one-{tag}", llm_gateway_enabled=True)
+    one_ws = services.workspace_upsert(organization=one_org, slug="main")
+    one = services.api_key_create(organization=one_org, workspace=one_ws, role=role).api_key
+    rate_limit_upsert(
+        organization=one_org, name="one", scope="organization", limits={"minute": (10**9, None)}
+    )
     subjects = (
         ("org", "organization", {}),
         ("ws", "workspace", {"workspace": ws}),
@@ -103,7 +111,7 @@ def world() -> tuple[object, object]:
             workspace=ws,
             models={"openai": patterns, "anthropic": "claude-*-haiku-*"},
         )
-    return key, free
+    return key, free, one
 
 
 async def gate_times(gate: object, key: object, calls: int, *, settle: bool) -> list[float]:
@@ -152,7 +160,9 @@ async def noop_times(calls: int) -> list[float]:
     return out
 
 
-async def interleaved(key: object, free: object, calls: int, *, use_redis: bool) -> dict:
+async def interleaved(
+    key: object, free: object, one: object, calls: int, *, use_redis: bool
+) -> dict:
     """Per round, in turn: a PING (the floor), the spend gate's before() under four spend
     policies (the check this one mirrors), and the rate-limit gate's before() for the key under
     four policies and for the key under none, so the machine's drift hits every case alike."""
@@ -167,10 +177,12 @@ async def interleaved(key: object, free: object, calls: int, *, use_redis: bool)
     client = redis_for_loop(REDIS_URL) if use_redis else None
     times: dict[str, list[float]] = {
         "rl_on": [],
+        "rl_one": [],
         "rl_off": [],
         "spend_on": [],
         "ping": [],
         "rl_on_cpu": [],
+        "rl_one_cpu": [],
         "spend_on_cpu": [],
     }
 
@@ -199,23 +211,32 @@ async def interleaved(key: object, free: object, calls: int, *, use_redis: bool)
                 times["ping"].append((time.perf_counter() - t0) * 1000)
         await timed("spend_on", spend, key)
         await timed("rl_on", rl, key)
+        await timed("rl_one", rl, one)
         await timed("rl_off", rl, free)
     return times
 
 
-async def run(key: object, free: object, calls: int, *, use_redis: bool) -> None:
+def mode_name(*, use_redis: bool) -> str:
+    if use_redis:
+        return "Redis script"
+    engine = "SQLite" if DATABASE_URL.startswith("sqlite") else "PostgreSQL"
+    return f"database counters ({engine})"
+
+
+async def run(key: object, free: object, one: object, calls: int, *, use_redis: bool) -> None:
     from spend_check_latency import pct
 
     from policies.modelaccess.gate import ModelAccessGate
 
-    times = await interleaved(key, free, calls, use_redis=use_redis)
+    times = await interleaved(key, free, one, calls, use_redis=use_redis)
     on, off, spend_on, floor = times["rl_on"], times["rl_off"], times["spend_on"], times["ping"]
-    mode = "Redis script" if use_redis else "database counters (PostgreSQL)"
+    mode = mode_name(use_redis=use_redis)
     print(f"load average: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print(f"gates' before(), {calls} rounds (each case once per round), {mode}")
     print("case                                 p50_ms  p95_ms  p99_ms")
     rows = [
         ("rate limits: 4 policies, 8 counters", on),
+        ("rate limits: 1 policy, 1 counter", times["rl_one"]),
         ("rate limits: no policy", off),
         ("spend: 4 policies (same run)", spend_on),
     ]
@@ -224,8 +245,8 @@ async def run(key: object, free: object, calls: int, *, use_redis: bool) -> None
     for name, values in rows:
         print(f"{name:<36} {pct(values, 50):6.3f}  {pct(values, 95):6.3f}  {pct(values, 99):6.3f}")
     print(
-        f"client CPU per check (this process, p50): rate limits {pct(times['rl_on_cpu'], 50):.3f} ms,"
-        f" spend {pct(times['spend_on_cpu'], 50):.3f} ms"
+        f"client CPU per check (this process, p50): rate limits {pct(times['rl_on_cpu'], 50):.3f} ms"
+        f" (8 counters), {pct(times['rl_one_cpu'], 50):.3f} ms (1 counter), spend {pct(times['spend_on_cpu'], 50):.3f} ms"
     )
     added = pct(on, 50) - pct(off, 50)
     line = f"added p50 of the rate-limit check: {added:.3f} ms"
@@ -256,12 +277,12 @@ async def run(key: object, free: object, calls: int, *, use_redis: bool) -> None
 
 
 def _exact_worker(
-    use_redis: bool, key_id: int, calls: int, barrier: object, results: object
+    urls: tuple[str, str], key_id: int, calls: int, barrier: object, results: object
 ) -> None:
     """One process of the exactness check: its own gate, `calls` calls at once after every
-    process is ready; puts (admitted, refused, errors) on `results`."""
-    os.environ.update(DATABASE_URL=DATABASE_URL, LOG_LEVEL="WARNING")
-    os.environ["REDIS_URL"] = REDIS_URL if use_redis else ""
+    process is ready; puts (admitted, refused, errors) on `results`. `urls`: the database's
+    and Redis's ('' for database counters)."""
+    os.environ.update(DATABASE_URL=urls[0], REDIS_URL=urls[1], LOG_LEVEL="WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway_site.settings")
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
@@ -322,13 +343,12 @@ def exactness(*, use_redis: bool, processes: int, per_process: int, limit: int) 
         workspace=ws,
         limits={"minute": (limit, None)},
     )
+    urls = (DATABASE_URL, REDIS_URL if use_redis else "")
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes)
     results = context.Queue()
     workers = [
-        context.Process(
-            target=_exact_worker, args=(use_redis, key.pk, per_process, barrier, results)
-        )
+        context.Process(target=_exact_worker, args=(urls, key.pk, per_process, barrier, results))
         for _ in range(processes)
     ]
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -341,7 +361,7 @@ def exactness(*, use_redis: bool, processes: int, per_process: int, limit: int) 
     refused = sum(o[1] for o in outcomes)
     errors = sum(o[2] for o in outcomes)
     ok = admitted == min(limit, processes * per_process) and errors == 0
-    mode = "Redis script" if use_redis else "database counters (PostgreSQL)"
+    mode = mode_name(use_redis=use_redis)
     print(
         f"\nexactness, {mode}: {processes} processes x {per_process} calls at once against "
         f"{limit} requests/minute: admitted {admitted} (per process "
@@ -365,8 +385,8 @@ def main() -> int:
     args = parser.parse_args()
     DATABASE_URL, REDIS_URL = args.database_url, args.redis_url
     setup(use_redis=not args.db)
-    key, free = world()
-    asyncio.run(run(key, free, args.calls, use_redis=not args.db))
+    key, free, one = world()
+    asyncio.run(run(key, free, one, args.calls, use_redis=not args.db))
     exact = exactness(
         use_redis=not args.db,
         processes=args.processes,

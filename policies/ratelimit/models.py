@@ -81,12 +81,16 @@ class RateLimit(models.Model):
 
 
 class RateLimitCounter(models.Model):
-    """One sliding log in the embedded mode; its row is the lock reservations take."""
+    """One sliding log in the embedded mode; its row is the lock reservations take. `level` is
+    the sum of its entries' amounts and `oldest_ms` a time no entry is older than (None: no
+    entry), both kept by policies/ratelimit/store_db.py under that lock."""
 
     policy = models.ForeignKey(RateLimitPolicy, on_delete=models.CASCADE, related_name="counters")
     member = models.CharField(max_length=MEMBER_MAX_LENGTH, blank=True)
     window = models.CharField(max_length=10, choices=RateWindow.choices)
     metric = models.CharField(max_length=10, choices=Metric.choices)
+    level = models.BigIntegerField(default=0)
+    oldest_ms = models.BigIntegerField(null=True)
 
     class Meta:
         constraints = [
@@ -102,7 +106,8 @@ class RateLimitCounter(models.Model):
 class RateLimitEntry(models.Model):
     """One call on a counter: `amount` (1 request, or tokens: the estimate until the call
     settles, then the actual count) at `at_ms` (epoch milliseconds). Entries older than the
-    window no longer count and are deleted by the next reservation on the counter."""
+    window no longer count and are deleted by the next reservation on the counter that finds
+    its oldest entry out of the window."""
 
     counter = models.ForeignKey(RateLimitCounter, on_delete=models.CASCADE, related_name="entries")
     reservation_id = models.CharField(max_length=32)
