@@ -143,13 +143,32 @@ def sync_client(url: str, **kwargs: Any) -> Any:
 def async_client(url: str, *, max_connections: int = 32, **kwargs: Any) -> Any:
     """A redis.asyncio client for the running event loop's use: one server through a blocking
     pool of `max_connections` (a burst waits, bounded by `timeout`, for a free connection), or a
-    redis.asyncio.RedisCluster holding up to `max_connections` per node."""
+    redis.asyncio.RedisCluster holding up to `max_connections` per node.
+
+    A pooled connection the server closed while it sat idle (a restart, a failover, an idle
+    timeout) is found so when the pool hands it out and connects again before anything is sent
+    (redis-py skips that check while its maintenance notifications are on, which a plain
+    server never sends: they are off here). A command that still meets a dead connection is
+    sent once more on a fresh one: the commands the gateway sends through this client's own
+    path are reads and idempotent writes (levels, `ZADD XX` of an absolute expiry, PING). The
+    counter scripts, which must never run twice, do not go through it: they run on the
+    counter stores' own connections (policies.counters.ScriptStore), which reconnect before
+    sending and never send again after a failure."""
     if not is_cluster(url):
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.maint_notifications import MaintNotificationsConfig
 
         timeout = kwargs.pop("timeout", 5)
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=timeout, **kwargs
+            url,
+            max_connections=max_connections,
+            timeout=timeout,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            maint_notifications_config=MaintNotificationsConfig(enabled=False),
+            **kwargs,
         )
         return aioredis.Redis(connection_pool=pool)
     from redis.asyncio.cluster import ClusterNode, RedisCluster
