@@ -1,21 +1,21 @@
 """Live spend counters in the database, for the embedded mode (no REDIS_URL).
 
 Every gateway worker process shares the database, so caps hold across processes as they do
-with Redis. The functions are synchronous (ORM); the gate runs them in a worker thread.
+with Redis. The functions are synchronous (ORM); the gate runs them in a worker thread. A call
+costs a few statements whatever its number of counters (counter ids are looked up once per
+process: a row lives as long as its policy, and one found gone is looked up again).
 
 Why a reservation cannot overshoot (the same guarantee as the Redis script):
-- each counter is reserved with one conditional statement,
-  `UPDATE counter SET reserved = reserved + :amount WHERE id = :id
-   AND spent + reserved + :amount <= :limit`,
-  which the database evaluates against the latest committed row while holding that row's write
-  lock: on PostgreSQL a concurrent UPDATE of the same row waits for the first to commit and then
-  re-checks the WHERE against the new row (READ COMMITTED); SQLite runs one writer at a time;
-- all of a call's counters are updated in ONE transaction, and if any UPDATE matched no row
-  (no room) the transaction is rolled back, so a call reserves on every counter or on none;
+- a call's counter rows are locked in one transaction, in primary-key order (SELECT … FOR
+  UPDATE on PostgreSQL, which reads the latest committed row once it holds the lock; on
+  SQLite every transaction begins IMMEDIATE, holding the write lock from the start), and
+  `spent + reserved + amount <= limit` is checked on what the lock returned;
+- the call reserves on every counter or, when one has no room, on none, written back in one
+  UPDATE in that transaction; every other change of a counter (settling) also happens under
+  its row lock, so nothing changes a row between the check and the write;
 - rows are locked in one global order (expired reservations, then counters sorted by primary
-  key; settlement the same), so two calls sharing counters cannot deadlock; on SQLite the
-  transaction's first statement is a write, so it takes the write lock at once instead of
-  failing to upgrade a read snapshot;
+  key; settlement the same: the call's reservations, then its counters), so two calls sharing
+  counters cannot deadlock;
 - expired reservations (dead processes) are released even when the call is then blocked: a
   blocked call takes back only its own amounts, so a counter full of dead reservations frees up;
 - a live process pushes its open reservations' expiry forward (`extend`, the gate's heartbeat):
@@ -30,8 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from django.db import transaction
-from django.db.models import F
-from django.db.models.lookups import LessThanOrEqual
+from django.db.models import BigIntegerField, Case, Value, When
 
 from policies.counters import serialised as _serialised
 from policies.spend.models import SpendCounter, SpendReservation
@@ -39,28 +38,100 @@ from policies.spend.store_redis import Counter, ReserveResult
 
 UTC = dt.UTC
 
+Ident = tuple[int, str, str, dt.datetime]
 
-def _ident(c: Counter) -> tuple[int, str, str, dt.datetime]:
+_ids: dict[Ident, int] = {}  # (policy, member, window, window start) -> row id, this process
+
+
+class _CounterGone(Exception):
+    """A cached counter row no longer exists (its policy was deleted, maybe re-created)."""
+
+
+def _ident(c: Counter) -> Ident:
     return (c.policy_id, c.member, c.window, c.window_start)
 
 
 def missing_counters(counters: list[Counter]) -> list[int]:
-    """Indexes of counters that have no row yet (read outside any transaction)."""
-    existing = set(
-        SpendCounter.objects.filter(
-            policy_id__in={c.policy_id for c in counters},
-            window_start__in={c.window_start for c in counters},
-        ).values_list("policy_id", "member", "window", "window_start")
-    )
-    return [i for i, c in enumerate(counters) if _ident(c) not in existing]
+    """Indexes of counters that have no row yet (read outside any transaction; counters this
+    process already knows a row of are not looked up)."""
+    unknown = [(i, c) for i, c in enumerate(counters) if _ident(c) not in _ids]
+    if not unknown:
+        return []
+    existing = _counter_ids([c for _, c in unknown])
+    _ids.update(existing)
+    return [i for i, c in unknown if _ident(c) not in existing]
 
 
-def _counter_ids(counters: list[Counter]) -> dict[tuple[int, str, str, dt.datetime], int]:
+def _counter_ids(counters: list[Counter]) -> dict[Ident, int]:
     rows = SpendCounter.objects.filter(
         policy_id__in={c.policy_id for c in counters},
         window_start__in={c.window_start for c in counters},
     ).values_list("pk", "policy_id", "member", "window", "window_start")
     return {(p, m, w, s): pk for pk, p, m, w, s in rows}
+
+
+def _ensure_ids(counters: list[Counter], baselines: dict[int, int]) -> list[int]:
+    """Each counter's row id, creating the missing rows (in this transaction) at their
+    baseline."""
+    known = [_ids.get(_ident(c)) for c in counters]
+    if None not in known:
+        return known  # type: ignore[return-value]
+    SpendCounter.objects.bulk_create(
+        [
+            SpendCounter(
+                policy_id=c.policy_id,
+                member=c.member,
+                window=c.window,
+                window_start=c.window_start,
+                spent_micros=baselines.get(i, 0),
+            )
+            for i, c in sorted(enumerate(counters), key=lambda ic: _ident(ic[1]))
+            if known[i] is None
+        ],
+        ignore_conflicts=True,
+    )
+    _ids.update(_counter_ids(counters))
+    return [_ids[_ident(c)] for c in counters]
+
+
+def _lock(ids: dict[int, Ident]) -> dict[int, list[int]]:
+    """Lock these counter rows in key order; {id: [spent, reserved]}. Raises _CounterGone (and
+    forgets the ids) when one no longer exists or is no longer that counter (a row created by
+    a transaction that rolled back: SQLite may hand its id out again)."""
+    rows = {}
+    for pk, p, m, w, s, spent, reserved in (
+        SpendCounter.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list(
+            "pk", "policy_id", "member", "window", "window_start", "spent_micros", "reserved_micros"
+        )
+    ):
+        if ids[pk] == (p, m, w, s):
+            rows[pk] = [spent, reserved]
+    if len(rows) < len(ids):
+        for pk, ident in ids.items():
+            if pk not in rows:
+                _ids.pop(ident, None)
+        raise _CounterGone
+    return rows
+
+
+def _write(rows: dict[int, list[int]], changed: set[int]) -> None:
+    """Store spent and reserved of the `changed` counters (locked by this transaction), in one
+    statement."""
+    if not changed:
+        return
+
+    def case(column: int) -> Case:
+        return Case(
+            *(When(pk=pk, then=Value(rows[pk][column])) for pk in sorted(changed)),
+            output_field=BigIntegerField(),
+        )
+
+    SpendCounter.objects.filter(pk__in=changed).update(
+        spent_micros=case(0), reserved_micros=case(1)
+    )
 
 
 def _expired(counter_ids: list[int], now: dt.datetime) -> dict[int, int]:
@@ -99,7 +170,13 @@ def reserve(
         start = dict(zip(missing, values, strict=True))
         return _reserve(counters, reservation_id, now, ttl_seconds, start)
 
-    return _serialised(attempt)
+    def run() -> ReserveResult:
+        try:
+            return attempt()
+        except _CounterGone:  # looked up again (and created if its policy still exists)
+            return attempt()
+
+    return _serialised(run)
 
 
 def _reserve(
@@ -113,108 +190,83 @@ def _reserve(
     now_dt = dt.datetime.fromtimestamp(now, UTC)
     expires = dt.datetime.fromtimestamp(now + ttl_seconds, UTC)
     with transaction.atomic():
-        SpendCounter.objects.bulk_create(  # a write first (see the module docstring)
-            [
-                SpendCounter(
-                    policy_id=c.policy_id,
-                    member=c.member,
-                    window=c.window,
-                    window_start=c.window_start,
-                    spent_micros=baselines.get(i, 0),
-                )
-                for i, c in sorted(enumerate(counters), key=lambda ic: _ident(ic[1]))
-            ],
-            ignore_conflicts=True,
-        )
-        ids = _counter_ids(counters)
-        order = sorted(range(len(counters)), key=lambda i: ids[_ident(counters[i])])
-        freed = _expired(sorted(set(ids.values())), now_dt)
-        over: list[int] = []
-        for i in order:
-            c, cid = counters[i], ids[_ident(counters[i])]
-            gone = freed.pop(cid, 0)  # released here, whatever the outcome below
-            delta = c.amount_micros - gone
-            updated = SpendCounter.objects.filter(
-                LessThanOrEqual(F("spent_micros") + F("reserved_micros") + delta, c.limit_micros),
-                pk=cid,
-            ).update(reserved_micros=F("reserved_micros") + delta)
-            if not updated:
+        ids = _ensure_ids(counters, baselines)
+        freed = _expired(sorted(set(ids)), now_dt)
+        rows = _lock({cid: _ident(c) for c, cid in zip(counters, ids, strict=True)})
+        for cid, gone in freed.items():  # released whatever the outcome below
+            rows[cid][1] -= gone
+        changed = set(freed)
+        over = []
+        taken: dict[int, int] = defaultdict(int)
+        for i, (c, cid) in enumerate(zip(counters, ids, strict=True)):
+            spent, reserved = rows[cid]
+            if spent + reserved + taken[cid] + c.amount_micros > c.limit_micros:
                 over.append(i)
-                if gone:
-                    SpendCounter.objects.filter(pk=cid).update(
-                        reserved_micros=F("reserved_micros") - gone
-                    )
+            else:
+                taken[cid] += c.amount_micros
         if over:
-            return _undo(counters, ids, order, over)
+            _write(rows, changed)
+            return ReserveResult(
+                ok=False, over=tuple(over), levels=tuple(sum(rows[cid]) for cid in ids)
+            )
+        for cid, amount in taken.items():
+            rows[cid][1] += amount
+        _write(rows, changed | set(taken))
         SpendReservation.objects.bulk_create(
             SpendReservation(
                 reservation_id=reservation_id,
-                counter_id=ids[_ident(c)],
+                counter_id=cid,
                 amount_micros=c.amount_micros,
                 expires_at=expires,
             )
-            for c in counters
+            for c, cid in zip(counters, ids, strict=True)
         )
     return ReserveResult(ok=True)
-
-
-def _undo(
-    counters: list[Counter],
-    ids: dict[tuple[int, str, str, dt.datetime], int],
-    order: list[int],
-    over: list[int],
-) -> ReserveResult:
-    """Blocked: take back the amounts reserved on the counters that had room (rows this
-    transaction already holds, so no new lock is taken) and keep the released expiries."""
-    for i in order:
-        if i not in over:
-            SpendCounter.objects.filter(pk=ids[_ident(counters[i])]).update(
-                reserved_micros=F("reserved_micros") - counters[i].amount_micros
-            )
-    levels = dict(
-        SpendCounter.objects.filter(pk__in=ids.values()).values_list(
-            "pk", F("spent_micros") + F("reserved_micros")
-        )
-    )
-    return ReserveResult(
-        ok=False, over=tuple(sorted(over)), levels=tuple(levels[ids[_ident(c)]] for c in counters)
-    )
 
 
 def settle(counters: list[Counter], *, reservation_id: str, actual: list[int]) -> list[int | None]:
     """Release the reservation and add the actual cost (micros per counter), in one
     transaction. A reservation already released by expiry is simply not subtracted. Returns
     each counter's settled spend after it (None for a counter without a row)."""
-    return _serialised(lambda: _settle(counters, reservation_id, actual))
+
+    def run() -> list[int | None]:
+        try:
+            return _settle(counters, reservation_id, actual)
+        except _CounterGone:  # a policy was deleted (its rows with it): settle the others
+            return _settle(counters, reservation_id, actual)
+
+    return _serialised(run)
 
 
 def _settle(counters: list[Counter], reservation_id: str, actual: list[int]) -> list[int | None]:
-    ids = _counter_ids(counters)  # rows are never deleted while their window lasts
-    order = sorted((ids[_ident(c)], i) for i, c in enumerate(counters) if _ident(c) in ids)
+    ids = [_ids.get(_ident(c)) for c in counters]
+    if None in ids:  # rows are never deleted while their window lasts: look the others up
+        found = _counter_ids(counters)
+        _ids.update(found)
+        ids = [found.get(_ident(c)) for c in counters]
+    mine = {cid: _ident(c) for c, cid in zip(counters, ids, strict=True) if cid is not None}
     with transaction.atomic():
-        # A write first (SQLite) that also locks this reservation's rows (PostgreSQL): the lock
-        # order is the one of _reserve, reservations then counters.
-        SpendReservation.objects.filter(reservation_id=reservation_id).update(
-            expires_at=F("expires_at")
-        )
+        # This reservation's rows, then the counters: the lock order of _reserve.
         held: dict[int, int] = defaultdict(int)
-        for cid, amount in SpendReservation.objects.filter(
-            reservation_id=reservation_id
-        ).values_list("counter_id", "amount_micros"):
+        pks = []
+        for pk, cid, amount in (
+            SpendReservation.objects.select_for_update()
+            .filter(reservation_id=reservation_id)
+            .order_by("pk")
+            .values_list("pk", "counter_id", "amount_micros")
+        ):
             held[cid] += amount
-        for cid, i in order:
-            SpendCounter.objects.filter(pk=cid).update(
-                spent_micros=F("spent_micros") + actual[i],
-                reserved_micros=F("reserved_micros") - held.get(cid, 0),
-            )
-        SpendReservation.objects.filter(reservation_id=reservation_id).delete()
-        spent = dict(
-            SpendCounter.objects.filter(pk__in=[cid for cid, _ in order]).values_list(
-                "pk", "spent_micros"
-            )
-        )
-    by_index = {i: spent.get(cid) for cid, i in order}
-    return [by_index.get(i) for i in range(len(counters))]
+            pks.append(pk)
+        rows = _lock(mine) if mine else {}
+        for i, cid in enumerate(ids):
+            if cid is not None:
+                rows[cid][0] += actual[i]
+        for cid in rows:
+            rows[cid][1] -= held.get(cid, 0)
+        _write(rows, set(rows))
+        if pks:
+            SpendReservation.objects.filter(pk__in=pks).delete()
+    return [None if cid is None else rows[cid][0] for cid in ids]
 
 
 EXTEND_BATCH = 500  # reservation ids per statement (SQLite bounds a statement's parameters)
