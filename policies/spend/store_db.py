@@ -1,9 +1,10 @@
 """Live spend counters in the database, for the embedded mode (no REDIS_URL).
 
 Every gateway worker process shares the database, so caps hold across processes as they do
-with Redis. The functions are synchronous (ORM); the gate runs them in a worker thread. A call
-costs a few statements whatever its number of counters (counter ids are looked up once per
-process: a row lives as long as its policy, and one found gone is looked up again).
+with Redis. The functions are synchronous (plain SQL on Django's connection for a call's
+statements, which the ORM's compiling would cost more CPU than); the gate runs them in a worker
+thread. A call costs a few statements whatever its number of counters (counter ids are looked
+up once per process: a row lives as long as its policy, and one found gone is looked up again).
 
 Why a reservation cannot overshoot (the same guarantee as the Redis script):
 - a call's counter rows are locked in one transaction, in primary-key order (SELECT … FOR
@@ -28,15 +29,18 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
-from django.db import transaction
-from django.db.models import BigIntegerField, Case, Value, When
+from django.db import connection, transaction
 
 from policies.counters import serialised as _serialised
 from policies.spend.models import SpendCounter, SpendReservation
 from policies.spend.store_redis import Counter, ReserveResult
 
 UTC = dt.UTC
+
+COUNTERS = SpendCounter._meta.db_table
+RESERVATIONS = SpendReservation._meta.db_table
 
 Ident = tuple[int, str, str, dt.datetime]
 
@@ -94,62 +98,85 @@ def _ensure_ids(counters: list[Counter], baselines: dict[int, int]) -> list[int]
     return [_ids[_ident(c)] for c in counters]
 
 
-def _lock(ids: dict[int, Ident]) -> dict[int, list[int]]:
+def _marks(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def _for_update() -> str:
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def _db_time(value: dt.datetime) -> Any:
+    """`value` as the database stores it (what a raw statement compares and returns)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _stored_time(value: dt.datetime | str) -> dt.datetime:
+    """A datetime column as a raw statement returned it (SQLite: naive UTC, or its text)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _lock(cursor: Any, ids: dict[int, Ident]) -> dict[int, list[int]]:
     """Lock these counter rows in key order; {id: [spent, reserved]}. Raises _CounterGone (and
     forgets the ids) when one no longer exists or is no longer that counter (a row created by
     a transaction that rolled back: SQLite may hand its id out again)."""
+    wanted = sorted(ids)
+    cursor.execute(
+        f'SELECT id, policy_id, member, "window", window_start, spent_micros, reserved_micros'
+        f" FROM {COUNTERS} WHERE id IN ({_marks(len(wanted))}) ORDER BY id{_for_update()}",
+        wanted,
+    )
     rows = {}
-    for pk, p, m, w, s, spent, reserved in (
-        SpendCounter.objects.select_for_update()
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .values_list(
-            "pk", "policy_id", "member", "window", "window_start", "spent_micros", "reserved_micros"
-        )
-    ):
-        if ids[pk] == (p, m, w, s):
+    for pk, p, m, w, start, spent, reserved in cursor.fetchall():
+        p0, m0, w0, start0 = ids[pk]
+        if (p, m, w, _stored_time(start)) == (p0, m0, w0, start0):
             rows[pk] = [spent, reserved]
-    if len(rows) < len(ids):
-        for pk, ident in ids.items():
+    if len(rows) < len(wanted):
+        for pk in wanted:
             if pk not in rows:
-                _ids.pop(ident, None)
+                _ids.pop(ids[pk], None)
         raise _CounterGone
     return rows
 
 
-def _write(rows: dict[int, list[int]], changed: set[int]) -> None:
+def _write(cursor: Any, rows: dict[int, list[int]], changed: set[int]) -> None:
     """Store spent and reserved of the `changed` counters (locked by this transaction), in one
     statement."""
     if not changed:
         return
-
-    def case(column: int) -> Case:
-        return Case(
-            *(When(pk=pk, then=Value(rows[pk][column])) for pk in sorted(changed)),
-            output_field=BigIntegerField(),
-        )
-
-    SpendCounter.objects.filter(pk__in=changed).update(
-        spent_micros=case(0), reserved_micros=case(1)
+    order = sorted(changed)
+    case = " ".join(["WHEN %s THEN CAST(%s AS BIGINT)"] * len(order))
+    params: list[Any] = [v for pk in order for v in (pk, rows[pk][0])]
+    params += [v for pk in order for v in (pk, rows[pk][1])]
+    cursor.execute(
+        f"UPDATE {COUNTERS} SET spent_micros = CASE id {case} END,"
+        f" reserved_micros = CASE id {case} END WHERE id IN ({_marks(len(order))})",
+        params + order,
     )
 
 
-def _expired(counter_ids: list[int], now: dt.datetime) -> dict[int, int]:
+def _expired(cursor: Any, counter_ids: list[int], now: dt.datetime) -> dict[int, int]:
     """Delete the expired reservations of these counters (processes that died); return the
     micro-dollars to release per counter. The rows are locked first (SELECT … FOR UPDATE, in
     key order), so a concurrent transaction releasing the same rows waits, then no longer sees
     them: nothing is released twice."""
-    rows = list(
-        SpendReservation.objects.select_for_update()
-        .filter(counter_id__in=counter_ids, expires_at__lte=now)
-        .order_by("pk")
-        .values_list("pk", "counter_id", "amount_micros")
+    cursor.execute(
+        f"SELECT id, counter_id, amount_micros FROM {RESERVATIONS}"
+        f" WHERE counter_id IN ({_marks(len(counter_ids))}) AND expires_at <= %s"
+        f" ORDER BY id{_for_update()}",
+        [*counter_ids, _db_time(now)],
     )
+    rows = cursor.fetchall()
     freed: dict[int, int] = defaultdict(int)
     for _, cid, amount in rows:
         freed[cid] += amount
     if rows:
-        SpendReservation.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+        cursor.execute(
+            f"DELETE FROM {RESERVATIONS} WHERE id IN ({_marks(len(rows))})",
+            [pk for pk, _, _ in rows],
+        )
     return freed
 
 
@@ -189,10 +216,10 @@ def _reserve(
     """Lock order, the same in _settle: reservation rows, then counters by primary key."""
     now_dt = dt.datetime.fromtimestamp(now, UTC)
     expires = dt.datetime.fromtimestamp(now + ttl_seconds, UTC)
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
         ids = _ensure_ids(counters, baselines)
-        freed = _expired(sorted(set(ids)), now_dt)
-        rows = _lock({cid: _ident(c) for c, cid in zip(counters, ids, strict=True)})
+        freed = _expired(cursor, sorted(set(ids)), now_dt)
+        rows = _lock(cursor, {cid: _ident(c) for c, cid in zip(counters, ids, strict=True)})
         for cid, gone in freed.items():  # released whatever the outcome below
             rows[cid][1] -= gone
         changed = set(freed)
@@ -205,21 +232,22 @@ def _reserve(
             else:
                 taken[cid] += c.amount_micros
         if over:
-            _write(rows, changed)
+            _write(cursor, rows, changed)
             return ReserveResult(
                 ok=False, over=tuple(over), levels=tuple(sum(rows[cid]) for cid in ids)
             )
         for cid, amount in taken.items():
             rows[cid][1] += amount
-        _write(rows, changed | set(taken))
-        SpendReservation.objects.bulk_create(
-            SpendReservation(
-                reservation_id=reservation_id,
-                counter_id=cid,
-                amount_micros=c.amount_micros,
-                expires_at=expires,
-            )
-            for c, cid in zip(counters, ids, strict=True)
+        _write(cursor, rows, changed | set(taken))
+        until = _db_time(expires)
+        cursor.execute(
+            f"INSERT INTO {RESERVATIONS} (reservation_id, counter_id, amount_micros, expires_at)"
+            f" VALUES {', '.join(['(%s, %s, %s, %s)'] * len(counters))}",
+            [
+                v
+                for c, cid in zip(counters, ids, strict=True)
+                for v in (reservation_id, cid, c.amount_micros, until)
+            ],
         )
     return ReserveResult(ok=True)
 
@@ -245,27 +273,27 @@ def _settle(counters: list[Counter], reservation_id: str, actual: list[int]) -> 
         _ids.update(found)
         ids = [found.get(_ident(c)) for c in counters]
     mine = {cid: _ident(c) for c, cid in zip(counters, ids, strict=True) if cid is not None}
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
         # This reservation's rows, then the counters: the lock order of _reserve.
+        cursor.execute(
+            f"SELECT id, counter_id, amount_micros FROM {RESERVATIONS}"
+            f" WHERE reservation_id = %s ORDER BY id{_for_update()}",
+            [reservation_id],
+        )
         held: dict[int, int] = defaultdict(int)
         pks = []
-        for pk, cid, amount in (
-            SpendReservation.objects.select_for_update()
-            .filter(reservation_id=reservation_id)
-            .order_by("pk")
-            .values_list("pk", "counter_id", "amount_micros")
-        ):
+        for pk, cid, amount in cursor.fetchall():
             held[cid] += amount
             pks.append(pk)
-        rows = _lock(mine) if mine else {}
+        rows = _lock(cursor, mine) if mine else {}
         for i, cid in enumerate(ids):
             if cid is not None:
                 rows[cid][0] += actual[i]
         for cid in rows:
             rows[cid][1] -= held.get(cid, 0)
-        _write(rows, set(rows))
+        _write(cursor, rows, set(rows))
         if pks:
-            SpendReservation.objects.filter(pk__in=pks).delete()
+            cursor.execute(f"DELETE FROM {RESERVATIONS} WHERE id IN ({_marks(len(pks))})", pks)
     return [None if cid is None else rows[cid][0] for cid in ids]
 
 
