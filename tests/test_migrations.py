@@ -105,6 +105,38 @@ def test_new_pii_rules_join_the_policies_that_had_every_pii_rule() -> None:
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_rate_limit_counters_get_their_level_and_oldest_entry_from_their_log() -> None:
+    before = [("policies", "0010_redaction_personal_rules")]
+    after = [("policies", "0011_ratelimit_counter_level")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    org = old.get_model("orgs", "Organization").objects.create(slug="rlm", name="Rlm")
+    policy = old.get_model("policies", "RateLimitPolicy").objects.create(
+        organization=org, name="rpm", scope="organization"
+    )
+    counter = old.get_model("policies", "RateLimitCounter")
+    busy = counter.objects.create(policy=policy, member="", window="minute", metric="tokens")
+    idle = counter.objects.create(policy=policy, member="", window="minute", metric="requests")
+    entry = old.get_model("policies", "RateLimitEntry")
+    for at_ms, amount in ((2_000, 30), (1_000, 12), (3_000, 0)):
+        entry.objects.create(counter=busy, reservation_id=f"r{at_ms}", at_ms=at_ms, amount=amount)
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps.get_model("policies", "RateLimitCounter")
+    assert (new.objects.get(pk=busy.pk).level, new.objects.get(pk=busy.pk).oldest_ms) == (
+        42,
+        1_000,
+    )
+    assert (new.objects.get(pk=idle.pk).level, new.objects.get(pk=idle.pk).oldest_ms) == (0, None)
+
+    executor = MigrationExecutor(connection)  # back to the latest schema for the other tests
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_runs_and_usage_are_converted_to_time_partitions_and_back() -> None:

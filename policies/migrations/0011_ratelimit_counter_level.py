@@ -14,7 +14,7 @@ UPDATE policies_ratelimitcounter SET
 
 
 class Migration(migrations.Migration):
-    dependencies = [("policies", "0009_model_access_azure_custom")]
+    dependencies = [("policies", "0010_redaction_personal_rules")]
 
     operations = [
         migrations.AddField(
