@@ -24,7 +24,7 @@ from policies.redaction import validators as v
 from policies.redaction.addresses import find_addresses
 from policies.redaction.fields import Field, find_fields
 from policies.redaction.names import NameFinder
-from policies.redaction.recognizers import ENTITY_PREFIX, deadline_remaining
+from policies.redaction.recognizers import ENTITY_PREFIX, as_results, deadline_remaining
 
 _local = threading.local()
 
@@ -70,21 +70,7 @@ class ContextRecognizer(EntityRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: Any = None
     ) -> list[RecognizerResult]:
         """Presidio's interface: the detections of `find` as RecognizerResults."""
-        entity = self.supported_entities[0]
-        return [
-            RecognizerResult(
-                entity,
-                start,
-                end,
-                1.0,
-                recognition_metadata={
-                    "recognizer_name": self.name,
-                    "priority": priority,
-                    "type": type_,
-                },
-            )
-            for priority, start, end, type_ in self.find(text)
-        ]
+        return as_results(self, self.find(text))
 
     def find(self, text: str) -> list[tuple[int, int, int, str]]:
         """(priority, start, end, placeholder type) of each span: what the scanner reads."""

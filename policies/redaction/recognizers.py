@@ -102,21 +102,7 @@ class GatewayRecognizer(PatternRecognizer):
         self, text: str, entities: list[str], nlp_artifacts: Any = None, regex_flags: Any = None
     ) -> list[RecognizerResult]:
         """Presidio's interface: the detections of `find` as RecognizerResults."""
-        entity = self.supported_entities[0]
-        return [
-            RecognizerResult(
-                entity,
-                start,
-                end,
-                1.0,
-                recognition_metadata={
-                    "recognizer_name": self.name,
-                    "priority": priority,
-                    "type": type_,
-                },
-            )
-            for priority, start, end, type_ in self.find(text)
-        ]
+        return as_results(self, self.find(text))
 
     def find(self, text: str) -> list[tuple[int, int, int, str]]:
         """(priority, start, end, placeholder type) of each validated match: what the scanner
@@ -694,4 +680,24 @@ def build_recognizers() -> list[GatewayRecognizer]:
             left_boundary=token_left,
             patterns=[(name, rf"(?P<v>{rx}){end}") for name, rx, _t in SERVICE_TOKENS],
         ),
+    ]
+
+
+def as_results(recognizer: Any, found: list[tuple[int, int, int, str]]) -> list[RecognizerResult]:
+    """(priority, start, end, type) detections of one of our recognizers as presidio's
+    RecognizerResults (for presidio's own engine; the scanner reads the tuples)."""
+    entity = recognizer.supported_entities[0]
+    return [
+        RecognizerResult(
+            entity,
+            start,
+            end,
+            1.0,
+            recognition_metadata={
+                "recognizer_name": recognizer.name,
+                "priority": priority,
+                "type": type_,
+            },
+        )
+        for priority, start, end, type_ in found
     ]
