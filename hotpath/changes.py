@@ -227,6 +227,9 @@ class ChangeSignal:
 
     def __init__(self) -> None:
         self._versions: dict[str, int] = {}
+        # Grows after every change of any topic's version: a reader that saw the same
+        # generation before knows that no version moved since (one comparison per call).
+        self.generation = 0
         self._lock = threading.Lock()
         self._file = _GenerationFile(generation_file_path())
         # Read the file now, before any snapshot of this process loads: a change written
@@ -319,6 +322,7 @@ class ChangeSignal:
     def _bump(self, topic: str) -> None:
         with self._lock:
             self._versions[topic] = self._versions.get(topic, 0) + 1
+            self.generation += 1
 
     def _bump_slot(self, slot: int) -> None:
         for topic in TOPICS:
@@ -332,6 +336,7 @@ class ChangeSignal:
         with self._lock:
             for topic in {*TOPICS, *self._versions}:
                 self._versions[topic] = self._versions.get(topic, 0) + 1
+            self.generation += 1
 
     def committed(self, topic: str) -> None:
         """A change of `topic` committed in this process: tell this process at once, the

@@ -90,6 +90,10 @@ class Snapshot(Generic[T]):
         self.value: T | None = None
         self.loaded_versions: tuple[int, ...] = ()
         self.loaded_at = float("-inf")
+        # The signal's generation at which loaded_versions were last found current, and when
+        # the age of the snapshot is next worth checking: what spares current() the work.
+        self._current_at_generation = -1
+        self._age_check_at = float("-inf")
         self._failed_at = float("-inf")
         self._running: Future[None] | None = None
         self._lock = threading.Lock()
@@ -107,12 +111,29 @@ class Snapshot(Generic[T]):
 
     def current(self) -> T | None:
         """The snapshot if no change of its topics was seen since it was loaded, else None.
-        Also starts the background refresh when the snapshot is older than its bound."""
+        Also starts the background refresh when the snapshot is older than its bound.
+
+        Called several times per proxied call, so the common case costs two comparisons: no
+        version moved since the last look (the signal's generation is the same) and the age
+        bound is not near."""
         value = self.value
-        if value is None or self._changed():
+        if value is None:
             return None
-        if time.monotonic() - self.loaded_at > self._max_age():
-            self.refresh()
+        generation = self._signal.generation  # read before the versions it vouches for
+        if generation != self._current_at_generation:
+            if self._changed():
+                return None
+            self._current_at_generation = generation
+        now = time.monotonic()
+        if now >= self._age_check_at:
+            age = now - self.loaded_at
+            max_age = self._max_age()
+            if age > max_age:
+                self.refresh()
+            else:
+                # The bound only shrinks when the remote signal goes down, which also moves
+                # every version (hotpath.changes): a reload, and this check, come first then.
+                self._age_check_at = now + min(max_age - age, RETRY_SECONDS)
         return value
 
     async def get(self) -> T:
@@ -190,6 +211,8 @@ class Snapshot(Generic[T]):
                 )
             return
         self.value, self.loaded_versions, self.loaded_at = value, versions, started
+        self._current_at_generation = -1
+        self._age_check_at = float("-inf")
 
 
 _background: set[asyncio.Task[None]] = set()  # keeps background reloads from being collected

@@ -65,7 +65,9 @@ class UnifiedCalls:
         model = call.body.get("model")
         routes = None
         if isinstance(model, str) and (model.startswith("route/") or "/" not in model):
-            table = self.routes.current() or await self.routes.get()
+            table = self.routes.current()
+            if table is None:
+                table = await self.routes.get()
             routes = table.get(call.ctx.workspace_id)
         betas = call.headers.get("anthropic-beta", "")
         plan = unified.resolve(route.api, call.body, call.stream, routes, betas)

@@ -44,7 +44,9 @@ class ModelAccessGate:
         )
 
     async def before(self, call: ProxyCall) -> None:
-        snapshot = self._snapshot.current() or await self._snapshot.get()
+        snapshot = self._snapshot.current()
+        if snapshot is None:
+            snapshot = await self._snapshot.get()
         if not snapshot.size:
             return
         rules = snapshot.deciding(call.ctx)
@@ -58,7 +60,9 @@ class ModelAccessGate:
 
     async def retarget(self, call: ProxyCall) -> None:
         """A route's next candidate: the same check for the model it names."""
-        snapshot = self._snapshot.current() or await self._snapshot.get()
+        snapshot = self._snapshot.current()
+        if snapshot is None:
+            snapshot = await self._snapshot.get()
         rules = snapshot.deciding(call.ctx) if snapshot.size else ()
         if rules:
             self._check(call, rules)

@@ -134,7 +134,9 @@ class RateLimitGate:
         return prepared
 
     async def before(self, call: ProxyCall) -> None:
-        snapshot = self._snapshot.current() or await self._snapshot.get()
+        snapshot = self._snapshot.current()
+        if snapshot is None:
+            snapshot = await self._snapshot.get()
         if not snapshot.size or call.endpoint in NOT_COUNTED:
             return
         ctx = call.ctx

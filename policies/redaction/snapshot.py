@@ -106,6 +106,8 @@ class PolicyTable:
     async def effective(
         self, *, organization_id: int, workspace_id: int, key_id: int | None, user_id: int | None
     ) -> EffectivePolicy | None:
-        table = self.snapshot.current() or await self.snapshot.get()
+        table = self.snapshot.current()
+        if table is None:
+            table = await self.snapshot.get()
         policies = table.get(organization_id, [])
         return effective_policy(policies, workspace_id=workspace_id, key_id=key_id, user_id=user_id)

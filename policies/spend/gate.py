@@ -148,7 +148,9 @@ class SpendGate:
 
     async def before(self, call: ProxyCall) -> None:
         ctx = call.ctx
-        snapshot = self._snapshot.current() or await self._snapshot.get()
+        snapshot = self._snapshot.current()
+        if snapshot is None:
+            snapshot = await self._snapshot.get()
         if not snapshot.size:
             return
         matches = snapshot.match(
