@@ -68,6 +68,17 @@ def validated(usage: Usage) -> tuple[Usage, list[str]]:
     """`usage` with every count in [0, MAX_TOKENS] and every breakdown within its total, and a
     note per correction (empty when the upstream's counts were sane). Totals are raised to
     their breakdowns rather than breakdowns lowered: a correction never lowers the charge."""
+    if (
+        0 <= usage.input_tokens <= MAX_TOKENS
+        and 0 <= usage.output_tokens <= MAX_TOKENS
+        and usage.cache_read_tokens >= 0
+        and usage.cache_write_tokens >= 0
+        and usage.cache_read_tokens + usage.cache_write_tokens <= usage.input_tokens
+        and 0 <= usage.audio_input_tokens <= usage.input_tokens
+        and 0 <= usage.reasoning_tokens <= usage.output_tokens
+        and 0 <= usage.audio_output_tokens <= usage.output_tokens
+    ):
+        return usage, []  # sane counts, the common case: nothing to correct
     notes: list[str] = []
     values = {}
     for name in _COUNTS:
@@ -102,6 +113,12 @@ def settled(
     input_tokens_bound; `streamed_events`: events relayed to the client; `complete`: the
     answer arrived whole (no disconnect, timeout or broken stream).
     """
+    if (
+        reported is not None
+        and reported.input_tokens > 0
+        and (complete or reported.output_tokens >= streamed_events)
+    ):
+        return reported, None  # the provider's counts stand, the common case
     usage = replace(reported) if reported is not None else Usage()
     reasons = []
     if usage.input_tokens <= 0:

@@ -77,6 +77,59 @@ class ClientGone(Exception):
     """The client disconnected before its answer was complete."""
 
 
+# How long an upstream exchange runs before the client is watched for a hang-up. Most calls
+# end sooner, so they never pay for a watching task; a client that left earlier is seen then.
+WATCH_CLIENT_AFTER = 0.05  # seconds
+
+
+class DisconnectWatch:
+    """Cancels the current task when its client hangs up, from WATCH_CLIENT_AFTER seconds on
+    until `stop()`. One timer per call, and a task only for the calls that last longer.
+
+    ASGI tells a disconnect only through `receive()` (once the body was read, the next message
+    is `http.disconnect`), which must be awaited; the watching task does that, then cancels
+    the call's task. The call tells its own cancellation from a server's by `gone()`."""
+
+    __slots__ = ("_active", "_gone", "_receive", "_task", "_timer", "_watcher")
+
+    def __init__(self, receive: Receive) -> None:
+        loop = asyncio.get_running_loop()
+        self._receive = receive
+        self._task = asyncio.current_task()
+        self._watcher: asyncio.Task[None] | None = None
+        self._gone = False
+        self._active = True
+        self._timer: asyncio.TimerHandle | None = loop.call_later(WATCH_CLIENT_AFTER, self._start)
+
+    def _start(self) -> None:
+        self._timer = None
+        if self._active:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        await forward.wait_disconnect(self._receive)
+        if self._active and self._task is not None:
+            self._gone = True
+            self._task.cancel()
+
+    def gone(self) -> bool:
+        """True when this watch cancelled the call because its client hung up."""
+        return self._gone
+
+    def uncancel(self) -> bool:
+        """Withdraw this watch's cancellation; True when another one (the server's) remains."""
+        return self._task is not None and self._task.uncancel() > 0
+
+    def stop(self) -> None:
+        self._active = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+
+
 # The status a run records when the client hung up before any answer (no HTTP status was sent;
 # 499 is the de facto code for it, as in nginx's logs).
 CLIENT_CLOSED = 499
@@ -170,7 +223,9 @@ class ProxyApp(UnifiedCalls):
             if route is None:
                 raise PathNotAllowed()
             self.changes.poll()
-            keys = self.keys.current() or await self.keys.get()
+            keys = self.keys.current()
+            if keys is None:
+                keys = await self.keys.get()
             presented = extract_key(scope["headers"], scope["query_string"])
             entry = keys.authenticate(presented)
             if keys.needs_rehash(entry):
@@ -308,9 +363,13 @@ class ProxyApp(UnifiedCalls):
             dialect = await self._resolve_unified(call, route)
         call.record.model = call.model
         call.record.stream = call.stream
-        prices = self.prices.current() or await self.prices.get()
+        prices = self.prices.current()
+        if prices is None:
+            prices = await self.prices.get()
         call.price = prices.get(providers.price_name(dialect, call.model))
-        secrets = self.secrets.current() or await self.secrets.get()
+        secrets = self.secrets.current()
+        if secrets is None:
+            secrets = await self.secrets.get()
         if route.api == "models":  # lists what the workspace's secrets reach, whichever they are
             return raw, UpstreamSecret("")
         custom = route.secret or (call.target.current.secret if call.target is not None else "")
@@ -385,24 +444,24 @@ class ProxyApp(UnifiedCalls):
             exchange = self._forward(
                 call, route, session, scope["method"], url, headers, body, send
             )
-        # The exchange runs beside a watch on the client: a client that hangs up cancels it
-        # (the upstream connection is closed, so the provider stops), whether the answer is
-        # streamed or not; the run says so.
-        forwarding = asyncio.ensure_future(exchange)
-        watch = asyncio.ensure_future(forward.wait_disconnect(receive))
+        # The exchange runs in this task, under a watch on the client: a client that hangs up
+        # cancels it (the upstream connection is closed, so the provider stops), whether the
+        # answer is streamed or not; the run says so.
+        watch = DisconnectWatch(receive)
         try:
-            done, _ = await asyncio.wait((forwarding, watch), return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            forwarding.cancel()
-            watch.cancel()
+            await exchange
+        except (asyncio.CancelledError, Exception) as exc:
+            # Whatever the cancelled exchange raised on its way out, the client has gone;
+            # unless the server cancelled the call too (shutdown), which goes on up.
+            if watch.gone() and not (watch.uncancel() and isinstance(exc, asyncio.CancelledError)):
+                raise ClientGone() from None
             raise
-        watch.cancel()
-        if forwarding not in done:
-            forwarding.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await forwarding
-            raise ClientGone()
-        await forwarding
+        else:
+            if watch.gone():  # the exchange ended anyway, the client having left meanwhile
+                watch.uncancel()
+                raise ClientGone()
+        finally:
+            watch.stop()
 
     async def _forward(
         self,
@@ -538,10 +597,13 @@ class ProxyApp(UnifiedCalls):
             usage, notes = validated(usage)
         refused = call.upstream_status is not None and call.upstream_status >= 400
         if call.sent_body is not None and call.endpoint not in routing.UNBILLED and not refused:
-            window = call.price.context_window if call.price is not None else None
+            bound = 0  # only read when the provider reported no input (counting costs a scan)
+            if usage is None or usage.input_tokens <= 0:
+                window = call.price.context_window if call.price is not None else None
+                bound = input_tokens_bound(call.sent_body, window)
             usage, reason = settled(
                 usage,
-                input_bound=input_tokens_bound(call.sent_body, window),
+                input_bound=bound,
                 streamed_events=call.streamed_events,
                 complete=call.complete,
             )
