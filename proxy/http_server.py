@@ -27,7 +27,7 @@ import warnings
 from typing import Any
 
 import httptools
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 with warnings.catch_warnings():
     # uvicorn.workers still works and is what gunicorn needs; its deprecation points to a
@@ -144,6 +144,10 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
         super().on_headers_complete()
+        # The request's cycle, just made by uvicorn (its task runs from the next loop pass):
+        # ours, which writes a response's head with its body (see CoalescingCycle).
+        if type(self.cycle) is RequestResponseCycle:
+            self.cycle.__class__ = CoalescingCycle
         if self._expects_body():
             self._arm_body_timer()
 
@@ -212,6 +216,58 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             if timer is not None:
                 timer.cancel()
         self._head_timer = self._body_timer = None
+
+
+class _Captured:
+    """Stands in for the transport while uvicorn writes a response head: keeps the bytes."""
+
+    __slots__ = ("closing", "data")
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def close(self) -> None:
+        self.closing = True
+
+
+class CoalescingCycle(RequestResponseCycle):
+    """uvicorn's request/response cycle, except that the head of a response with a
+    Content-Length goes out in the same write as the first body bytes: one send on the socket
+    per answer instead of two (the client is woken once, the kernel works once). A streamed
+    (chunked) head, or one of an empty body, is written at once as before, so a stream's
+    client gets its headers as soon as the application sent them."""
+
+    _held_head: bytes | None = None
+
+    async def send(self, message: Any) -> None:
+        head = self._held_head
+        starting = message["type"] == "http.response.start" and not self.response_started
+        if not starting and head is None:
+            await super().send(message)
+            return
+        if self.flow.write_paused and not self.disconnected:
+            await self.flow.drain()  # first: uvicorn's send then runs without suspending
+        transport, captured = self.transport, _Captured()
+        self.transport = captured  # type: ignore[assignment]
+        try:
+            await super().send(message)
+        finally:
+            self.transport = transport
+        if starting:
+            if self.chunked_encoding is False and self.expected_content_length > 0:
+                self._held_head = captured.data
+            elif captured.data:
+                transport.write(captured.data)
+            return
+        self._held_head = None
+        if not self.disconnected:
+            transport.write(head + captured.data)  # type: ignore[operator]
+        if captured.closing:
+            transport.close()
 
 
 def cut_off(graceful_timeout: float) -> float:
