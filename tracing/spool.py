@@ -36,6 +36,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,39 @@ def spool_size() -> int:
     return total
 
 
+# spool_write's view of spool_size: measured at most once per SIZE_CHECK_SECONDS while the
+# spool is far from its bound (the writer keeps it near empty), plus what this process wrote
+# since; at every write once the estimate passes half the bound.
+SIZE_CHECK_SECONDS = 1.0
+
+
+@dataclass
+class _SizeEstimate:
+    root: str = ""
+    size: int = 0
+    measured_at: float = float("-inf")
+
+
+_estimate = _SizeEstimate()
+
+
+def _estimated_size(adding: int, limit: int) -> int:
+    """The spooled bytes to check a write of `adding` bytes against `limit`: measured again
+    unless the last measure is recent and the spool far from the bound, so a steady spool
+    costs one directory scan a second, not one per batch; other processes' writes of the
+    last second are all it may miss, and only while under half the bound."""
+    now = time.monotonic()
+    root = str(_root())
+    estimate = _estimate
+    if (
+        estimate.root != root
+        or now - estimate.measured_at >= SIZE_CHECK_SECONDS
+        or (estimate.size + adding) * 2 > limit
+    ):
+        estimate.root, estimate.size, estimate.measured_at = root, spool_size(), now
+    return estimate.size
+
+
 def spool_pending() -> bool:
     """True when a spooled file of this database waits for replay (a cheap directory listing)."""
     directory = _spool_dir(create=False)
@@ -141,7 +175,8 @@ def spool_write(records: list[ShippedRecord]) -> int:
     # Each line names its database: {"_db": "<identity>", ...the record's fields}.
     head = b'{"_db":"' + directory.name.removeprefix("db-").encode() + b'",'
     data = b"".join(head + orjson.dumps(r)[1:] + b"\n" for r in records)  # dataclasses natively
-    if spool_size() + len(data) > settings.GATEWAY_SPOOL_MAX_BYTES:
+    limit = settings.GATEWAY_SPOOL_MAX_BYTES
+    if _estimated_size(len(data), limit) + len(data) > limit:
         logger.error(
             "tracing spool full (%d bytes max): dropped %d call record(s)",
             settings.GATEWAY_SPOOL_MAX_BYTES,
@@ -160,6 +195,7 @@ def spool_write(records: list[ShippedRecord]) -> int:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+            _estimate.size += len(data)
             return len(records)
     logger.error("tracing spool: could not append %d call record(s)", len(records))
     return 0
