@@ -242,6 +242,27 @@ def _serving_pids(target: Target) -> list[int]:
     return [p for proc in target.procs[:1] for p in _tree(proc.pid) if p != proc.pid]
 
 
+def _worker_pids(target: Target) -> list[int]:
+    """The serving workers alone (the master's children, not the record writer they start)."""
+    master = target.procs[0].pid if target.procs else None
+    found = []
+    for pid in _serving_pids(target):
+        with contextlib.suppress(OSError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == master:
+                found.append(pid)
+    return found
+
+
+def _ingest_pids(target: Target) -> list[int]:
+    """What stores the runs: the embedded record writer, or the Celery worker's processes
+    (PostgreSQL's own backends are not counted)."""
+    if len(target.procs) > 1:  # production: the Celery worker (its master and its pool)
+        return _tree(target.procs[1].pid)
+    workers = set(_worker_pids(target))
+    return [p for p in _serving_pids(target) if p not in workers]
+
+
 def _runs_stored(target: Target) -> int:
     out = subprocess.run(
         [PY, "-c", COUNT_RUNS], cwd=ROOT, env=target.env, capture_output=True, text=True
@@ -400,15 +421,17 @@ def main() -> None:
         results: dict[tuple[str, int], dict[str, float]] = {}
         settle: dict[str, float] = {}
         cpu: dict[str, float] = {}
+        cpu_ingest: dict[str, float] = {}
         for conns in (1, 16, 64):
             for target in targets:
-                pids = _serving_pids(target)
-                used = _cpu_s(pids)
+                pids, ingest = _worker_pids(target), _ingest_pids(target)
+                used, stored = _cpu_s(pids), _cpu_s(ingest)
                 results[(target.name, conns)] = _wrk(target, keys[target.name], conns, seconds)
                 settle[target.name] = max(settle.get(target.name, 0.0), _settle(target))
                 if conns == 64:
                     served = results[(target.name, 64)]["requests"]
                     cpu[target.name] = (_cpu_s(pids) - used) / served * 1e6
+                    cpu_ingest[target.name] = (_cpu_s(ingest) - stored) / served * 1e6
         streams: dict[str, list[float]] = {}
         for target in targets:
             streams[target.name] = sorted(
@@ -426,7 +449,7 @@ def main() -> None:
             settle[target.name] = max(settle.get(target.name, 0.0), _settle(target))
             rss[target.name] = (before / 1024, _rss_kb(_serving_pids(target)) / 1024, total)
         stored = {t.name: (_runs_stored(t), t.calls) for t in targets if t.env is not None}
-    _report(targets, results, streams, rss, settle, cpu, stored, args, load_before)
+    _report(targets, results, streams, rss, settle, (cpu, cpu_ingest), stored, args, load_before)
 
 
 def _report(
@@ -435,7 +458,7 @@ def _report(
     streams: dict[str, list[float]],
     rss: dict[str, tuple[float, float, int]],
     settle: dict[str, float],
-    cpu: dict[str, float],
+    cpus: tuple[dict[str, float], dict[str, float]],
     stored: dict[str, tuple[int, int]],
     args: argparse.Namespace,
     load_before: tuple[float, float, float],
@@ -457,8 +480,9 @@ def _report(
     )
     header = (
         f"{'target':52} {'c1 added p50/p99 ms':>20} {'rps c16':>8} {'rps c64':>8} {'x floor':>7}"
-        f" {'streams +1st byte p50/max ms':>29} {'CPU µs/call':>11}"
+        f" {'streams +1st byte p50/max ms':>29} {'CPU µs/call':>11} {'+ storing':>9}"
     )
+    cpu, cpu_ingest = cpus
     print(header)
     print("-" * len(header))
     for target in targets:
@@ -479,7 +503,7 @@ def _report(
         print(
             f"{labels[name]:52} {added:>20} {results[(name, 16)]['rps']:>8.0f}"
             f" {results[(name, 64)]['rps']:>8.0f} {ratio:>7} {stream_cell:>29}"
-            f" {cpu.get(name, 0):>11.0f}"
+            f" {cpu.get(name, 0):>11.0f} {cpu_ingest.get(name, 0):>9.0f}"
         )
     print("\nRSS of the serving processes (workers, and the embedded record writer):")
     for name, (before, after, total) in rss.items():
