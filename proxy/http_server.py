@@ -109,9 +109,11 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         the parser buffers anything)."""
         allowance = self.max_request_line + self.max_head_bytes - self._head_received
         self._head_received += len(data)
-        window = self._head_tail + data[: max(allowance, 0)]
-        self._head_tail = (self._head_tail + data)[-3:]
-        return len(data) <= allowance or _END_OF_HEAD in window
+        tail = self._head_tail
+        self._head_tail = (tail + data[-3:])[-3:]  # no copy of the whole read
+        if len(data) <= allowance:
+            return True
+        return _END_OF_HEAD in tail + data[: max(allowance, 0)]
 
     # -- parser callbacks ---------------------------------------------------------------------
     def on_message_begin(self) -> None:
