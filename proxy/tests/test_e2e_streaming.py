@@ -173,8 +173,9 @@ def test_gates_rewrite_block_and_always_run_after(gw, owner):
         and meta["scopes"] == ["workspace"]
     )
     assert "request blocked by gateway policies: cap" in str(caught.value)
-    assert BlockingGate.calls == ["before", "after:200:True", "before", "after:402:False"]
+    # after() runs once the answer is sent, before the record is queued: the records first.
     _ok, blocked = gw.records(2)
+    assert BlockingGate.calls == ["before", "after:200:True", "before", "after:402:False"]
     assert blocked.status == "blocked" and blocked.policy_results == {"violated": ["cap"]}
     assert len(gw.upstream_requests()) == 1
 
