@@ -19,14 +19,20 @@ Everything runs on loopback ports 18301-18305 against one upstream, the project'
 - shortcut (only with --shortcut): the embedded gateway with GATEWAY_RECORD_SINK set to the
   in-memory sink. Not what a user runs: it shows what recording costs, never a headline.
 
-Load: wrk (`apt-get install -y wrk`), closed loop, non-streaming chat completions; one round
-per concurrency with every target back to back, so they see the same machine. After each
+Load: wrk (`apt-get install -y wrk`), closed loop, non-streaming chat completions; per
+concurrency, --rounds rounds (3; 3 s each, 1 s with --quick) of every target back to back, so
+they see the same machine; each figure is the median over the rounds, and a ratio to the floor
+or an added latency is the median of those taken within each round. After each
 gateway round the bench waits until every call is stored as a run (the figures include the
 ingestion's CPU: a backlog left for later would flatter them) and prints how long that took.
 Streams: 200 held streams opened at once on fresh connections (the upstream holds each 2 s
 after its first event); first byte = time from sending to the first body byte. RSS: the
 serving workers (and the embedded record writer) before and after 100k calls at c64.
-The machine's load average is printed: on a shared machine, compare within one run only.
+CPU per call, over the c64 round and the wait for its runs (from /proc): "CPU µs/call" is the
+serving workers'; "+ storing" what stores the runs: the embedded record writer, or the Celery
+worker (PostgreSQL's and Redis's own processes are not counted).
+The machine's load average is printed: on a shared machine, compare within one run only, and
+read the CPU per call beside the rates (it moves less with the machine's other load).
 """
 
 from __future__ import annotations
@@ -131,7 +137,7 @@ def _gunicorn(app: str, port: int, *, config: bool) -> list[str]:
     ]
 
 
-def _wrk(target: Target, key: str, conns: int, seconds: float) -> dict[str, float]:
+def _wrk(target: Target, key: str, conns: int, seconds: int) -> dict[str, float]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
         'wrk.method = "POST"\n'
@@ -284,6 +290,26 @@ def _settle(target: Target, timeout: float = 120) -> float:
     return float("inf")
 
 
+def _combined(
+    runs: list[dict[str, float]], floor: list[dict[str, float]], direct: list[dict[str, float]]
+) -> dict[str, float]:
+    """One target's rounds at one concurrency: the median of each figure, and the medians of
+    its ratio to the floor and its added latency, each taken against the floor's or the
+    upstream's round just before it (the machine's other load drifts less within a round)."""
+
+    def median(values: list[float]) -> float:
+        return statistics.median(values)
+
+    return {
+        "rps": median([r["rps"] for r in runs]),
+        "p50": median([r["p50"] for r in runs]),
+        "p99": median([r["p99"] for r in runs]),
+        "x_floor": median([r["rps"] / f["rps"] for r, f in zip(runs, floor, strict=True)]),
+        "added_p50": median([r["p50"] - d["p50"] for r, d in zip(runs, direct, strict=True)]),
+        "added_p99": median([r["p99"] - d["p99"] for r, d in zip(runs, direct, strict=True)]),
+    }
+
+
 def _env(base: dict[str, str], **extra: str) -> dict[str, str]:
     env = {k: v for k, v in base.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(BENCH_SECRETS, DJANGO_SETTINGS_MODULE="gateway_site.settings", **extra)
@@ -321,11 +347,14 @@ def main() -> None:
     parser.add_argument("--pg-database", default="gw_h13_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
     parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of every target per concurrency (medians)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed for the throughput and latency figures: apt-get install -y wrk")
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    seconds = 4 if args.quick else 8
+    seconds = max(1, round((4 if args.quick else 8) / args.rounds))  # wrk takes whole seconds
     rss_calls = 20_000 if args.quick else 100_000
     load_before = os.getloadavg()
     with contextlib.ExitStack() as stack:
@@ -423,15 +452,23 @@ def main() -> None:
         cpu: dict[str, float] = {}
         cpu_ingest: dict[str, float] = {}
         for conns in (1, 16, 64):
-            for target in targets:
-                pids, ingest = _worker_pids(target), _ingest_pids(target)
-                used, stored = _cpu_s(pids), _cpu_s(ingest)
-                results[(target.name, conns)] = _wrk(target, keys[target.name], conns, seconds)
-                settle[target.name] = max(settle.get(target.name, 0.0), _settle(target))
+            rounds: dict[str, list[dict[str, float]]] = {t.name: [] for t in targets}
+            used: dict[str, list[float]] = {t.name: [0.0, 0.0, 0.0] for t in targets}
+            for _ in range(args.rounds):
+                for target in targets:
+                    pids, ingest = _worker_pids(target), _ingest_pids(target)
+                    before = _cpu_s(pids), _cpu_s(ingest)
+                    rounds[target.name].append(_wrk(target, keys[target.name], conns, seconds))
+                    settle[target.name] = max(settle.get(target.name, 0.0), _settle(target))
+                    spent = used[target.name]
+                    spent[0] += _cpu_s(pids) - before[0]
+                    spent[1] += _cpu_s(ingest) - before[1]
+                    spent[2] += rounds[target.name][-1]["requests"]
+            for name, runs in rounds.items():
+                results[(name, conns)] = _combined(runs, rounds["floor"], rounds["direct"])
                 if conns == 64:
-                    served = results[(target.name, 64)]["requests"]
-                    cpu[target.name] = (_cpu_s(pids) - used) / served * 1e6
-                    cpu_ingest[target.name] = (_cpu_s(ingest) - stored) / served * 1e6
+                    cpu[name] = used[name][0] / used[name][2] * 1e6
+                    cpu_ingest[name] = used[name][1] / used[name][2] * 1e6
         streams: dict[str, list[float]] = {}
         for target in targets:
             streams[target.name] = sorted(
@@ -463,8 +500,6 @@ def _report(
     args: argparse.Namespace,
     load_before: tuple[float, float, float],
 ) -> None:
-    direct = results[("direct", 1)]
-    floor64 = results[("floor", 64)]["rps"]
     direct_ttfb = statistics.median(streams["direct"])
     labels = {
         "direct": "direct to the upstream (what 'added' subtracts)",
@@ -488,12 +523,8 @@ def _report(
     for target in targets:
         name = target.name
         c1 = results[(name, 1)]
-        added = (
-            ""
-            if name == "direct"
-            else f"{c1['p50'] - direct['p50']:+.3f} / {c1['p99'] - direct['p99']:+.3f}"
-        )
-        ratio = "" if name == "direct" else f"{results[(name, 64)]['rps'] / floor64:.2f}x"
+        added = "" if name == "direct" else f"{c1['added_p50']:+.3f} / {c1['added_p99']:+.3f}"
+        ratio = "" if name == "direct" else f"{results[(name, 64)]['x_floor']:.2f}x"
         ttfb = streams[name]
         stream_cell = (
             f"{direct_ttfb:.1f} / {max(ttfb):.1f} (abs)"
@@ -520,10 +551,10 @@ def _report(
     for name, need in (("embedded", 0.6), ("production", 0.8)):
         if (name, 64) not in results:
             continue
-        ratio = results[(name, 64)]["rps"] / floor64
+        ratio = results[(name, 64)]["x_floor"]
         c1 = results[(name, 1)]
-        p50 = c1["p50"] - direct["p50"]
-        p99 = c1["p99"] - direct["p99"]
+        p50 = c1["added_p50"]
+        p99 = c1["added_p99"]
         added = statistics.median(streams[name]) - direct_ttfb
         checks += [
             (f"{name}: rps c64 ≥ {need}x floor", lambda r=ratio, n=need: r >= n, f"{ratio:.2f}x"),
