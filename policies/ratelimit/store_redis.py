@@ -42,6 +42,9 @@ local n = #KEYS / 2
 local keep = tonumber(ARGV[1])
 local now = tonumber(ARGV[2 * n + 2])
 local rid = ARGV[2 * n + 3]
+-- Run again with the same id (a cluster client resends a command whose reply it lost): the
+-- call is logged already, on every counter or on none.
+if n > 0 and redis.call('HEXISTS', KEYS[1], rid) == 1 then return {1} end
 local over, levels, waits = {}, {}, {}
 for i = 1, n do
   local h = KEYS[2 * i - 1]

@@ -41,6 +41,9 @@ local rid = ARGV[2]
 local res_exp = tonumber(ARGV[3])
 local rebuild = ARGV[4] == '1'
 local n = #KEYS / 2
+-- Run again with the same id (a cluster client resends a command whose reply it lost): the
+-- reservation is held already, on every counter or on none.
+if n > 0 and redis.call('HEXISTS', KEYS[1], 'r:' .. rid) == 1 then return {1} end
 local missing = {}
 for i = 1, n do
   local h = KEYS[2 * i - 1]
