@@ -33,6 +33,13 @@ serving workers'; "+ storing" what stores the runs: the embedded record writer, 
 worker (PostgreSQL's and Redis's own processes are not counted).
 The machine's load average is printed: on a shared machine, compare within one run only, and
 read the CPU per call beside the rates (it moves less with the machine's other load).
+
+Last figures (full runs, 3 rounds; the shared 2-core machine at load 5-9 from other work):
+before the per-call changes (docs/architecture.md, "Speed"), embedded 0.53x the floor at c64,
+production 0.40x; workers' CPU 448 / 531 µs per call against the floor's 209, storing 175 /
+102; c1 added p50 +0.42 / +0.50 ms. After them: embedded 0.82x, production 0.78x; workers
+395 / 397 µs against 237, storing 171 / 71; c1 added p50 +0.48 / +0.48 ms (the floor's own
++0.33 in that run); streams +55 / +115 ms; RSS +2.6 % / +0.1 % over 100k calls.
 """
 
 from __future__ import annotations
