@@ -39,7 +39,10 @@ before the per-call changes (docs/architecture.md, "Speed"), embedded 0.53x the 
 production 0.40x; workers' CPU 448 / 531 µs per call against the floor's 209, storing 175 /
 102; c1 added p50 +0.42 / +0.50 ms. After them: embedded 0.82x, production 0.78x; workers
 395 / 397 µs against 237, storing 171 / 71; c1 added p50 +0.48 / +0.48 ms (the floor's own
-+0.33 in that run); streams +55 / +115 ms; RSS +2.6 % / +0.1 % over 100k calls.
++0.33 in that run); streams +55 / +115 ms; RSS +2.6 % / +0.1 % over 100k calls. Again at
+load 2-3.5 on the merged tree: 0.53x / 0.53x, workers 318 / 325 µs against the floor's 167,
+storing 132 / 55, c1 added p50 +0.53 / +0.57 (floor +0.35), streams +31 / +46 ms, RSS
++9.3 % (embedded: not yet told whether a worker or the writer grew) / 0.0 %.
 """
 
 from __future__ import annotations
