@@ -221,3 +221,21 @@ def test_a_spooled_line_for_another_database_is_set_aside_not_replayed(settings,
     assert mine[0].run_id in stored_run_ids()
     (foreign,) = own_dir.glob("*.foreign")
     assert stray.run_id.encode() in foreign.read_bytes()
+
+
+def test_the_record_writer_keeps_no_query_log_with_debug_on(settings, spool, owner):
+    """`make run` serves with DEBUG on, where Django logs each query until a request clears
+    the log; the writer serves no request, so it clears it after each transaction."""
+    from django.db import DatabaseError, connection
+
+    from tracing.writer import CHUNK, _ingest
+
+    settings.REDIS_URL = ""
+    settings.DEBUG = True
+    spooled = [call_record(owner) for _ in range(30)]
+    assert spool_write(spooled) == 30
+    connection.queries_log.clear()
+    # The writer's own step: each spooled transaction goes through its ingest.
+    assert spool_replay(_ingest, chunk=CHUNK, transient=(DatabaseError,)) == 30
+    assert len(connection.queries_log) == 0
+    assert stored_run_ids() == {r.run_id for r in spooled}
