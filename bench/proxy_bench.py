@@ -42,7 +42,13 @@ production 0.40x; workers' CPU 448 / 531 µs per call against the floor's 209, s
 +0.33 in that run); streams +55 / +115 ms; RSS +2.6 % / +0.1 % over 100k calls. Again at
 load 2-3.5 on the merged tree: 0.53x / 0.53x, workers 318 / 325 µs against the floor's 167,
 storing 132 / 55, c1 added p50 +0.53 / +0.57 (floor +0.35), streams +31 / +46 ms, RSS
-+9.3 % (embedded: not yet told whether a worker or the writer grew) / 0.0 %.
++9.3 % (embedded: not yet told whether a worker or the writer grew) / 0.0 %. On the quiet
+machine (load 0.9 before the run), after the record writer stopped keeping Django's query
+log: embedded 0.60x, production 0.59x at c64; workers 337 / 374 µs against the floor's 192,
+storing 141 / 68; c1 added p50 +0.40 / +0.42 ms (floor +0.30), p99 +3.3 / +3.2 (floor +1.8);
+streams +25 / +13 ms; RSS +3.3 % / +1.0 %. Stored runs exceed wrk's count of answered calls
+by the requests in flight when each wrk run stops (64 a run), which the server answers and
+records and wrk does not count.
 """
 
 from __future__ import annotations
