@@ -137,10 +137,14 @@ class ScriptStore:
         conn = self._idle.pop() if self._idle else self._pool.make_connection()
         try:
             reply = await _exchange(conn, command, script)
-        except BaseException:
+        except BaseException as exc:
             await conn.disconnect(nowait=True)  # a reply may still be on its way
             self._idle.append(conn)  # connects again when next used
             self._slots.release()
+            if isinstance(exc, RuntimeError):
+                # uvloop's "unable to perform operation on <TCPTransport closed=True>": the
+                # server went away while the connection (re)connected (a Redis restart).
+                raise RedisConnectionError(f"Redis connection lost ({exc})") from exc
             raise
         self._idle.append(conn)
         self._slots.release()
