@@ -153,9 +153,10 @@ class UnifiedCalls:
         secret: UpstreamSecret,
     ) -> None:
         plan: unified.Plan = call.target
-        workspace_secrets = (self.secrets.current() or await self.secrets.get()).get(
-            call.ctx.workspace_id, {}
-        )
+        table = self.secrets.current()
+        if table is None:  # (an empty table is a loaded one)
+            table = await self.secrets.get()
+        workspace_secrets = table.get(call.ctx.workspace_id, {})
         while True:
             target = plan.current
             started = time.time()
@@ -267,10 +268,14 @@ class UnifiedCalls:
         """GET /v1/models: every provider the workspace has a secret for, asked at once, its
         models listed as PROVIDER/MODEL (a provider that fails is left out, and logged), and
         the workspace's routes as route/NAME."""
-        secrets = (self.secrets.current() or await self.secrets.get()).get(
-            call.ctx.workspace_id, {}
-        )
-        routes = (self.routes.current() or await self.routes.get()).get(call.ctx.workspace_id)
+        table = self.secrets.current()
+        if table is None:
+            table = await self.secrets.get()
+        secrets = table.get(call.ctx.workspace_id, {})
+        route_table = self.routes.current()
+        if route_table is None:
+            route_table = await self.routes.get()
+        routes = route_table.get(call.ctx.workspace_id)
         session = self.upstream.session
         if session is None:
             raise ProxyError("the gateway is not serving yet", status=503)
