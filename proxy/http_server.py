@@ -50,6 +50,53 @@ class _Refused(Exception):
     """Raised from a parser callback to stop parsing a request that was answered."""
 
 
+# How often the read deadlines of a worker's connections are checked: a slow client is cut off
+# at most this long after its deadline.
+SWEEP_SECONDS = 0.1
+_IDLE, _HEAD, _BODY = 0, 1, 2  # what a connection's deadline is for
+
+
+class _Deadlines:
+    """The read deadlines of one event loop's connections, checked by one timer every
+    SWEEP_SECONDS while any connection is open: a request costs two float stores, not the two
+    or three timers (each armed and cancelled) that a timer per phase would cost."""
+
+    _of_loop: dict[asyncio.AbstractEventLoop, _Deadlines] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.protocols: set[GatewayHttpProtocol] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _Deadlines:
+        found = cls._of_loop.get(loop)
+        if found is None:
+            for old in [known for known in cls._of_loop if known.is_closed()]:
+                del cls._of_loop[old]
+            found = cls._of_loop[loop] = cls(loop)
+        return found
+
+    def add(self, protocol: GatewayHttpProtocol) -> None:
+        self.protocols.add(protocol)
+        if self._timer is None:
+            self._timer = self.loop.call_later(SWEEP_SECONDS, self._sweep)
+
+    def discard(self, protocol: GatewayHttpProtocol) -> None:
+        self.protocols.discard(protocol)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        now = self.loop.time()
+        for protocol in [p for p in self.protocols if p.phase and p.deadline <= now]:
+            try:
+                protocol.timed_out()
+            except Exception:
+                logger.exception("could not cut off a slow connection")
+        if self.protocols:
+            self._timer = self.loop.call_later(SWEEP_SECONDS, self._sweep)
+
+
 class GatewayHttpProtocol(HttpToolsProtocol):
     """uvicorn's HttpToolsProtocol plus the limits above (values from Django's settings, read
     once per connection: the ASGI application, loaded before any connection, set Django up)."""
@@ -67,19 +114,22 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._head_received = 0  # bytes received while in the head
         self._head_tail = b""  # the last bytes of the head so far (its end may span reads)
         self._url_bytes = 0
-        self._header_count = 0
-        self._header_bytes = 0
         self._refused = False
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._body_timer: asyncio.TimerHandle | None = None
+        # The read deadline (loop time) and what it is for: the head (from its first byte, or
+        # from the connection's opening), or the body (from its last chunk).
+        self.phase = _IDLE
+        self.deadline = 0.0
+        self._deadlines = _Deadlines.of(self.loop)
 
     # -- connection ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+        self.phase, self.deadline = _HEAD, self.loop.time() + self.header_timeout
+        self._deadlines.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_timers()
+        self.phase = _IDLE
+        self._deadlines.discard(self)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -119,9 +169,9 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
-        self._url_bytes = self._header_count = self._header_bytes = 0
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.header_timeout, self._head_timed_out)
+        self._url_bytes = 0
+        if self.phase != _HEAD:
+            self.phase, self.deadline = _HEAD, self.loop.time() + self.header_timeout
 
     def on_url(self, url: bytes) -> None:
         self._url_bytes += len(url)
@@ -131,66 +181,58 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        self._header_bytes += len(name) + len(value) + 4
-        if self._header_count > self.max_headers or self._header_bytes > self.max_head_bytes:
+        # uvicorn's own, inlined (a call less per header field), after the count.
+        headers = self.headers
+        if len(headers) >= self.max_headers:
             self._refuse(431, "request header fields too large")
             raise _Refused
-        super().on_header(name, value)
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        # The fields' size, measured once they are all in (only when the bytes received could
+        # exceed it): _head_fits kept the parser from buffering more than the limits allow.
+        if self._head_received > self.max_head_bytes and (
+            sum(len(name) + len(value) + 4 for name, value in self.headers) > self.max_head_bytes
+        ):
+            self._refuse(431, "request header fields too large")
+            raise _Refused
         self._in_head = False
         self._head_received = 0
         self._head_tail = b""
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        # The body's deadline (a request without one completes before the loop runs again).
+        self.phase, self.deadline = _BODY, self.loop.time() + self.body_timeout
         super().on_headers_complete()
         # The request's cycle, just made by uvicorn (its task runs from the next loop pass):
         # ours, which writes a response's head with its body (see CoalescingCycle).
         if type(self.cycle) is RequestResponseCycle:
             self.cycle.__class__ = CoalescingCycle
-        if self._expects_body():
-            self._arm_body_timer()
 
     def on_body(self, body: bytes) -> None:
         super().on_body(body)
-        if self._body_timer is not None:
-            self._arm_body_timer()
+        if self.phase == _BODY:
+            self.deadline = self.loop.time() + self.body_timeout
 
     def on_message_complete(self) -> None:
-        if self._body_timer is not None:
-            self._body_timer.cancel()
-            self._body_timer = None
+        self.phase = _IDLE
         super().on_message_complete()
         self._in_head = True  # whatever arrives next is the head of the next request
         self._head_received = 0
 
     # -- limits -------------------------------------------------------------------------------
-    def _expects_body(self) -> bool:
-        for name, value in self.headers:
-            if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
-                return True
-        return False
-
-    def _arm_body_timer(self) -> None:
-        if self._body_timer is not None:
-            self._body_timer.cancel()
-        self._body_timer = self.loop.call_later(self.body_timeout, self._body_timed_out)
-
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if self._in_head and not self.transport.is_closing():
+    def timed_out(self) -> None:
+        """The read deadline passed (called by the loop's _Deadlines)."""
+        phase, self.phase = self.phase, _IDLE
+        if self.transport.is_closing():
+            return
+        if phase == _HEAD:
             if self._head_received or self._url_bytes:
                 self._refuse(408, "request headers not received in time")
             else:
                 self.transport.close()  # a connection that never sent a request
-
-    def _body_timed_out(self) -> None:
-        self._body_timer = None
-        if self.transport.is_closing():
-            return
-        if self.cycle is not None and not self.cycle.response_started:
+        elif self.cycle is not None and not self.cycle.response_started:
             self._refuse(408, "request body not received in time")
         else:
             self.transport.close()
@@ -198,7 +240,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, message: str) -> None:
         """Answer `status` with a plain-text reason and close the connection."""
         self._refused = True
-        self._cancel_timers()
+        self.phase = _IDLE
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.response_started = True  # the application must not write after this
             self.cycle.disconnected = True
@@ -212,12 +254,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             % (status, _REASONS[status], len(body), body)
         )
         self.transport.close()
-
-    def _cancel_timers(self) -> None:
-        for timer in (self._head_timer, self._body_timer):
-            if timer is not None:
-                timer.cancel()
-        self._head_timer = self._body_timer = None
 
 
 class _Captured:
@@ -270,6 +306,13 @@ class CoalescingCycle(RequestResponseCycle):
             transport.write(head + captured.data)  # type: ignore[operator]
         if captured.closing:
             transport.close()
+
+
+def body_received(receive: Any) -> bool:
+    """Whether `receive` (an ASGI receive callable) is this server's and the request's whole
+    body has arrived: its next message is then ready at once."""
+    cycle = getattr(receive, "__self__", None)
+    return type(cycle) is CoalescingCycle and cycle.more_body is False
 
 
 def cut_off(graceful_timeout: float) -> float:
