@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -45,6 +46,7 @@ from proxy.errors import (
     UpstreamUnreachable,
     render,
 )
+from proxy.http_server import body_received
 from proxy.record import Recorder
 from proxy.request import (
     content_length,
@@ -84,26 +86,26 @@ WATCH_CLIENT_AFTER = 0.05  # seconds
 
 class DisconnectWatch:
     """Cancels the current task when its client hangs up, from WATCH_CLIENT_AFTER seconds on
-    until `stop()`. One timer per call, and a task only for the calls that last longer.
+    until `stop()`. A task only for the calls that last longer, started by the app's one sweep
+    timer (DisconnectWatches): a call costs a set insertion, not a timer of its own.
 
     ASGI tells a disconnect only through `receive()` (once the body was read, the next message
     is `http.disconnect`), which must be awaited; the watching task does that, then cancels
     the call's task. The call tells its own cancellation from a server's by `gone()`."""
 
-    __slots__ = ("_active", "_gone", "_receive", "_task", "_timer", "_watcher")
+    __slots__ = ("_active", "_gone", "_pending", "_receive", "_task", "_watcher", "since")
 
-    def __init__(self, receive: Receive) -> None:
-        loop = asyncio.get_running_loop()
+    def __init__(self, receive: Receive, pending: DisconnectWatches) -> None:
         self._receive = receive
         self._task = asyncio.current_task()
         self._watcher: asyncio.Task[None] | None = None
         self._gone = False
         self._active = True
-        self._timer: asyncio.TimerHandle | None = loop.call_later(WATCH_CLIENT_AFTER, self._start)
+        self._pending = pending
+        self.since = pending.add(self)
 
-    def _start(self) -> None:
-        self._timer = None
-        if self._active:
+    def start(self) -> None:
+        if self._active and self._watcher is None:
             self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
@@ -122,12 +124,43 @@ class DisconnectWatch:
 
     def stop(self) -> None:
         self._active = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._pending.discard(self)
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
+
+
+class DisconnectWatches:
+    """The watches of calls not yet WATCH_CLIENT_AFTER old, and the one timer (armed while
+    any is pending, on the loop of the calls) that starts the watching task of those that are."""
+
+    def __init__(self) -> None:
+        self._pending: set[DisconnectWatch] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def add(self, watch: DisconnectWatch) -> float:
+        """Register `watch`; returns the loop time it was registered at."""
+        loop = asyncio.get_running_loop()
+        self._pending.add(watch)
+        if self._timer is None or self._loop is not loop:  # (a new loop: tests run several)
+            self._loop = loop
+            self._timer = loop.call_later(WATCH_CLIENT_AFTER, self._sweep)
+        return loop.time()
+
+    def discard(self, watch: DisconnectWatch) -> None:
+        self._pending.discard(watch)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        loop = self._loop
+        assert loop is not None
+        due = loop.time() - WATCH_CLIENT_AFTER
+        for watch in [w for w in self._pending if w.since <= due]:
+            self._pending.discard(watch)
+            watch.start()
+        if self._pending:
+            self._timer = loop.call_later(WATCH_CLIENT_AFTER / 2, self._sweep)
 
 
 # The status a run records when the client hung up before any answer (no HTTP status was sent;
@@ -152,6 +185,7 @@ class ProxyApp(UnifiedCalls):
         self.recorder = Recorder()
         self.gates: list[Gate] = load_gates()
         self.inflight = 0  # calls being served now (read by tests and the bench)
+        self.watches = DisconnectWatches()
         self.max_body = settings.GATEWAY_MAX_BODY_BYTES
         self.body_timeout = settings.GATEWAY_HTTP_BODY_TIMEOUT
         self._hosts: dict[bytes, bool] = {}  # Host header → allowed (bounded: see _host_ok)
@@ -447,7 +481,7 @@ class ProxyApp(UnifiedCalls):
         # The exchange runs in this task, under a watch on the client: a client that hangs up
         # cancels it (the upstream connection is closed, so the provider stops), whether the
         # answer is streamed or not; the run says so.
-        watch = DisconnectWatch(receive)
+        watch = DisconnectWatch(receive, self.watches)
         try:
             await exchange
         except (asyncio.CancelledError, Exception) as exc:
@@ -667,10 +701,35 @@ class ProxyApp(UnifiedCalls):
         future.add_done_callback(lambda _: self._rehashing.discard(key_id))
 
 
+class _RandomPool:
+    """Random bytes drawn from the OS 4 KB at a time (one getrandom per 256 run ids, not one
+    per call); emptied in a forked child, so two workers never share bytes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._pool, self._at = b"", 0
+
+    def take16(self) -> bytearray:
+        with self._lock:
+            at = self._at
+            if at + 16 > len(self._pool):
+                self._pool, at = os.urandom(4096), 0
+            self._at = at + 16
+            return bytearray(self._pool[at : at + 16])
+
+
+_RANDOM = _RandomPool()
+
+
 def new_run_id() -> str:
     """A random UUID version 4 as 32 hex digits (what uuid.uuid4().hex gives, at a fraction of
-    its cost: no UUID object and no int round trip on the hot path)."""
-    raw = bytearray(os.urandom(16))
+    its cost: no UUID object, no int round trip and no system call per id)."""
+    raw = _RANDOM.take16()
     raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
     return raw.hex()
@@ -694,27 +753,35 @@ async def read_body(
     length = content_length(headers)
     if length is not None and length > limit:
         raise BodyTooLarge(f"the request body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    loop = asyncio.get_running_loop()
+    if body_received(receive):  # all in already (most calls): no wait to bound
+        return await _receive_body(receive, limit, None, timeout)
     try:
         async with asyncio.timeout(timeout) as deadline:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise BodyTooLarge(f"the request body is larger than {limit} bytes")
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                deadline.reschedule(loop.time() + timeout)
+            return await _receive_body(receive, limit, deadline, timeout)
     except TimeoutError:
         raise RequestTimeout(
             f"the request body did not arrive: nothing was received for {timeout:g} s"
         ) from None
+
+
+async def _receive_body(
+    receive: Receive, limit: int, deadline: asyncio.Timeout | None, timeout: float
+) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if deadline is not None:
+            deadline.reschedule(asyncio.get_running_loop().time() + timeout)
 
 
 async def lifespan(app: ProxyApp, receive: Receive, send: Send) -> None:

@@ -1,0 +1,37 @@
+"""Run ids: random UUID version 4, unique, and never shared by two forked workers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+from proxy.app import new_run_id
+
+
+def test_run_ids_are_random_uuid4_and_unique() -> None:
+    ids = [new_run_id() for _ in range(2_000)]  # several refills of the random pool
+    assert len(set(ids)) == len(ids)
+    for run_id in ids[:50]:
+        parsed = uuid.UUID(run_id)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert parsed.hex == run_id
+
+
+def test_a_forked_worker_draws_other_ids_than_its_parent() -> None:
+    new_run_id()  # the parent's pool holds unused bytes when gunicorn forks
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        try:
+            os.write(write, "".join(new_run_id() for _ in range(4)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 4096).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = "".join(new_run_id() for _ in range(4))
+    assert len(child) == len(parent) == 128
+    assert {child[i : i + 32] for i in range(0, 128, 32)}.isdisjoint(
+        {parent[i : i + 32] for i in range(0, 128, 32)}
+    )
