@@ -1,7 +1,7 @@
 """Hand every CallRecord to the sink off the request path (docs/architecture.md §6).
 
-`Recorder.submit` is a non-blocking `put_nowait` on an asyncio.Queue. One drain task takes what
-is queued (up to GATEWAY_RECORD_BATCH_SIZE), and calls the sink named by
+`Recorder.submit` appends to a bounded in-process queue (a deque: an append, and a wake-up only
+when the drain task sleeps waiting for a first record). One drain task takes what is queued (up to GATEWAY_RECORD_BATCH_SIZE), and calls the sink named by
 settings.GATEWAY_RECORD_SINK in a dedicated worker thread, so a slow database or broker never
 stalls the event loop; batches go out one at a time, in order. The same thread writes keys'
 last_used_at, at most once per GATEWAY_KEY_LAST_USED_INTERVAL per key.
@@ -22,7 +22,6 @@ reason, key prefix and client address, and the counts go to the sink with the ne
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -97,10 +96,10 @@ class Recorder:
         self.flush_seconds = settings.GATEWAY_RECORD_FLUSH_SECONDS
         self.touch_interval = settings.GATEWAY_KEY_LAST_USED_INTERVAL
         self.dropped = 0
-        # None wakes the drain task for refusals alone (they are counted, not queued).
-        self._queue: asyncio.Queue[CallRecord | None] = asyncio.Queue(
-            maxsize=settings.GATEWAY_RECORD_QUEUE_SIZE
-        )
+        self.queue_size = settings.GATEWAY_RECORD_QUEUE_SIZE
+        self._queue: deque[CallRecord] = deque()
+        # Set while the drain task waits for something to deliver (a record, refusals, stop).
+        self._waiting: asyncio.Future[None] | None = None
         self._refused: dict[RefusalKey, RefusedCalls] = {}
         self._touched: dict[int, float] = {}  # key id -> monotonic time of the last touch
         self._pending_touch: set[int] = set()
@@ -111,12 +110,19 @@ class Recorder:
 
     def submit(self, record: CallRecord) -> None:
         """Queue one record; never blocks, never raises."""
-        try:
-            self._queue.put_nowait(record)
-        except asyncio.QueueFull:
+        if len(self._queue) >= self.queue_size:
             self.dropped += 1
             if self.dropped % 1000 == 1:
                 logger.error("record queue full: %d call records dropped so far", self.dropped)
+            return
+        self._queue.append(record)
+        if self._waiting is not None:
+            self._wake()
+
+    def _wake(self) -> None:
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
     def refuse(
         self,
@@ -146,12 +152,11 @@ class Recorder:
             path=path[:200],
         )
         if wake:
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
+            self._wake()
 
     def pending(self) -> int:
         """Records queued and not yet handed to the sink."""
-        return self._queue.qsize() + self._delivering + len(self._refused)
+        return len(self._queue) + self._delivering + len(self._refused)
 
     def touch_key(self, key_id: int) -> None:
         """Note a key's use; its last_used_at is written by the drain thread, rate-limited."""
@@ -180,11 +185,10 @@ class Recorder:
         asked to finish, never cancelled: a batch waiting for the thread would be dropped."""
         if self._task is not None:
             self._stopping = True
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)  # wakes it if it waits for a record
+            self._wake()  # if it waits for a record
             await self._task
             self._task = None
-        while not self._queue.empty() or self._pending_touch or self._refused:
+        while self._queue or self._pending_touch or self._refused:
             await self._flush_once()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
@@ -202,22 +206,22 @@ class Recorder:
         _close_connections()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping:
-            record = await self._queue.get()
-            full = await self._flush_once(first=record)
+            if not self._queue and not self._refused:
+                self._waiting = loop.create_future()
+                await self._waiting
+                if self._stopping:
+                    break
+            full = await self._flush_once()
             if not full and not self._stopping:
                 await asyncio.sleep(self.flush_seconds)
 
-    async def _flush_once(self, first: CallRecord | None = None) -> bool:
-        batch: list[CallRecord | RefusedCalls] = [] if first is None else [first]
-        while len(batch) < self.batch_size:
-            try:
-                record = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            if record is not None:
-                batch.append(record)
-        full = len(batch) >= self.batch_size
+    async def _flush_once(self) -> bool:
+        queue = self._queue
+        take = min(len(queue), self.batch_size)
+        batch: list[CallRecord | RefusedCalls] = [queue.popleft() for _ in range(take)]
+        full = take >= self.batch_size
         if self._refused:
             batch.extend(self._refused.values())
             self._refused = {}

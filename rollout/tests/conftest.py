@@ -65,5 +65,5 @@ def wait_recorder_idle(app: ProxyApp, timeout: float = 5.0) -> None:
     while quiet < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
         recorder._executor.submit(lambda: None).result(timeout=timeout)
-        idle = recorder._queue.empty() and not recorder._pending_touch
+        idle = not recorder._queue and not recorder._pending_touch
         quiet = quiet + 1 if idle else 0
