@@ -13,14 +13,15 @@ How a change travels, by mode:
   on every poll (about 0.1 µs). The write happens before the writer's service call returns, so
   a call that starts after it returned already sees the change: no lag at all on one host.
 - **Redis** (`REDIS_URL` set): PUBLISH on redis_channel() after the commit; each gateway process holds
-  a subscription and reads it without blocking, at most once per 5 ms of polls (about 4 µs a
-  read). Redis writes the message to the subscribers' sockets in the same pass as the
-  publisher's reply, so it is already readable when the writer's call returns.
+  a subscription, read by a thread of its own that waits on the socket: a call pays nothing
+  for it, and a message is taken in as soon as that thread gets the interpreter lock (a few
+  milliseconds at most on a busy worker). Redis writes the message to the subscribers' sockets
+  in the same pass as the publisher's reply.
 - **PostgreSQL without Redis**: `pg_notify` inside the writer's transaction (delivered exactly
-  when it commits, never if it rolls back); each gateway process LISTENs on its own connection
-  and reads it the same way (about 0.5 µs a read). PostgreSQL hands notifications to
-  listeners a few milliseconds after the commit (measured 1 to 4 ms here), so across hosts the lag
-  is that; on the same host the file has already carried the change.
+  when it commits, never if it rolls back); each gateway process LISTENs on its own connection,
+  read the same way. PostgreSQL hands notifications to listeners a few milliseconds after the
+  commit (measured 1 to 4 ms here), so across hosts the lag is that; on the same host the file
+  has already carried the change.
 - **SQLite**: only the file (SQLite is one host by nature).
 
 A remote subscription that is lost (Redis or PostgreSQL restarted) counts as a change of every
@@ -38,6 +39,7 @@ import hashlib
 import logging
 import mmap
 import os
+import select
 import tempfile
 import threading
 import time
@@ -62,7 +64,8 @@ TOPICS = ("keys", "secrets", "prices", "spend", "redaction", "routes", "ratelimi
 _SLOTS = 64
 _FILE_SIZE = _SLOTS * 8
 _RECONNECT_MAX_SECONDS = 5.0
-REMOTE_POLL_SECONDS = 0.005  # the subscription is read at most this often (see poll)
+# The listening thread wakes at least this often (to notice close()) while no message comes.
+LISTEN_SECONDS = 0.2
 
 
 def redis_channel(url: str) -> str:
@@ -160,12 +163,14 @@ class _RedisSubscription:
         pubsub.get_message(timeout=1.0)  # the subscription confirmation
         self.client, self.pubsub = client, pubsub
 
-    def read(self) -> list[str]:
+    def read(self, timeout: float) -> list[str]:
+        """The topics received, waiting up to `timeout` seconds for the first."""
         topics = []
         while True:
-            message = self.pubsub.get_message(timeout=0)
+            message = self.pubsub.get_message(timeout=timeout)
             if message is None:
                 return topics
+            timeout = 0
             data = message.get("data")
             if isinstance(data, bytes):
                 topics.append(data.decode(errors="replace"))
@@ -190,8 +195,10 @@ class _PostgresListener:
         conn.execute(f"LISTEN {CHANNEL}")
         self.conn = conn
 
-    def read(self) -> list[str]:
+    def read(self, timeout: float) -> list[str]:
+        """The topics received, waiting up to `timeout` seconds for the socket to be readable."""
         pgconn = self.conn.pgconn
+        select.select([pgconn.socket], [], [], timeout)
         pgconn.consume_input()  # never blocks: libpq reads what the socket holds
         topics = []
         while (note := pgconn.notifies()) is not None:
@@ -240,7 +247,6 @@ class ChangeSignal:
         self._remote: _RedisSubscription | _PostgresListener | None = None
         self._remote_ok = False
         self._remote_wanted = False
-        self._remote_due = 0.0  # monotonic time of the next read of the subscription
         self._reconnect = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -274,29 +280,11 @@ class ChangeSignal:
         self._thread.start()
 
     def poll(self) -> None:
-        """Take in every change signalled since the last poll. Never blocks, never raises.
-
-        The file is read on every poll; the remote subscription at most once per
-        REMOTE_POLL_SECONDS (a busy worker polls thousands of times a second, and a socket read
-        costs more than the file's compare): what another host changed is seen that much later
-        at most, well inside the 100 ms every change must take."""
+        """Take in every change this host signalled since the last poll (the file). Never
+        blocks, never raises. Other hosts' changes need no poll: the listening thread takes
+        them in as they arrive."""
         for slot in self._file.changed_slots():
             self._bump_slot(slot)
-        if self._remote_ok:
-            now = time.monotonic()
-            if now < self._remote_due:
-                return
-            self._remote_due = now + REMOTE_POLL_SECONDS
-            try:
-                topics = self._remote.read()  # type: ignore[union-attr]
-            except Exception as exc:
-                logger.warning("change signal lost (%s); reconnecting", type(exc).__name__)
-                self._remote_ok = False
-                self.bump_all()
-                self._reconnect.set()
-                return
-            for topic in topics:
-                self._bump(topic)
 
     def close(self) -> None:
         """Stop listening and close the subscription (a process that stops serving, tests)."""
@@ -328,6 +316,26 @@ class ChangeSignal:
             delay = 0.1
             self._remote_ok = True
             self.bump_all()  # whatever changed while the subscription was down
+            self._listen()
+            self._reconnect.set()  # lost: connect again (unless closed)
+
+    def _listen(self) -> None:
+        """In the listening thread: take in the subscription's messages until it is lost or
+        this signal is closed. A lost subscription counts as a change of every topic."""
+        remote = self._remote
+        assert remote is not None
+        while not self._closed:
+            try:
+                topics = remote.read(LISTEN_SECONDS)
+            except Exception as exc:
+                if self._closed:
+                    return
+                logger.warning("change signal lost (%s); reconnecting", type(exc).__name__)
+                self._remote_ok = False
+                self.bump_all()
+                return
+            for topic in topics:
+                self._bump(topic)
 
     # -- writing (any process) --------------------------------------------------------------
     def _bump(self, topic: str) -> None:
