@@ -17,7 +17,10 @@ Concurrency (several gateway processes may share one spool directory):
   checks that the path still names the file it opened (a replayer may have renamed it away);
 - a replayer claims a file by renaming it to `*.replaying` (rename is atomic, so only one
   process wins), then takes the flock, which waits for an in-flight append to finish, so it
-  reads only whole batches. On failure the claimed file is renamed back to a `.jsonl` name.
+  reads only whole batches, and releases it at once (no producer appends to a renamed file).
+  It reads and pushes the file a chunk at a time: a backlog spooled while the destination
+  lagged is never held in memory whole. On failure the claimed file is renamed back to a
+  `.jsonl` name (the records already pushed are pushed again: at-least-once).
 - a claim left behind by a crashed process is taken over after STALE_CLAIM_SECONDS.
 Delivery is at-least-once (a crash between a push and the unlink replays the file again);
 ingestion is idempotent by run_id, so duplicates are harmless.
@@ -29,16 +32,17 @@ accepted trade-off against filling the disk the gateway runs on.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from django.conf import settings
@@ -216,36 +220,54 @@ def _candidates(directory: Path) -> list[Path]:
     return found
 
 
-def _read(fh: object, path: Path) -> list[ShippedRecord]:
-    """The records of a claimed file that belong to this database; lines naming another (or
-    none) are set aside in a `*.foreign` file beside it, never replayed here."""
+def _chunks(fh: IO[bytes], path: Path, chunk: int) -> Generator[list[ShippedRecord], None, None]:
+    """The records of a claimed file that belong to this database, `chunk` at a time, read as
+    they are pushed: a file spooled while the destination lagged (a backlog of minutes, up to
+    GATEWAY_SPOOL_MAX_BYTES) is never held in memory whole, only one chunk of it. Lines naming
+    another database (or none) are set aside in a `*.foreign` file beside it, never replayed
+    here."""
     identity = database_identity()
-    records, foreign = [], []
-    for number, line in enumerate(fh, start=1):  # type: ignore[attr-defined]
-        if not line.strip():
-            continue
-        try:
-            data = orjson.loads(line)
-            if data.pop("_db", None) != identity:
-                foreign.append(line)
+    records: list[ShippedRecord] = []
+    kept: Path | None = None
+    out: IO[bytes] | None = None
+    foreign = 0
+    try:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
                 continue
-            records.append(record_decoded(data))
-        except (orjson.JSONDecodeError, TypeError, AttributeError) as exc:
-            # A torn last line after a crash mid-append: that one record is unreadable.
-            logger.error("tracing spool: skipped unreadable line %d of %s (%s)", number, path, exc)
-    if foreign:
-        kept = path.with_name(f"records-{os.getpid()}-{time.time_ns()}.foreign")
-        with kept.open("wb") as out:
-            out.writelines(foreign)
+            try:
+                data = orjson.loads(line)
+                if data.pop("_db", None) != identity:
+                    if out is None:
+                        kept = path.with_name(f"records-{os.getpid()}-{time.time_ns()}.foreign")
+                        out = kept.open("wb")
+                    out.write(line)
+                    foreign += 1
+                    continue
+                records.append(record_decoded(data))
+            except (orjson.JSONDecodeError, TypeError, AttributeError) as exc:
+                # A torn last line after a crash mid-append: that one record is unreadable.
+                logger.error(
+                    "tracing spool: skipped unreadable line %d of %s (%s)", number, path, exc
+                )
+                continue
+            if len(records) >= chunk:
+                yield records
+                records = []
+        if records:
+            yield records
+    finally:
+        if out is not None:
             out.flush()
             os.fsync(out.fileno())
-        logger.error(
-            "tracing spool: %d record(s) in %s are for another database; kept in %s, not replayed",
-            len(foreign),
-            path,
-            kept,
-        )
-    return records
+            out.close()
+            logger.error(
+                "tracing spool: %d record(s) in %s are for another database; kept in %s, "
+                "not replayed",
+                foreign,
+                path,
+                kept,
+            )
 
 
 def _replay_file(
@@ -260,24 +282,32 @@ def _replay_file(
     except FileNotFoundError:
         return 0  # another process claimed it first
     os.utime(claim)
+    pushed = 0
     with claim.open("rb") as fh:
+        # The lock waits for an append in flight to finish; once taken, no producer appends to
+        # this file any more (each finds its path renamed away), so it is released at once: a
+        # producer that opened the file just before the rename must not wait for the replay.
         fcntl.flock(fh, fcntl.LOCK_EX)
-        records = _read(fh, claim)
-    try:
-        for start in range(0, len(records), chunk):
-            push(records[start : start + chunk])
-    except transient:
-        claim.rename(claim.with_name(f"records-returned-{os.getpid()}-{time.time_ns()}.jsonl"))
-        raise
-    except Exception:
-        # Not an outage but records the destination refuses: retrying would fail the same way
-        # on every ship, so the file is set aside (kept, counted in the bound, never replayed).
-        bad = claim.with_name(f"records-quarantined-{os.getpid()}-{time.time_ns()}.bad")
-        claim.rename(bad)
-        logger.exception("tracing spool: records refused, file kept as %s", bad)
-        return 0
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        with contextlib.closing(_chunks(fh, claim, max(1, chunk))) as chunks:
+            for records in chunks:
+                try:
+                    push(records)
+                except transient:
+                    returned = f"records-returned-{os.getpid()}-{time.time_ns()}.jsonl"
+                    claim.rename(claim.with_name(returned))
+                    raise
+                except Exception:
+                    # Not an outage but records the destination refuses: retrying would fail
+                    # the same way on every ship, so the file is set aside (kept, counted in
+                    # the bound, never replayed).
+                    bad = claim.with_name(f"records-quarantined-{os.getpid()}-{time.time_ns()}.bad")
+                    claim.rename(bad)
+                    logger.exception("tracing spool: records refused, file kept as %s", bad)
+                    return 0
+                pushed += len(records)
     claim.unlink()
-    return len(records)
+    return pushed
 
 
 def spool_replay(
