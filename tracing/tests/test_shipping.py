@@ -98,7 +98,7 @@ def test_a_spooled_file_is_read_a_chunk_at_a_time_as_it_is_pushed(spool, owner, 
     """A file spooled while the record writer lagged holds minutes of records (up to the
     spool's bound): each chunk is pushed before the next one is read, so the replaying process
     holds one chunk in memory, not the file (read whole, the writer's RSS followed the backlog:
-    from 105 to 327 MB, measured under load with 229 MB spooled)."""
+    from 105 to 319 MB, measured under load with 229 MB spooled)."""
     from tracing import spool as spool_module
 
     spooled = [call_record(owner) for _ in range(25)]
