@@ -240,3 +240,55 @@ def verify_assertion(assertion: str, token_uri: str) -> dict[str, Any]:
     if claims.get("exp", 0) < time.time():
         raise ValueError("the assertion has expired")
     return dict(claims)
+
+
+# Model Garden's catalogue (publishers.models.list): (name, versionId) per publisher, a few of
+# each kind it lists: Gemini models, and models the unified endpoints do not call (embeddings,
+# Live API, images, video, open models deployed separately).
+_PUBLISHER_MODELS = {
+    "google": (
+        ("gemini-2.5-flash", "default"),
+        ("gemini-2.5-pro", "default"),
+        ("gemini-2.0-flash-001", "default"),
+        ("gemini-embedding-001", "default"),
+        ("text-embedding-005", "default"),
+        ("gemini-live-2.5-flash", "default"),
+        ("imagen-4.0-generate-001", "default"),
+        ("veo-3.0-generate-001", "default"),
+        ("gemma3", "gemma-3-27b-it"),
+    ),
+    "anthropic": (
+        ("claude-sonnet-4-5", "20250929"),
+        ("claude-haiku-4-5", "20251001"),
+        ("claude-opus-4-1", "20250805"),
+    ),
+}
+PUBLISHER_MODELS_PAGE = 4  # the most models one page holds, whatever pageSize asks
+
+
+def publisher_models(publisher: str, page_size: int, page_token: str) -> dict[str, Any]:
+    """ListPublisherModels' answer: one page of the publisher's models (BASIC view), and the
+    token of the next page when more follow (ValueError for a token it did not give)."""
+    start = 0
+    if page_token:
+        if not page_token.startswith("page-") or not page_token[5:].isdigit():
+            raise ValueError(f"invalid page token {page_token!r}")
+        start = int(page_token[5:])
+    size = min(page_size, PUBLISHER_MODELS_PAGE) if page_size > 0 else PUBLISHER_MODELS_PAGE
+    models = _PUBLISHER_MODELS[publisher]
+    answer: dict[str, Any] = {
+        "publisherModels": [
+            {
+                "name": f"publishers/{publisher}/models/{name}",
+                "versionId": version,
+                "openSourceCategory": "PROPRIETARY"
+                if publisher == "anthropic" or name.startswith("gemini")
+                else "GOOGLE_OWNED_OSS_WITH_GOOGLE_CHECKPOINT",
+                "launchStage": "GA",
+            }
+            for name, version in models[start : start + size]
+        ]
+    }
+    if start + size < len(models):
+        answer["nextPageToken"] = f"page-{start + size}"
+    return answer

@@ -2,8 +2,9 @@
 and the clouds' paths: AWS Bedrock (`/model/{id}/invoke|invoke-with-response-stream|converse|
 converse-stream|count-tokens`: an API key, or a SigV4 signature it recomputes with botocore from
 its own access key pair, and the binary event stream) and Google Vertex AI (`/v1/projects/...
-/publishers/{anthropic,google}/models/...`, accepting only access tokens minted by its `/token`
-endpoint for a JWT grant signed by its service account; devtools.fake_formats_cloud).
+/publishers/{anthropic,google}/models/...`, and Model Garden's catalogue at `/v1beta1/publishers/
+{anthropic,google}/models`, paged; accepting only access tokens minted by its `/token` endpoint
+for a JWT grant signed by its service account; devtools.fake_formats_cloud).
 
 Used by the tests (in-process on port 0: `start_fake_provider`), by `make run` and by anyone
 trying an agent roll-out offline (`manage.py fake_provider --port N`). It answers in each
@@ -79,6 +80,7 @@ from devtools.fake_formats_cloud import (
     bedrock_inference_profiles,
     converse_answer,
     converse_stream,
+    publisher_models,
     sigv4_problem,
     verify_assertion,
 )
@@ -100,6 +102,8 @@ class FakeProvider:
         self.access_tokens: set[str] = set()
         self.tokens_minted = 0
         self.token_lifetime = 3600
+        # Vertex AI's model catalogue: a status of 400 or more refuses its listing
+        self.model_list_status = 200
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -144,6 +148,8 @@ class FakeProvider:
             "{publisher:anthropic|google}/models/{model_action}",
             self.handle,
         )
+        # Model Garden's catalogue (publishers.models.list)
+        r.add_get("/v1beta1/publishers/{publisher:anthropic|google}/models", self.handle)
         return app
 
     async def token(self, request: web.Request) -> web.Response:
@@ -235,7 +241,7 @@ class FakeProvider:
                 status=status,
                 headers={"x-amzn-ErrorType": bedrock_error_type(status)},
             )
-        if path.startswith(("/v1/projects/", "/v1beta1/projects/")):
+        if path.startswith(("/v1/projects/", "/v1beta1/projects/", "/v1beta1/publishers/")):
             return web.json_response(gemini_error(status, message), status=status)
         if path.startswith("/v1/messages") or (
             path.startswith("/v1/models") and "anthropic-version" in request.headers
@@ -267,6 +273,8 @@ class FakeProvider:
             return await self._azure(request, body, entry)
         if "project" in request.match_info:
             return await self._vertex(request, body, entry)
+        if path.startswith("/v1beta1/publishers/"):
+            return self._vertex_catalog(request)
         if path == "/v1/chat/completions":
             if stream:
                 return await self._sse(request, openai_stream(body), entry, done=True)
@@ -528,6 +536,26 @@ class FakeProvider:
         if action == "rawPredict":
             return self._json(anthropic_answer(answer_body), entry)
         return self._error(request, 404, f"fake provider: no {action} for Anthropic")
+
+    def _vertex_catalog(self, request: web.Request) -> web.Response:
+        """Model Garden's publisher models, a page at a time (pageSize, pageToken), for an
+        access token from /token; `model_list_status` set answers that status instead."""
+        auth = request.headers.get("authorization", "")
+        if auth.removeprefix("Bearer ") not in self.access_tokens:
+            return self._error(request, 401, "Request had invalid authentication credentials.")
+        if self.model_list_status >= 400:
+            return self._error(request, self.model_list_status, "Permission denied")
+        size = request.query.get("pageSize", "0")
+        try:
+            return _json(
+                publisher_models(
+                    request.match_info["publisher"],
+                    int(size) if size.isdigit() else 0,
+                    request.query.get("pageToken", ""),
+                )
+            )
+        except ValueError as exc:
+            return self._error(request, 400, str(exc))
 
     def _json(self, payload: Any, entry: dict[str, Any]) -> web.Response:
         override = entry.get("usage_override")
