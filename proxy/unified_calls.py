@@ -32,7 +32,7 @@ from hotpath.errors import (
 )
 from proxy import forward, providers, routing, unified
 from proxy.errors import metadata_header
-from proxy.providers import bedrock
+from proxy.providers import bedrock, vertex
 from proxy.request import upstream_headers
 
 if TYPE_CHECKING:
@@ -304,6 +304,7 @@ class UnifiedCalls:
         lists = await asyncio.gather(
             *(listing(name) for name in [*unified.MODEL_LISTS, *custom]),
             self._bedrock_models(secrets),
+            self._vertex_models(secrets),
         )
         models = [model for found in lists for model in found]
         allowed = call.model_allowed  # the model-access policies, when any applies
@@ -355,6 +356,43 @@ class UnifiedCalls:
         answers = await asyncio.gather(*asked)
         models = [m for answer in answers for m in bedrock.listed_models(answer)]
         return [f"bedrock/{m}" for m in dict.fromkeys(models)]
+
+    async def _vertex_models(self, secrets: dict[str, UpstreamSecret]) -> list[str]:
+        """Vertex AI's Model Garden catalogue (publishers.models.list) at the workspace's
+        location, with an access token minted as for the calls: the Gemini and Claude models
+        the unified endpoints call. A publisher whose listing fails is left out (logged)."""
+        try:
+            creds = vertex.credentials(secrets)
+        except ProviderSecretMissing:
+            return []
+        try:
+            vertex.unified_prefix(creds, secrets)  # (the calls need the key file's project)
+        except ProviderSecretMissing:
+            logger.warning("listing vertex models: the service account key names no project")
+            return []
+        base = creds.base_url or vertex.origin(vertex.location(secrets))
+
+        async def publisher_models(publisher: str) -> list[str]:
+            found: list[str] = []
+            token = ""
+            for _ in range(vertex.MODEL_LIST_MAX_PAGES):
+                url = base + vertex.model_list_path(publisher, token)
+                try:
+                    headers = await vertex.authorize(creds, "GET", url, [], b"")
+                except UpstreamUnreachable:
+                    logger.warning("listing vertex models failed (no access token)")
+                    return []
+                answer = await self._model_list("vertex", url, headers)
+                if answer is None:
+                    return []
+                models, token = vertex.listed_models(publisher, answer)
+                found += models
+                if not token:
+                    break
+            return found
+
+        lists = await asyncio.gather(*map(publisher_models, vertex.MODEL_LIST_PUBLISHERS))
+        return [f"vertex/{m}" for m in dict.fromkeys(m for found in lists for m in found)]
 
 
 async def _error_detail(resp: aiohttp.ClientResponse) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import orjson
 
@@ -33,6 +34,9 @@ _ANTHROPIC_ENDPOINTS = frozenset({"Messages"})
 LOCATION_NAME = "VERTEX_LOCATION"
 DEFAULT_LOCATION = "global"
 _PROJECT_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,200}$")  # as proxy.unified takes a Vertex model
+_GEMINI_LISTED = re.compile(r"^gemini-")
+_NOT_GENERATE_CONTENT = re.compile(r"(^|-)(embedding|live)(-|$)")
 
 
 def credentials(secrets: dict[str, UpstreamSecret]) -> UpstreamSecret:
@@ -65,8 +69,13 @@ def unified_prefix(secret: UpstreamSecret, secrets: dict[str, UpstreamSecret]) -
             "call Vertex AI in): a workspace admin can set the service account's key file "
             "under Settings → Integrations"
         )
-    location = secrets.get(LOCATION_NAME)
-    return f"/v1/projects/{project}/locations/{location.secret if location else DEFAULT_LOCATION}"
+    return f"/v1/projects/{project}/locations/{location(secrets)}"
+
+
+def location(secrets: dict[str, UpstreamSecret]) -> str:
+    """The workspace's VERTEX_LOCATION (default global)."""
+    found = secrets.get(LOCATION_NAME)
+    return found.secret if found else DEFAULT_LOCATION
 
 
 def unified_body(body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
@@ -83,12 +92,62 @@ def unified_body(body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> li
 
 def default_base_url(secret: UpstreamSecret, upstream_path: str) -> str:
     """aiplatform's origin for the location in the path (/v1/projects/P/locations/L/...)."""
-    location = upstream_path.split("/")[5]
+    return origin(upstream_path.split("/")[5])
+
+
+def origin(location: str) -> str:
+    """aiplatform's origin for a location: the global endpoint, a multi-region's or a
+    region's."""
     if location == "global":
         return "https://aiplatform.googleapis.com"
     if location in ("us", "eu"):
         return f"https://aiplatform.{location}.rep.googleapis.com"
     return f"https://{location}-aiplatform.googleapis.com"
+
+
+# The Model Garden catalogue, for the unified GET /v1/models: publishers.models.list (v1beta1;
+# v1 has no list method), one publisher at a time, at the workspace's location's origin, paged
+# by nextPageToken. Only the publishers the unified endpoints call.
+MODEL_LIST_PUBLISHERS = ("google", "anthropic")
+MODEL_LIST_PAGE_SIZE = 1000  # (the service may answer fewer: the token says when more follow)
+MODEL_LIST_MAX_PAGES = 20
+
+
+def model_list_path(publisher: str, page_token: str = "") -> str:
+    query = {"pageSize": str(MODEL_LIST_PAGE_SIZE)}
+    if page_token:
+        query["pageToken"] = page_token
+    return f"/v1beta1/publishers/{publisher}/models?{urlencode(query)}"
+
+
+def listed_models(publisher: str, obj: Any) -> tuple[list[str], str]:
+    """(the callable models of one ListPublisherModels page, its nextPageToken). A model is
+    named as the unified endpoints take it after `vertex/`: Google's Gemini models by their
+    name (not their embedding or Live API models: generateContent does not serve them), and
+    Anthropic's Claude models with the version rawPredict is called with (`name@versionId`,
+    claude-sonnet-4-5@20250929) unless the version is `default`. Other families (Imagen,
+    Gemma, Llama...) are left out: the unified endpoints do not call them."""
+    if not isinstance(obj, dict):
+        return [], ""
+    prefix = f"publishers/{publisher}/models/"
+    out = []
+    for model in obj.get("publisherModels") or []:
+        name = model.get("name") if isinstance(model, dict) else None
+        if not isinstance(name, str) or not name.startswith(prefix):
+            continue
+        name = name.removeprefix(prefix)
+        if publisher == "anthropic":
+            if not is_anthropic(name):
+                continue
+            version = model.get("versionId")
+            if isinstance(version, str) and version and version != "default" and "@" not in name:
+                name = f"{name}@{version}"
+        elif not _GEMINI_LISTED.match(name) or _NOT_GENERATE_CONTENT.search(name):
+            continue
+        if _MODEL_NAME.match(name):
+            out.append(name)
+    token = obj.get("nextPageToken")
+    return out, token if isinstance(token, str) else ""
 
 
 def price_name(model: str) -> str:

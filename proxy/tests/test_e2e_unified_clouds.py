@@ -604,3 +604,150 @@ def test_models_lists_only_the_bedrock_models_the_key_may_call(gw, owner, clouds
         "bedrock/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
         "bedrock/global.anthropic.claude-sonnet-4-5-20250929-v1:0",
     ]
+
+
+VERTEX_LISTED = [
+    "vertex/claude-haiku-4-5@20251001",
+    "vertex/claude-opus-4-1@20250805",
+    "vertex/claude-sonnet-4-5@20250929",
+    "vertex/gemini-2.0-flash-001",
+    "vertex/gemini-2.5-flash",
+    "vertex/gemini-2.5-pro",
+]
+
+
+def _catalogue(gw) -> list[dict]:
+    """The requests for Model Garden's catalogue that reached the fake."""
+    return [r for r in gw.upstream_requests() if r["path"].startswith("/v1beta1/publishers/")]
+
+
+def test_models_lists_vertexs_gemini_and_claude_models(gw, owner, clouds):
+    listed = [m.id for m in _openai(gw, owner.plaintext_key).models.list()]
+    # Gemini and Claude, Claude with the version rawPredict takes; not the embedding, Live API,
+    # image, video or open models Model Garden lists beside them
+    assert sorted(m for m in listed if m.startswith("vertex/")) == VERTEX_LISTED
+    assert "openai/gpt-4o-mini" in listed and "bedrock/amazon.nova-pro-v1:0" in listed
+    asked = [(r["path"], r["query"]) for r in _catalogue(gw)]
+    # every page of each publisher, the next one asked with the token the last one gave
+    assert sorted(asked) == [
+        ("/v1beta1/publishers/anthropic/models", "pageSize=1000"),
+        ("/v1beta1/publishers/google/models", "pageSize=1000"),
+        ("/v1beta1/publishers/google/models", "pageSize=1000&pageToken=page-4"),
+        ("/v1beta1/publishers/google/models", "pageSize=1000&pageToken=page-8"),
+    ]
+    for request in _catalogue(gw):  # a token minted from the workspace's service account
+        assert _headers(request)["authorization"].startswith("Bearer ya29.fake-")
+        assert owner.plaintext_key not in json.dumps(request)
+    assert len(gw.fake.access_tokens) == 1  # one token, minted once for both publishers
+    claude = [m.id for m in _claude(gw, owner.plaintext_key).models.list()]
+    assert claude == listed
+    assert {r.cost_usd for r in gw.records(2)} == {0.0}
+
+
+@pytest.mark.parametrize(
+    "model", ["vertex/claude-sonnet-4-5@20250929", "vertex/gemini-2.0-flash-001"]
+)
+def test_a_listed_vertex_model_is_called_by_the_name_listed(gw, owner, clouds, model):
+    client = _openai(gw, owner.plaintext_key)
+    assert model in [m.id for m in client.models.list()]
+    gw.reset()
+    answer = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "listed"}]
+    )
+    assert answer.choices[0].message.content == "Echo: listed"
+    name = model.removeprefix("vertex/")
+    action = "rawPredict" if name.startswith("claude") else "generateContent"
+    assert [c["path"] for c in _calls(gw)] == [_vertex_path(name, action)]
+    (rec,) = gw.records(1)
+    assert (rec.provider, rec.model, rec.status) == ("vertex", name, "success")
+    assert not rec.price_missing
+
+
+def test_models_lists_only_the_vertex_models_the_key_may_call(gw, owner, clouds):
+    from policies.modelaccess.gate import ModelAccessGate
+    from policies.modelaccess.models import ModelAccessPolicy
+    from policies.modelaccess.services import model_access_upsert
+
+    model_access_upsert(
+        organization=owner.organization,
+        name="gemini on vertex",
+        scope="workspace",
+        workspace=owner.workspace,
+        models={"vertex": "gemini-2.5-*", "openai": "*"},
+    )
+    gates = gw.app.gates
+    gw.app.gates = [ModelAccessGate()]
+    try:
+        client = _openai(gw, owner.plaintext_key)
+        listed = [m.id for m in client.models.list()]
+        with pytest.raises(openai.PermissionDeniedError, match="not allowed"):
+            client.chat.completions.create(
+                model=f"vertex/{VERTEX_CLAUDE}", messages=[{"role": "user", "content": "x"}]
+            )
+    finally:
+        gw.app.gates = gates
+        ModelAccessPolicy.objects.filter(name="gemini on vertex").delete()
+    assert sorted(m for m in listed if m.startswith("vertex/")) == [
+        "vertex/gemini-2.5-flash",
+        "vertex/gemini-2.5-pro",
+    ]
+    assert "openai/gpt-4o-mini" in listed
+    assert not [m for m in listed if m.startswith(("bedrock/", "anthropic/", "gemini/"))]
+
+
+def test_a_refused_vertex_listing_leaves_vertex_out_and_is_logged(gw, owner, clouds, caplog):
+    gw.fake.model_list_status = 403
+    try:
+        response = _openai(gw, owner.plaintext_key).models.with_raw_response.list()
+    finally:
+        gw.fake.model_list_status = 200
+    listed = [m.id for m in response.parse()]
+    assert response.http_response.status_code == 200
+    assert not [m for m in listed if m.startswith("vertex/")]
+    assert "openai/gpt-4o-mini" in listed and "bedrock/amazon.nova-pro-v1:0" in listed
+    assert len(_catalogue(gw)) == 2  # one refused page per publisher
+    assert "listing vertex models: the provider answered 403" in caplog.text
+
+
+def test_a_vertex_token_that_cannot_be_minted_leaves_vertex_out_of_the_listing(
+    gw, owner, clouds, django_db_blocker, caplog
+):
+    from devtools.fake_formats_cloud import fake_service_account
+    from secrets_vault.services import secret_set
+
+    with django_db_blocker.unblock():  # a token endpoint that refuses every grant
+        secret_set(
+            workspace=owner.workspace,
+            name="VERTEX_SERVICE_ACCOUNT_JSON",
+            value=json.dumps(fake_service_account(f"{gw.fake_url}/no-token-here")),
+            base_url=gw.fake_url,
+        )
+    listed = [m.id for m in _openai(gw, owner.plaintext_key).models.list()]
+    assert not [m for m in listed if m.startswith("vertex/")]
+    assert "openai/gpt-4o-mini" in listed
+    assert _catalogue(gw) == []
+    assert "listing vertex models failed (no access token)" in caplog.text
+
+
+def test_models_never_lists_vertex_with_another_workspaces_service_account(
+    gw, owner, django_db_blocker
+):
+    from orgs import services as org_services
+    from secrets_vault.models import ProviderSecret
+
+    ACCESS_TOKENS.clear()
+    gw.fake.access_tokens.clear()
+    with django_db_blocker.unblock():
+        ProviderSecret.objects.filter(
+            workspace=owner.workspace, name="VERTEX_SERVICE_ACCOUNT_JSON"
+        ).delete()
+        other = org_services.workspace_upsert(organization=owner.organization, slug="vertex-team")
+        give_vertex_secret(other, gw.fake_url)
+    try:
+        listed = [m.id for m in _openai(gw, owner.plaintext_key).models.list()]
+    finally:
+        with django_db_blocker.unblock():
+            other.delete()
+    assert not [m for m in listed if m.startswith("vertex/")]
+    assert "openai/gpt-4o-mini" in listed
+    assert not gw.fake.access_tokens and _catalogue(gw) == []  # nothing minted, nothing asked
