@@ -16,7 +16,6 @@ import threading
 import time
 from typing import Any
 
-import aiohttp
 import orjson
 from django.conf import settings
 
@@ -46,6 +45,7 @@ from proxy.errors import (
     UpstreamUnreachable,
     render,
 )
+from proxy.http_client import NotConnected, Response, UpstreamClient
 from proxy.http_server import body_received
 from proxy.record import Recorder
 from proxy.request import (
@@ -444,11 +444,11 @@ class ProxyApp(UnifiedCalls):
         body: bytes,
         secret: Any,  # the provider's credentials (providers.credentials)
     ) -> None:
-        session = self.upstream.session
-        if session is None:  # the lifespan start-up has not run (or shutdown has)
+        client = self.upstream.client
+        if client is None:  # the lifespan start-up has not run (or shutdown has)
             raise ProxyError("the gateway is not serving yet", status=503)
         if call.target is not None:  # a unified endpoint: its candidates, in turn
-            exchange = self._forward_unified(call, scope, session, send, secret)
+            exchange = self._forward_unified(call, scope, client, send, secret)
         else:
             provider = providers.get(route.dialect)
             if call.body is not None:
@@ -475,9 +475,7 @@ class ProxyApp(UnifiedCalls):
                 headers = await authorize(
                     secret, scope["method"], url, upstream_headers(scope["headers"]), body
                 )
-            exchange = self._forward(
-                call, route, session, scope["method"], url, headers, body, send
-            )
+            exchange = self._forward(call, route, client, scope["method"], url, headers, body, send)
         # The exchange runs in this task, under a watch on the client: a client that hangs up
         # cancels it (the upstream connection is closed, so the provider stops), whether the
         # answer is streamed or not; the run says so.
@@ -501,48 +499,38 @@ class ProxyApp(UnifiedCalls):
         self,
         call: ProxyCall,
         route: routing.Route,
-        session: aiohttp.ClientSession,
+        client: UpstreamClient,
         method: str,
         url: str,
         headers: list[tuple[str, str]],
         body: bytes,
         send: Send,
     ) -> None:
-        resp = await self._open(call, route, session, method, url, headers, body)
+        resp = await self._open(call, route, client, method, url, headers, body)
         await self._relay(call, route, resp, send)
 
     async def _open(
         self,
         call: ProxyCall,
         route: routing.Route,
-        session: aiohttp.ClientSession,
+        client: UpstreamClient,
         method: str,
         url: str,
         headers: list[tuple[str, str]],
         body: bytes,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         """Send the request upstream; the response once its headers arrived (502/504 else)."""
         timeout, _ = self.upstream.timeouts(route)
         call.sent_body = body  # from here on the provider may bill the call
         try:
-            return await forward.open_upstream(
-                session,
-                method,
-                url,
-                headers,
-                body,
-                timeout,
-                user_agent="user-agent" in call.headers,
-            )
+            return await forward.open_upstream(client, method, url, headers, body, timeout)
         except (UpstreamUnreachable, UpstreamTimeout) as exc:
-            if isinstance(
-                exc.__cause__, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError
-            ):
+            if isinstance(exc.__cause__, NotConnected):
                 call.sent_body = None  # never connected: nothing reached the provider
             raise
 
     async def _relay(
-        self, call: ProxyCall, route: routing.Route, resp: aiohttp.ClientResponse, send: Send
+        self, call: ProxyCall, route: routing.Route, resp: Response, send: Send
     ) -> None:
         """The provider's answer to the client, whole or streamed: the first byte is sent here."""
         provider = providers.get(route.dialect)

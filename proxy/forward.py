@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
-from yarl import URL
 
 from proxy.errors import UpstreamTimeout, UpstreamUnreachable, metadata_header
+from proxy.http_client import Response, UpstreamClient
 from proxy.providers.eventstream import SseBridge
 from proxy.request import DROP_RESPONSE
 from proxy.sse import UsageScanner
@@ -31,7 +31,6 @@ Send = Any
 Receive = Any
 # Content types of a streamed answer: server-sent events, and AWS's binary event stream.
 STREAM_TYPES = ("text/event-stream", "application/vnd.amazon.eventstream")
-_NO_USER_AGENT = ("User-Agent",)
 
 
 def gateway_metadata(call: ProxyCall, outcome: str) -> dict[str, Any]:
@@ -44,7 +43,7 @@ def gateway_metadata(call: ProxyCall, outcome: str) -> dict[str, Any]:
     }
 
 
-def _response_headers(resp: aiohttp.ClientResponse, call: ProxyCall) -> list[tuple[bytes, bytes]]:
+def _response_headers(resp: Response, call: ProxyCall) -> list[tuple[bytes, bytes]]:
     """The upstream's headers as it sent them (raw bytes: no decode/re-encode per header),
     minus DROP_RESPONSE, plus x-gateway-metadata. Names are lowercased for ASGI."""
     headers = []
@@ -68,27 +67,23 @@ def bounded_content(data: bytes, limit: int) -> Any:
 
 
 async def open_upstream(
-    session: aiohttp.ClientSession,
+    client: UpstreamClient,
     method: str,
     url: str,
     headers: list[tuple[str, str]],
     body: bytes,
     timeout: aiohttp.ClientTimeout,
-    *,
-    user_agent: bool,
-) -> aiohttp.ClientResponse:
-    """The upstream response (headers read), or 504 / 502 in the caller's dialect.
-
-    `user_agent`: the caller sent one (forwarded in `headers`); without it, none goes upstream
-    (aiohttp's own is skipped)."""
+) -> Response:
+    """The upstream response (headers read), or 504 / 502 in the caller's dialect. The
+    caller's User-Agent goes upstream when it sent one; none is added."""
     try:
-        return await session.request(
+        return await client.request(
             method,
-            URL(url, encoded=True),
-            headers=headers,
-            data=body or None,
-            timeout=timeout,
-            skip_auto_headers=None if user_agent else _NO_USER_AGENT,
+            url,
+            headers,
+            body,
+            read_timeout=timeout.sock_read,
+            connect_timeout=timeout.sock_connect,
         )
     except TimeoutError as exc:
         raise UpstreamTimeout("the upstream provider did not answer in time") from exc
@@ -99,7 +94,7 @@ async def open_upstream(
 
 
 async def relay_whole(
-    resp: aiohttp.ClientResponse,
+    resp: Response,
     call: ProxyCall,
     provider: ModuleType,
     send: Send,
@@ -149,7 +144,7 @@ async def relay_whole(
 
 
 async def relay_stream(
-    resp: aiohttp.ClientResponse,
+    resp: Response,
     call: ProxyCall,
     provider: ModuleType,
     send: Send,

@@ -32,6 +32,7 @@ from hotpath.errors import (
 )
 from proxy import forward, providers, routing, unified
 from proxy.errors import metadata_header
+from proxy.http_client import Response, UpstreamClient
 from proxy.providers import bedrock, vertex
 from proxy.request import upstream_headers
 
@@ -148,7 +149,7 @@ class UnifiedCalls:
         self,
         call: ProxyCall,
         scope: dict[str, Any],
-        session: aiohttp.ClientSession,
+        client: UpstreamClient,
         send: Send,
         secret: UpstreamSecret,
     ) -> None:
@@ -204,7 +205,7 @@ class UnifiedCalls:
             if call.ctx.trace_content:
                 call.record.request_content = forward.bounded_content(body, self.trace_limit)
             try:
-                resp = await self._open(call, route, session, "POST", url, headers, body)  # type: ignore[attr-defined]
+                resp = await self._open(call, route, client, "POST", url, headers, body)  # type: ignore[attr-defined]
             except (UpstreamUnreachable, UpstreamTimeout) as exc:
                 failure = "timeout" if isinstance(exc, UpstreamTimeout) else "connect"
                 if not plan.falls_back(failure=failure):
@@ -395,7 +396,7 @@ class UnifiedCalls:
         return [f"vertex/{m}" for m in dict.fromkeys(m for found in lists for m in found)]
 
 
-async def _error_detail(resp: aiohttp.ClientResponse) -> str:
+async def _error_detail(resp: Response) -> str:
     """The message of a failed candidate's answer (bounded), its connection released."""
     from proxy.translate.common import error_message
 

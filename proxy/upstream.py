@@ -1,7 +1,9 @@
-"""The one pooled upstream HTTP client of this process (STYLE 2.4), and nothing else.
+"""The pooled upstream HTTP clients of this process, and nothing else.
 
-aiohttp rather than httpx: measured here, a pass-through with an aiohttp ClientSession served
-several times the requests of one with httpx.AsyncClient at concurrency 64 (bench/).
+The provider calls go through proxy.http_client (its measurement there); everything else
+(model listings, token minting) through one aiohttp ClientSession, rather than httpx: measured
+here, a pass-through with an aiohttp ClientSession served several times the requests of one
+with httpx.AsyncClient at concurrency 64.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from proxy import routing
+from proxy.http_client import UpstreamClient
 
 
 def _client_timeout(read: float) -> aiohttp.ClientTimeout:
@@ -31,6 +34,7 @@ class Upstream:
 
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
+        self.client: UpstreamClient | None = None  # the provider calls
         self.timeout = _client_timeout(settings.GATEWAY_UPSTREAM_READ_TIMEOUT)
         self.idle_timeout: float = settings.GATEWAY_UPSTREAM_STREAM_IDLE_TIMEOUT
         self._routes: dict[tuple[str, str], tuple[aiohttp.ClientTimeout, float]] = {}
@@ -56,6 +60,10 @@ class Upstream:
     async def start(self) -> None:
         if self.session is not None:
             return
+        self.client = UpstreamClient(
+            connect_timeout=settings.GATEWAY_UPSTREAM_CONNECT_TIMEOUT,
+            max_connections=settings.GATEWAY_UPSTREAM_MAX_CONNECTIONS,
+        )
         connector = aiohttp.TCPConnector(
             limit=settings.GATEWAY_UPSTREAM_MAX_CONNECTIONS,  # 0 = no cap
             limit_per_host=0,
@@ -72,6 +80,9 @@ class Upstream:
         )
 
     async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
         if self.session is not None:
             await self.session.close()
             self.session = None
