@@ -228,7 +228,7 @@ class Recorder:
         touches = list(self._pending_touch)
         self._pending_touch.clear()
         loop = asyncio.get_running_loop()
-        self._delivering = len(batch)
+        self._delivering = len(batch) + len(touches)  # (pending until written, touches too)
         try:
             await loop.run_in_executor(self._executor, self._deliver, batch, touches)
         finally:

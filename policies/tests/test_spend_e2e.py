@@ -47,8 +47,16 @@ def spend_gw(servers: RunningGateway, owner: Any) -> Any:
     pointed at the fake provider."""
     servers.reset()
     servers.give_secrets(owner.workspace)
-    servers.app.gates = [SpendGate()]
-    return servers
+    gate = SpendGate()
+    servers.app.gates = [gate]
+    yield servers
+    # The gate's database work off the request path (members, alerts) and the recorder's
+    # writes end before the test database is flushed: a write still running then would
+    # deadlock with the flush's TRUNCATE.
+    deadline = time.monotonic() + 10
+    while gate._background and time.monotonic() < deadline:
+        time.sleep(0.01)
+    servers.reset()
 
 
 def spent_usd(name: str) -> float:
