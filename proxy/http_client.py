@@ -22,8 +22,9 @@ What it does, and no more:
   (`read_timeout`: one timer per call, pushed forward by arriving data, never firing while
   the reader is the one behind);
 - errors are aiohttp's exception classes (the proxy maps them to 502/504 in the caller's
-  envelope): NotConnected when nothing was sent, ConnectionLost when the provider closed or
-  reset mid-answer, BadResponse for an answer that is not HTTP; TimeoutError for a timeout.
+  envelope): NotConnected when nothing was sent (ConnectTimeout, also a TimeoutError, when
+  connecting timed out), ConnectionLost when the provider closed or reset mid-answer,
+  BadResponse for an answer that is not HTTP; TimeoutError for a read timeout.
 A cancelled call closes its connection (the provider sees it go and stops generating).
 """
 
@@ -48,6 +49,10 @@ ACCEPT_ENCODING = b"accept-encoding: gzip, deflate\r\n"
 
 class NotConnected(aiohttp.ClientConnectionError):
     """The connection could not be opened: nothing reached the provider."""
+
+
+class ConnectTimeout(NotConnected, TimeoutError):
+    """The connection did not open in time (a timeout: 504; nothing reached the provider)."""
 
 
 class ConnectionLost(aiohttp.ServerDisconnectedError):
@@ -491,7 +496,7 @@ class UpstreamClient:
                     server_hostname=host if tls is not None else None,
                 )
         except TimeoutError as exc:
-            raise NotConnected(f"connecting to {host}:{port} timed out") from exc
+            raise ConnectTimeout(f"connecting to {host}:{port} timed out") from exc
         except (OSError, ssl.SSLError) as exc:
             raise NotConnected(f"cannot connect to {host}:{port} ({type(exc).__name__})") from exc
         sock = conn.transport.get_extra_info("socket") if conn.transport is not None else None
