@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
-import threading
 import time
 from typing import Any
 
@@ -47,6 +45,7 @@ from proxy.errors import (
 )
 from proxy.http_client import NotConnected, Response, UpstreamClient
 from proxy.http_server import body_received
+from proxy.ids import new_run_id
 from proxy.record import Recorder
 from proxy.request import (
     content_length,
@@ -687,40 +686,6 @@ class ProxyApp(UnifiedCalls):
 
         future = asyncio.get_running_loop().run_in_executor(None, rehash)
         future.add_done_callback(lambda _: self._rehashing.discard(key_id))
-
-
-class _RandomPool:
-    """Random bytes drawn from the OS 4 KB at a time (one getrandom per 256 run ids, not one
-    per call); emptied in a forked child, so two workers never share bytes."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool = b""
-        self._at = 0
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self) -> None:
-        self._pool, self._at = b"", 0
-
-    def take16(self) -> bytearray:
-        with self._lock:
-            at = self._at
-            if at + 16 > len(self._pool):
-                self._pool, at = os.urandom(4096), 0
-            self._at = at + 16
-            return bytearray(self._pool[at : at + 16])
-
-
-_RANDOM = _RandomPool()
-
-
-def new_run_id() -> str:
-    """A random UUID version 4 as 32 hex digits (what uuid.uuid4().hex gives, at a fraction of
-    its cost: no UUID object, no int round trip and no system call per id)."""
-    raw = _RANDOM.take16()
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    return raw.hex()
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import asyncio
 import dataclasses
 import logging
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -33,6 +32,7 @@ from hotpath.errors import (
 from proxy import forward, providers, routing, unified
 from proxy.errors import metadata_header
 from proxy.http_client import Response, UpstreamClient
+from proxy.ids import new_run_id
 from proxy.providers import bedrock, vertex
 from proxy.request import upstream_headers
 
@@ -244,7 +244,7 @@ class UnifiedCalls:
         )
         record = dataclasses.replace(
             call.record,
-            run_id=uuid.uuid4().hex,
+            run_id=new_run_id(),
             started_at=started,
             ended_at=ended,
             provider=target.secret or target.provider,
