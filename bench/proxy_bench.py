@@ -48,7 +48,15 @@ log: embedded 0.60x, production 0.59x at c64; workers 337 / 374 µs against the 
 storing 141 / 68; c1 added p50 +0.40 / +0.42 ms (floor +0.30), p99 +3.3 / +3.2 (floor +1.8);
 streams +25 / +13 ms; RSS +3.3 % / +1.0 %. Stored runs exceed wrk's count of answered calls
 by the requests in flight when each wrk run stops (64 a run), which the server answers and
-records and wrk does not count.
+records and wrk does not count. With the provider calls on the gateway's own upstream client
+(proxy/http_client.py), run ids in time order (UUID version 7) and the per-call trims of
+docs/architecture.md, "Speed", three full runs on the quiet machine (load 0.3-0.8 before),
+embedded / production: c64 0.74x / 0.93x, 0.72x / 0.83x, 0.71x / 0.79x the floor; workers
+278 / 237, 307 / 274, 247 / 225 µs per call against the floor's 253, 249, 218; storing
+162 / 59, 134 / 71, 110 / 58; c1 added p50 +0.367 / +0.343 (floor +0.332), +1.18 / +1.14
+(floor +2.33: that run's c1 phase was disturbed), +0.471 / +0.542 (floor +0.514); c1 added
+p99 +3.07 / +1.25 (floor +1.14), +11.2 / +2.93 (floor +4.26), +4.11 / +1.85 (floor +1.66);
+streams -0.7 / +17, +15 / +3.9, -1.5 / +18 ms; RSS +0.9 / 0.0 %, +1.1 / 0.0 %, +0.9 / 0.0 %.
 """
 
 from __future__ import annotations
