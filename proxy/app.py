@@ -523,9 +523,9 @@ class ProxyApp(UnifiedCalls):
         call.sent_body = body  # from here on the provider may bill the call
         try:
             return await forward.open_upstream(client, method, url, headers, body, timeout)
-        except (UpstreamUnreachable, UpstreamTimeout) as exc:
+        except (UpstreamUnreachable, UpstreamTimeout, BadRequest) as exc:
             if isinstance(exc.__cause__, NotConnected):
-                call.sent_body = None  # never connected: nothing reached the provider
+                call.sent_body = None  # never sent: nothing reached the provider
             raise
 
     async def _relay(
@@ -536,7 +536,7 @@ class ProxyApp(UnifiedCalls):
         _, idle = self.upstream.timeouts(route)
         call.upstream_status = resp.status
         call.http_status = call.record.http_status = resp.status
-        streamed = resp.headers.get("content-type", "").startswith(forward.STREAM_TYPES)
+        streamed = resp.content_type.startswith(forward.STREAM_TYPES)
         # (a unified call's usage is read in the called provider's endpoint: route's)
         endpoint = route.endpoint if call.target is not None else call.endpoint
         if streamed or (call.stream and resp.status < 300):

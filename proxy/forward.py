@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import orjson
 
-from proxy.errors import UpstreamTimeout, UpstreamUnreachable, metadata_header
-from proxy.http_client import Response, UpstreamClient
+from proxy.errors import BadRequest, UpstreamTimeout, UpstreamUnreachable, metadata_header
+from proxy.http_client import Response, UnsafeRequest, UpstreamClient
 from proxy.providers.eventstream import SseBridge
 from proxy.request import DROP_RESPONSE
 from proxy.sse import UsageScanner
@@ -85,6 +85,8 @@ async def open_upstream(
             read_timeout=timeout.sock_read,
             connect_timeout=timeout.sock_connect,
         )
+    except UnsafeRequest as exc:  # (its message names no value: it may be a secret)
+        raise BadRequest(f"the request cannot be sent upstream: {exc}") from exc
     except TimeoutError as exc:
         raise UpstreamTimeout("the upstream provider did not answer in time") from exc
     except aiohttp.ClientError as exc:
@@ -162,7 +164,7 @@ async def relay_stream(
     success terminator, so SDKs raise instead of accepting a truncated answer; a JSON stream
     (Gemini without alt=sse) cannot carry one, so its connection is dropped unfinished."""
     endpoint = endpoint or call.endpoint
-    content_type = resp.headers.get("content-type", "")
+    content_type = resp.content_type
     sse = content_type.startswith("text/event-stream")
     framed = content_type.startswith(STREAM_TYPES[1])  # the AWS event stream
     scanner: Any = UsageScanner(provider, endpoint, sse=sse)

@@ -2,10 +2,9 @@
 each, parsed by httptools (llhttp, the parser uvicorn serves with).
 
 Why not aiohttp's ClientSession for the calls: measured with callgrind on the bench's floor (a
-pass-through of one chat completion), aiohttp's client costs about 336,000 instructions per call
-of the floor's 572,000; the same pass-through on this client costs 236,000 in all. Every call
-pays it twice over (the request out, the answer back), so it is the largest single cost of a
-proxied call. aiosonic (759,000) and rnet (418,000) were measured too. aiohttp's session is
+pass-through of one chat completion, 1,000 sequential calls), aiohttp's client costs about
+336,000 user-space instructions per call of the floor's 572,000; the same pass-through on this
+client costs 236,000 in all, on aiosonic 759,000 and on rnet 418,000. aiohttp's session is
 still the process's client for everything else (model listings, token minting): only the
 provider call itself goes through here.
 
@@ -23,7 +22,9 @@ What it does, and no more:
   the reader is the one behind);
 - errors are aiohttp's exception classes (the proxy maps them to 502/504 in the caller's
   envelope): NotConnected when nothing was sent (ConnectTimeout, also a TimeoutError, when
-  connecting timed out), ConnectionLost when the provider closed or reset mid-answer,
+  connecting timed out; UnsafeRequest when a request line or header would hold a line break or
+  the target a space or control character, so nothing a caller sends can split the request),
+  ConnectionLost when the provider closed or reset mid-answer,
   BadResponse for an answer that is not HTTP; TimeoutError for a read timeout.
 A cancelled call closes its connection (the provider sees it go and stops generating).
 """
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import ssl
 import zlib
@@ -45,6 +47,9 @@ KEEPALIVE_SECONDS = 60.0  # an idle connection older than this is closed, not re
 BUFFER_HIGH = 256 * 1024  # unread bytes above which the connection stops reading
 BUFFER_LOW = 64 * 1024
 ACCEPT_ENCODING = b"accept-encoding: gzip, deflate\r\n"
+# A request target or authority may hold no space or control character; a header field no line
+# break or NUL (what would let a value inside the request, a model name, split it).
+_UNSAFE_TARGET = re.compile(rb"[\x00-\x20\x7f]")
 
 
 class NotConnected(aiohttp.ClientConnectionError):
@@ -53,6 +58,10 @@ class NotConnected(aiohttp.ClientConnectionError):
 
 class ConnectTimeout(NotConnected, TimeoutError):
     """The connection did not open in time (a timeout: 504; nothing reached the provider)."""
+
+
+class UnsafeRequest(NotConnected):
+    """The request cannot be written as given (see _UNSAFE_TARGET): nothing was sent."""
 
 
 class ConnectionLost(aiohttp.ServerDisconnectedError):
@@ -71,12 +80,19 @@ class _Headers(dict[str, str]):
 class Response:
     """One answer: its head at once, its body as it arrives."""
 
-    __slots__ = ("_conn", "_headers", "content", "raw_headers", "status")
+    __slots__ = ("_conn", "_headers", "content", "content_type", "raw_headers", "status")
 
-    def __init__(self, conn: _Connection, status: int, raw_headers: list[tuple[bytes, bytes]]):
+    def __init__(
+        self,
+        conn: _Connection,
+        status: int,
+        raw_headers: list[tuple[bytes, bytes]],
+        content_type: str,
+    ) -> None:
         self._conn = conn
         self.status = status
         self.raw_headers = raw_headers
+        self.content_type = content_type  # the Content-Type header as sent ("" when none)
         self._headers: _Headers | None = None
         self.content = self  # aiohttp's resp.content.iter_any() / read(n), on the response
 
@@ -205,10 +221,12 @@ class _Connection(asyncio.Protocol):
             self._informational = True
             return
         length = chunked = False
-        encoding = b""
+        encoding = content_type = b""
         for name, value in self._raw:
             lowered = name.lower()
-            if lowered == b"content-length":
+            if lowered == b"content-type":
+                content_type = value
+            elif lowered == b"content-length":
                 length = True
             elif lowered == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
@@ -224,7 +242,7 @@ class _Connection(asyncio.Protocol):
         self.reusable = self.parser.should_keep_alive() and not self._head_only
         head, self._head = self._head, None
         if head is not None and not head.done():
-            head.set_result(Response(self, status, self._raw))
+            head.set_result(Response(self, status, self._raw, content_type.decode("latin-1")))
         if self._head_only:
             self._finish()
 
@@ -410,28 +428,40 @@ class UpstreamClient:
         self.max_connections = max_connections  # 0: no cap
         self.closed = False
         self._pools: dict[tuple[str, str, int], _Pool] = {}
-        self._targets: dict[str, tuple[tuple[str, str, int], bytes, bytes]] = {}
+        self._targets: dict[str, tuple[tuple[str, str, int], bytes]] = {}
         self._ssl = ssl_context
         self._slots: asyncio.Semaphore | None = None
 
     def _target(self, url: str) -> tuple[tuple[str, str, int], bytes, bytes]:
         """(origin key, Host header value, path with query) of an absolute http(s) URL; the
-        origins are cached (a handful per process)."""
+        origins are cached (a handful per process). UnsafeRequest for a URL that cannot be
+        written into a request line (the URL itself is never in the message: it may hold
+        credentials)."""
         scheme, sep, rest = url.partition("://")
         if not sep or scheme not in ("http", "https"):
-            raise NotConnected(f"not an http(s) URL: {url[:100]}")
+            raise UnsafeRequest("the upstream URL is not an http(s) URL")
         authority, slash, path = rest.partition("/")
+        try:
+            target = ("/" + path if slash else "/").encode("latin-1")
+        except UnicodeEncodeError:
+            raise UnsafeRequest("the upstream path is not ASCII") from None
+        if _UNSAFE_TARGET.search(target):
+            raise UnsafeRequest("the upstream path holds a space or a control character")
         origin = f"{scheme}://{authority}"
         found = self._targets.get(origin)
         if found is None:
-            parsed = httptools.parse_url(url.encode("latin-1"))
-            host = parsed.host.decode("latin-1")
-            default = 443 if scheme == "https" else 80
-            port = parsed.port or default
-            found = ((scheme, host, port), authority.encode("latin-1"), b"")
+            try:
+                host_header = authority.encode("latin-1")
+                parsed = httptools.parse_url(url.encode("latin-1"))
+            except (UnicodeEncodeError, httptools.HttpParserInvalidURLError):
+                raise UnsafeRequest("the upstream URL cannot be parsed") from None
+            if not parsed.host or _UNSAFE_TARGET.search(host_header):
+                raise UnsafeRequest("the upstream URL names no usable host")
+            port = parsed.port or (443 if scheme == "https" else 80)
+            found = ((scheme, parsed.host.decode("latin-1"), port), host_header)
             if len(self._targets) < 1000:
                 self._targets[origin] = found
-        return found[0], found[1], ("/" + path if slash else "/").encode("latin-1")
+        return found[0], found[1], target
 
     async def request(
         self,
@@ -445,6 +475,22 @@ class UpstreamClient:
     ) -> Response:
         """Send the request; the answer once its head arrived (its body is read from it)."""
         key, host, path = self._target(url)
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
+        lines = len(headers)
+        if fields.count("\n") != lines or fields.count("\r") != lines or "\x00" in fields:
+            raise UnsafeRequest("a header field holds a line break or a NUL")
+        try:
+            head = b"%s %s HTTP/1.1\r\nhost: %s\r\n%s" % (
+                method.encode("latin-1"),
+                path,
+                host,
+                fields.encode("latin-1"),
+            )
+        except UnicodeEncodeError:
+            raise UnsafeRequest("a header field is not Latin-1 text") from None
+        if body or method in ("POST", "PUT", "PATCH"):
+            head += b"content-length: %d\r\n" % len(body)
+        request = head + ACCEPT_ENCODING + b"\r\n" + body
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = _Pool(self, key)
@@ -461,17 +507,8 @@ class UpstreamClient:
                 self._slots.release()
             raise
         conn.slot = self._slots is not None
-        lines = [b"%s %s HTTP/1.1\r\nhost: %s\r\n" % (method.encode("latin-1"), path, host)]
-        for name, value in headers:
-            lines.append(b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1")))
-        if body or method in ("POST", "PUT", "PATCH"):
-            lines.append(b"content-length: %d\r\n" % len(body))
-        lines.append(ACCEPT_ENCODING)
-        lines.append(b"\r\n")
-        if body:
-            lines.append(body)
         try:
-            conn.send(b"".join(lines), read_timeout, head_only=method == "HEAD")
+            conn.send(request, read_timeout, head_only=method == "HEAD")
             return await conn.head()
         except BaseException:
             conn.close()  # cancelled or failed mid-request: never reused

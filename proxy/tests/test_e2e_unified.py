@@ -212,6 +212,23 @@ def test_a_bare_model_is_refused_naming_the_expected_form(gw, owner):
     assert gw.upstream_requests() == []
 
 
+def test_a_model_name_that_would_split_the_upstream_request_is_refused(gw, owner):
+    """The model goes into Gemini's path: a line break or a space in it must never reach the
+    provider as a second request or an added header (the model name check refuses it first;
+    the upstream client refuses such a request line whatever reaches it: test_http_client)."""
+    gw.reset()
+    for model in ("gemini/x HTTP/1.1\r\nx-injected: 1\r\n\r\nGET /x", "gemini/a b"):
+        with pytest.raises(openai.BadRequestError) as caught:
+            _openai(gw, owner.plaintext_key).chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "x"}]
+            )
+        assert caught.value.status_code == 400
+    assert gw.upstream_requests() == []
+    records = gw.records(2)
+    assert [r.http_status for r in records[-2:]] == [400, 400]
+    assert all(not r.usage_estimated for r in records[-2:])  # nothing sent: nothing charged
+
+
 def test_what_the_provider_cannot_express_is_refused_naming_the_field(gw, owner):
     with pytest.raises(openai.BadRequestError) as caught:
         _openai(gw, owner.plaintext_key).chat.completions.create(

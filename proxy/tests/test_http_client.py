@@ -17,6 +17,7 @@ from proxy.http_client import (
     BadResponse,
     ConnectionLost,
     NotConnected,
+    UnsafeRequest,
     UpstreamClient,
 )
 
@@ -312,3 +313,18 @@ async def test_tls_is_verified_and_works_with_a_trusted_certificate(tmp_path) ->
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_nothing_can_split_the_request(serve, client) -> None:
+    server, url = await serve(answer(OK))
+    for path, headers in [
+        ("/v1/x HTTP/1.1\r\nx-injected: 1", []),
+        ("/v1/a b", []),
+        ("/v1/ok", [("x-note", "fine\r\nx-injected: 1")]),
+        ("/v1/ok", [("x-note\nx-injected", "1")]),
+        ("/v1/ok", [("x-note", "nul\x00")]),
+    ]:
+        with pytest.raises(UnsafeRequest) as raised:
+            await client.request("POST", url + path, headers, b"{}", read_timeout=2)
+        assert "injected" not in str(raised.value)
+    assert server.requests == [] and server.connections == 0
